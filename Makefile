@@ -1,0 +1,59 @@
+# Observatory. `make help` lists the targets. Everything installs what it needs itself.
+SHELL := /bin/bash
+VENV := .venv
+OBS := $(VENV)/bin/observatory
+PYTEST_ARGS ?=
+
+.PHONY: help up down logs ps e2e local local-down local-status test test-unit test-integration test-config lint bench demo query venv
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+venv:
+	@scripts/bootstrap.sh dev
+
+up: ## full stack with Docker: generates .env, starts every container, prints URLs
+	@scripts/up.sh
+
+down: ## stop the Docker stack (volumes kept)
+	docker compose down
+
+logs: ## follow the Docker stack's logs
+	docker compose logs -f --tail=100
+
+ps: ## Docker stack status
+	docker compose ps
+
+e2e: venv ## end-to-end tests against a running stack (URLs from the environment or .local/)
+	$(VENV)/bin/pytest -q tests/e2e $(PYTEST_ARGS)
+
+local: ## local stack without Docker: RabbitMQ + observatory on loopback (installs what is missing)
+	@scripts/bootstrap.sh runtime
+	@$(OBS) local up
+
+local-down: ## stop the local stack
+	@$(OBS) local down
+
+local-status: ## what the local stack runs
+	@$(OBS) local status
+
+test: venv ## the whole test suite: unit, integration (real RabbitMQ, chDB, Prometheus, Alertmanager), config
+	$(VENV)/bin/pytest tests/unit tests/integration tests/config $(PYTEST_ARGS)
+
+test-unit: venv
+	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
+
+test-integration: venv
+	$(VENV)/bin/pytest -q tests/integration $(PYTEST_ARGS)
+
+test-config: venv
+	$(VENV)/bin/pytest -q tests/config $(PYTEST_ARGS)
+
+bench: venv ## benchmarks with ceilings measured in the same run (prints a table; never fails on timing)
+	$(OBS) bench
+
+demo: ## webshop traffic into the running stack: DAYS=30 RATE=20
+	$(OBS) demo --days $${DAYS:-30} --rate $${RATE:-20}
+
+query: ## run SQL on the store: make query SQL="select count() from {db}.events final"
+	$(OBS) query "$$SQL"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install what the local stack and the tests need, idempotently:
+#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, wrk) when root;
+#     otherwise print the exact command and stop if one is missing.
+#   - .venv with the observatory package and its pinned dependencies.
+# Usage: scripts/bootstrap.sh [runtime|dev]   (dev adds test tools and Prophet/tracing extras)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE="${1:-dev}"
+PY="${PYTHON:-python3}"
+VENV=".venv"
+
+need_pkgs=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in rabbitmq-server prometheus prometheus-alertmanager wrk; do
+  have "$pkg" || need_pkgs+=("$pkg")
+done
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "==> installing Debian packages: ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    # the packages start system-wide daemons; the local stack runs its own private ones
+    for svc in rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter; do
+      (systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
+    done
+  else
+    echo "missing Debian packages: ${need_pkgs[*]}" >&2
+    echo "run: sudo apt-get install -y ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
+stamp="$VENV/.installed-$MODE"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ services/pyproject.toml -nt "$stamp" ]; then
+  echo "==> installing Python packages ($MODE)"
+  "$VENV/bin/pip" install -q --upgrade pip
+  extras="forecast,tracing"
+  [ "$MODE" = "dev" ] && extras="forecast,tracing,dev"
+  "$VENV/bin/pip" install -q -e "services[$extras]"
+  touch "$stamp"
+fi

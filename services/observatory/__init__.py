@@ -1,0 +1,3 @@
+"""Observatory: self-hosted observability and product analytics services."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""RabbitMQ plumbing shared by ingest and consumer: topology, connection upkeep, confirmed publishing."""

@@ -1,0 +1,104 @@
+"""A broker connection that keeps itself open: reconnects with backoff, re-declares the topology,
+and tells its owner when it is up or down (for readiness and metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+
+from observatory.broker import topology
+from observatory.settings import BrokerSettings
+
+log = logging.getLogger("observatory.broker")
+
+
+class BrokerLink:
+    """Owns one AMQP connection and one confirm-mode channel; `on_up` runs after each (re)connect."""
+
+    def __init__(self, settings: BrokerSettings, name: str,
+                 on_up: Callable[["BrokerLink"], Awaitable[None]] | None = None,
+                 on_state: Callable[[bool], None] | None = None) -> None:
+        self.settings = settings
+        self.name = name
+        self.on_up = on_up
+        self.on_state = on_state or (lambda up: None)
+        self.connection: aio_pika.abc.AbstractConnection | None = None
+        self.channel: aio_pika.abc.AbstractChannel | None = None
+        self.exchange = self.queue = self.dlx = None
+        self._task: asyncio.Task | None = None
+        self._closed = asyncio.Event()
+        self._stopping = False
+        self.up = asyncio.Event()
+
+    async def start(self, wait_s: float | None = None) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"broker-link-{self.name}")
+        if wait_s:
+            try:
+                await asyncio.wait_for(self.up.wait(), wait_s)
+            except asyncio.TimeoutError:
+                log.warning("broker not reachable yet; retrying in the background",
+                            extra={"amqp": _redact(self.settings.url)})
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._closed.set()
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._close()
+
+    async def _close(self) -> None:
+        self._set_state(False)
+        conn, self.connection, self.channel = self.connection, None, None
+        if conn is not None and not conn.is_closed:
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail in many ways
+                pass
+
+    def _set_state(self, up: bool) -> None:
+        if up:
+            self.up.set()
+        else:
+            self.up.clear()
+        self.on_state(up)
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while not self._stopping:
+            try:
+                self.connection = await aio_pika.connect(
+                    self.settings.url, heartbeat=self.settings.heartbeat_s,
+                    client_properties={"connection_name": f"observatory-{self.name}"}, timeout=10)
+                self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+                self.exchange, self.queue, self.dlx = await topology.declare(self.channel, self.settings)
+                self._closed.clear()
+                self.connection.close_callbacks.add(lambda *_: self._closed.set())
+                self.channel.close_callbacks.add(lambda *_: self._closed.set())
+                if self.on_up:
+                    await self.on_up(self)
+                self._set_state(True)
+                log.info("broker connected", extra={"amqp": _redact(self.settings.url), "link": self.name})
+                delay = 0.2
+                await self._closed.wait()
+                if not self._stopping:
+                    log.warning("broker connection lost; reconnecting", extra={"link": self.name})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure means: not connected, retry
+                log.warning("broker connect failed: %s", exc, extra={"link": self.name, "retry_in_s": delay})
+            await self._close()
+            if self._stopping:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _redact(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -1,0 +1,296 @@
+"""`observatory`: run the services, manage the store, send and generate events, run the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="Observatory: event ingest, ClickHouse consumer, forecaster and the local stack.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+run_app = typer.Typer(help="Run a service in the foreground (settings from OBS_* environment variables).",
+                      no_args_is_help=True)
+local_app = typer.Typer(help="The local stack without Docker: RabbitMQ + observatory on loopback.",
+                        no_args_is_help=True)
+app.add_typer(run_app, name="run")
+app.add_typer(local_app, name="local")
+
+LOCAL_DIR = Path(os.environ.get("OBS_LOCAL_DIR", Path.cwd() / ".local"))
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(cls):
+    from pydantic import ValidationError
+    try:
+        return cls()
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc'])) or cls.__name__}: {e['msg']}" for e in exc.errors()]
+        _fail(f"invalid settings ({cls.model_config.get('env_prefix')}*):\n" + "\n".join(lines))
+
+
+def _local_defaults() -> None:
+    """Store commands (query, migrate) default to the local stack's settings when it was set up."""
+    env_file = LOCAL_DIR / "observatory.env"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                os.environ.setdefault(key, value)
+
+
+def _api_key(explicit: str | None) -> str:
+    key = explicit or os.environ.get("OBS_API_KEY")
+    if not key and (LOCAL_DIR / "api-key").exists():
+        key = (LOCAL_DIR / "api-key").read_text().strip()
+    if not key:
+        _fail("no API key: pass --api-key, set OBS_API_KEY, or start the local stack (`make local`)")
+    return key
+
+
+# -- services ---------------------------------------------------------------------------------------
+def _serve(app_or_factory, host: str, port: int, workers: int = 1, service: str = "observatory") -> None:
+    import uvicorn
+
+    from observatory.logging import uvicorn_log_config
+    kwargs = dict(host=host, port=port, log_config=uvicorn_log_config(), access_log=_access_log(),
+                  timeout_graceful_shutdown=30, server_header=False)
+    if workers > 1:
+        uvicorn.run(app_or_factory, factory=True, workers=workers, **kwargs)
+    else:
+        uvicorn.run(app_or_factory, **kwargs)
+
+
+def _access_log() -> bool:
+    return os.environ.get("OBS_ACCESS_LOG", "true").lower() not in ("0", "false", "no")
+
+
+def _boot(service: str):
+    from observatory.logging import setup_logging
+    from observatory.settings import CommonSettings
+    common = _settings(CommonSettings)
+    setup_logging(service, common.log_level)
+    return common
+
+
+def ingest_app_from_env():
+    """App factory used by uvicorn's worker processes (`run ingest --workers N`)."""
+    from observatory.ingest.app import create_app
+    from observatory.settings import BrokerSettings, IngestSettings
+    _boot("ingest")
+    return create_app(_settings(IngestSettings), _settings(BrokerSettings))
+
+
+@run_app.command("ingest")
+def run_ingest(workers: Annotated[Optional[int], typer.Option(help="worker processes (default: settings)")] = None):
+    """HTTP ingest API: validate events, publish to RabbitMQ, 202 once confirmed."""
+    from observatory.settings import IngestSettings
+    _boot("ingest")
+    s = _settings(IngestSettings)
+    n = workers or s.workers
+    if n > 1:
+        _serve("observatory.cli:ingest_app_from_env", s.host, s.port, workers=n)
+    else:
+        _serve(ingest_app_from_env(), s.host, s.port)
+
+
+@run_app.command("consumer")
+def run_consumer():
+    """RabbitMQ → ClickHouse batches; health and metrics on OBS_CONSUMER_METRICS_PORT."""
+    from observatory.consumer.app import create_app
+    from observatory.settings import BrokerSettings, ConsumerSettings, StoreSettings
+    _boot("consumer")
+    c = _settings(ConsumerSettings)
+    _serve(create_app(_settings(BrokerSettings), c, _settings(StoreSettings)), c.metrics_host, c.metrics_port)
+
+
+def all_in_one_app():
+    """Ingest + consumer (+ forecaster routes when available) in one process over one store."""
+    from observatory import __version__
+    from observatory.consumer.app import build_consumer
+    from observatory.ingest.app import create_app
+    from observatory.metrics import new_registry
+    from observatory.settings import BrokerSettings, ConsumerSettings, IngestSettings, StoreSettings
+    broker, store = _settings(BrokerSettings), _settings(StoreSettings)
+    registry = new_registry("all-in-one", __version__)
+    consumer, _client = build_consumer(broker, _settings(ConsumerSettings), store, registry)
+    return create_app(_settings(IngestSettings), broker, registry=registry, companions=[consumer],
+                      service_name="all-in-one")
+
+
+@run_app.command("all-in-one")
+def run_all_in_one():
+    """Ingest and consumer in ONE process (the embedded ClickHouse allows one process per folder)."""
+    from observatory.settings import IngestSettings
+    _boot("all-in-one")
+    s = _settings(IngestSettings)
+    _serve(all_in_one_app(), s.host, s.port)
+
+
+# -- store -------------------------------------------------------------------------------------------
+@app.command()
+def migrate():
+    """Apply pending ClickHouse migrations (also done at consumer start)."""
+    from observatory.settings import StoreSettings
+    from observatory.store.client import StoreError, connect
+    from observatory.store.migrate import migrate as run_migrations
+    _boot("migrate")
+    _local_defaults()
+    s = _settings(StoreSettings)
+    try:
+        client = connect(s)
+        done = run_migrations(client, s)
+        client.close()
+    except StoreError as exc:
+        _fail(str(exc))
+    typer.echo(f"applied {len(done)} migration(s)" + "".join(f"\n  {m.version:04d}_{m.name}" for m in done)
+               if done else "schema is up to date")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL; `{db}` is replaced by the configured database")],
+          fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+          dsn: Annotated[Optional[str], typer.Option(help="ClickHouse DSN (default: OBS_CLICKHOUSE_DSN)")] = None):
+    """Run a query and print the rows. Works on the embedded store while the local stack is stopped."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from observatory.settings import StoreSettings
+    from observatory.store.client import StoreError, connect
+    _local_defaults()
+    s = _settings(StoreSettings)
+    if dsn:
+        s = s.model_copy(update={"dsn": dsn})
+    try:
+        client = connect(s)
+        result = client.query(sql.replace("{db}", s.database))
+    except StoreError as exc:
+        _fail(str(exc) + ("\n(is the local stack running? the embedded store allows one process: "
+                          "query through the running stack or stop it with `make local-down`)"
+                          if "lock" in str(exc).lower() else ""))
+    except Exception as exc:  # noqa: BLE001 - show the server's message, not a traceback
+        _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    names = list(result.column_names)
+    if fmt == OutputFormat.json:
+        for row in result.result_rows:
+            typer.echo(json.dumps(dict(zip(names, row)), default=str, ensure_ascii=False))
+    elif fmt == OutputFormat.csv:
+        import csv
+        w = csv.writer(sys.stdout)
+        w.writerow(names)
+        w.writerows(result.result_rows)
+    else:
+        table = Table(*names)
+        for row in result.result_rows:
+            table.add_row(*(str(v) for v in row))
+        Console().print(table)
+        typer.echo(f"{len(result.result_rows)} row(s)", err=True)
+    client.close()
+
+
+# -- events ------------------------------------------------------------------------------------------
+@app.command()
+def send(event_name: str,
+         user_id: Annotated[str, typer.Option("--user", help="user id")] = "cli-user",
+         prop: Annotated[Optional[list[str]], typer.Option("--prop", "-p",
+                                                           help="property key=value (JSON values allowed)")] = None,
+         url: Annotated[str, typer.Option(envvar="OBS_INGEST_URL")] = "http://127.0.0.1:8080",
+         api_key: Annotated[Optional[str], typer.Option(help="default: OBS_API_KEY or .local/api-key")] = None):
+    """Send one event, e.g. `observatory send purchase_completed -p order_id=o1 -p total_value=9.5 ...`."""
+    import httpx
+    props = {}
+    for item in prop or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            _fail(f"--prop {item!r} is not key=value")
+        try:
+            props[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            props[key] = raw
+    body = {"event_name": event_name, "user_id": user_id, "properties": props}
+    try:
+        r = httpx.post(f"{url}/v1/events", json=body, headers={"Authorization": f"Bearer {_api_key(api_key)}"},
+                       timeout=10)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach ingest at {url}: {exc}")
+    typer.echo(f"{r.status_code} {r.text}")
+    raise typer.Exit(0 if r.status_code == 202 else 1)
+
+
+@app.command()
+def demo(rate: Annotated[float, typer.Option(help="live events per second (0: none)")] = 20.0,
+         days: Annotated[int, typer.Option(help="first backfill this many days of history")] = 0,
+         duration: Annotated[float, typer.Option(help="seconds of live traffic (0: until Ctrl-C)")] = 0.0,
+         sessions_per_day: Annotated[float, typer.Option(help="history volume")] = 200.0,
+         seed: int = 7,
+         url: Annotated[str, typer.Option(envvar="OBS_INGEST_URL")] = "http://127.0.0.1:8080",
+         api_key: Annotated[Optional[str], typer.Option()] = None):
+    """Webshop traffic generator: sessions and a purchase funnel with weekly seasonality."""
+    from observatory.demo.sender import run_demo
+    sys.exit(run_demo(url, _api_key(api_key), rate=rate, days=days, duration=duration,
+                      sessions_per_day=sessions_per_day, seed=seed))
+
+
+# -- operations --------------------------------------------------------------------------------------
+@app.command()
+def keygen(name: Annotated[str, typer.Argument(help="the source this key is for, e.g. web, backend")]):
+    """Make an API key: prints the key (give it to the sender) and the entry for OBS_INGEST_API_KEYS."""
+    from observatory.settings import hash_key
+    key = "obs_" + secrets.token_urlsafe(24)
+    typer.echo(f"key:   {key}\nentry: {name}:sha256:{hash_key(key)}")
+
+
+@app.command()
+def topology(out: Annotated[Optional[Path], typer.Option(help="write here instead of stdout")] = None):
+    """Print the RabbitMQ topology as a definitions file (for the compose broker)."""
+    from observatory.broker.topology import definitions
+    from observatory.settings import BrokerSettings
+    doc = json.dumps(definitions(_settings(BrokerSettings)), indent=2) + "\n"
+    if out:
+        out.write_text(doc)
+    else:
+        typer.echo(doc, nl=False)
+
+
+@local_app.command("up")
+def local_up():
+    """Start (or keep) the local stack; prints URLs and the development API key."""
+    from observatory.localstack.stack import up
+    sys.exit(up(LOCAL_DIR))
+
+
+@local_app.command("down")
+def local_down():
+    """Stop exactly the processes `local up` started."""
+    from observatory.localstack.stack import down
+    sys.exit(down(LOCAL_DIR))
+
+
+@local_app.command("status")
+def local_status():
+    """Show what the local stack runs."""
+    from observatory.localstack.stack import status
+    sys.exit(status(LOCAL_DIR))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

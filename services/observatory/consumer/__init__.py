@@ -1,0 +1,1 @@
+"""RabbitMQ → ClickHouse: decode, batch, insert, then ack; poison to the dead-letter queue."""

@@ -1,0 +1,221 @@
+"""The consumer loop: prefetch-bounded batches, flushed at N rows or after T ms.
+
+Per batch, in this order: poison messages/events are published to the dead-letter exchange (with
+confirms), the rows go to ClickHouse in ONE insert, and only then are the batch's messages acked
+with a single multiple-ack. An insert failure keeps the batch, marks the consumer not ready and
+retries with exponential backoff; nothing is acked until the rows are in. A lost channel drops the
+un-acked batch (the broker redelivers it; a duplicate insert collapses on event_id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import aio_pika
+
+from observatory.broker.connection import BrokerLink
+from observatory.consumer.decode import PoisonMessage, decode
+from observatory.consumer.sink import ClickHouseSink
+from observatory.metrics import ConsumerMetrics
+from observatory.settings import BrokerSettings, ConsumerSettings
+
+log = logging.getLogger("observatory.consumer")
+
+
+@dataclass
+class Batch:
+    rows: list[list] = field(default_factory=list)
+    poison: list[tuple[bytes, str, str, dict]] = field(default_factory=list)
+    last: aio_pika.abc.AbstractIncomingMessage | None = None
+    messages: int = 0
+    started: float = 0.0
+
+    def empty(self) -> bool:
+        return self.messages == 0
+
+
+class Consumer:
+    name = "consumer"
+
+    def __init__(self, broker: BrokerSettings, settings: ConsumerSettings, sink: ClickHouseSink,
+                 metrics: ConsumerMetrics) -> None:
+        self.broker_settings = broker
+        self.settings = settings
+        self.sink = sink
+        self.metrics = metrics
+        self.batch = Batch()
+        self.link = BrokerLink(broker, "consumer", on_up=self._on_up, on_state=self._on_link_state)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._insert_failing = False
+        self._consumer_tag: str | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.metrics.ready.set(0)
+        await self.link.start(wait_s=10)
+        self._tasks = [asyncio.create_task(self._flusher(), name="consumer-flusher"),
+                       asyncio.create_task(self._poll_queues(), name="consumer-queue-poll")]
+        log.info("consumer started", extra={"queue": self.broker_settings.queue,
+                                            "batch_rows": self.settings.batch_rows,
+                                            "flush_ms": self.settings.flush_ms,
+                                            "prefetch": self.settings.prefetch})
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop consuming, flush what was received, ack it, disconnect."""
+        self._stopping = True
+        queue, tag = self.link.queue, self._consumer_tag
+        if queue is not None and tag is not None and self.link.up.is_set():
+            try:
+                await asyncio.wait_for(queue.cancel(tag), 5)
+            except Exception as exc:  # noqa: BLE001 - the connection may already be gone
+                log.warning("consumer cancel failed: %s", exc)
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout_s)
+        except asyncio.TimeoutError:
+            log.error("final flush did not finish in time; un-acked messages will be redelivered")
+            for t in self._tasks:
+                t.cancel()
+        await self.link.stop()
+        self.metrics.ready.set(0)
+        log.info("consumer stopped")
+
+    def ready(self) -> bool:
+        return self.link.up.is_set() and not self._insert_failing
+
+    # -- broker callbacks -----------------------------------------------------------------------
+    async def _on_up(self, link: BrokerLink) -> None:
+        self.batch = Batch()  # deliveries of a previous channel cannot be acked any more
+        await link.channel.set_qos(prefetch_count=self.settings.prefetch)
+        self._consumer_tag = await link.queue.consume(self._on_message, no_ack=False)
+
+    def _on_link_state(self, up: bool) -> None:
+        self.metrics.ready.set(1 if up and not self._insert_failing else 0)
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.metrics.messages_received.inc()
+        batch = self.batch
+        if batch.empty():
+            batch.started = time.monotonic()
+        try:
+            decoded = decode(message.body)
+        except PoisonMessage as exc:
+            batch.poison.append((message.body, exc.reason, str(exc), dict(message.headers or {})))
+        else:
+            batch.rows.extend(decoded.rows)
+            headers = dict(message.headers or {})
+            batch.poison.extend((body, reason, detail, headers) for body, reason, detail in decoded.poison)
+        if batch.last is None or message.delivery_tag > batch.last.delivery_tag:
+            batch.last = message  # the multiple-ack must cover the highest delivery tag
+        batch.messages += 1
+        if len(batch.rows) >= self.settings.batch_rows or batch.messages == 1:
+            self._wake.set()
+
+    # -- flushing ---------------------------------------------------------------------------------
+    async def _flusher(self) -> None:
+        flush_s = self.settings.flush_ms / 1000
+        while True:
+            if self.batch.empty():
+                if self._stopping:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            due = self.batch.started + flush_s - time.monotonic()
+            if len(self.batch.rows) < self.settings.batch_rows and due > 0 and not self._stopping:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), due)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            batch, self.batch = self.batch, Batch()
+            await self._flush(batch)
+
+    async def _flush(self, batch: Batch) -> None:
+        channel_of_batch = self.link.channel
+        delay = self.settings.retry_initial_s
+        while True:
+            try:
+                await self._dead_letter(batch)
+                if batch.rows:
+                    started = time.perf_counter()
+                    inserted_at = await asyncio.to_thread(self.sink.insert, batch.rows)
+                    self._observe_insert(batch, inserted_at, time.perf_counter() - started)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any sink/broker failure: keep the batch, retry
+                self.metrics.insert_errors.inc()
+                self._set_failing(True)
+                log.error("batch not stored, retrying: %s", exc,
+                          extra={"rows": len(batch.rows), "retry_in_s": round(delay, 2)})
+                if self.link.channel is not channel_of_batch:
+                    log.warning("channel lost; the broker redelivers the batch", extra={"rows": len(batch.rows)})
+                    return
+                if self._stopping and delay > self.settings.retry_initial_s * 8:
+                    log.warning("stopping with the batch not stored; the broker redelivers it",
+                                extra={"rows": len(batch.rows)})
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_s)
+        self._set_failing(False)
+        if batch.last is not None and self.link.channel is channel_of_batch:
+            try:
+                await batch.last.ack(multiple=True)
+            except Exception as exc:  # noqa: BLE001 - channel closed after insert: redelivery, deduplicated
+                log.warning("ack failed after insert (duplicates will collapse): %s", exc)
+
+    async def _dead_letter(self, batch: Batch) -> None:
+        while batch.poison:
+            body, reason, detail, headers = batch.poison[0]
+            message = aio_pika.Message(
+                body=body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, content_type="application/json",
+                headers={**{k: v for k, v in headers.items() if isinstance(v, (str, int, float, bool))},
+                         "x-observatory-reason": reason, "x-observatory-error": detail[:1000],
+                         "x-observatory-dead-lettered-at": int(time.time())})
+            await self.link.dlx.publish(message, routing_key="")  # raises unless confirmed
+            batch.poison.pop(0)
+            self.metrics.dead_lettered.labels(reason=reason).inc()
+            log.warning("message dead-lettered", extra={"reason": reason, "error": detail[:300]})
+
+    def _observe_insert(self, batch: Batch, inserted_at, seconds: float) -> None:
+        m = self.metrics
+        m.batch_rows.observe(len(batch.rows))
+        m.insert_duration.observe(seconds)
+        m.rows_inserted.inc(len(batch.rows))
+        m.last_insert.set(inserted_at.timestamp())
+        for row in batch.rows:
+            m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()))
+
+    def _set_failing(self, failing: bool) -> None:
+        self._insert_failing = failing
+        self.metrics.ready.set(0 if failing or not self.link.up.is_set() else 1)
+
+    # -- queue depth --------------------------------------------------------------------------------
+    async def _poll_queues(self) -> None:
+        names = (self.broker_settings.queue, self.broker_settings.dead_letter_queue)
+        while not self._stopping:
+            conn = self.link.connection
+            if conn is not None and not conn.is_closed:
+                try:
+                    channel = await conn.channel()
+                    try:
+                        for name in names:
+                            q = await channel.declare_queue(name, passive=True)
+                            res = q.declaration_result
+                            self.metrics.queue_messages.labels(queue=name).set(res.message_count)
+                            self.metrics.queue_consumers.labels(queue=name).set(res.consumer_count)
+                    finally:
+                        await channel.close()
+                except Exception as exc:  # noqa: BLE001 - sampling is best effort; the gauge goes stale
+                    log.debug("queue poll failed: %s", exc)
+            try:
+                await asyncio.sleep(self.settings.queue_poll_s)
+            except asyncio.CancelledError:
+                return

@@ -1,0 +1,1 @@
+"""The ingest HTTP API: authenticate, validate, publish with confirms, answer 202."""

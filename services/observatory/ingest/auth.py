@@ -1,0 +1,55 @@
+"""API keys (stored as SHA-256 hashes, each named for its source) and per-key rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from observatory.settings import ApiKey
+
+
+class KeyRing:
+    def __init__(self, keys: list[ApiKey]) -> None:
+        self._by_hash = {k.sha256: k.name for k in keys}
+
+    def source_for(self, authorization: str | None) -> str | None:
+        """The key's name for a valid `Bearer <key>` header, else None."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self._by_hash.get(hashlib.sha256(token.strip().encode()).hexdigest())
+
+
+class TokenBucket:
+    """Events per second with a burst allowance; one bucket per key (and per worker process)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = burst, time.monotonic()
+
+    def take(self, n: int) -> float:
+        """Take n tokens; returns 0 when allowed, else seconds to wait before retrying."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if n <= self.tokens:
+            self.tokens -= n
+            return 0.0
+        if n > self.burst:
+            return math.inf
+        return (n - self.tokens) / self.rate
+
+
+class RateLimiter:
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, source: str, n: int) -> float:
+        bucket = self._buckets.get(source)
+        if bucket is None:
+            bucket = self._buckets[source] = TokenBucket(self.rate, self.burst)
+        return bucket.take(n)

@@ -1,0 +1,104 @@
+"""Prometheus metrics of every service: the names alert rules and dashboards rely on.
+
+Each service builds its metrics into a registry it owns (nothing registered at import time).
+Label values are bounded: routes are templates, reasons are codes from a fixed set, key names
+come from configuration. No user ids, event ids or raw paths ever become label values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+E2E_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+BATCH_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
+
+
+def new_registry(service: str, version: str) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    Info("observatory_build", "Build information", registry=registry).info(
+        {"service": service, "version": version}
+    )
+    return registry
+
+
+@dataclass
+class IngestMetrics:
+    http_requests: Counter
+    http_duration: Histogram
+    events_accepted: Counter
+    events_rejected: Counter
+    publish_confirm: Histogram
+    publish_failures: Counter
+    broker_up: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> "IngestMetrics":
+        return cls(
+            http_requests=Counter(
+                "ingest_http_requests", "HTTP requests by route template, method and status code",
+                ["route", "method", "code"], registry=registry),
+            http_duration=Histogram(
+                "ingest_http_request_duration_seconds", "HTTP request duration",
+                ["route", "method"], buckets=LATENCY_BUCKETS, registry=registry),
+            events_accepted=Counter(
+                "ingest_events_accepted", "Events durably queued (broker confirmed)",
+                ["source"], registry=registry),
+            events_rejected=Counter(
+                "ingest_events_rejected", "Events refused, by reason code",
+                ["reason"], registry=registry),
+            publish_confirm=Histogram(
+                "ingest_publish_confirm_seconds", "Time from publish to broker confirm",
+                buckets=LATENCY_BUCKETS, registry=registry),
+            publish_failures=Counter(
+                "ingest_publish_failures", "Publishes not confirmed (nack, timeout, unavailable)",
+                ["reason"], registry=registry),
+            broker_up=Gauge("ingest_broker_up", "1 when the broker connection is open", registry=registry),
+        )
+
+
+@dataclass
+class ConsumerMetrics:
+    messages_received: Counter
+    batch_rows: Histogram
+    insert_duration: Histogram
+    rows_inserted: Counter
+    insert_errors: Counter
+    dead_lettered: Counter
+    e2e_latency: Histogram
+    last_insert: Gauge
+    ready: Gauge
+    queue_messages: Gauge
+    queue_consumers: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> "ConsumerMetrics":
+        return cls(
+            messages_received=Counter(
+                "consumer_messages_received", "AMQP messages taken from the queue", registry=registry),
+            batch_rows=Histogram(
+                "consumer_batch_rows", "Rows per ClickHouse insert", buckets=BATCH_BUCKETS, registry=registry),
+            insert_duration=Histogram(
+                "consumer_insert_duration_seconds", "Duration of one ClickHouse batch insert",
+                buckets=LATENCY_BUCKETS, registry=registry),
+            rows_inserted=Counter("consumer_rows_inserted", "Rows inserted into ClickHouse", registry=registry),
+            insert_errors=Counter(
+                "consumer_insert_errors", "Failed ClickHouse inserts (the batch is retried)", registry=registry),
+            dead_lettered=Counter(
+                "consumer_dead_lettered", "Messages or events sent to the dead-letter queue, by reason code",
+                ["reason"], registry=registry),
+            e2e_latency=Histogram(
+                "consumer_end_to_end_latency_seconds", "From ingest receipt to ClickHouse insert",
+                buckets=E2E_BUCKETS, registry=registry),
+            last_insert=Gauge(
+                "consumer_last_insert_timestamp_seconds", "Unix time of the last successful insert",
+                registry=registry),
+            ready=Gauge("consumer_ready", "1 when the consumer can consume and insert", registry=registry),
+            queue_messages=Gauge(
+                "observatory_queue_messages", "Messages waiting in a queue, sampled by the consumer",
+                ["queue"], registry=registry),
+            queue_consumers=Gauge(
+                "observatory_queue_consumers", "Consumers attached to a queue", ["queue"], registry=registry),
+        )

@@ -1,0 +1,1 @@
+"""ClickHouse access: client from a DSN, versioned migrations, analytics SQL."""
