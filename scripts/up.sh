@@ -1,10 +1,154 @@
 #!/usr/bin/env bash
-# `make up`: the full Docker stack. Checks the engine first and points to `make local` without one.
+# `make up`: the full Docker stack.
+#   1. checks the Docker engine (points to `make local` without one), its memory, vm.max_map_count
+#   2. creates .env from .env.example on the first run, with random secrets
+#   3. `docker compose up -d --wait --build`, then the one-shot setup jobs (profile `setup`)
+#   4. prints the services, their URLs and where the credentials are
+# Usage: scripts/up.sh            everything (add the demo traffic with DEMO=1)
+#        scripts/up.sh env        only create .env (ENV_FILE=path to write elsewhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! docker info >/dev/null 2>&1; then
-  echo "error: no Docker engine is reachable (docker info failed)." >&2
-  echo "       On a machine without Docker, run the local stack instead: make local" >&2
-  exit 1
-fi
-docker compose up -d --wait
+
+ENV_FILE="${ENV_FILE:-.env}"
+MIN_MEM_GIB="${OBS_MIN_MEM_GIB:-6}"
+REC_MEM_GIB=8
+MAX_MAP_COUNT=262144
+SECRETS=(GRAFANA_ADMIN_PASSWORD ELASTIC_PASSWORD KIBANA_SYSTEM_PASSWORD FILEBEAT_PASSWORD
+         LOGS_READER_PASSWORD RABBITMQ_PASSWORD CLICKHOUSE_PASSWORD CLICKHOUSE_ANALYST_PASSWORD
+         METABASE_ADMIN_PASSWORD)
+LONG_SECRETS=(KIBANA_ENCRYPTION_KEY METABASE_ENCRYPTION_KEY)
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# Alphanumeric only: the values end up in URLs (AMQP, ClickHouse DSN), in sed (RabbitMQ
+# definitions) and in shell healthchecks, where other characters would need escaping.
+random_secret() {
+  local n="${1:-24}" s=""
+  # at least one digit and one letter of each case (Metabase's password rules)
+  until [[ ${#s} -ge $n && $s =~ [0-9] && $s =~ [a-z] && $s =~ [A-Z] ]]; do
+    s="$(head -c 512 /dev/urandom | LC_ALL=C tr -dc 'A-Za-z0-9' | head -c "$n" || true)"
+  done
+  printf '%s' "$s"
+}
+
+sha256_hex() {
+  if command -v sha256sum >/dev/null 2>&1; then printf '%s' "$1" | sha256sum | cut -d' ' -f1
+  else printf '%s' "$1" | shasum -a 256 | cut -d' ' -f1; fi
+}
+
+set_var() {  # set_var FILE KEY VALUE: replace the `KEY=` line (values are alphanumeric or key entries)
+  local file="$1" key="$2" value="$3" tmp
+  tmp="$(mktemp "${file}.XXXX")"
+  awk -v k="$key" -v v="$value" 'BEGIN{FS=OFS="="} $1==k {print k "=" v; next} {print}' "$file" > "$tmp"
+  mv "$tmp" "$file"
+}
+
+get_var() { grep -E "^$2=" "$1" | head -n1 | cut -d= -f2- || true; }
+
+make_env() {
+  if [ -f "$ENV_FILE" ]; then
+    echo "==> using existing $ENV_FILE"
+  else
+    cp .env.example "$ENV_FILE"
+    chmod 600 "$ENV_FILE"
+    echo "==> created $ENV_FILE from .env.example"
+  fi
+  local filled=0 key
+  for key in "${SECRETS[@]}"; do
+    if [ -z "$(get_var "$ENV_FILE" "$key")" ]; then set_var "$ENV_FILE" "$key" "$(random_secret 24)"; filled=$((filled + 1)); fi
+  done
+  for key in "${LONG_SECRETS[@]}"; do
+    if [ -z "$(get_var "$ENV_FILE" "$key")" ]; then set_var "$ENV_FILE" "$key" "$(random_secret 48)"; filled=$((filled + 1)); fi
+  done
+  if [ -z "$(get_var "$ENV_FILE" OBS_API_KEY)" ]; then
+    local api_key="obs_$(random_secret 32)"
+    set_var "$ENV_FILE" OBS_API_KEY "$api_key"
+    set_var "$ENV_FILE" OBS_INGEST_API_KEYS "demo:sha256:$(sha256_hex "$api_key")"
+    filled=$((filled + 2))
+  elif [ -z "$(get_var "$ENV_FILE" OBS_INGEST_API_KEYS)" ]; then
+    set_var "$ENV_FILE" OBS_INGEST_API_KEYS "demo:sha256:$(sha256_hex "$(get_var "$ENV_FILE" OBS_API_KEY)")"
+    filled=$((filled + 1))
+  fi
+  [ "$filled" -gt 0 ] && echo "==> generated $filled secret(s) in $ENV_FILE (mode 600; keep it out of git)"
+  return 0
+}
+
+check_docker() {
+  command -v docker >/dev/null 2>&1 || die "the docker command is not installed.
+       On a machine without Docker, run the local stack instead: make local"
+  docker info >/dev/null 2>&1 || die "no Docker engine is reachable (docker info failed).
+       Start Docker (or check your permissions on its socket), or run the local stack without
+       Docker: make local"
+  docker compose version >/dev/null 2>&1 || die "the Docker Compose v2 plugin is missing (docker compose version failed)"
+}
+
+check_memory() {
+  local bytes gib
+  bytes="$(docker info --format '{{.MemTotal}}' 2>/dev/null || echo 0)"
+  gib=$((bytes / 1024 / 1024 / 1024))
+  if [ "$gib" -lt "$MIN_MEM_GIB" ]; then
+    die "the Docker engine has ${gib} GiB of memory; the stack needs at least ${MIN_MEM_GIB} GiB
+       (${REC_MEM_GIB} GiB recommended: Elasticsearch, Kibana, Metabase and ClickHouse are JVM/large).
+       Give Docker more memory, or run the smaller local stack: make local"
+  elif [ "$gib" -lt "$REC_MEM_GIB" ]; then
+    echo "warning: ${gib} GiB of memory for Docker; ${REC_MEM_GIB} GiB recommended" >&2
+  fi
+}
+
+check_max_map_count() {
+  # Elasticsearch refuses to start below 262144. The setting belongs to the (Linux) kernel that
+  # runs the engine; Docker Desktop's VM already has it.
+  [ -r /proc/sys/vm/max_map_count ] || return 0
+  [ "$(uname -s)" = "Linux" ] || return 0
+  local current
+  current="$(cat /proc/sys/vm/max_map_count)"
+  if [ "$current" -lt "$MAX_MAP_COUNT" ]; then
+    die "vm.max_map_count is $current; Elasticsearch needs at least $MAX_MAP_COUNT. Run:
+         sudo sysctl -w vm.max_map_count=$MAX_MAP_COUNT
+       and to keep it after a reboot:
+         echo 'vm.max_map_count=$MAX_MAP_COUNT' | sudo tee /etc/sysctl.d/99-elasticsearch.conf"
+  fi
+}
+
+print_table() {
+  local bind grafana_user metabase_email
+  bind="$(get_var "$ENV_FILE" BIND_ADDRESS)"; bind="${bind:-127.0.0.1}"
+  [ "$bind" = "0.0.0.0" ] && bind="localhost"
+  grafana_user="$(get_var "$ENV_FILE" GRAFANA_ADMIN_USER)"
+  metabase_email="$(get_var "$ENV_FILE" METABASE_ADMIN_EMAIL)"
+  port() { local p; p="$(get_var "$ENV_FILE" "$1")"; echo "${p:-$2}"; }
+  echo
+  printf '%-14s %-36s %s\n' SERVICE URL LOGIN
+  printf '%-14s %-36s %s\n' Grafana "http://$bind:$(port GRAFANA_PORT 3000)" "${grafana_user:-admin} / GRAFANA_ADMIN_PASSWORD"
+  printf '%-14s %-36s %s\n' Kibana "http://$bind:$(port KIBANA_PORT 5601)" "elastic / ELASTIC_PASSWORD"
+  printf '%-14s %-36s %s\n' Metabase "http://$bind:$(port METABASE_PORT 3001)" "${metabase_email} / METABASE_ADMIN_PASSWORD"
+  printf '%-14s %-36s %s\n' Jaeger "http://$bind:$(port JAEGER_UI_PORT 16686)" "-"
+  printf '%-14s %-36s %s\n' Prometheus "http://$bind:$(port PROMETHEUS_PORT 9090)" "-"
+  printf '%-14s %-36s %s\n' Alertmanager "http://$bind:$(port ALERTMANAGER_PORT 9093)" "-"
+  printf '%-14s %-36s %s\n' RabbitMQ "http://$bind:$(port RABBITMQ_MANAGEMENT_PORT 15672)" "observatory / RABBITMQ_PASSWORD"
+  printf '%-14s %-36s %s\n' ClickHouse "http://$bind:$(port CLICKHOUSE_HTTP_PORT 8123)/play" "analyst / CLICKHOUSE_ANALYST_PASSWORD"
+  printf '%-14s %-36s %s\n' Elasticsearch "http://$bind:$(port ELASTICSEARCH_PORT 9200)" "elastic / ELASTIC_PASSWORD"
+  printf '%-14s %-36s %s\n' "Ingest API" "http://$bind:$(port INGEST_PORT 8080)/docs" "Bearer OBS_API_KEY"
+  printf '%-14s %-36s %s\n' Forecaster "http://$bind:$(port FORECASTER_PORT 8090)" "-"
+  echo
+  echo "Passwords and keys are in $(pwd)/$ENV_FILE (e.g. grep GRAFANA_ADMIN_PASSWORD $ENV_FILE)."
+  echo "Send an event:  OBS_API_KEY=\$(grep ^OBS_API_KEY= $ENV_FILE | cut -d= -f2) .venv/bin/observatory send product_viewed -p product_id=p-001 -p price=9.5 -p category=books"
+  echo "Demo traffic:   DEMO=1 make up      Logs: make logs      Stop: make down"
+}
+
+main() {
+  if [ "${1:-}" = "env" ]; then make_env; exit 0; fi
+  check_docker
+  check_memory
+  check_max_map_count
+  make_env
+  local profiles=()
+  [ "${DEMO:-0}" = "1" ] && profiles=(--profile demo)
+  echo "==> building the observatory image and starting the stack (first run: several minutes)"
+  docker compose --env-file "$ENV_FILE" ${profiles[@]+"${profiles[@]}"} up -d --build --wait --wait-timeout "${OBS_WAIT_TIMEOUT:-900}"
+  echo "==> provisioning Elasticsearch, Kibana, Metabase and Grafana"
+  docker compose --env-file "$ENV_FILE" --profile setup run --rm setup
+  print_table
+}
+
+main "$@"

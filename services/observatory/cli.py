@@ -267,6 +267,30 @@ def topology(out: Annotated[Optional[Path], typer.Option(help="write here instea
         typer.echo(doc, nl=False)
 
 
+# -- provisioning of the Docker stack ---------------------------------------------------------------
+class SetupTarget(str, Enum):
+    all = "all"
+    elasticsearch = "elasticsearch"
+    kibana = "kibana"
+    metabase = "metabase"
+    grafana = "grafana"
+
+
+@app.command()
+def setup(target: Annotated[SetupTarget, typer.Argument(help="what to provision (all: in dependency order)")]):
+    """Provision the compose stack (idempotent): Elasticsearch users/ILM/template, Kibana data view and
+    saved objects, Metabase admin/database/dashboards, Grafana checks. Settings: OBS_SETUP_*."""
+    from observatory.setup.config import SetupSettings
+    from observatory.setup.http import SetupError
+    from observatory.setup.runner import run
+    _boot("setup")
+    try:
+        run(target.value, _settings(SetupSettings))
+    except SetupError as exc:
+        _fail(str(exc))
+    typer.echo(f"setup {target.value}: done")
+
+
 @local_app.command("up")
 def local_up():
     """Start (or keep) the local stack; prints URLs and the development API key."""
