@@ -33,6 +33,7 @@ class IngestMetrics:
     publish_confirm: Histogram
     publish_failures: Counter
     broker_up: Gauge
+    queue_max_length: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "IngestMetrics":
@@ -56,6 +57,9 @@ class IngestMetrics:
                 "ingest_publish_failures", "Publishes not confirmed (nack, timeout, unavailable)",
                 ["reason"], registry=registry),
             broker_up=Gauge("ingest_broker_up", "1 when the broker connection is open", registry=registry),
+            queue_max_length=Gauge(
+                "observatory_queue_max_length", "Configured x-max-length of the queue ingest publishes to",
+                ["queue"], registry=registry),
         )
 
 

@@ -80,6 +80,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     limiter = RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst)
     validator = Validator(load_schema(settings.schema_path), strict=settings.strict)
     link = BrokerLink(broker, "ingest", on_state=lambda up: metrics.broker_up.set(1 if up else 0))
+    metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
     publisher = Publisher(link, settings.confirm_timeout_s)
     retry_after = {"Retry-After": str(settings.retry_after_s)}
 
