@@ -1,0 +1,207 @@
+"""Analytics queries (store/queries/*.sql): discovery, parameter parsing and execution.
+
+Each file is one KPI. Placeholders (see store/queries/README.md):
+  `${db}`                    database, substituted as text by `observatory.store.client.render`
+  `{start:DateTime64(3)}`    range start (inclusive, UTC), a ClickHouse server-side parameter
+  `{end:DateTime64(3)}`      range end (exclusive, UTC)
+  `{granularity:String}`     hour | day | week | month
+  `{limit:UInt32}`           top-N size
+  `{window_seconds:UInt32}`  funnel window
+  `{event_name:String}`      event for `event_counts`
+
+`parse_params` turns untrusted strings (HTTP query string) into typed values with defaults and raises
+`ParameterError` with a message meant for the caller; `Analytics.run` executes a query.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from observatory.store.client import render
+
+GRANULARITIES = ("hour", "day", "week", "month")
+_PARAM = re.compile(r"\{([a-z_]+):([A-Za-z0-9(), ]+)\}")
+_EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+MAX_BUCKETS = 20_000
+DEFAULT_DAYS = 30
+DEFAULT_LIMIT = 10
+DEFAULT_WINDOW_S = 7 * 86400
+_BUCKET_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 86400}
+
+
+class UnknownQuery(KeyError):
+    pass
+
+
+class ParameterError(ValueError):
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    sql: str
+    params: tuple[str, ...]  # server-side parameter names, in order of first use
+    description: str
+
+    def info(self) -> dict:
+        return {"name": self.name, "parameters": list(self.params), "description": self.description}
+
+
+@lru_cache(maxsize=1)
+def queries() -> dict[str, Query]:
+    found = {}
+    for entry in resources.files("observatory.store").joinpath("queries").iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
+        sql = entry.read_text()
+        names = list(dict.fromkeys(m.group(1) for m in _PARAM.finditer(sql)))
+        header = [line[2:].strip() for line in sql.splitlines() if line.startswith("--")]
+        description = " ".join(header).split(" Columns:")[0]
+        found[entry.name[:-4]] = Query(entry.name[:-4], sql, tuple(names), description)
+    return dict(sorted(found.items()))
+
+
+def get_query(name: str) -> Query:
+    try:
+        return queries()[name]
+    except KeyError:
+        raise UnknownQuery(name) from None
+
+
+def utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def next_midnight(now: datetime) -> datetime:
+    return utc(now).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def parse_time(parameter: str, raw: str) -> datetime:
+    text = raw.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise ParameterError(parameter, f"{raw!r} is not an ISO-8601 date or date-time "
+                                        "(e.g. 2026-01-31 or 2026-01-31T12:00:00Z)") from None
+    if value.tzinfo is None:
+        raise ParameterError(parameter, f"{raw!r} has no time zone (add Z or +00:00)")
+    return utc(value)
+
+
+def _int(parameter: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ParameterError(parameter, f"{raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise ParameterError(parameter, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def parse_params(query: Query, raw: Mapping[str, str], now: datetime | None = None) -> dict[str, Any]:
+    """Typed parameters for `query` from strings, with defaults. Unknown parameters are refused so a
+    typo (`granulariy=hour`) does not silently return the default."""
+    unknown = sorted(set(raw) - set(query.params))
+    if unknown:
+        raise ParameterError(unknown[0], f"not a parameter of {query.name} (it takes {', '.join(query.params)})")
+    out: dict[str, Any] = {}
+    end = parse_time("end", raw["end"]) if raw.get("end") else next_midnight(now or datetime.now(timezone.utc))
+    start = parse_time("start", raw["start"]) if raw.get("start") else end - timedelta(days=DEFAULT_DAYS)
+    if start >= end:
+        raise ParameterError("start", f"must be before end ({start.isoformat()} >= {end.isoformat()})")
+    if "start" in query.params:
+        out["start"], out["end"] = start, end
+    if "granularity" in query.params:
+        g = (raw.get("granularity") or "day").strip().lower()
+        if g not in GRANULARITIES:
+            raise ParameterError("granularity", f"{g!r} is not one of {', '.join(GRANULARITIES)}")
+        buckets = (end - start).total_seconds() / _BUCKET_SECONDS[g]
+        if buckets > MAX_BUCKETS:
+            raise ParameterError("granularity", f"{math.ceil(buckets)} {g} buckets requested; at most "
+                                                f"{MAX_BUCKETS}: shorten the range or use a coarser granularity")
+        out["granularity"] = g
+    if "limit" in query.params:
+        out["limit"] = _int("limit", raw.get("limit") or str(DEFAULT_LIMIT), 1, 1000)
+    if "window_seconds" in query.params:
+        out["window_seconds"] = _int("window_seconds", raw.get("window_seconds") or str(DEFAULT_WINDOW_S),
+                                     1, 366 * 86400)
+    if "event_name" in query.params:
+        name = (raw.get("event_name") or "").strip()
+        if not _EVENT_NAME.match(name):
+            raise ParameterError("event_name", "required: an event name (letters, digits, _ . : -)")
+        out["event_name"] = name
+    return out
+
+
+def _bind(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).strftime("%Y-%m-%d %H:%M:%S.") + f"{utc(value).microsecond // 1000:03d}"
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class QueryResult:
+    query: str
+    params: dict[str, Any]
+    columns: list[str]
+    rows: list[tuple]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def json(self) -> dict:
+        return {"query": self.query,
+                "parameters": {k: _json_value(v) for k, v in self.params.items()},
+                "columns": self.columns,
+                "rows": [{c: _json_value(v) for c, v in zip(self.columns, row)} for row in self.rows]}
+
+
+class Analytics:
+    """Runs the analytics queries on one client and database."""
+
+    def __init__(self, client, database: str) -> None:
+        self.client = client
+        self.database = database
+
+    def sql(self, name: str) -> str:
+        return render(get_query(name).sql, db=self.database)
+
+    def run(self, name: str, **params: Any) -> QueryResult:
+        query = get_query(name)
+        missing = [p for p in query.params if p not in params]
+        if missing:
+            raise ParameterError(missing[0], f"required by {name}")
+        bound = {k: _bind(params[k]) for k in query.params}
+        result = self.client.query(render(query.sql, db=self.database), parameters=bound)
+        return QueryResult(name, {k: params[k] for k in query.params}, list(result.column_names),
+                           [tuple(r) for r in result.result_rows])
+
+    def run_raw(self, name: str, raw: Mapping[str, str], now: datetime | None = None) -> QueryResult:
+        query = get_query(name)
+        return self.run(name, **parse_params(query, raw, now))
