@@ -58,16 +58,31 @@ def _api_key(explicit: str | None) -> str:
 
 
 # -- services ---------------------------------------------------------------------------------------
-def _serve(app_or_factory, host: str, port: int, workers: int = 1, service: str = "observatory") -> None:
+def _serve(app_or_factory, host: str, port: int, workers: int = 1) -> None:
+    import contextlib
+
     import uvicorn
 
     from observatory.logging import uvicorn_log_config
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown (exit -15); a service that
+        drained cleanly should exit 0, so the captured signals are dropped once shutdown is done."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    self._captured_signals.clear()
+
     kwargs = dict(host=host, port=port, log_config=uvicorn_log_config(), access_log=_access_log(),
                   timeout_graceful_shutdown=30, server_header=False)
     if workers > 1:
         uvicorn.run(app_or_factory, factory=True, workers=workers, **kwargs)
     else:
-        uvicorn.run(app_or_factory, **kwargs)
+        Server(uvicorn.Config(app_or_factory, **kwargs)).run()
 
 
 def _access_log() -> bool:

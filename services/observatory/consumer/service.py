@@ -75,8 +75,10 @@ class Consumer:
             except Exception as exc:  # noqa: BLE001 - the connection may already be gone
                 log.warning("consumer cancel failed: %s", exc)
         self._wake.set()
+        flusher, poller = self._tasks
+        poller.cancel()
         try:
-            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout_s)
+            await asyncio.wait_for(asyncio.gather(flusher, poller, return_exceptions=True), timeout_s)
         except asyncio.TimeoutError:
             log.error("final flush did not finish in time; un-acked messages will be redelivered")
             for t in self._tasks:

@@ -1,0 +1,115 @@
+"""Pipeline fixtures: the real ingest app (ASGI, with its lifespan) and the real consumer, in this
+process, on the session's RabbitMQ node and chDB folder; plus helpers to wait on ClickHouse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import httpx
+import pytest
+
+from observatory.consumer.app import build_consumer
+from observatory.ingest.app import create_app
+from observatory.metrics import new_registry
+from observatory.settings import ConsumerSettings, IngestSettings, hash_key
+
+API_KEY = "obs_test_key_5f1c2a9e"
+OTHER_KEY = "obs_test_other_91b7d3"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def ingest_settings(**overrides) -> IngestSettings:
+    keys = f"tests:sha256:{hash_key(API_KEY)},other:sha256:{hash_key(OTHER_KEY)}"
+    return IngestSettings(**{"api_keys": keys, "confirm_timeout_s": 5, **overrides})
+
+
+class Pipeline:
+    def __init__(self, app, client: httpx.AsyncClient, consumer, store_settings, broker_settings) -> None:
+        self.app, self.http, self.consumer = app, client, consumer
+        self.store, self.broker = store_settings, broker_settings
+        self.db = store_settings.database
+
+    async def post(self, body=None, *, content: bytes | None = None, headers: dict | None = None):
+        hdrs = {**AUTH, **(headers or {})}
+        if content is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+            return await self.http.post("/v1/events", content=content, headers=hdrs)
+        return await self.http.post("/v1/events", json=body, headers=hdrs)
+
+
+@pytest.fixture
+def make_pipeline(broker_settings, store_settings, chdb):
+    """Factory: `async with make_pipeline(consumer=True, **ingest_overrides) as p:`."""
+
+    @contextlib.asynccontextmanager
+    async def factory(consumer: bool = True, consumer_settings: ConsumerSettings | None = None, broker=None,
+                      **overrides):
+        broker = broker or broker_settings
+        registry = new_registry("test", "0")
+        companions = []
+        cons = None
+        if consumer:
+            cons, client = build_consumer(broker,
+                                          consumer_settings or ConsumerSettings(flush_ms=50, queue_poll_s=0.5),
+                                          store_settings, registry)
+            chdb.track(client)
+            companions.append(cons)
+        app = create_app(ingest_settings(**overrides), broker, registry=registry, companions=companions)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+                yield Pipeline(app, http, cons, store_settings, broker)
+
+    return factory
+
+
+async def wait_until(what: str, check, timeout_s: float = 20.0, interval_s: float = 0.1):
+    """Await a condition (sync or async callable) with a deadline that names what was awaited."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last value: {last!r})")
+
+
+def count_rows(ch, db: str, final: bool = True, where: str = "1") -> int:
+    return ch.query(f"SELECT count() FROM {db}.events {'FINAL' if final else ''} WHERE {where}").result_rows[0][0]
+
+
+def service_env(broker, dsn: str, database: str, **extra) -> dict[str, str]:
+    """Environment for an `observatory run ...` subprocess on the test's broker names and a store."""
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_")}
+    env.update({
+        "OBS_ENV": "test", "OBS_AMQP_URL": broker.url, "OBS_AMQP_EXCHANGE": broker.exchange,
+        "OBS_AMQP_QUEUE": broker.queue, "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker.dead_letter_exchange,
+        "OBS_AMQP_DEAD_LETTER_QUEUE": broker.dead_letter_queue, "OBS_AMQP_MAX_LENGTH": str(broker.max_length),
+        "OBS_CLICKHOUSE_DSN": dsn, "OBS_CLICKHOUSE_DATABASE": database,
+        "OBS_INGEST_API_KEYS": f"tests:sha256:{hash_key(API_KEY)}",
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def query_store(dsn: str, database: str, sql: str) -> list[dict]:
+    """Query a chDB folder this process must not open, through the `observatory query` CLI."""
+    import json
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "observatory.cli", "query", "--format", "json", "--dsn", dsn, sql],
+                         env={**service_env_base(), "OBS_CLICKHOUSE_DATABASE": database},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def service_env_base() -> dict[str, str]:
+    import os
+    return {k: v for k, v in os.environ.items() if not k.startswith("OBS_")} | {"OBS_ENV": "test"}
