@@ -1,0 +1,161 @@
+"""Every Prometheus-backed Grafana panel runs its query against a live Prometheus that scrapes the
+real services (ingest and consumer processes on the session's RabbitMQ node), the node's
+rabbitmq_prometheus endpoint, an Alertmanager and itself, after demo webshop traffic, a few rejected
+events and one poison message, and must return data.
+
+Panels whose metrics only exist in the Docker stack (node-exporter, cAdvisor, the ClickHouse server,
+Jaeger) are listed in NEEDS_DOCKER with the reason; the test fails if any other panel has no data,
+and also if a listed panel is not there any more (so the list cannot rot)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import aio_pika
+import httpx
+import pytest
+
+from observatory.localstack.alertmanager import AlertmanagerServer
+from observatory.localstack.prometheus import PrometheusServer
+from observatory.localstack.proc import free_port, wait_for
+from observatory.localstack.services import ServiceProcess
+from observatory.monitoring import promconfig
+from observatory.settings import hash_key
+from tests.conftest import unique
+from tests.integration.dashboards.panels import expand_promql, queries
+
+NODE = "node-exporter metrics (host CPU, memory, disk, network): the node-exporter container of the Docker stack"
+CADVISOR = "cAdvisor metrics (per-container CPU, memory, I/O, network): the cadvisor container of the Docker stack"
+CLICKHOUSE = "the ClickHouse server's own /metrics on :9363; the local stack embeds chDB, which has no such endpoint"
+JAEGER = "Jaeger's collector metrics (otelcol_*) on :8888; Jaeger runs only in the Docker stack"
+
+NEEDS_DOCKER = {
+    "infrastructure.json / CPU busy": NODE,
+    "infrastructure.json / Memory available": NODE,
+    "infrastructure.json / Disk free (fullest filesystem)": NODE,
+    "infrastructure.json / Load (1m) per core": NODE,
+    "infrastructure.json / Host disk space used": NODE,
+    "infrastructure.json / Host network": NODE,
+    "infrastructure.json / CPU per container": CADVISOR,
+    "infrastructure.json / Memory per container (working set)": CADVISOR,
+    "infrastructure.json / Memory vs. limit": CADVISOR,
+    "infrastructure.json / Disk I/O per container": CADVISOR,
+    "infrastructure.json / Network received per container": CADVISOR,
+    "infrastructure.json / Network sent per container": CADVISOR,
+    "stack-health.json / Queries/s and inserts/s": CLICKHOUSE,
+    "stack-health.json / Server memory": CLICKHOUSE,
+    "stack-health.json / Parts and merges": CLICKHOUSE,
+    "stack-health.json / Jaeger spans received": JAEGER,
+}
+
+PROM_QUERIES = queries("prometheus")
+API_KEY = "obs_dash_" + "k3y5" * 4
+
+
+class Rig:
+    def __init__(self, base, rabbit) -> None:
+        q = unique("dash")
+        self.queue = q
+        self.amqp_url = rabbit.url
+        env = {
+            "OBS_ENV": "test", "OBS_LOG_LEVEL": "WARNING", "OBS_ACCESS_LOG": "false",
+            "OBS_AMQP_URL": rabbit.url, "OBS_AMQP_EXCHANGE": q, "OBS_AMQP_QUEUE": q,
+            "OBS_AMQP_DEAD_LETTER_EXCHANGE": f"{q}.dlx", "OBS_AMQP_DEAD_LETTER_QUEUE": f"{q}.dead",
+            "OBS_INGEST_API_KEYS": f"dash:sha256:{hash_key(API_KEY)}",
+            # the consumer owns a chDB folder of its own (this test process holds the session's)
+            "OBS_CLICKHOUSE_DSN": f"chdb://{(base / 'chdb').resolve()}",
+            "OBS_CLICKHOUSE_DATABASE": "observatory",
+            "OBS_CONSUMER_FLUSH_MS": "100", "OBS_CONSUMER_QUEUE_POLL_S": "1",
+        }
+        ingest_port, consumer_port = free_port(), free_port()
+        self.ingest = ServiceProcess("ingest", ingest_port, {**env, "OBS_INGEST_HOST": "127.0.0.1",
+                                                             "OBS_INGEST_PORT": str(ingest_port)},
+                                     base / "logs" / "ingest.log")
+        self.consumer = ServiceProcess("consumer", consumer_port, {**env, "OBS_CONSUMER_METRICS_PORT": str(consumer_port)},
+                                       base / "logs" / "consumer.log")
+        self.alertmanager = AlertmanagerServer(base / "alertmanager",
+                                               {"route": {"receiver": "nobody"}, "receivers": [{"name": "nobody"}]})
+        prom_port = free_port()
+        rabbit_target = f"127.0.0.1:{rabbit.prometheus_port}"
+        plan = promconfig.LoopbackPlan(
+            targets={"ingest": [self.ingest.target], "consumer": [self.consumer.target],
+                     "rabbitmq": [rabbit_target], "rabbitmq-queues": [rabbit_target],
+                     "alertmanager": [f"127.0.0.1:{self.alertmanager.port}"],
+                     "prometheus": [f"127.0.0.1:{prom_port}"]},
+            rule_files=[], intervals=promconfig.FAST_INTERVALS)
+        self.prometheus = PrometheusServer(base / "prometheus", promconfig.loopback_config(plan), port=prom_port)
+        self.base = base
+
+    def start(self) -> "Rig":
+        self.ingest.start(60)
+        self.consumer.start(60)
+        self.alertmanager.start(30)
+        self.prometheus.start(30)
+        wait_for("every scrape target up in the test Prometheus",
+                 lambda: (t := self.prometheus.targets()) and all(x["health"] == "up" for x in t), 30)
+        return self
+
+    def stop(self) -> None:
+        for part in (self.prometheus, self.alertmanager, self.consumer, self.ingest):
+            part.stop()
+
+    def traffic(self) -> None:
+        """Demo webshop traffic through the CLI, some refused events, one poison message."""
+        demo = subprocess.run(
+            [sys.executable, "-m", "observatory.cli", "demo", "--days", "1", "--sessions-per-day", "60",
+             "--rate", "25", "--duration", "6", "--url", self.ingest.url, "--api-key", API_KEY],
+            capture_output=True, text=True, timeout=120)
+        assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+        bad = httpx.post(f"{self.ingest.url}/v1/events", headers={"Authorization": f"Bearer {API_KEY}"},
+                         json=[{"event_name": "product_viewed", "user_id": "u1", "properties": {}}], timeout=10)
+        assert bad.status_code in (202, 400), bad.text
+        assert httpx.post(f"{self.ingest.url}/v1/events", headers={"Authorization": "Bearer wrong"},
+                          json={"event_name": "x", "user_id": "u"}, timeout=10).status_code == 401
+        import asyncio
+
+        async def poison():
+            conn = await aio_pika.connect(self.amqp_url)
+            async with conn:
+                ch = await conn.channel()
+                ex = await ch.get_exchange(self.queue)
+                await ex.publish(aio_pika.Message(b"this is not JSON"), routing_key="events")
+        asyncio.run(poison())
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory, rabbit):
+    r = Rig(tmp_path_factory.mktemp("dashrig"), rabbit)
+    try:
+        r.start()
+        r.traffic()
+        # the panels read rates and histograms: wait until inserts, rejections and the dead letter
+        # have been scraped at least twice
+        wait_for("rows inserted, events rejected and a dead letter visible in Prometheus", lambda: all(
+            r.prometheus.query(e) for e in ("increase(consumer_rows_inserted_total[1m]) > 0",
+                                            "consumer_dead_lettered_total > 0",
+                                            "ingest_events_rejected_total > 0")), 60, interval_s=0.5)
+        time.sleep(2)  # two more scrapes after the last change
+        yield r
+    finally:
+        r.stop()
+
+
+def test_exclusions_name_existing_panels():
+    panels = {f"{q.dashboard} / {q.panel}" for q in PROM_QUERIES}
+    stale = sorted(set(NEEDS_DOCKER) - panels)
+    assert not stale, f"NEEDS_DOCKER lists panels that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("query", PROM_QUERIES, ids=[q.key for q in PROM_QUERIES])
+def test_prometheus_panel_has_data(rig, query):
+    panel = f"{query.dashboard} / {query.panel}"
+    expr = expand_promql(query.text)
+    r = httpx.get(f"{rig.prometheus.url}/api/v1/query", params={"query": expr}, timeout=10)
+    assert r.status_code == 200, f"{query.key}: Prometheus refused the query: {r.text}"
+    result = r.json()["data"]["result"]
+    if panel in NEEDS_DOCKER:
+        assert not result, f"{panel} has data here: take it off NEEDS_DOCKER"
+        pytest.skip(f"needs Docker stack: {NEEDS_DOCKER[panel]}")
+    assert result, f"{query.key}: no data for {expr}"
