@@ -306,6 +306,13 @@ def setup(target: Annotated[SetupTarget, typer.Argument(help="what to provision 
     typer.echo(f"setup {target.value}: done")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context):
+    """Benchmarks with same-run ceilings (`observatory bench --help` for sections)."""
+    from observatory.bench.runner import main as bench_main
+    sys.exit(bench_main(ctx.args))
+
+
 @local_app.command("up")
 def local_up():
     """Start (or keep) the local stack; prints URLs and the development API key."""

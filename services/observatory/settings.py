@@ -82,6 +82,8 @@ class IngestSettings(BaseSettings):
     rate_limit_events_per_s: float = Field(default=20_000.0, gt=0, description="per key and per worker")
     rate_limit_burst: float = Field(default=40_000.0, gt=0)
     confirm_timeout_s: float = Field(default=5.0, gt=0)
+    publish_in_flight: int = Field(default=4, ge=1, description="messages awaiting broker confirms at once; "
+                                   "requests arriving meanwhile share the next message (group commit)")
     retry_after_s: int = Field(default=5, ge=1)
     cors_origins: str = Field(default="", description="comma-separated origins allowed to POST from browsers")
     strict: bool = Field(default=False, description="reject event names not in the schema")
@@ -125,3 +127,100 @@ class ConsumerSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9101
     queue_poll_s: float = Field(default=5.0, gt=0, description="how often queue depth is sampled")
+
+
+def _duration_s(text: str) -> float:
+    """`90s`, `15m`, `6h`, `1d`, `2w` or plain seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    text = text.strip().lower()
+    if text and text[-1] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+class ForecasterSettings(BaseSettings):
+    """Forecaster: Prophet models of business metrics, analytics API, anomaly gauges, report schedule."""
+
+    model_config = _settings("OBS_FORECASTER_")
+    host: str = "127.0.0.1"
+    port: int = 8090
+    metrics: str = Field(default="revenue,orders,dau,signups",
+                         description="metrics refreshed on schedule and exported as anomaly gauges "
+                                     "(revenue, orders, dau, signups, events:<event_name>)")
+    refresh: str = Field(default="revenue=1d,orders=1d,dau=7d,signups=7d,events=1d",
+                         description="model refresh interval per metric (`events` covers events:*)")
+    retry_s: float = Field(default=600.0, gt=0, description="retry a failed or too-short model after this long")
+    evaluate_interval_s: float = Field(default=60.0, gt=0, description="how often the anomaly gauges are updated")
+    tick_s: float = Field(default=5.0, gt=0, description="scheduler wake-up period")
+    history_days: int = Field(default=365, ge=7, description="daily models look back this far")
+    history_hours: int = Field(default=24 * 28, ge=24, description="hourly models look back this far")
+    min_history_days: int = Field(default=14, ge=2, description="fewer complete days: 422")
+    min_history_hours: int = Field(default=72, ge=2, description="fewer complete hours: 422")
+    max_periods_day: int = Field(default=90, ge=1)
+    max_periods_hour: int = Field(default=168, ge=1)
+    interval_width: float = Field(default=0.95, gt=0, lt=1, description="forecast band (yhat_lower..yhat_upper)")
+    seasonality_mode: Literal["additive", "multiplicative"] = "multiplicative"
+    uncertainty_samples: int = Field(default=300, ge=10, description="Prophet samples for the band")
+    backtest_horizon_days: int = Field(default=14, ge=1, description="holdout of the metadata backtest")
+    backtest_horizon_hours: int = Field(default=24, ge=1)
+    backtest_folds: int = Field(default=1, ge=0, description="metadata backtest folds per refresh (0: none)")
+    payment_window_s: int = Field(default=3600, ge=60, description="window of the payment failure rate gauge")
+    schema_path: Path = Field(default_factory=default_schema_path)
+
+    def metric_list(self) -> list[str]:
+        return [m.strip() for m in self.metrics.split(",") if m.strip()]
+
+    def refresh_intervals(self) -> dict[str, float]:
+        out = {}
+        for entry in filter(None, (e.strip() for e in self.refresh.split(","))):
+            name, sep, value = entry.partition("=")
+            if not sep:
+                raise ValueError(f"refresh entry {entry!r} is not metric=duration")
+            out[name.strip()] = _duration_s(value)
+        return out
+
+    def refresh_s(self, metric: str) -> float:
+        intervals = self.refresh_intervals()
+        key = "events" if metric.startswith("events:") and metric not in intervals else metric
+        return intervals.get(key, 86400.0)
+
+    @model_validator(mode="after")
+    def _valid(self) -> "ForecasterSettings":
+        try:
+            intervals = self.refresh_intervals()
+        except ValueError as exc:
+            raise ValueError(f"OBS_FORECASTER_REFRESH: {exc}") from None
+        if any(v <= 0 for v in intervals.values()):
+            raise ValueError("OBS_FORECASTER_REFRESH: intervals must be positive")
+        return self
+
+
+class ReportSettings(BaseSettings):
+    """Scheduled KPI reports by email (`observatory report daily|weekly`; the forecaster sends them on
+    schedule when recipients are set). Times are UTC."""
+
+    model_config = _settings("OBS_REPORT_")
+    recipients: str = Field(default="", description="comma-separated addresses; empty: no scheduled reports")
+    sender: str = "observatory@localhost"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, description="no default; placeholders refused outside development")
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    daily_at: str = Field(default="07:00", description="HH:MM UTC; empty: no daily report")
+    weekly_at: str = Field(default="mon 07:00", description="DAY HH:MM UTC; empty: no weekly report")
+    forecast_metric: str = "revenue"
+    chart_history_days: int = Field(default=28, ge=7)
+    chart_forecast_days: int = Field(default=14, ge=1)
+    subject_prefix: str = "[Observatory]"
+
+    def recipient_list(self) -> list[str]:
+        return [r.strip() for r in self.recipients.split(",") if r.strip()]
+
+    @model_validator(mode="after")
+    def _password(self) -> "ReportSettings":
+        if self.smtp_password and self.smtp_password.lower() in PLACEHOLDER_SECRETS \
+                and CommonSettings().env != "development":
+            raise ValueError("placeholder SMTP password refused outside development")
+        return self

@@ -1,33 +1,28 @@
 """FastAPI app factory for ingest (and for all-in-one, which adds companions such as the consumer).
 
-POST /v1/events answers:
-  202 {"accepted": n, "rejected": [{"index": i, "reason": "..."}]}  valid events durably queued
-  400 malformed JSON, empty batch, or every event invalid (same body shape, accepted = 0)
-  401 missing/unknown API key · 413 body over the limit or too many events · 415 not JSON
-  429 rate limited (Retry-After) · 503 broker did not confirm (Retry-After): nothing was accepted
+The events endpoint itself lives in ingest/endpoint.py (raw ASGI, documented in the OpenAPI spec
+here); FastAPI serves docs, health and metrics.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
 from typing import Protocol
 
-import orjson
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from observatory.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 from observatory import __version__
 from observatory.broker.connection import BrokerLink
-from observatory.broker.publisher import PublishError, Publisher, encode_batch
-from observatory.events import Rejection, Validator, load_schema
+from observatory.broker.publisher import GroupPublisher, Publisher
+from observatory.events import Validator, load_schema
 from observatory.health import health_router
 from observatory.ingest.auth import KeyRing, RateLimiter
+from observatory.ingest.endpoint import PATH, EventsEndpoint, FastPathMiddleware
 from observatory.metrics import IngestMetrics, new_registry
 from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
 from observatory.settings import BrokerSettings, IngestSettings
@@ -45,10 +40,6 @@ class Companion(Protocol):
     def ready(self) -> bool: ...
 
 
-def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
-
-
 EVENTS_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {
@@ -60,6 +51,27 @@ EVENTS_BODY = {
                     "properties": {"order_id": "o-1", "total_value": 59.9, "payment_method": "card",
                                    "items": [{"product_id": "p-7", "quantity": 1, "price": 59.9}]}}}},
 }
+_ERROR = {"application/json": {"schema": {"type": "object", "properties": {
+    "error": {"type": "string"}, "message": {"type": "string"}}}}}
+_RESULT = {"application/json": {"schema": {"type": "object", "properties": {
+    "accepted": {"type": "integer"},
+    "rejected": {"type": "array", "items": {"type": "object", "properties": {
+        "index": {"type": "integer"}, "reason": {"type": "string"}, "code": {"type": "string"}}}}}}}}
+EVENTS_PATH = {"post": {
+    "summary": "Send one event or a batch of up to 1,000",
+    "description": "202 only once RabbitMQ confirmed the events. Valid events of a batch are accepted and "
+                   "invalid ones listed with their index and reason.",
+    "security": [{"bearer": []}],
+    "requestBody": EVENTS_BODY,
+    "responses": {
+        "202": {"description": "accepted (durably queued)", "content": _RESULT},
+        "400": {"description": "malformed JSON, empty batch, or no valid event", "content": _RESULT},
+        "401": {"description": "missing or unknown API key", "content": _ERROR},
+        "413": {"description": "body over the size limit or more than 1,000 events", "content": _ERROR},
+        "415": {"description": "Content-Type is not application/json", "content": _ERROR},
+        "429": {"description": "rate limited; see Retry-After", "content": _ERROR},
+        "503": {"description": "broker did not confirm; nothing accepted; see Retry-After", "content": _ERROR},
+    }}}
 EVENT_SCHEMA = {
     "type": "object", "required": ["event_name", "user_id"], "additionalProperties": False,
     "properties": {
@@ -81,8 +93,9 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     validator = Validator(load_schema(settings.schema_path), strict=settings.strict)
     link = BrokerLink(broker, "ingest", on_state=lambda up: metrics.broker_up.set(1 if up else 0))
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
-    publisher = Publisher(link, settings.confirm_timeout_s)
-    retry_after = {"Retry-After": str(settings.retry_after_s)}
+    publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
+                               max_in_flight=settings.publish_in_flight, max_events=settings.max_batch)
+    endpoint = EventsEndpoint(settings, keys, limiter, validator, publisher, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -102,73 +115,6 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     app.state.registry = registry
     app.state.link = link
 
-    async def read_body(request: Request) -> bytes | JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            return _error(413, "body_too_large", f"body is larger than {settings.max_body_bytes} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > settings.max_body_bytes:
-                return _error(413, "body_too_large", f"body is larger than {settings.max_body_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    @app.post("/v1/events", status_code=202, summary="Send one event or a batch of up to 1,000",
-              openapi_extra={"requestBody": EVENTS_BODY},
-              responses={400: {}, 401: {}, 413: {}, 415: {}, 429: {}, 503: {}})
-    async def post_events(request: Request):
-        source = keys.source_for(request.headers.get("authorization"))
-        if source is None:
-            return _error(401, "unauthorized", "missing or unknown API key (Authorization: Bearer <key>)",
-                          {"WWW-Authenticate": "Bearer"})
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            return _error(415, "unsupported_media_type", "send Content-Type: application/json")
-        body = await read_body(request)
-        if isinstance(body, JSONResponse):
-            metrics.events_rejected.labels(reason="body_too_large").inc()
-            return body
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            metrics.events_rejected.labels(reason="malformed_json").inc()
-            return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
-        events = payload if isinstance(payload, list) else [payload]
-        if not events:
-            return _error(400, "empty_batch", "the batch holds no event")
-        if len(events) > settings.max_batch:
-            metrics.events_rejected.labels(reason="batch_too_large").inc(len(events))
-            return _error(413, "batch_too_large", f"at most {settings.max_batch} events per request")
-        wait = limiter.take(source, len(events))
-        if wait:
-            metrics.events_rejected.labels(reason="rate_limited").inc(len(events))
-            seconds = "60" if math.isinf(wait) else str(max(1, math.ceil(wait)))
-            return _error(429, "rate_limited", "rate limit exceeded for this API key", {"Retry-After": seconds})
-
-        received = datetime.now(timezone.utc)
-        accepted, rejected = [], []
-        for index, raw in enumerate(events):
-            result = validator.validate(raw, received, source)
-            if isinstance(result, Rejection):
-                rejected.append({"index": index, "reason": result.message, "code": result.code})
-                metrics.events_rejected.labels(reason=result.code).inc()
-            else:
-                accepted.append(result)
-        if not accepted:
-            return JSONResponse({"accepted": 0, "rejected": rejected}, status_code=400)
-
-        with metrics.publish_confirm.time():
-            try:
-                await publisher.publish(encode_batch(accepted, {"x-request-id": request.state.request_id}))
-            except PublishError as exc:
-                metrics.publish_failures.labels(reason=exc.reason).inc()
-                metrics.events_rejected.labels(reason="broker_" + exc.reason).inc(len(accepted))
-                log.warning("publish not confirmed: %s", exc, extra={"reason": exc.reason, "events": len(accepted)})
-                return _error(503, "broker_unavailable", f"{exc}; nothing was accepted, retry later", retry_after)
-        metrics.events_accepted.labels(source=source).inc(len(accepted))
-        return JSONResponse({"accepted": len(accepted), "rejected": rejected}, status_code=202)
-
     checks = {"broker": link.up.is_set, **{c.name: c.ready for c in companions}}
     app.include_router(health_router(checks, registry))
     for router in routers:
@@ -180,10 +126,13 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes)
             schema.setdefault("components", {}).setdefault("schemas", {})["Event"] = EVENT_SCHEMA
+            schema["paths"][PATH] = EVENTS_PATH
+            schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi
+    app.add_middleware(FastPathMiddleware, endpoint=endpoint)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["POST", "OPTIONS"],

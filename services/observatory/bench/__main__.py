@@ -1,0 +1,3 @@
+from observatory.bench.runner import main
+
+main()
