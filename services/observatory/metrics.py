@@ -106,3 +106,93 @@ class ConsumerMetrics:
             queue_consumers=Gauge(
                 "observatory_queue_consumers", "Consumers attached to a queue", ["queue"], registry=registry),
         )
+
+
+FIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass
+class ForecasterMetrics:
+    """Forecaster: model health, and the anomaly gauges business alert rules compare
+    (alert-rules/business.rules.yml). `metric` label values come from configuration
+    (revenue, orders, dau, signups, events:<name>)."""
+
+    http_requests: Counter
+    http_duration: Histogram
+    actual: Gauge
+    expected: Gauge
+    lower: Gauge
+    upper: Gauge
+    moving_average: Gauge
+    payment_failure_ratio: Gauge
+    payment_failure_ratio_7d: Gauge
+    payment_attempts: Gauge
+    evaluated: Gauge
+    model_fits: Counter
+    fit_duration: Histogram
+    model_fitted: Gauge
+    backtest_mape: Gauge
+    backtest_mase: Gauge
+    reports_sent: Counter
+    report_failures: Counter
+    ready: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> "ForecasterMetrics":
+        return cls(
+            http_requests=Counter(
+                "forecaster_http_requests", "HTTP requests by route template, method and status code",
+                ["route", "method", "code"], registry=registry),
+            http_duration=Histogram(
+                "forecaster_http_request_duration_seconds", "HTTP request duration",
+                ["route", "method"], buckets=LATENCY_BUCKETS, registry=registry),
+            actual=Gauge(
+                "forecaster_metric_actual", "Metric over the trailing 24 hours (revenue in currency units)",
+                ["metric"], registry=registry),
+            expected=Gauge(
+                "forecaster_metric_expected", "Forecast (yhat) for the same trailing 24 hours",
+                ["metric"], registry=registry),
+            lower=Gauge(
+                "forecaster_metric_lower", "Lower bound of the forecast band for the trailing 24 hours",
+                ["metric"], registry=registry),
+            upper=Gauge(
+                "forecaster_metric_upper", "Upper bound of the forecast band for the trailing 24 hours",
+                ["metric"], registry=registry),
+            moving_average=Gauge(
+                "forecaster_metric_moving_average_7d", "Mean daily value over the last 7 complete UTC days",
+                ["metric"], registry=registry),
+            payment_failure_ratio=Gauge(
+                "forecaster_payment_failure_ratio",
+                "payment_failed / (payment_failed + purchase_completed) over the payment window (0 when no attempt)",
+                registry=registry),
+            payment_failure_ratio_7d=Gauge(
+                "forecaster_payment_failure_ratio_7d", "Payment failure ratio over the last 7 days (baseline)",
+                registry=registry),
+            payment_attempts=Gauge(
+                "forecaster_payment_attempts", "Payment attempts over the payment window", registry=registry),
+            evaluated=Gauge(
+                "forecaster_anomaly_evaluation_timestamp_seconds", "Unix time the anomaly gauges were last updated",
+                registry=registry),
+            model_fits=Counter(
+                "forecaster_model_fits", "Model fits by metric, granularity and outcome "
+                "(ok, insufficient_history, error)", ["metric", "granularity", "outcome"], registry=registry),
+            fit_duration=Histogram(
+                "forecaster_model_fit_duration_seconds", "Fit + predict time of one model (backtest included)",
+                buckets=FIT_BUCKETS, registry=registry),
+            model_fitted=Gauge(
+                "forecaster_model_fitted_timestamp_seconds", "Unix time the model was last fitted",
+                ["metric", "granularity"], registry=registry),
+            backtest_mape=Gauge(
+                "forecaster_backtest_mape", "Holdout MAPE of the last fit (0.1 = 10%)",
+                ["metric", "granularity"], registry=registry),
+            backtest_mase=Gauge(
+                "forecaster_backtest_mase", "Holdout MASE of the last fit (< 1: beats seasonal naive)",
+                ["metric", "granularity"], registry=registry),
+            reports_sent=Counter(
+                "forecaster_reports_sent", "KPI report emails sent, by kind (daily, weekly)", ["kind"],
+                registry=registry),
+            report_failures=Counter(
+                "forecaster_report_failures", "KPI report emails that could not be built or sent", ["kind"],
+                registry=registry),
+            ready=Gauge("forecaster_ready", "1 when the forecaster can read the store", registry=registry),
+        )

@@ -1,0 +1,93 @@
+"""Forecaster app factory: standalone (`observatory run forecaster`) or mounted into all-in-one
+(`build_forecaster` returns the router and the scheduler companion over the same chDB folder)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, FastAPI
+from prometheus_client import CollectorRegistry
+
+from observatory import __version__
+from observatory.forecaster.api import forecaster_router
+from observatory.forecaster.scheduler import Scheduler
+from observatory.forecaster.service import ForecastService
+from observatory.health import health_router
+from observatory.metrics import ForecasterMetrics, new_registry
+from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
+from observatory.responses import JSONResponse
+from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
+from observatory.store.analytics import Analytics
+from observatory.store.client import connect
+from observatory.store.migrate import migrate
+
+log = logging.getLogger("observatory.forecaster")
+
+
+@dataclass
+class Forecaster:
+    service: ForecastService
+    scheduler: Scheduler
+    router: APIRouter
+    metrics: ForecasterMetrics
+    client: object
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _event_names(settings: ForecasterSettings) -> set[str]:
+    try:
+        from observatory.events import load_schema
+        return set(load_schema(settings.schema_path).events)
+    except Exception as exc:  # noqa: BLE001 - events:<name> then needs data to be known
+        log.warning("event schema not loaded (%s): events:<name> metrics are known once data exists", exc)
+        return set()
+
+
+def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registry: CollectorRegistry,
+                     reports: ReportSettings | None = None, *, clock: Callable[[], datetime] | None = None,
+                     client=None) -> Forecaster:
+    """Open the store (or use `client`), apply migrations, and assemble service, routes, scheduler.
+    In all-in-one pass the same StoreSettings as the consumer: a second client on the same chDB
+    folder in the same process is fine."""
+    client = client or connect(store)
+    migrate(client, store)
+    metrics = ForecasterMetrics.create(registry)
+    service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
+    scheduler = Scheduler(service, reports, clock)
+    return Forecaster(service, scheduler, forecaster_router(service, reports), metrics, client)
+
+
+def create_app(settings: ForecasterSettings, store: StoreSettings, reports: ReportSettings | None = None, *,
+               registry: CollectorRegistry | None = None, clock: Callable[[], datetime] | None = None,
+               schedule: bool = True) -> FastAPI:
+    registry = registry or new_registry("forecaster", __version__)
+    fc = build_forecaster(settings, store, registry, reports, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if schedule:
+            await fc.scheduler.start()
+        log.info("forecaster ready", extra={"host": settings.host, "port": settings.port})
+        yield
+        await fc.scheduler.stop()
+        fc.close()
+
+    app = FastAPI(title="Observatory forecaster", version=__version__, lifespan=lifespan,
+                  default_response_class=JSONResponse,
+                  description="Prophet forecasts of business metrics, analytics KPIs, anomaly gauges, reports.")
+    app.state.forecaster = fc
+    app.state.registry = registry
+    checks = {"store": fc.service.ping}
+    if schedule:
+        checks["scheduler"] = fc.scheduler.running
+    app.include_router(health_router(checks, registry))
+    app.include_router(fc.router)
+    app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
+    app.add_middleware(RequestContextMiddleware)
+    return app

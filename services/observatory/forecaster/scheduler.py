@@ -1,0 +1,125 @@
+"""The forecaster's scheduler: model refreshes (per-metric interval), anomaly gauge updates and
+report emails, in one asyncio task. A Companion (name, start, stop, ready) so all-in-one can host it.
+
+Blocking work (ClickHouse queries, Prophet fits, SMTP) runs in threads; one job failing never stops
+the loop: it is logged, counted, and retried after OBS_FORECASTER_RETRY_S.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from observatory.forecaster.model import InsufficientHistory
+from observatory.forecaster.service import ForecastService
+from observatory.reports import schedule as report_schedule
+from observatory.settings import ReportSettings
+
+log = logging.getLogger("observatory.forecaster")
+
+
+class Scheduler:
+    name = "forecaster"
+
+    def __init__(self, service: ForecastService, reports: ReportSettings | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.reports = reports
+        self.clock = clock or service.clock
+        self.next_refresh: dict[str, datetime] = {}
+        self.next_evaluate: datetime | None = None
+        self.next_report: dict[str, datetime] = {}
+        self.schedules = []
+        if reports is not None and reports.recipient_list():
+            self.schedules = [s for s in (report_schedule.parse("daily", reports.daily_at),
+                                          report_schedule.parse("weekly", reports.weekly_at)) if s]
+        self._task: asyncio.Task | None = None
+        self.last_error: str | None = None
+
+    # -- Companion ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        now = self.clock()
+        for s in self.schedules:
+            self.next_report[s.kind] = s.next_after(now)
+        await asyncio.to_thread(self.service.ping)
+        self._task = asyncio.create_task(self._loop(), name="forecaster-scheduler")
+        log.info("forecaster scheduler started", extra={
+            "metrics": self.settings.metric_list(),
+            "reports": {k: v.isoformat() for k, v in self.next_report.items()}})
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def ready(self) -> bool:
+        return self.running() and self.service.store_ok
+
+    # -- work -----------------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop must survive anything
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(self.settings.tick_s)
+
+    async def tick(self, now: datetime | None = None) -> list[str]:
+        """Run what is due at `now`; returns what ran (for tests and logs)."""
+        now = now or self.clock()
+        ran: list[str] = []
+        if not await asyncio.to_thread(self.service.ping):
+            return ran
+        retry = timedelta(seconds=self.settings.retry_s)
+        for metric in self.settings.metric_list():
+            if now < self.next_refresh.get(metric, datetime.min.replace(tzinfo=timezone.utc)):
+                continue
+            try:
+                await self.service.refresh(metric, "day")
+                self.next_refresh[metric] = now + timedelta(seconds=self.settings.refresh_s(metric))
+                ran.append(f"refresh:{metric}")
+            except InsufficientHistory as exc:
+                self.next_refresh[metric] = now + retry
+                log.info("not enough history to forecast %s: %s", metric, exc)
+            except Exception as exc:  # noqa: BLE001
+                self.next_refresh[metric] = now + retry
+                self.last_error = f"refresh {metric}: {exc}"
+                log.exception("model refresh failed", extra={"metric": metric})
+        if self.next_evaluate is None or now >= self.next_evaluate:
+            try:
+                await asyncio.to_thread(self.service.evaluate, now)
+                ran.append("evaluate")
+            except Exception as exc:  # noqa: BLE001
+                self.last_error = f"evaluate: {exc}"
+                log.exception("anomaly evaluation failed")
+            self.next_evaluate = now + timedelta(seconds=self.settings.evaluate_interval_s)
+        for s in self.schedules:
+            if now >= self.next_report[s.kind]:
+                await self.send_report(s.kind, now)
+                self.next_report[s.kind] = s.next_after(now)
+                ran.append(f"report:{s.kind}")
+        return ran
+
+    async def send_report(self, kind: str, now: datetime) -> bool:
+        from observatory.reports.mail import send_report
+        metrics = self.service.metrics
+        try:
+            await asyncio.to_thread(send_report, kind, self.service.analytics, self.reports, now, self.service)
+            metrics.reports_sent.labels(kind).inc()
+            return True
+        except Exception as exc:  # noqa: BLE001
+            metrics.report_failures.labels(kind).inc()
+            self.last_error = f"report {kind}: {exc}"
+            log.exception("report failed", extra={"kind": kind})
+            return False

@@ -1,0 +1,173 @@
+"""Build the report (KPI table + forecast chart), render it as an HTML email, send it over SMTP."""
+
+from __future__ import annotations
+
+import html
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from observatory.forecaster.model import InsufficientHistory
+from observatory.forecaster.series import load_series
+from observatory.reports.chart import forecast_png
+from observatory.reports.kpis import KpiRow, Period, kpi_table, period
+from observatory.settings import ReportSettings
+from observatory.store.analytics import Analytics
+
+log = logging.getLogger("observatory.reports")
+CHART_CID = "forecast-chart"
+
+
+@dataclass
+class Report:
+    kind: str
+    period: Period
+    rows: list[KpiRow]
+    metric: str
+    chart_png: bytes
+    forecast_note: str
+    generated_at: datetime
+    forecast_points: list[dict] = field(default_factory=list)
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind.capitalize()} KPIs {self.period.label}"
+
+
+def build_report(kind: str, analytics: Analytics, settings: ReportSettings, now: datetime, service=None) -> Report:
+    """Query the KPIs of the period and draw the chart. `service` (a ForecastService) supplies the
+    forecast of `settings.forecast_metric`; without one, or without enough history, the chart shows
+    the actuals and says why there is no forecast."""
+    p = period(kind, now)
+    rows = kpi_table(analytics, p)
+    metric = settings.forecast_metric
+    history = load_series(analytics, metric, "day", now, settings.chart_history_days)
+    future, note = None, ""
+    if service is not None:
+        try:
+            model = service.models.get((metric, "day"))
+            if model is None or service.stale(model, now):
+                model = service.fit(metric, "day", now)
+                service.models[(metric, "day")] = model
+            future = model.frame[model.frame["is_forecast"]].head(settings.chart_forecast_days)
+            note = (f"Forecast: Prophet (weekly seasonality), {int(model.frame['is_forecast'].sum())} days ahead, "
+                    f"{settings_band(service)} band, fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC on "
+                    f"{model.history_points} days of history"
+                    + (f"; backtest MAPE {model.backtest.mape * 100:.1f}%" if model.backtest and model.backtest.mape
+                       is not None else "") + ".")
+        except InsufficientHistory as exc:
+            note = f"No forecast yet: {exc}."
+    else:
+        note = "No forecast (the forecaster is not configured)."
+    png = forecast_png(metric, history, future, f"{metric}: last {settings.chart_history_days} days and forecast")
+    points = [] if future is None else [
+        {"ds": r.ds.isoformat(), "yhat": float(r.yhat), "yhat_lower": float(r.yhat_lower),
+         "yhat_upper": float(r.yhat_upper)} for r in future.itertuples()]
+    return Report(kind, p, rows, metric, png, note, now, points)
+
+
+def settings_band(service) -> str:
+    return f"{service.settings.interval_width:.0%}"
+
+
+def render_html(report: Report) -> str:
+    e = html.escape
+    lines = []
+    for r in report.rows:
+        color = {True: "#1a7f37", False: "#cf222e", None: "#57606a"}[r.good]
+        lines.append(
+            f'<tr data-kpi="{e(r.key)}"><td style="padding:6px 12px;border-bottom:1px solid #eee">{e(r.label)}</td>'
+            f'<td class="current" style="padding:6px 12px;text-align:right;border-bottom:1px solid #eee">'
+            f'<b>{e(r.formatted(r.current))}</b></td>'
+            f'<td class="previous" style="padding:6px 12px;text-align:right;color:#57606a;border-bottom:1px solid #eee">'
+            f'{e(r.formatted(r.previous))}</td>'
+            f'<td class="change" style="padding:6px 12px;text-align:right;color:{color};border-bottom:1px solid #eee">'
+            f'{e(r.change_text)}</td></tr>')
+    prev = report.period
+    prev_label = ("the day before" if report.kind == "daily" else
+                  f"{prev.previous_start:%d %b} – {prev.previous_end - timedelta(days=1):%d %b}")
+    return f"""<!doctype html>
+<html><body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#24292f;max-width:820px">
+<h2 style="margin-bottom:4px">{e(report.kind.capitalize())} KPIs: {e(report.period.label)}</h2>
+<p style="color:#57606a;margin-top:0">Period {report.period.start:%Y-%m-%d %H:%M} to {report.period.end:%Y-%m-%d %H:%M} UTC,
+compared with {e(prev_label)}. Each event counted once (duplicates removed).</p>
+<table id="kpis" style="border-collapse:collapse;font-size:14px">
+<thead><tr><th style="text-align:left;padding:6px 12px">KPI</th><th style="text-align:right;padding:6px 12px">This period</th>
+<th style="text-align:right;padding:6px 12px">Previous</th><th style="text-align:right;padding:6px 12px">Change</th></tr></thead>
+<tbody>
+{chr(10).join(lines)}
+</tbody></table>
+<h3>{e(report.metric)}: actuals and forecast</h3>
+<img src="cid:{CHART_CID}" alt="{e(report.metric)} forecast chart" width="800" height="320">
+<p style="color:#57606a;font-size:12px">{e(report.forecast_note)}</p>
+<p style="color:#8c959f;font-size:11px">Generated by Observatory at {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>
+</body></html>"""
+
+
+def render_text(report: Report) -> str:
+    width = max(len(r.label) for r in report.rows)
+    lines = [f"{report.kind.capitalize()} KPIs: {report.period.label}", ""]
+    lines += [f"{r.label:<{width}}  {r.formatted(r.current):>14}  prev {r.formatted(r.previous):>14}  {r.change_text:>8}"
+              for r in report.rows]
+    return "\n".join(lines + ["", report.forecast_note, "(the HTML part holds the chart)"]) + "\n"
+
+
+def to_message(report: Report, settings: ReportSettings, recipients: list[str]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = f"{settings.subject_prefix} {report.subject}".strip()
+    msg["From"] = settings.sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(report.generated_at)
+    msg["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or "observatory")
+    msg.set_content(render_text(report))
+    msg.add_alternative(render_html(report), subtype="html")
+    html_part = msg.get_payload()[1]
+    html_part.add_related(report.chart_png, maintype="image", subtype="png", cid=f"<{CHART_CID}>",
+                          filename=f"{report.metric}-forecast.png", disposition="inline")
+    return msg
+
+
+class ReportError(RuntimeError):
+    """`status`: 422 when the request cannot work (no recipient), 502 when the SMTP server failed."""
+
+    def __init__(self, message: str, status: int = 502) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def send(msg: EmailMessage, settings: ReportSettings) -> None:
+    """Deliver over SMTP (plain, STARTTLS or implicit TLS; login when a username is set)."""
+    try:
+        if settings.smtp_security == "ssl":
+            smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s)
+        with smtp:
+            if settings.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password or "")
+            refused = smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ReportError(f"cannot send the report via {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
+    if refused:
+        raise ReportError(f"recipients refused by the SMTP server: {sorted(refused)}")
+
+
+def send_report(kind: str, analytics: Analytics, settings: ReportSettings, now: datetime, service=None,
+                recipients: list[str] | None = None) -> Report:
+    to = recipients if recipients is not None else settings.recipient_list()
+    if not to:
+        raise ReportError("no recipients: set OBS_REPORT_RECIPIENTS or pass --to", status=422)
+    report = build_report(kind, analytics, settings, now, service)
+    send(to_message(report, settings, to), settings)
+    log.info("report sent", extra={"kind": kind, "recipients": len(to), "period": report.period.label})
+    return report
+
+
+__all__ = ["Report", "ReportError", "build_report", "render_html", "send", "send_report", "to_message"]

@@ -1,0 +1,49 @@
+"""When reports run: `HH:MM` every day, `DAY HH:MM` every week (UTC)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SPEC = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+)?([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    kind: str                 # daily | weekly
+    hour: int
+    minute: int
+    weekday: int | None = None  # 0 = Monday (weekly only)
+
+    def next_after(self, after: datetime) -> datetime:
+        """The first run time strictly after `after`."""
+        after = after.astimezone(timezone.utc)
+        candidate = after.replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
+        if self.weekday is not None:
+            candidate += timedelta(days=(self.weekday - candidate.weekday()) % 7)
+            step = timedelta(days=7)
+        else:
+            step = timedelta(days=1)
+        while candidate <= after:
+            candidate += step
+        return candidate
+
+
+def parse(kind: str, spec: str) -> Schedule | None:
+    """`07:00` (daily) or `mon 07:00` (weekly); empty: no schedule. Raises ValueError."""
+    text = spec.strip().lower()
+    if not text:
+        return None
+    m = _SPEC.match(text)
+    if not m:
+        raise ValueError(f"report time {spec!r} is not `HH:MM` or `DAY HH:MM` (UTC)")
+    day, hour, minute = m.group(1), int(m.group(2)), int(m.group(3))
+    if kind == "weekly":
+        if day is None:
+            raise ValueError(f"weekly report time {spec!r} needs a day, e.g. `mon 07:00`")
+        return Schedule(kind, hour, minute, DAYS.index(day))
+    if day is not None:
+        raise ValueError(f"daily report time {spec!r} takes no day")
+    return Schedule(kind, hour, minute)
