@@ -15,17 +15,17 @@ venv:
 up: ## full stack with Docker: generates .env, starts every container, prints URLs
 	@scripts/up.sh
 
-down: ## stop the Docker stack (volumes kept)
-	docker compose down
+down: ## stop the Docker stack, demo traffic included (volumes kept)
+	docker compose --profile setup --profile demo down
 
 logs: ## follow the Docker stack's logs
 	docker compose logs -f --tail=100
 
-ps: ## Docker stack status
-	docker compose ps
+ps: ## Docker stack status (one-shot jobs included)
+	docker compose --profile setup --profile demo ps -a
 
-e2e: venv ## end-to-end tests against a running stack (URLs from the environment or .local/)
-	$(VENV)/bin/pytest -q tests/e2e $(PYTEST_ARGS)
+e2e: venv ## end-to-end tests against a running stack (OBS_E2E_* URLs, else the compose stack's .env)
+	@set -a; [ ! -f .env ] || . ./.env; set +a; $(VENV)/bin/pytest -q -rs tests/e2e $(PYTEST_ARGS)
 
 local: ## local stack without Docker: RabbitMQ + observatory on loopback (installs what is missing)
 	@scripts/bootstrap.sh runtime

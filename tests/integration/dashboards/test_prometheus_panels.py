@@ -84,7 +84,7 @@ class Rig:
                      "rabbitmq": [rabbit_target], "rabbitmq-queues": [rabbit_target],
                      "alertmanager": [f"127.0.0.1:{self.alertmanager.port}"],
                      "prometheus": [f"127.0.0.1:{prom_port}"]},
-            rule_files=[], intervals=promconfig.FAST_INTERVALS)
+            alertmanagers=[f"127.0.0.1:{self.alertmanager.port}"], rule_files=[], intervals=promconfig.FAST_INTERVALS)
         self.prometheus = PrometheusServer(base / "prometheus", promconfig.loopback_config(plan), port=prom_port)
         self.base = base
 
