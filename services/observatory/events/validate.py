@@ -8,7 +8,7 @@ the caller. Codes become metric labels; messages go back to the client.
 from __future__ import annotations
 
 import math
-import uuid
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -33,7 +33,13 @@ ValidatedEvent = dict
 
 
 def format_ts(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    """UTC, millisecond precision, `Z` suffix: 2026-11-23T10:00:00.123Z."""
+    if ts.utcoffset():
+        ts = ts.astimezone(timezone.utc)
+    return ts.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def parse_ts(value: str) -> datetime:
@@ -62,17 +68,28 @@ class Validator:
 
     # -- public -----------------------------------------------------------------------------
     def validate(self, raw: object, received_at: datetime, source: str) -> ValidatedEvent | Rejection:
-        if not isinstance(raw, dict):
+        return self.validate_many([raw], received_at, source)[0]
+
+    def validate_many(self, events: list, received_at: datetime, source: str) -> list[ValidatedEvent | Rejection]:
+        """Validate a request's events; the receive time and the timestamp window are computed once."""
+        window = (received_at - timedelta(days=self.limits.max_past_days),
+                  received_at + timedelta(seconds=self.limits.max_future_seconds))
+        received = format_ts(received_at)
+        return [self._one(raw, received_at, received, window, source) for raw in events]
+
+    def _one(self, raw: object, received_at: datetime, received: str, window: tuple, source: str):
+        lim = self.limits
+        if type(raw) is not dict:
             return Rejection("not_an_object", "each event must be a JSON object")
-        extra = raw.keys() - TOP_LEVEL
-        if extra:
+        if not raw.keys() <= TOP_LEVEL:
+            extra = raw.keys() - TOP_LEVEL
             return Rejection("unknown_field", f"unknown top-level field(s): {', '.join(sorted(extra))}; "
                              "put custom data in `properties`")
         name = raw.get("event_name")
-        if not isinstance(name, str) or not name.strip():
+        if type(name) is not str or not name.strip():
             return Rejection("missing_field", "`event_name` is required and must be a non-empty string")
-        if len(name) > self.limits.max_event_name_length:
-            return Rejection("name_too_long", f"`event_name` is longer than {self.limits.max_event_name_length}")
+        if len(name) > lim.max_event_name_length:
+            return Rejection("name_too_long", f"`event_name` is longer than {lim.max_event_name_length}")
         specs = self.schema.events.get(name)
         if specs is None and self.strict:
             return Rejection("unknown_event", f"unknown event `{name}` (strict mode)")
@@ -80,48 +97,47 @@ class Validator:
         event_id = raw.get("event_id")
         if event_id is None:
             event_id = str(uuid7())
+        elif type(event_id) is str and _UUID.match(event_id):
+            event_id = event_id.lower()
         else:
-            try:
-                event_id = str(uuid.UUID(event_id)) if isinstance(event_id, str) else None
-            except ValueError:
-                event_id = None
-            if event_id is None:
-                return Rejection("invalid_event_id", "`event_id` must be a UUID string")
+            return Rejection("invalid_event_id", "`event_id` must be a UUID string (8-4-4-4-12 hex)")
 
         ts_raw = raw.get("timestamp")
         if ts_raw is None:
-            ts = received_at
+            timestamp = received
         else:
             try:
-                if not isinstance(ts_raw, str):
+                if type(ts_raw) is not str:
                     raise ValueError("`timestamp` must be an ISO-8601 string")
                 ts = parse_ts(ts_raw)
             except ValueError as exc:
                 return Rejection("invalid_timestamp", f"`timestamp`: {exc}")
-            if ts < received_at - timedelta(days=self.limits.max_past_days):
+            if ts < window[0]:
                 return Rejection("timestamp_out_of_window",
-                                 f"`timestamp` is more than {self.limits.max_past_days} days in the past")
-            if ts > received_at + timedelta(seconds=self.limits.max_future_seconds):
+                                 f"`timestamp` is more than {lim.max_past_days} days in the past")
+            if ts > window[1]:
                 return Rejection("timestamp_out_of_window",
-                                 f"`timestamp` is more than {self.limits.max_future_seconds} s in the future")
+                                 f"`timestamp` is more than {lim.max_future_seconds} s in the future")
+            timestamp = format_ts(ts)
 
-        for field in ("user_id", "session_id"):
-            value = raw.get(field)
-            if field == "user_id" and (not isinstance(value, str) or not value):
-                return Rejection("missing_field", "`user_id` is required and must be a non-empty string")
-            if value is not None and not isinstance(value, str):
-                return Rejection("invalid_field", f"`{field}` must be a string")
-            if value is not None and len(value) > self.limits.max_id_length:
-                return Rejection("invalid_field", f"`{field}` is longer than {self.limits.max_id_length}")
+        user = raw.get("user_id")
+        if type(user) is not str or not user:
+            return Rejection("missing_field", "`user_id` is required and must be a non-empty string")
+        session = raw.get("session_id")
+        if session is not None and type(session) is not str:
+            return Rejection("invalid_field", "`session_id` must be a string")
+        for field, value in (("user_id", user), ("session_id", session)):
+            if value is not None and len(value) > lim.max_id_length:
+                return Rejection("invalid_field", f"`{field}` is longer than {lim.max_id_length}")
 
-        props = raw.get("properties", {})
+        props = raw.get("properties")
         if props is None:
             props = {}
-        if not isinstance(props, dict):
+        elif type(props) is not dict:
             return Rejection("invalid_field", "`properties` must be an object")
-        if len(props) > self.limits.max_properties:
-            return Rejection("too_many_properties", f"`properties` has more than {self.limits.max_properties} keys")
-        problem = self._check_bounds(props, "properties", 1)
+        if len(props) > lim.max_properties:
+            return Rejection("too_many_properties", f"`properties` has more than {lim.max_properties} keys")
+        problem = self._check_bounds(props)
         if problem:
             return problem
         if specs:
@@ -132,39 +148,41 @@ class Validator:
         return {
             "event_id": event_id,
             "event_name": name,
-            "timestamp": format_ts(ts),
-            "user_id": raw["user_id"],
-            "session_id": raw.get("session_id") or "",
+            "timestamp": timestamp,
+            "user_id": user,
+            "session_id": session or "",
             "properties": props,
-            "received_at": format_ts(received_at),
+            "received_at": received,
             "source": source,
         }
 
     # -- helpers ------------------------------------------------------------------------------
-    def _check_bounds(self, value: object, path: str, depth: int) -> Rejection | None:
+    def _check_bounds(self, props: dict) -> Rejection | None:
+        """Walk `properties` once, iteratively: string lengths, finite numbers, depth, array sizes."""
         lim = self.limits
-        if isinstance(value, str):
-            if len(value) > lim.max_string_length:
-                return Rejection("string_too_long", f"`{path}` is longer than {lim.max_string_length} characters")
-            return None
-        if isinstance(value, float) and not math.isfinite(value):
-            return Rejection("invalid_property", f"`{path}` is not a finite number")
-        if isinstance(value, (dict, list)):
+        stack = [(props, "properties", 1)]
+        while stack:
+            value, path, depth = stack.pop()
             if depth > lim.max_depth:
                 return Rejection("too_deep", f"`{path}` nests deeper than {lim.max_depth} levels")
-            if isinstance(value, list):
+            if type(value) is dict:
+                items = value.items()
+            else:
                 if len(value) > lim.max_array_length:
                     return Rejection("array_too_long", f"`{path}` has more than {lim.max_array_length} items")
-                items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
-            else:
-                for k in value:
-                    if len(k) > lim.max_string_length:
-                        return Rejection("string_too_long", f"a key in `{path}` is too long")
-                items = ((f"{path}.{k}", v) for k, v in value.items())
-            for sub_path, sub in items:
-                problem = self._check_bounds(sub, sub_path, depth + 1)
-                if problem:
-                    return problem
+                items = enumerate(value)
+            for key, sub in items:
+                kind = type(sub)
+                if kind is str:
+                    if len(sub) > lim.max_string_length:
+                        return Rejection("string_too_long",
+                                         f"`{_join(path, key)}` is longer than {lim.max_string_length} characters")
+                elif kind is dict or kind is list:
+                    stack.append((sub, _join(path, key), depth + 1))
+                elif kind is float and not math.isfinite(sub):
+                    return Rejection("invalid_property", f"`{_join(path, key)}` is not a finite number")
+                if type(key) is str and len(key) > lim.max_string_length:
+                    return Rejection("string_too_long", f"a key in `{path}` is too long")
         return None
 
     def _check_specs(self, name: str, specs: tuple[PropertySpec, ...], props: dict) -> Rejection | None:
@@ -193,3 +211,7 @@ class Validator:
                     if missing:
                         return Rejection("invalid_property", f"{where}[{i}] lacks {', '.join(missing)}")
         return None
+
+
+def _join(path: str, key) -> str:
+    return f"{path}[{key}]" if type(key) is int else f"{path}.{key}"

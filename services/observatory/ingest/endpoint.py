@@ -103,8 +103,7 @@ class EventsEndpoint:
 
         received = datetime.now(timezone.utc)
         accepted, rejected = [], []
-        for index, raw in enumerate(events):
-            result = self.validator.validate(raw, received, source)
+        for index, result in enumerate(self.validator.validate_many(events, received, source)):
             if isinstance(result, Rejection):
                 rejected.append({"index": index, "reason": result.message, "code": result.code})
                 m.events_rejected.labels(reason=result.code).inc()
