@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from observatory.localstack import alerting
 from observatory.localstack.proc import pid_alive, port_open, stop_pid, wait_for
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.settings import hash_key
@@ -30,6 +31,8 @@ def _ports() -> dict[str, int]:
         "amqp": int(env.get("OBS_LOCAL_AMQP_PORT", 5672)),
         "rabbitmq_prometheus": int(env.get("OBS_LOCAL_RABBITMQ_PROMETHEUS_PORT", 15692)),
         "rabbitmq_management": int(env.get("OBS_LOCAL_RABBITMQ_MANAGEMENT_PORT", 15672)),
+        "prometheus": int(env.get("OBS_LOCAL_PROMETHEUS_PORT", 9090)),
+        "alertmanager": int(env.get("OBS_LOCAL_ALERTMANAGER_PORT", 9093)),
     }
 
 
@@ -119,11 +122,18 @@ def up(local: Path) -> int:
     except (RuntimeError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    _print_summary(local, ports)
+
+    # Prometheus + Alertmanager (the repo's rules and routing tree) ----------------------------------------
+    try:
+        alert_notes = alerting.up(local, ports, state, lambda: _save(local, state))
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _print_summary(local, ports, alert_notes)
     return 0
 
 
-def _print_summary(local: Path, ports: dict[str, int]) -> None:
+def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str] = ()) -> None:
     rows = [
         ("Ingest API", f"http://127.0.0.1:{ports['ingest']}/v1/events"),
         ("API docs (OpenAPI)", f"http://127.0.0.1:{ports['ingest']}/docs"),
@@ -131,12 +141,16 @@ def _print_summary(local: Path, ports: dict[str, int]) -> None:
         ("RabbitMQ management", f"http://127.0.0.1:{ports['rabbitmq_management']}  (guest/guest, loopback only)"),
         ("RabbitMQ metrics", f"http://127.0.0.1:{ports['rabbitmq_prometheus']}/metrics"),
         ("ClickHouse (embedded)", f"{(local / 'chdb')}  (query: make query SQL='...')"),
+        ("Prometheus", f"http://127.0.0.1:{ports['prometheus']}  (rules: alert-rules/*.rules.yml)"),
+        ("Alertmanager", f"http://127.0.0.1:{ports['alertmanager']}"),
         ("Logs", str(local / "logs")),
     ]
     width = max(len(r[0]) for r in rows)
     print("\nObservatory local stack is up\n")
     for name, where in rows:
         print(f"  {name.ljust(width)}  {where}")
+    for note in alert_notes:
+        print(f"  {'alerts'.ljust(width)}  {note}")
     print(f"\n  development API key ({local / 'api-key'}):\n    {api_key(local)}\n")
     print("  try:  .venv/bin/observatory send user_signup -p signup_method=email")
     print("        .venv/bin/observatory demo --days 30 --rate 20")
@@ -150,6 +164,8 @@ def down(local: Path) -> int:
     if not state:
         print("local stack is not running (no .local/state.json)")
         return 0
+    for line in alerting.down(state):
+        print(line)
     if "observatory" in state:
         stopped = stop_pid(state["observatory"]["pid"], timeout_s=40)
         print("stopped observatory all-in-one" if stopped else "observatory all-in-one was not running")

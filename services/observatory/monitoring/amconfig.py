@@ -102,6 +102,8 @@ def render(endpoints: Endpoints, timing: Timing | None = None, templates_dir: Pa
 
     if endpoints.pagerduty_key_file is not None:
         cfg = with_pagerduty(cfg, endpoints.pagerduty_key_file)
+    else:
+        _drop(cfg, "pagerduty_configs")   # no route reaches it without a key; keep it inert
 
     if timing is not None:
         _retime(cfg["route"], timing, top=True)

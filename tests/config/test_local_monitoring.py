@@ -1,0 +1,72 @@
+"""The local stack's Prometheus and Alertmanager configs (observatory.localstack.alerting): derived from
+the repo files, loading the repo's own rule files, receivers taken from the environment."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from observatory.localstack import alerting
+from observatory.monitoring import amconfig, promconfig
+from observatory.monitoring.rules import rule_files
+
+TOOLS = [shutil.which("promtool"), shutil.which("amtool")]
+pytestmark = pytest.mark.skipif(None in TOOLS, reason="promtool/amtool missing: scripts/bootstrap.sh dev")
+
+
+def test_local_prometheus_loads_the_repo_rule_files_themselves(tmp_path):
+    server = alerting.prometheus(tmp_path, 9090, 8080, 15692, 9093)
+    path = promconfig.write(server.config, tmp_path / "prometheus.yml")
+    result = subprocess.run(["promtool", "check", "config", str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    checked = re.findall(r"SUCCESS: (\d+) rules found", result.stdout + result.stderr)
+    assert len(checked) == len(rule_files()), result.stdout + result.stderr
+    jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in server.config["scrape_configs"]}
+    assert jobs == {"all-in-one": ["127.0.0.1:8080"], "rabbitmq": ["127.0.0.1:15692"],
+                    "rabbitmq-queues": ["127.0.0.1:15692"], "alertmanager": ["127.0.0.1:9093"],
+                    "prometheus": ["127.0.0.1:9090"]}
+
+
+def test_without_configuration_no_channel_is_rendered(tmp_path):
+    server, notes = alerting.alertmanager(tmp_path, 9093, env={})
+    receivers = server.config["receivers"]
+    assert all(set(r) == {"name"} for r in receivers), receivers
+    assert server.config["route"] == _retimed_repo_route()
+    assert any("only visible in the Alertmanager UI" in n for n in notes)
+    assert not (tmp_path / "alertmanager" / "secrets").exists()
+
+
+def test_configured_channels_are_rendered_with_secrets_in_private_files(tmp_path):
+    env = {"OBS_SLACK_WEBHOOK_URL": "https://hooks.example.test/T/B/x", "OBS_SMTP_SMARTHOST": "mail.test:587",
+           "OBS_ALERT_EMAIL_TO": "oncall@site.test", "OBS_SMTP_USERNAME": "alerts", "OBS_SMTP_PASSWORD": "pw-123",
+           "OBS_PAGERDUTY_ROUTING_KEY": "pd-key"}
+    server, notes = alerting.alertmanager(tmp_path, 9093, env=env)
+    cfg, secrets = server.config, tmp_path / "alertmanager" / "secrets"
+    g = cfg["global"]
+    assert g["slack_api_url_file"] == str(secrets / "slack-webhook-url")
+    assert (secrets / "slack-webhook-url").read_text().strip() == env["OBS_SLACK_WEBHOOK_URL"]
+    assert (secrets / "slack-webhook-url").stat().st_mode & 0o077 == 0
+    assert g["smtp_smarthost"] == "mail.test:587" and g["smtp_auth_username"] == "alerts"
+    assert (secrets / "smtp-password").read_text().strip() == "pw-123"
+    (email,) = next(r for r in cfg["receivers"] if r["name"] == "oncall-critical")["email_configs"]
+    assert email["to"] == "oncall@site.test"
+    assert cfg["route"]["routes"][1] == amconfig.PAGERDUTY_ROUTE
+    assert "pw-123" not in str(cfg) and env["OBS_SLACK_WEBHOOK_URL"] not in str(cfg)
+    assert any(n.startswith("Slack:") and "configured webhook" in n for n in notes)
+
+    path = amconfig.write(cfg, tmp_path / "alertmanager.yml")
+    result = subprocess.run(["amtool", "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    routed = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={path}",
+                             "--verify.receivers=pagerduty,oncall-critical", "severity=critical"],
+                            capture_output=True, text=True, timeout=60)
+    assert routed.returncode == 0, routed.stdout + routed.stderr
+
+
+def _retimed_repo_route() -> dict:
+    cfg = amconfig.repo_config()
+    amconfig._retime(cfg["route"], amconfig.LOCAL_TIMING, top=True)
+    return cfg["route"]
