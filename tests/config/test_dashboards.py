@@ -132,10 +132,27 @@ def test_prometheus_queries_use_known_metrics():
             assert name in ours or external.match(name), f"{q.key}: unknown metric {name}"
 
 
-def test_clickhouse_panels_read_deduplicated_events():
+def test_clickhouse_panels_read_deduplicated_data_in_the_dashboard_range():
     for q in queries("clickhouse"):
-        assert "observatory.events FINAL" in q.text, f"{q.key}: read events with FINAL (redeliveries)"
-        assert "$__timeFilter(timestamp)" in q.text, f"{q.key}: ignores the dashboard's time range"
+        assert re.search(r"observatory\.(events|forecasts) FINAL", q.text), f"{q.key}: read with FINAL (redeliveries)"
+        assert "$__timeFilter(" in q.text or ("$__fromTime" in q.text and "$__toTime" in q.text), \
+            f"{q.key}: ignores the dashboard's time range"
+
+
+def test_panels_built_from_the_analytics_sql_are_current():
+    """Panels generated from services/observatory/store/queries/*.sql carry their source; the SQL in
+    the dashboard must still be what that file renders to (regenerate the JSON when a query changes)."""
+    from observatory.setup.analytics_sql import for_grafana
+    sourced = 0
+    for name, d in DASHBOARDS.items():
+        for p in all_panels(d):
+            for t in p.get("targets", []):
+                source = t.get("observatorySource")
+                if source:
+                    sourced += 1
+                    assert for_grafana(source["query"], **source["params"]) in t["rawSql"], \
+                        f"{name}/{p['title']}: stale copy of {source['query']}.sql"
+    assert sourced >= 10
 
 
 # --- Kibana -------------------------------------------------------------------------------------------
@@ -210,4 +227,5 @@ def test_metabase_definitions():
             assert cell["col"] + cell["size_x"] <= GRID_WIDTH
         for q in d["questions"]:
             assert "observatory.events" in q["sql"] and "FINAL" in q["sql"], q["name"]
+            assert not re.search(r"\{[a-z_]+:[A-Za-z0-9()]+\}", q["sql"]), f"{q['name']}: unbound parameter"
             assert "$__" not in q["sql"] and "{{" not in q["sql"], f"{q['name']}: Grafana macro or template tag"

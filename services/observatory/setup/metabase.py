@@ -7,6 +7,7 @@ questions in place (matched by name within the collection) and rewrites each das
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import yaml
@@ -20,16 +21,28 @@ COLLECTION_NAME = "Observatory"
 GRID_WIDTH = 24
 
 
-def load_dashboards(directory: Path) -> list[dict]:
-    """The dashboard definitions: name, description, questions [{name, display, sql, ...}]."""
+def load_dashboards(directory: Path, database: str = "observatory") -> list[dict]:
+    """The dashboard definitions: name, description, questions [{name, display, sql, ...}].
+
+    A question gives either `sql` (native SQL on `observatory.*`) or `query: <name>` with optional
+    `params` (days, granularity, limit, window_seconds): the analytics SQL of
+    observatory/store/queries/<name>.sql over the trailing window."""
+    from observatory.setup.analytics_sql import SqlTemplateError, for_metabase
     docs = []
     for path in sorted(directory.glob("*.yml")):
         doc = yaml.safe_load(path.read_text())
         if not isinstance(doc, dict) or not doc.get("name") or not doc.get("questions"):
             raise SetupError(f"{path}: needs `name` and a non-empty `questions` list")
         for q in doc["questions"]:
-            if not q.get("name") or not q.get("sql"):
-                raise SetupError(f"{path}: every question needs `name` and `sql`")
+            if not q.get("name") or bool(q.get("sql")) == bool(q.get("query")):
+                raise SetupError(f"{path}: every question needs `name` and one of `sql` or `query`")
+            if q.get("query"):
+                try:
+                    q["sql"] = for_metabase(q["query"], database=database, **q.get("params", {}))
+                except (KeyError, SqlTemplateError, TypeError) as exc:
+                    raise SetupError(f"{path}: question {q['name']!r}: {exc}") from exc
+            elif database != "observatory":
+                q["sql"] = re.sub(r"\bobservatory\.", f"{database}.", q["sql"])
         docs.append(doc)
     if not docs:
         raise SetupError(f"no Metabase dashboards defined in {directory}")
@@ -109,7 +122,7 @@ def _card_body(q: dict, database: int, collection: int) -> dict:
 
 def run(s: SetupSettings) -> dict[str, int]:
     """Returns dashboard name -> id."""
-    dashboards = load_dashboards(s.dashboards_dir / "metabase")
+    dashboards = load_dashboards(s.dashboards_dir / "metabase", s.clickhouse_database)
     with Api("Metabase", s.metabase_url, timeout_s=s.request_timeout_s, retry_s=s.timeout_s,
              interval_s=s.interval_s) as mb:
         wait_for(f"Metabase at {s.metabase_url} (/api/health ok)",

@@ -55,13 +55,10 @@ def queries(datasource: str | None = None) -> list[Query]:
     return found
 
 
-def metabase_questions() -> list[tuple[str, dict]]:
-    out = []
-    for path in sorted(METABASE_DIR.glob("*.yml")):
-        doc = yaml.safe_load(path.read_text())
-        for q in doc["questions"]:
-            out.append((doc["name"], q))
-    return out
+def metabase_questions(database: str = "observatory") -> list[tuple[str, dict]]:
+    """(dashboard name, question) with each question's SQL resolved as the setup job sends it."""
+    from observatory.setup.metabase import load_dashboards
+    return [(doc["name"], q) for doc in load_dashboards(METABASE_DIR, database) for q in doc["questions"]]
 
 
 def provisioned_datasource_uids() -> set[str]:

@@ -1,6 +1,8 @@
 """Every ClickHouse panel of the Grafana dashboards and every Metabase question runs its SQL on the
 embedded ClickHouse (chDB: same engine and SQL as the server) over 30 days of demo webshop data,
-through the real migrations and the consumer's sink, and must return rows with values."""
+through the real migrations and the consumer's sink, and must return rows with values. The
+forecast-band panel reads the forecasts table, filled by the real forecaster (Prophet) fitted on
+that data."""
 
 from __future__ import annotations
 
@@ -34,7 +36,19 @@ def demo_store(tmp_path_factory, chdb):
         sink.insert(rows[i:i + 20_000])
     # a redelivered batch: FINAL must still count each event once
     sink.insert(rows[:500])
+    _forecast_revenue(client, settings.database)
     yield client, settings.database, end, len(rows)
+
+
+def _forecast_revenue(client, database: str) -> None:
+    """The forecaster's daily revenue model on the demo data, written to <db>.forecasts."""
+    from observatory.forecaster.service import ForecastService
+    from observatory.metrics import ForecasterMetrics, new_registry
+    from observatory.settings import ForecasterSettings
+    from observatory.store.analytics import Analytics
+    settings = ForecasterSettings(backtest_folds=0, uncertainty_samples=50, max_periods_day=14)
+    service = ForecastService(settings, Analytics(client, database), ForecasterMetrics.create(new_registry("t", "0")))
+    service.store_forecast(service.fit("revenue", "day"))
 
 
 def _check_result(key: str, result) -> None:
@@ -66,7 +80,9 @@ QUESTIONS = metabase_questions()
 @pytest.mark.parametrize("dashboard,question", QUESTIONS, ids=[f"{d} / {q['name']}" for d, q in QUESTIONS])
 def test_metabase_question_returns_rows(demo_store, dashboard, question):
     client, db, _, _ = demo_store
-    _check_result(f"{dashboard} / {question['name']}", client.query(rename_database(question["sql"], db)))
+    resolved = {q["name"]: q for _, q in metabase_questions(db)}[question["name"]]
+    assert resolved["sql"] == rename_database(question["sql"], db)
+    _check_result(f"{dashboard} / {question['name']}", client.query(resolved["sql"]))
 
 
 def test_final_counts_each_event_once(demo_store):
@@ -79,7 +95,16 @@ def test_final_counts_each_event_once(demo_store):
 def test_funnel_is_monotonic(demo_store):
     """A sanity check of the funnel SQL on known data: each step has at most the sessions of the previous."""
     client, db, end, _ = demo_store
-    q = next(q for q in CH_QUERIES if q.panel == "Purchase funnel (sessions)")
+    q = next(q for q in CH_QUERIES if q.panel.startswith("Purchase funnel"))
     rows = client.query(expand_clickhouse(q.text, end - timedelta(days=DAYS), end, db)).result_rows
     counts = [r[1] for r in rows]
-    assert len(counts) == 4 and counts == sorted(counts, reverse=True) and counts[-1] > 0, rows
+    assert len(counts) == 5 and counts == sorted(counts, reverse=True) and counts[-1] > 0, rows
+    assert [r[0][:2] for r in rows] == ["1.", "2.", "3.", "4.", "5."], rows
+
+
+def test_forecast_band_brackets_the_forecast(demo_store):
+    client, db, end, _ = demo_store
+    q = next(q for q in CH_QUERIES if q.panel == "Revenue: actual and forecast band" and "forecasts" in q.text)
+    rows = client.query(expand_clickhouse(q.text, end - timedelta(days=DAYS), end + timedelta(days=14), db)).result_rows
+    assert len(rows) >= 28, rows[:3]
+    assert all(lower <= yhat <= upper for _, yhat, lower, upper in rows)
