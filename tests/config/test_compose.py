@@ -317,3 +317,30 @@ def test_dockerfile_builds_what_compose_runs():
     ignore = (REPO / ".dockerignore").read_text().splitlines()
     for path in ("services/observatory/", "config/events/schema.yml", "dashboards/", "config/elasticsearch/"):
         assert f"!{path}" in ignore, f".dockerignore excludes {path}, which the Dockerfile copies"
+
+
+def test_component_config_files_parse_and_match_the_compose_wiring(config):
+    import xml.etree.ElementTree as ET
+    ch = ET.parse(REPO / "config/clickhouse/config.d/observatory.xml").getroot()
+    assert ch.findtext("prometheus/port") == "9363"
+    assert ch.findtext("max_server_memory_usage_to_ram_ratio")
+    for table in ("query_log", "part_log", "trace_log", "metric_log", "asynchronous_metric_log"):
+        assert "INTERVAL" in ch.findtext(f"{table}/ttl"), f"{table} has no TTL"
+        assert ch.find(f"{table}/engine") is None, f"{table}: <engine> conflicts with <ttl>"
+    users = ET.parse(REPO / "config/clickhouse/users.d/analyst.xml").getroot()
+    env_var = users.find("users/analyst/password").get("from_env")
+    assert env_var in config["services"]["clickhouse"]["environment"]
+    assert users.findtext("profiles/analyst/readonly") in ("1", "2")
+    jaeger = yaml.safe_load((REPO / "config/jaeger/config.yml").read_text())
+    assert jaeger["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    assert jaeger["extensions"]["healthcheckv2"]["http"]["endpoint"].endswith(":13133")
+    store = jaeger["exporters"]["jaeger_storage_exporter"]["trace_storage"]
+    assert store in jaeger["extensions"]["jaeger_storage"]["backends"]
+    assert jaeger["extensions"]["jaeger_query"]["storage"]["traces"] == store
+    filebeat = yaml.safe_load((REPO / "config/filebeat/filebeat.yml").read_text())
+    assert filebeat["filebeat.inputs"][0]["type"] == "filestream"
+    fb_env = config["services"]["filebeat"]["environment"]
+    for var in re.findall(r"\$\{(\w+)\}", (REPO / "config/filebeat/filebeat.yml").read_text()):
+        assert var in fb_env, f"filebeat.yml reads {var}, which compose does not set"
+    for name in ("ilm-policy.json", "index-template.json", "roles.json"):
+        json.loads((REPO / "config/elasticsearch" / name).read_text())
