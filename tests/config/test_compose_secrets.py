@@ -41,8 +41,8 @@ def suspicious_assignments(text: str) -> list[str]:
     found = []
     for m in SECRET_NAME.finditer(text):
         value = m.group(2)
-        if PLACEHOLDER.match(value) or len(value) < 16 or re.search(r"[(\[$%]", value):
-            continue  # placeholders, interpolations and code are not values
+        if PLACEHOLDER.match(value) or len(value) < 16 or re.search(r"[(\[$%<>]|\.\.\.|…", value):
+            continue  # placeholders (<hex>, ...), interpolations and code are not values
         if re.fullmatch(r"[a-z_.]+", value) or re.fullmatch(r"[A-Z_]+", value):  # an identifier, not a value
             continue
         if entropy(value) >= 3.5:
@@ -62,7 +62,10 @@ def test_scanner_finds_what_it_should():
     assert not suspicious_assignments("GRAFANA_ADMIN_PASSWORD=\n")
     assert not suspicious_assignments("password: ${GRAFANA_ADMIN_PASSWORD:?run make up}\n")
     assert not suspicious_assignments('"password": "@BROKER_PASSWORD@"')
-    assert SIGNATURES["Slack webhook"].search("https://hooks.slack.com/services/T0000ABCD/B0000WXYZ/abcdefghijklmnopqrstuvwx")
+    fake_hook = "https://hooks.slack.com/services/" + "T0000ABCD/B0000WXYZ/" + "abcdefghijklmnopqrstuvwx"
+    assert SIGNATURES["Slack webhook"].search(fake_hook)
+    assert not suspicious_assignments('OBS_INGEST_API_KEYS="web:sha256:<hex>,backend:sha256:<hex>"')
+    assert suspicious_assignments("OBS_INGEST_API_KEYS=demo:sha256:04af6672a3b3f0dcb9b01de774c9d4dc544e2da253b0b523")
 
 
 @pytest.mark.parametrize("signature", sorted(SIGNATURES))

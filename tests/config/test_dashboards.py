@@ -108,13 +108,15 @@ def test_prometheus_queries_use_known_metrics():
     RabbitMQ plugin, or by a component of the Docker stack."""
     from prometheus_client import CollectorRegistry
 
-    from observatory.metrics import ConsumerMetrics, IngestMetrics, new_registry
+    from observatory.metrics import ConsumerMetrics, ForecasterMetrics, IngestMetrics, new_registry
     registry = new_registry("x", "0")
     IngestMetrics.create(registry)
     ConsumerMetrics.create(registry)
+    forecaster = new_registry("f", "0")
+    ForecasterMetrics.create(forecaster)
     ours = set()
-    for family in registry.collect():
-        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "info": ["_info"]}
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "info": ["_info"]}
+    for family in [*registry.collect(), *forecaster.collect()]:
         ours |= {family.name + s for s in suffixes.get(family.type, [""])}
     assert isinstance(registry, CollectorRegistry)
     external = re.compile(r"^(rabbitmq_|node_|container_|ClickHouse|prometheus_|alertmanager_|otelcol_|up$|"
@@ -125,7 +127,7 @@ def test_prometheus_queries_use_known_metrics():
         names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{|\[|\)|$| )", re.sub(r'"[^"]*"', "", q.text)))
         for name in names - functions:
             if name.isupper() or name in ("mode", "code", "route", "queue", "reason", "source", "job", "cpu",
-                                          "integration", "container_label_com_docker_compose_service"):
+                                          "integration", "container_label_com_docker_compose_service", "metric"):
                 continue
             if re.match(r"^\d", name) or name.startswith("$"):
                 continue

@@ -1,7 +1,8 @@
 """Every Prometheus-backed Grafana panel runs its query against a live Prometheus that scrapes the
-real services (ingest and consumer processes on the session's RabbitMQ node), the node's
-rabbitmq_prometheus endpoint, an Alertmanager and itself, after demo webshop traffic, a few rejected
-events and one poison message, and must return data.
+real services (the local stack's all-in-one process: ingest, consumer and forecaster over one
+embedded ClickHouse, on the session's RabbitMQ node), the node's rabbitmq_prometheus endpoint, an
+Alertmanager and itself, after 3 weeks of demo webshop history (so the forecaster fits its models),
+a few rejected events and one poison message, and must return data.
 
 Panels whose metrics only exist in the Docker stack (node-exporter, cAdvisor, the ClickHouse server,
 Jaeger) are listed in NEEDS_DOCKER with the reason; the test fails if any other panel has no data,
@@ -64,23 +65,25 @@ class Rig:
             "OBS_AMQP_URL": rabbit.url, "OBS_AMQP_EXCHANGE": q, "OBS_AMQP_QUEUE": q,
             "OBS_AMQP_DEAD_LETTER_EXCHANGE": f"{q}.dlx", "OBS_AMQP_DEAD_LETTER_QUEUE": f"{q}.dead",
             "OBS_INGEST_API_KEYS": f"dash:sha256:{hash_key(API_KEY)}",
-            # the consumer owns a chDB folder of its own (this test process holds the session's)
+            # the all-in-one process owns a chDB folder of its own (this test process holds the session's)
             "OBS_CLICKHOUSE_DSN": f"chdb://{(base / 'chdb').resolve()}",
             "OBS_CLICKHOUSE_DATABASE": "observatory",
             "OBS_CONSUMER_FLUSH_MS": "100", "OBS_CONSUMER_QUEUE_POLL_S": "1",
         }
-        ingest_port, consumer_port = free_port(), free_port()
-        self.ingest = ServiceProcess("ingest", ingest_port, {**env, "OBS_INGEST_HOST": "127.0.0.1",
-                                                             "OBS_INGEST_PORT": str(ingest_port)},
-                                     base / "logs" / "ingest.log")
-        self.consumer = ServiceProcess("consumer", consumer_port, {**env, "OBS_CONSUMER_METRICS_PORT": str(consumer_port)},
-                                       base / "logs" / "consumer.log")
+        port = free_port()
+        # the forecaster refits quickly and retries as soon as the backfill has given it enough days
+        fast_forecaster = {"OBS_FORECASTER_TICK_S": "0.5", "OBS_FORECASTER_RETRY_S": "1",
+                           "OBS_FORECASTER_EVALUATE_INTERVAL_S": "1", "OBS_FORECASTER_MIN_HISTORY_DAYS": "7",
+                           "OBS_FORECASTER_BACKTEST_HORIZON_DAYS": "3", "OBS_FORECASTER_UNCERTAINTY_SAMPLES": "50",
+                           "OBS_FORECASTER_MAX_PERIODS_DAY": "14"}
+        self.app = ServiceProcess("all-in-one", port, {**env, **fast_forecaster, "OBS_INGEST_HOST": "127.0.0.1",
+                                                      "OBS_INGEST_PORT": str(port)}, base / "logs" / "all-in-one.log")
         self.alertmanager = AlertmanagerServer(base / "alertmanager",
                                                {"route": {"receiver": "nobody"}, "receivers": [{"name": "nobody"}]})
         prom_port = free_port()
         rabbit_target = f"127.0.0.1:{rabbit.prometheus_port}"
         plan = promconfig.LoopbackPlan(
-            targets={"ingest": [self.ingest.target], "consumer": [self.consumer.target],
+            targets={"all-in-one": [self.app.target],
                      "rabbitmq": [rabbit_target], "rabbitmq-queues": [rabbit_target],
                      "alertmanager": [f"127.0.0.1:{self.alertmanager.port}"],
                      "prometheus": [f"127.0.0.1:{prom_port}"]},
@@ -89,8 +92,7 @@ class Rig:
         self.base = base
 
     def start(self) -> "Rig":
-        self.ingest.start(60)
-        self.consumer.start(60)
+        self.app.start(90)
         self.alertmanager.start(30)
         self.prometheus.start(30)
         wait_for("every scrape target up in the test Prometheus",
@@ -98,20 +100,20 @@ class Rig:
         return self
 
     def stop(self) -> None:
-        for part in (self.prometheus, self.alertmanager, self.consumer, self.ingest):
+        for part in (self.prometheus, self.alertmanager, self.app):
             part.stop()
 
     def traffic(self) -> None:
         """Demo webshop traffic through the CLI, some refused events, one poison message."""
         demo = subprocess.run(
-            [sys.executable, "-m", "observatory.cli", "demo", "--days", "1", "--sessions-per-day", "60",
-             "--rate", "25", "--duration", "6", "--url", self.ingest.url, "--api-key", API_KEY],
+            [sys.executable, "-m", "observatory.cli", "demo", "--days", "21", "--sessions-per-day", "40",
+             "--rate", "25", "--duration", "6", "--url", self.app.url, "--api-key", API_KEY],
             capture_output=True, text=True, timeout=120)
         assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
-        bad = httpx.post(f"{self.ingest.url}/v1/events", headers={"Authorization": f"Bearer {API_KEY}"},
+        bad = httpx.post(f"{self.app.url}/v1/events", headers={"Authorization": f"Bearer {API_KEY}"},
                          json=[{"event_name": "product_viewed", "user_id": "u1", "properties": {}}], timeout=10)
         assert bad.status_code in (202, 400), bad.text
-        assert httpx.post(f"{self.ingest.url}/v1/events", headers={"Authorization": "Bearer wrong"},
+        assert httpx.post(f"{self.app.url}/v1/events", headers={"Authorization": "Bearer wrong"},
                           json={"event_name": "x", "user_id": "u"}, timeout=10).status_code == 401
         import asyncio
 
@@ -132,10 +134,12 @@ def rig(tmp_path_factory, rabbit):
         r.traffic()
         # the panels read rates and histograms: wait until inserts, rejections and the dead letter
         # have been scraped at least twice
-        wait_for("rows inserted, events rejected and a dead letter visible in Prometheus", lambda: all(
-            r.prometheus.query(e) for e in ("increase(consumer_rows_inserted_total[1m]) > 0",
-                                            "consumer_dead_lettered_total > 0",
-                                            "ingest_events_rejected_total > 0")), 60, interval_s=0.5)
+        wait_for("rows inserted, events rejected, a dead letter and the forecaster's models in Prometheus",
+                 lambda: all(r.prometheus.query(e) for e in (
+                     "increase(consumer_rows_inserted_total[1m]) > 0", "consumer_dead_lettered_total > 0",
+                     "ingest_events_rejected_total > 0", 'forecaster_metric_expected{metric="revenue"}',
+                     'forecaster_backtest_mape{metric="revenue"}')), 90, interval_s=0.5,
+                 log_hint=f"see {r.app.log_path}")
         time.sleep(2)  # two more scrapes after the last change
         yield r
     finally:
