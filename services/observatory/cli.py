@@ -129,7 +129,7 @@ def run_consumer():
 
 
 def all_in_one_app():
-    """Ingest + consumer (+ forecaster routes when available) in one process over one store."""
+    """Ingest + consumer + forecaster (routes and scheduler) in one process over one store."""
     from observatory import __version__
     from observatory.consumer.app import build_consumer
     from observatory.ingest.app import create_app
@@ -138,17 +138,166 @@ def all_in_one_app():
     broker, store = _settings(BrokerSettings), _settings(StoreSettings)
     registry = new_registry("all-in-one", __version__)
     consumer, _client = build_consumer(broker, _settings(ConsumerSettings), store, registry)
-    return create_app(_settings(IngestSettings), broker, registry=registry, companions=[consumer],
+    # the forecaster shares the process and its chDB folder (a second client on the same folder)
+    from observatory.forecaster.app import build_forecaster
+    from observatory.settings import ForecasterSettings, ReportSettings
+    forecaster = build_forecaster(_settings(ForecasterSettings), store, registry, _settings(ReportSettings))
+    forecaster.scheduler.closers.append(forecaster.close)
+    return create_app(_settings(IngestSettings), broker, registry=registry,
+                      companions=[consumer, forecaster.scheduler], routers=[forecaster.router],
                       service_name="all-in-one")
+
+
+@run_app.command("forecaster")
+def run_forecaster():
+    """Forecasts, analytics API, anomaly gauges and scheduled reports (OBS_FORECASTER_*, OBS_REPORT_*)."""
+    from observatory.forecaster.app import create_app
+    from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
+    _boot("forecaster")
+    f = _settings(ForecasterSettings)
+    _serve(create_app(f, _settings(StoreSettings), _settings(ReportSettings)), f.host, f.port)
 
 
 @run_app.command("all-in-one")
 def run_all_in_one():
-    """Ingest and consumer in ONE process (the embedded ClickHouse allows one process per folder)."""
+    """Ingest, consumer and forecaster in ONE process (the embedded ClickHouse allows one process per folder)."""
     from observatory.settings import IngestSettings
     _boot("all-in-one")
     s = _settings(IngestSettings)
     _serve(all_in_one_app(), s.host, s.port)
+
+
+# -- forecasts and reports ---------------------------------------------------------------------------
+forecast_app = typer.Typer(help="Forecast models of business metrics.", no_args_is_help=True)
+app.add_typer(forecast_app, name="forecast")
+
+
+def _store_or_url_hint(exc: Exception) -> str:
+    msg = str(exc)
+    if "lock" in msg.lower():
+        msg += ("\n(the embedded store is held by the running stack: add --url http://127.0.0.1:8080 "
+                "to ask the running service instead)")
+    return msg
+
+
+def _forecast_service():
+    """A ForecastService on the configured store (no scheduler), for one-shot commands."""
+    from observatory import __version__
+    from observatory.forecaster.app import build_forecaster
+    from observatory.metrics import new_registry
+    from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
+    from observatory.store.client import StoreError
+    _local_defaults()
+    try:
+        fc = build_forecaster(_settings(ForecasterSettings), _settings(StoreSettings), new_registry("cli", __version__),
+                              _settings(ReportSettings))
+    except StoreError as exc:
+        _fail(_store_or_url_hint(exc))
+    return fc
+
+
+@forecast_app.command("backtest")
+def forecast_backtest(
+        metric: Annotated[str, typer.Argument(help="revenue, orders, dau, signups or events:<event_name>")],
+        granularity: Annotated[str, typer.Option(help="day or hour")] = "day",
+        horizon: Annotated[int, typer.Option(help="buckets held out per fold")] = 30,
+        folds: Annotated[int, typer.Option(help="rolling-origin folds")] = 3,
+        url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one instead")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False):
+    """MAPE and MASE of Prophet on a rolling holdout, against a seasonal-naive baseline."""
+    if url:
+        import httpx
+        try:
+            r = httpx.get(f"{url.rstrip('/')}/v1/backtest/{metric}", timeout=300,
+                          params={"granularity": granularity, "horizon": horizon, "folds": folds})
+        except httpx.HTTPError as exc:
+            _fail(f"cannot reach {url}: {exc}")
+        if r.status_code != 200:
+            _fail(f"{r.status_code}: {r.json().get('message', r.text) if r.headers.get('content-type', '').startswith('application/json') else r.text}")
+        result = r.json()
+    else:
+        from observatory.forecaster.model import InsufficientHistory, backtest
+        from observatory.forecaster.series import GRANULARITIES, UnknownMetric
+        if granularity not in GRANULARITIES:
+            _fail(f"--granularity must be one of {', '.join(GRANULARITIES)}")
+        _boot("forecast")
+        fc = _forecast_service()
+        svc = fc.service
+        try:
+            svc.check_metric(metric)
+            series = svc.history(metric, granularity)
+            result = {"metric": metric, **backtest(series, granularity, horizon, folds, svc.min_points(granularity),
+                                                   svc.config).as_dict()}
+        except UnknownMetric:
+            _fail(f"unknown metric {metric!r} (revenue, orders, dau, signups, events:<event_name>)", 2)
+        except InsufficientHistory as exc:
+            _fail(f"{metric}: {exc} for {folds} fold(s) of {horizon}", 3)
+        finally:
+            fc.close()
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+
+    def pct(v):
+        return "n/a" if v is None else f"{v * 100:.1f}%"
+
+    def num(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    typer.echo(f"{result['metric']} ({result['granularity']}): {result['folds']} fold(s) x {result['horizon']} "
+               f"buckets held out, seasonal period {result['season']}")
+    typer.echo(f"  prophet         MAPE {pct(result['mape']):>7}   MASE {num(result['mase'])}   MAE {result['mae']:.2f}")
+    typer.echo(f"  seasonal naive  MAPE {pct(result['naive_mape']):>7}   MASE {num(result['naive_mase'])}   "
+               f"MAE {result['naive_mae']:.2f}")
+    rel = result["relative_mae"]
+    verdict = "n/a" if rel is None else ("beats seasonal naive" if rel < 1 else "does NOT beat seasonal naive")
+    typer.echo(f"  MAE(prophet) / MAE(seasonal naive) = {num(rel)}: {verdict}")
+
+
+class ReportKind(str, Enum):
+    daily = "daily"
+    weekly = "weekly"
+
+
+@app.command()
+def report(kind: Annotated[ReportKind, typer.Argument(help="daily: yesterday vs the day before; weekly: last 7 days")],
+           to: Annotated[Optional[str], typer.Option(help="comma-separated recipients (default OBS_REPORT_RECIPIENTS)")] = None,
+           out: Annotated[Optional[Path], typer.Option(help="write the email (.eml) here instead of sending it")] = None,
+           url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one to send it")] = None):
+    """Render the KPI report (table vs previous period, forecast chart) and send it over SMTP."""
+    from datetime import datetime, timezone
+    recipients = [r.strip() for r in to.split(",") if r.strip()] if to else None
+    if url:
+        import httpx
+        try:
+            r = httpx.post(f"{url.rstrip('/')}/v1/reports/{kind.value}", params={"to": to} if to else None, timeout=300)
+        except httpx.HTTPError as exc:
+            _fail(f"cannot reach {url}: {exc}")
+        if r.status_code != 200:
+            _fail(f"{r.status_code}: {r.text}")
+        typer.echo(f"sent {kind.value} report for {r.json()['period']} to {', '.join(r.json()['recipients'])}")
+        return
+    from observatory.reports.mail import ReportError, build_report, send, to_message
+    from observatory.settings import ReportSettings
+    _boot("report")
+    settings = _settings(ReportSettings)
+    fc = _forecast_service()
+    try:
+        rep = build_report(kind.value, fc.service.analytics, settings, datetime.now(timezone.utc), fc.service)
+        rcpt = recipients if recipients is not None else settings.recipient_list()
+        msg = to_message(rep, settings, rcpt or ["undisclosed-recipients:;"])
+        if out:
+            out.write_bytes(bytes(msg))
+            typer.echo(f"wrote {out} ({kind.value} report for {rep.period.label})")
+            return
+        if not rcpt:
+            _fail("no recipients: set OBS_REPORT_RECIPIENTS or pass --to (or --out FILE to keep it)")
+        send(msg, settings)
+    except ReportError as exc:
+        _fail(str(exc))
+    finally:
+        fc.close()
+    typer.echo(f"sent {kind.value} report for {rep.period.label} to {', '.join(rcpt)}")
 
 
 # -- store -------------------------------------------------------------------------------------------

@@ -39,12 +39,16 @@ class Scheduler:
                                           report_schedule.parse("weekly", reports.weekly_at)) if s]
         self._task: asyncio.Task | None = None
         self.last_error: str | None = None
+        self.closers: list[Callable[[], None]] = []   # run at stop (all-in-one: close the store client)
 
     # -- Companion ------------------------------------------------------------------------------
-    async def start(self) -> None:
-        now = self.clock()
+    def plan(self, now: datetime) -> None:
+        """First run time of each report after `now` (reports never run at start-up)."""
         for s in self.schedules:
             self.next_report[s.kind] = s.next_after(now)
+
+    async def start(self) -> None:
+        self.plan(self.clock())
         await asyncio.to_thread(self.service.ping)
         self._task = asyncio.create_task(self._loop(), name="forecaster-scheduler")
         log.info("forecaster scheduler started", extra={
@@ -57,6 +61,10 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for close in self.closers:
+            with contextlib.suppress(Exception):
+                close()
+        self.closers.clear()
 
     def running(self) -> bool:
         return self._task is not None and not self._task.done()

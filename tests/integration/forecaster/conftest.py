@@ -26,7 +26,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shop(chdb):
     """42 days of webshop traffic ending at NOW (10% redelivered duplicates)."""
     store = StoreSettings(dsn=chdb.dsn, database=unique("forecast"))
