@@ -13,6 +13,7 @@ ENV_FILE="${ENV_FILE:-.env}"
 MIN_MEM_GIB="${OBS_MIN_MEM_GIB:-6}"
 REC_MEM_GIB=8
 MAX_MAP_COUNT=262144
+MAX_MAP_COUNT_FILE="${OBS_MAX_MAP_COUNT_FILE:-/proc/sys/vm/max_map_count}"
 SECRETS=(GRAFANA_ADMIN_PASSWORD ELASTIC_PASSWORD KIBANA_SYSTEM_PASSWORD FILEBEAT_PASSWORD
          LOGS_READER_PASSWORD RABBITMQ_PASSWORD CLICKHOUSE_PASSWORD CLICKHOUSE_ANALYST_PASSWORD
          METABASE_ADMIN_PASSWORD)
@@ -61,7 +62,8 @@ make_env() {
     if [ -z "$(get_var "$ENV_FILE" "$key")" ]; then set_var "$ENV_FILE" "$key" "$(random_secret 48)"; filled=$((filled + 1)); fi
   done
   if [ -z "$(get_var "$ENV_FILE" OBS_API_KEY)" ]; then
-    local api_key="obs_$(random_secret 32)"
+    local api_key
+    api_key="obs_$(random_secret 32)"
     set_var "$ENV_FILE" OBS_API_KEY "$api_key"
     set_var "$ENV_FILE" OBS_INGEST_API_KEYS "demo:sha256:$(sha256_hex "$api_key")"
     filled=$((filled + 2))
@@ -98,10 +100,10 @@ check_memory() {
 check_max_map_count() {
   # Elasticsearch refuses to start below 262144. The setting belongs to the (Linux) kernel that
   # runs the engine; Docker Desktop's VM already has it.
-  [ -r /proc/sys/vm/max_map_count ] || return 0
+  [ -r "$MAX_MAP_COUNT_FILE" ] || return 0
   [ "$(uname -s)" = "Linux" ] || return 0
   local current
-  current="$(cat /proc/sys/vm/max_map_count)"
+  current="$(cat "$MAX_MAP_COUNT_FILE")"
   if [ "$current" -lt "$MAX_MAP_COUNT" ]; then
     die "vm.max_map_count is $current; Elasticsearch needs at least $MAX_MAP_COUNT. Run:
          sudo sysctl -w vm.max_map_count=$MAX_MAP_COUNT

@@ -222,19 +222,59 @@ def test_up_without_docker_engine_points_to_make_local(tmp_path):
     assert not (tmp_path / ".env").exists(), "nothing should be generated before the checks pass"
 
 
-def test_up_checks_memory_and_max_map_count(tmp_path):
-    """A fake engine with 4 GiB is refused with the reason; the vm.max_map_count check reads the kernel."""
+FAKE_DOCKER = """#!/bin/sh
+echo "$*" >> "$FAKE_DOCKER_LOG"
+case "$*" in
+  *MemTotal*) echo "$FAKE_DOCKER_MEM";;
+esac
+exit 0
+"""
+
+
+def run_up(tmp_path, mem_bytes: int, max_map_count: int, **env) -> tuple[subprocess.CompletedProcess, list[str]]:
     fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    (fake_bin / "docker").write_text(
-        "#!/bin/sh\ncase \"$*\" in\n  *MemTotal*) echo 4294967296;;\n  *) exit 0;;\nesac\n")
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / "docker").write_text(FAKE_DOCKER)
     (fake_bin / "docker").chmod(0o755)
-    r = subprocess.run(["bash", str(UP)], env={**os.environ, "PATH": f"{fake_bin}:/usr/bin:/bin",
-                                                "ENV_FILE": str(tmp_path / ".env")},
-                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    (tmp_path / "max_map_count").write_text(f"{max_map_count}\n")
+    log = tmp_path / "docker.log"
+    log.write_text("")
+    r = subprocess.run(["bash", str(UP)], capture_output=True, text=True, timeout=60, cwd=REPO, env={
+        **os.environ, "PATH": f"{fake_bin}:/usr/bin:/bin", "ENV_FILE": str(tmp_path / ".env"),
+        "FAKE_DOCKER_LOG": str(log), "FAKE_DOCKER_MEM": str(mem_bytes),
+        "OBS_MAX_MAP_COUNT_FILE": str(tmp_path / "max_map_count"), **env})
+    return r, log.read_text().splitlines()
+
+
+def test_up_refuses_too_little_memory(tmp_path):
+    r, calls = run_up(tmp_path, 4 * 2**30, 262144)
     assert r.returncode == 1 and "4 GiB" in r.stderr and "at least 6 GiB" in r.stderr, r.stderr
-    script = UP.read_text()
-    assert "/proc/sys/vm/max_map_count" in script and "262144" in script
+    assert not any(" up " in f" {c} " for c in calls) and not (tmp_path / ".env").exists()
+
+
+def test_up_refuses_a_low_max_map_count_with_the_fix(tmp_path):
+    r, calls = run_up(tmp_path, 16 * 2**30, 65530)
+    assert r.returncode == 1, r.stderr
+    assert "vm.max_map_count is 65530" in r.stderr and "sudo sysctl -w vm.max_map_count=262144" in r.stderr
+    assert not any("compose" in c and " up " in c for c in calls)
+
+
+def test_up_starts_waits_provisions_and_prints_the_table(tmp_path):
+    r, calls = run_up(tmp_path, 16 * 2**30, 262144)
+    assert r.returncode == 0, r.stdout + r.stderr
+    env_file = str(tmp_path / ".env")
+    compose_calls = [c for c in calls if c.startswith("compose ")]
+    assert compose_calls[-2] == f"compose --env-file {env_file} up -d --build --wait --wait-timeout 900"
+    assert compose_calls[-1] == f"compose --env-file {env_file} --profile setup run --rm setup"
+    env = dict(line.split("=", 1) for line in Path(env_file).read_text().splitlines() if "=" in line and line[0] != "#")
+    assert env["GRAFANA_ADMIN_PASSWORD"] and env["OBS_API_KEY"].startswith("obs_")
+    for line in ("http://127.0.0.1:3000", "http://127.0.0.1:5601", "http://127.0.0.1:3001", "http://127.0.0.1:16686",
+                 "http://127.0.0.1:9090", "http://127.0.0.1:9093", "http://127.0.0.1:15672", "GRAFANA_ADMIN_PASSWORD"):
+        assert line in r.stdout, f"{line} missing from the table:\n{r.stdout}"
+    assert env["GRAFANA_ADMIN_PASSWORD"] not in r.stdout, "the table must point to .env, not print secrets"
+    demo, demo_calls = run_up(tmp_path, 16 * 2**30, 262144, DEMO="1")
+    assert demo.returncode == 0
+    assert any("--profile demo up -d --build --wait" in c for c in demo_calls)
 
 
 def test_rabbitmq_definitions_equal_the_generated_topology():
