@@ -3,7 +3,7 @@
 -- Columns: bucket DateTime('UTC'), active_users UInt64
 SELECT
     toDateTime(dateTrunc({granularity:String}, timestamp), 'UTC') AS bucket,
-    uniqExact(user_id) AS active_users
+    uniqExact(cityHash64(user_id)) AS active_users
 FROM ${db}.events FINAL
 WHERE timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
 GROUP BY bucket

@@ -2,7 +2,7 @@
 -- Columns: day Date, active_users UInt64
 SELECT
     toDate(timestamp) AS day,
-    uniqExact(user_id) AS active_users
+    uniqExact(cityHash64(user_id)) AS active_users
 FROM ${db}.events FINAL
 WHERE timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
 GROUP BY day

@@ -3,7 +3,7 @@
 SELECT
     toDateTime(dateTrunc({granularity:String}, timestamp), 'UTC') AS bucket,
     count() AS events,
-    uniqExact(user_id) AS users
+    uniqExact(cityHash64(user_id)) AS users
 FROM ${db}.events FINAL
 WHERE event_name = {event_name:String}
   AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}

@@ -3,7 +3,7 @@
 SELECT
     JSONExtractString(properties, 'product_id') AS product_id,
     count() AS views,
-    uniqExact(user_id) AS viewers
+    uniqExact(cityHash64(user_id)) AS viewers
 FROM ${db}.events FINAL
 WHERE event_name = 'product_viewed'
   AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}

@@ -3,13 +3,13 @@
 -- Columns: day Date, dau UInt64, wau UInt64, mau UInt64, dau_over_mau Float64 (stickiness)
 SELECT
     day,
-    uniqExactIf(user_id, active_day = day) AS dau,
-    uniqExactIf(user_id, active_day > day - 7) AS wau,
-    uniqExact(user_id) AS mau,
+    uniqExactIf(uid, active_day = day) AS dau,
+    uniqExactIf(uid, active_day > day - 7) AS wau,
+    uniqExact(uid) AS mau,
     if(mau = 0, 0, dau / mau) AS dau_over_mau
 FROM
 (
-    SELECT DISTINCT user_id, toDate(timestamp) AS active_day
+    SELECT DISTINCT cityHash64(user_id) AS uid, toDate(timestamp) AS active_day
     FROM ${db}.events FINAL
     WHERE timestamp >= toDateTime64(toDate({start:DateTime64(3)}) - 29, 3, 'UTC')
       AND timestamp < {end:DateTime64(3)}
