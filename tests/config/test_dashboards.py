@@ -134,6 +134,29 @@ def test_prometheus_queries_use_known_metrics():
             assert name in ours or external.match(name), f"{q.key}: unknown metric {name}"
 
 
+def test_every_metric_source_of_the_panels_is_scraped_in_compose():
+    """A panel on an exporter's metrics shows "No data" unless config/prometheus/prometheus.yml scrapes
+    that exporter: each metric family prefix must map to a scrape job whose target is a compose service."""
+    source = {"node_": "node-exporter", "container_": "cadvisor", "ClickHouse": "clickhouse",
+              "alertmanager_": "alertmanager", "prometheus_": "prometheus", "rabbitmq_": "rabbitmq",
+              "ingest_": "ingest", "consumer_": "consumer", "forecaster_": "forecaster", "otelcol_": "jaeger"}
+    prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
+    jobs = {j["job_name"]: [t for sc in j.get("static_configs", []) for t in sc["targets"]] for j in prom["scrape_configs"]}
+    services = set(yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"])
+    used = set()
+    for q in queries("prometheus"):
+        for prefix in source:
+            if re.search(rf"\b{prefix}", q.text):
+                used.add(prefix)
+    assert {"node_", "container_", "ClickHouse", "rabbitmq_", "ingest_", "consumer_"} <= used
+    for prefix in used:
+        job = source[prefix]
+        assert job in jobs, f"panels use {prefix}* but prometheus.yml has no `{job}` job"
+        for target in jobs[job]:
+            host = target.split(":")[0]
+            assert host in services or host == "localhost", f"job {job} scrapes {target}, not a compose service"
+
+
 def test_clickhouse_panels_read_deduplicated_data_in_the_dashboard_range():
     for q in queries("clickhouse"):
         assert re.search(r"observatory\.(events|forecasts) FINAL", q.text), f"{q.key}: read with FINAL (redeliveries)"

@@ -4,8 +4,8 @@ embedded ClickHouse, on the session's RabbitMQ node), the node's rabbitmq_promet
 Alertmanager and itself, after 3 weeks of demo webshop history (so the forecaster fits its models),
 a few rejected events and one poison message, and must return data.
 
-Panels whose metrics only exist in the Docker stack (node-exporter, cAdvisor, the ClickHouse server,
-Jaeger) are listed in NEEDS_DOCKER with the reason; the test fails if any other panel has no data,
+Panels whose metrics only exist in the Docker stack (node-exporter, cAdvisor, the ClickHouse server)
+are listed in NEEDS_DOCKER with the reason; the test fails if any other panel has no data,
 and also if a listed panel is not there any more (so the list cannot rot)."""
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from tests.integration.dashboards.panels import expand_promql, queries
 NODE = "node-exporter metrics (host CPU, memory, disk, network): the node-exporter container of the Docker stack"
 CADVISOR = "cAdvisor metrics (per-container CPU, memory, I/O, network): the cadvisor container of the Docker stack"
 CLICKHOUSE = "the ClickHouse server's own /metrics on :9363; the local stack embeds chDB, which has no such endpoint"
-JAEGER = "Jaeger's collector metrics (otelcol_*) on :8888; Jaeger runs only in the Docker stack"
 
 NEEDS_DOCKER = {
     "infrastructure.json / CPU busy": NODE,
@@ -48,7 +47,6 @@ NEEDS_DOCKER = {
     "stack-health.json / Queries/s and inserts/s": CLICKHOUSE,
     "stack-health.json / Server memory": CLICKHOUSE,
     "stack-health.json / Parts and merges": CLICKHOUSE,
-    "stack-health.json / Jaeger spans received": JAEGER,
 }
 
 PROM_QUERIES = queries("prometheus")
