@@ -7,6 +7,7 @@ that data."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -108,3 +109,20 @@ def test_forecast_band_brackets_the_forecast(demo_store):
     rows = client.query(expand_clickhouse(q.text, end - timedelta(days=DAYS), end + timedelta(days=14), db)).result_rows
     assert len(rows) >= 28, rows[:3]
     assert all(lower <= yhat <= upper for _, yhat, lower, upper in rows)
+
+
+def test_clickhouse_server_metric_names_exist(demo_store):
+    """The ClickHouse server's /metrics cannot be scraped here, but its families are named after
+    system.events (ClickHouseProfileEvents_*) and system.metrics (ClickHouseMetrics_*), which the
+    embedded engine has too: every such name a Grafana panel uses must exist there. (chDB has no
+    system.asynchronous_metrics: ClickHouseAsyncMetrics_* panels are checked by tests/e2e on the Docker stack.)"""
+    from tests.integration.dashboards.panels import queries as all_queries
+    client, _, _, _ = demo_store
+    events = {r[0] for r in client.query("SELECT name FROM system.events").result_rows}
+    metrics = {r[0] for r in client.query("SELECT name FROM system.metrics").result_rows}
+    checked = 0
+    for q in all_queries("prometheus"):
+        for kind, name in re.findall(r"\bClickHouse(ProfileEvents|Metrics)_(\w+)", q.text):
+            assert name in (events if kind == "ProfileEvents" else metrics), f"{q.key}: no ClickHouse {kind} named {name}"
+            checked += 1
+    assert checked >= 3
