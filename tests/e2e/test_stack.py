@@ -118,7 +118,7 @@ def test_docker_only_panels_have_data(stack):
     """The Grafana panels the local tests cannot feed (node-exporter, cAdvisor, the ClickHouse server)
     must show data on the Docker stack's Prometheus."""
     from tests.integration.dashboards.panels import expand_promql, queries
-    from tests.integration.dashboards.test_prometheus_panels import NEEDS_DOCKER
+    from tests.integration.dashboards.test_prometheus_panels import NEEDS_DOCKER, NEEDS_NODE_EXPORTER
     prom = stack.get("OBS_E2E_PROMETHEUS_URL")
 
     def query(expr):
@@ -131,7 +131,8 @@ def test_docker_only_panels_have_data(stack):
     if missing:
         import pytest
         pytest.skip(f"this Prometheus does not scrape {sorted(missing)}: not the Docker stack")
-    panels = [q for q in queries("prometheus") if f"{q.dashboard} / {q.panel}" in NEEDS_DOCKER]
+    panels = [q for q in queries("prometheus")
+              if f"{q.dashboard} / {q.panel}" in {**NEEDS_DOCKER, **NEEDS_NODE_EXPORTER}]
     assert panels
     for q in panels:
         stack.wait(f"data for the panel {q.key}", lambda q=q: query(expand_promql(q.text)))

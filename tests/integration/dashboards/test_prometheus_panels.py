@@ -4,12 +4,15 @@ embedded ClickHouse, on the session's RabbitMQ node), the node's rabbitmq_promet
 Alertmanager and itself, after 3 weeks of demo webshop history (so the forecaster fits its models),
 a few rejected events and one poison message, and must return data.
 
-Panels whose metrics only exist in the Docker stack (node-exporter, cAdvisor, the ClickHouse server)
-are listed in NEEDS_DOCKER with the reason; the test fails if any other panel has no data,
-and also if a listed panel is not there any more (so the list cannot rot)."""
+Panels whose metrics only exist in the Docker stack (cAdvisor, the ClickHouse server) are listed in
+NEEDS_DOCKER with the reason; the test fails if any other panel has no data, and also if a listed
+panel is not there any more (so the list cannot rot). The host panels need node-exporter: Debian's
+prometheus-node-exporter is scraped when it is installed (then they must have data), else they are
+skipped with that reason."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -27,17 +30,21 @@ from observatory.settings import hash_key
 from tests.conftest import unique
 from tests.integration.dashboards.panels import expand_promql, queries
 
-NODE = "node-exporter metrics (host CPU, memory, disk, network): the node-exporter container of the Docker stack"
+NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+NODE = ("node-exporter metrics (host CPU, memory, disk, network): the node-exporter container of the Docker "
+        "stack, or Debian's prometheus-node-exporter, which is not installed here")
 CADVISOR = "cAdvisor metrics (per-container CPU, memory, I/O, network): the cadvisor container of the Docker stack"
 CLICKHOUSE = "the ClickHouse server's own /metrics on :9363; the local stack embeds chDB, which has no such endpoint"
 
-NEEDS_DOCKER = {
+NEEDS_NODE_EXPORTER = {
     "infrastructure.json / CPU busy": NODE,
     "infrastructure.json / Memory available": NODE,
     "infrastructure.json / Disk free (fullest filesystem)": NODE,
     "infrastructure.json / Load (1m) per core": NODE,
     "infrastructure.json / Host disk space used": NODE,
     "infrastructure.json / Host network": NODE,
+}
+NEEDS_DOCKER = {
     "infrastructure.json / CPU per container": CADVISOR,
     "infrastructure.json / Memory per container (working set)": CADVISOR,
     "infrastructure.json / Memory vs. limit": CADVISOR,
@@ -80,16 +87,23 @@ class Rig:
                                                {"route": {"receiver": "nobody"}, "receivers": [{"name": "nobody"}]})
         prom_port = free_port()
         rabbit_target = f"127.0.0.1:{rabbit.prometheus_port}"
+        self.node_exporter_port = free_port()
+        self.node_exporter = None
         plan = promconfig.LoopbackPlan(
             targets={"all-in-one": [self.app.target],
                      "rabbitmq": [rabbit_target], "rabbitmq-queues": [rabbit_target],
                      "alertmanager": [f"127.0.0.1:{self.alertmanager.port}"],
-                     "prometheus": [f"127.0.0.1:{prom_port}"]},
+                     "prometheus": [f"127.0.0.1:{prom_port}"],
+                     **({"node-exporter": [f"127.0.0.1:{self.node_exporter_port}"]} if NODE_EXPORTER else {})},
             alertmanagers=[f"127.0.0.1:{self.alertmanager.port}"], rule_files=[], intervals=promconfig.FAST_INTERVALS)
         self.prometheus = PrometheusServer(base / "prometheus", promconfig.loopback_config(plan), port=prom_port)
         self.base = base
 
     def start(self) -> "Rig":
+        if NODE_EXPORTER:
+            self.node_exporter = subprocess.Popen(
+                [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{self.node_exporter_port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         self.app.start(90)
         self.alertmanager.start(30)
         self.prometheus.start(30)
@@ -100,6 +114,9 @@ class Rig:
     def stop(self) -> None:
         for part in (self.prometheus, self.alertmanager, self.app):
             part.stop()
+        if self.node_exporter is not None:
+            self.node_exporter.terminate()
+            self.node_exporter.wait(timeout=10)
 
     def traffic(self) -> None:
         """Demo webshop traffic through the CLI, some refused events, one poison message."""
@@ -146,7 +163,7 @@ def rig(tmp_path_factory, rabbit):
 
 def test_exclusions_name_existing_panels():
     panels = {f"{q.dashboard} / {q.panel}" for q in PROM_QUERIES}
-    stale = sorted(set(NEEDS_DOCKER) - panels)
+    stale = sorted((set(NEEDS_DOCKER) | set(NEEDS_NODE_EXPORTER)) - panels)
     assert not stale, f"NEEDS_DOCKER lists panels that no longer exist: {stale}"
 
 
@@ -160,4 +177,6 @@ def test_prometheus_panel_has_data(rig, query):
     if panel in NEEDS_DOCKER:
         assert not result, f"{panel} has data here: take it off NEEDS_DOCKER"
         pytest.skip(f"needs Docker stack: {NEEDS_DOCKER[panel]}")
+    if panel in NEEDS_NODE_EXPORTER and not NODE_EXPORTER:
+        pytest.skip(f"needs node-exporter: {NEEDS_NODE_EXPORTER[panel]}")
     assert result, f"{query.key}: no data for {expr}"
