@@ -254,3 +254,20 @@ def test_metabase_definitions():
             assert "observatory.events" in q["sql"] and "FINAL" in q["sql"], q["name"]
             assert not re.search(r"\{[a-z_]+:[A-Za-z0-9()]+\}", q["sql"]), f"{q['name']}: unbound parameter"
             assert "$__" not in q["sql"] and "{{" not in q["sql"], f"{q['name']}: Grafana macro or template tag"
+
+
+def test_committed_dashboards_are_the_generators_output(tmp_path):
+    """dashboards/generate_grafana.py and generate_kibana.py are the source; the committed JSON and
+    NDJSON must be exactly what they write (no hand edits that the next regeneration would lose)."""
+    import subprocess
+    import sys
+    for script, out in (("generate_grafana.py", tmp_path / "grafana"), ("generate_kibana.py", tmp_path / "k.ndjson")):
+        r = subprocess.run([sys.executable, str(REPO / "dashboards" / script), str(out)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    for path in sorted((REPO / "dashboards/grafana").glob("*.json")):
+        assert (tmp_path / "grafana" / path.name).read_text() == path.read_text(), \
+            f"{path.name} differs from dashboards/generate_grafana.py's output: regenerate it"
+    assert sorted(p.name for p in (tmp_path / "grafana").glob("*.json")) == \
+        sorted(p.name for p in (REPO / "dashboards/grafana").glob("*.json"))
+    assert (tmp_path / "k.ndjson").read_text() == (KIBANA_DIR / "observatory-logs.ndjson").read_text()
