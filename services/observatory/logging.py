@@ -30,13 +30,13 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             doc["request_id"] = rid
-        for hook in _enrichers:
-            hook(doc)
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 doc[key] = value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
+        for hook in _enrichers:  # last: they see the whole line (trace ids are added, personal data masked)
+            hook(doc)
         return orjson.dumps(doc, default=str).decode()
 
 
@@ -44,7 +44,7 @@ _enrichers: list = []
 
 
 def add_enricher(hook) -> None:
-    """Let another module (tracing) add fields such as trace_id to every line."""
+    """Let another module add fields to every finished line (tracing: trace_id) or mask them (redact)."""
     if hook not in _enrichers:
         _enrichers.append(hook)
 

@@ -13,6 +13,7 @@ import uuid
 from prometheus_client import Counter, Histogram
 
 from observatory.logging import request_id_var
+from observatory.tracing import exemplar
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -74,7 +75,7 @@ class MetricsMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             self.requests.labels(route=template, method=method, code=str(status["code"])).inc()
-            self.duration.labels(route=template, method=method).observe(time.perf_counter() - started)
+            self.duration.labels(route=template, method=method).observe(time.perf_counter() - started, exemplar())
 
 
 _METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}

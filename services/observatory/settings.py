@@ -35,6 +35,10 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP base URL; tracing is off when unset")
     trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    redact_properties: str = Field(
+        default="email,phone,phone_number,card_number,password,iban,ssn,ip_address",
+        description="comma-separated property names whose values are masked in logs and span attributes "
+                    "(e-mail addresses and card numbers are masked wherever they appear)")
 
 
 class BrokerSettings(BaseSettings):

@@ -74,19 +74,24 @@ class GroupPublisher:
     it was not, so the 202-after-confirm contract holds per request. Under light load a request is
     published at once (no added latency); under heavy load the broker and the client handle one
     message per group instead of one per request.
+
+    `tracing` (observatory.tracing.PublishTracing, None when tracing is off) captures each caller's
+    trace context and wraps a group's publish in a producer span whose context travels in the headers.
     """
 
-    def __init__(self, publisher: Publisher, max_in_flight: int = 4, max_events: int = 1000) -> None:
+    def __init__(self, publisher: Publisher, max_in_flight: int = 4, max_events: int = 1000,
+                 tracing=None) -> None:
         self.publisher = publisher
         self.max_in_flight = max_in_flight
         self.max_events = max_events
-        self._pending: list[tuple[list[dict], asyncio.Future]] = []
+        self.tracing = tracing
+        self._pending: list[tuple[list[dict], asyncio.Future, object]] = []
         self._pending_events = 0
         self._in_flight = 0
 
     async def publish(self, events: list[dict], on_group=None) -> None:
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((events, future))
+        self._pending.append((events, future, self.tracing.capture() if self.tracing is not None else None))
         self._pending_events += len(events)
         if self._in_flight < self.max_in_flight:
             self._launch(on_group)
@@ -103,10 +108,13 @@ class GroupPublisher:
         asyncio.get_running_loop().create_task(self._publish_group(group, on_group))
 
     async def _publish_group(self, group, on_group) -> None:
-        events = [ev for evs, _ in group for ev in evs]
+        events = [ev for evs, _, _ in group for ev in evs]
         error: BaseException | None = None
+        span = None
         try:
             message = encode_batch(events, {"x-request-count": len(group)})
+            if self.tracing is not None:
+                span = self.tracing.start(message, [ctx for _, _, ctx in group], len(events))
             if on_group is not None:
                 on_group(message, len(group))
             await self.publisher.publish(message)
@@ -114,7 +122,9 @@ class GroupPublisher:
             error = exc
         finally:
             self._in_flight -= 1
-        for _, future in group:
+            if span is not None:
+                self.tracing.end(span, error)
+        for _, future, _ in group:
             if future.done():
                 continue
             if error is None:

@@ -10,12 +10,14 @@ un-acked batch (the broker redelivers it; a duplicate insert collapses on event_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 
 import aio_pika
 
+from observatory import tracing
 from observatory.broker.connection import BrokerLink
 from observatory.consumer.decode import PoisonMessage, decode
 from observatory.consumer.sink import ClickHouseSink
@@ -32,6 +34,7 @@ class Batch:
     last: aio_pika.abc.AbstractIncomingMessage | None = None
     messages: int = 0
     started: float = 0.0
+    traces: list = field(default_factory=list)  # (first row, span context) of sampled messages (tracing on)
 
     def empty(self) -> bool:
         return self.messages == 0
@@ -53,6 +56,7 @@ class Consumer:
         self._insert_failing = False
         self._consumer_tag: str | None = None
         self._tasks: list[asyncio.Task] = []
+        self.tracing = tracing.consumer_tracing(broker.queue)  # None when tracing is off
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -104,6 +108,8 @@ class Consumer:
         batch = self.batch
         if batch.empty():
             batch.started = time.monotonic()
+        if self.tracing is not None:
+            span, first_row, first_poison = self.tracing.consume(message), len(batch.rows), len(batch.poison)
         try:
             decoded = decode(message.body)
         except PoisonMessage as exc:
@@ -115,6 +121,8 @@ class Consumer:
         if batch.last is None or message.delivery_tag > batch.last.delivery_tag:
             batch.last = message  # the multiple-ack must cover the highest delivery tag
         batch.messages += 1
+        if self.tracing is not None:
+            self.tracing.consumed(span, batch, message, first_row, first_poison)
         if len(batch.rows) >= self.settings.batch_rows or batch.messages == 1:
             self._wake.set()
 
@@ -137,7 +145,8 @@ class Consumer:
                     pass
                 continue
             batch, self.batch = self.batch, Batch()
-            await self._flush(batch)
+            with self.tracing.batch_span(batch, self.sink.table) if self.tracing else contextlib.nullcontext():
+                await self._flush(batch)
 
     async def _flush(self, batch: Batch) -> None:
         channel_of_batch = self.link.channel
@@ -153,6 +162,7 @@ class Consumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any sink/broker failure: keep the batch, retry
+                tracing.record_exception(exc)
                 self.metrics.insert_errors.inc()
                 self._set_failing(True)
                 log.error("batch not stored, retrying: %s", exc,
@@ -189,11 +199,16 @@ class Consumer:
     def _observe_insert(self, batch: Batch, inserted_at, seconds: float) -> None:
         m = self.metrics
         m.batch_rows.observe(len(batch.rows))
-        m.insert_duration.observe(seconds)
+        m.insert_duration.observe(seconds, tracing.exemplar())
         m.rows_inserted.inc(len(batch.rows))
         m.last_insert.set(inserted_at.timestamp())
-        for row in batch.rows:
-            m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()))
+        if not batch.traces:
+            for row in batch.rows:
+                m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()))
+        else:  # tracing on: the first row of each sampled message carries its trace as exemplar
+            exemplars = self.tracing.row_exemplars(batch)
+            for i, row in enumerate(batch.rows):
+                m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()), exemplars.get(i))
 
     def _set_failing(self, failing: bool) -> None:
         self._insert_failing = failing

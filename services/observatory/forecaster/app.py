@@ -12,7 +12,7 @@ from datetime import datetime
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
-from observatory import __version__
+from observatory import __version__, tracing
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
 from observatory.forecaster.service import ForecastService
@@ -55,7 +55,7 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
     """Open the store (or use `client`), apply migrations, and assemble service, routes, scheduler.
     In all-in-one pass the same StoreSettings as the consumer: a second client on the same chDB
     folder in the same process is fine."""
-    client = client or connect(store)
+    client = tracing.traced_clickhouse(client or connect(store), store.database)  # itself when tracing is off
     migrate(client, store)
     metrics = ForecasterMetrics.create(registry)
     service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
@@ -90,4 +90,5 @@ def create_app(settings: ForecasterSettings, store: StoreSettings, reports: Repo
     app.include_router(fc.router)
     app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
     app.add_middleware(RequestContextMiddleware)
+    tracing.instrument_app(app, "forecaster")
     return app

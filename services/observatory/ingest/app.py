@@ -16,9 +16,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from observatory.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
-from observatory import __version__
+from observatory import __version__, tracing
 from observatory.broker.connection import BrokerLink
 from observatory.broker.publisher import GroupPublisher, Publisher
+from observatory.broker.topology import ROUTING_KEY
 from observatory.events import Validator, load_schema
 from observatory.health import health_router
 from observatory.ingest.auth import KeyRing, RateLimiter
@@ -94,7 +95,8 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     link = BrokerLink(broker, "ingest", on_state=lambda up: metrics.broker_up.set(1 if up else 0))
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
     publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
-                               max_in_flight=settings.publish_in_flight, max_events=settings.max_batch)
+                               max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
+                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY))
     endpoint = EventsEndpoint(settings, keys, limiter, validator, publisher, metrics)
 
     @asynccontextmanager
@@ -139,4 +141,5 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
                            allow_headers=["authorization", "content-type", "x-request-id"], max_age=600)
     app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
     app.add_middleware(RequestContextMiddleware)
+    tracing.instrument_app(app, "ingest")  # outermost; not installed at all when tracing is off
     return app

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 import orjson
 
+from observatory import tracing
 from observatory.broker.publisher import GroupPublisher, PublishError
 from observatory.events import Rejection, Validator
 from observatory.ingest.auth import KeyRing, RateLimiter
@@ -112,10 +113,11 @@ class EventsEndpoint:
         if not accepted:
             return 400, orjson.dumps({"accepted": 0, "rejected": rejected}), []
 
-        with m.publish_confirm.time():
+        with tracing.timed(m.publish_confirm):
             try:
                 await self.publisher.publish(accepted)
             except PublishError as exc:
+                tracing.record_exception(exc)
                 m.publish_failures.labels(reason=exc.reason).inc()
                 m.events_rejected.labels(reason="broker_" + exc.reason).inc(len(accepted))
                 log.warning("publish not confirmed: %s", exc, extra={"reason": exc.reason, "events": len(accepted)})
