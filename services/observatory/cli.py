@@ -90,10 +90,13 @@ def _access_log() -> bool:
 
 
 def _boot(service: str):
+    from observatory import redact, tracing
     from observatory.logging import setup_logging
     from observatory.settings import CommonSettings
     common = _settings(CommonSettings)
     setup_logging(service, common.log_level)
+    redact.configure(common.redact_properties)
+    tracing.setup(common, service)  # nothing when OBS_OTLP_ENDPOINT is unset
     return common
 
 
@@ -455,7 +458,7 @@ def setup(target: Annotated[SetupTarget, typer.Argument(help="what to provision 
     typer.echo(f"setup {target.value}: done")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def bench(ctx: typer.Context):
     """Benchmarks with same-run ceilings (`observatory bench --help` for sections)."""
     from observatory.bench.runner import main as bench_main
