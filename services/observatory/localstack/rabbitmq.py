@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,8 +121,15 @@ class RabbitNode:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        for pid in self._epmd_pids():
-            stop_pid(pid, 5)
+        # the node's epmd may outlive it for a moment (or appear late): look for it a few times
+        deadline = time.monotonic() + 3
+        while True:
+            pids = self._epmd_pids()
+            for pid in pids:
+                stop_pid(pid, 5)
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
 
     def running(self) -> bool:
         pid = self._beam_pid() or self.pid
