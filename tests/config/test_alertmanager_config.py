@@ -8,9 +8,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from observatory.monitoring import ALERTMANAGER_CONFIG, ALERTMANAGER_PAGERDUTY_CONFIG, load_yaml
-from observatory.monitoring.amconfig import Endpoints, FAST_TIMING, pagerduty_variant_text, render, write
+from observatory.monitoring import (
+    ALERTMANAGER_CONFIG,
+    ALERTMANAGER_PAGERDUTY_CONFIG,
+    load_yaml,
+)
+from observatory.monitoring.amconfig import (
+    FAST_TIMING,
+    Endpoints,
+    pagerduty_variant_text,
+    render,
+    write,
+)
 
 AMTOOL = shutil.which("amtool")
 pytestmark = pytest.mark.skipif(AMTOOL is None, reason="amtool missing: apt-get install prometheus-alertmanager")
@@ -32,7 +41,7 @@ PAGERDUTY_ROUTES = [
 
 
 def _amtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([AMTOOL, *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([AMTOOL, *args], capture_output=True, text=True, check=False, timeout=60)
 
 
 @pytest.mark.parametrize("path", [ALERTMANAGER_CONFIG, ALERTMANAGER_PAGERDUTY_CONFIG], ids=lambda p: p.name)

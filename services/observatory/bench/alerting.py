@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from observatory.localstack.rabbitmq import RabbitNode
@@ -67,7 +67,7 @@ def _floor(rig: AlertingRig, trials: int = 5) -> float:
     """Alertmanager alone: POST /api/v2/alerts -> Slack, same config and timing."""
     samples = []
     for i in range(trials):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         name = f"BenchFloorProbe{i}"
         sent = time.time()
         rig.alertmanager.post_alerts([{

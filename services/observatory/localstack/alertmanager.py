@@ -48,13 +48,13 @@ class AlertmanagerServer:
                 f"--web.listen-address=127.0.0.1:{self.port}", f"--web.external-url={self.url}",
                 "--cluster.listen-address="]
 
-    def start(self, timeout_s: float = 30.0, detach: bool = False) -> "AlertmanagerServer":
+    def start(self, timeout_s: float = 30.0, detach: bool = False) -> AlertmanagerServer:
         self.base.mkdir(parents=True, exist_ok=True)
         write(self.config, self.config_path)
         cmd = self.command()
-        out = open(self.log_path, "ab")
-        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        cwd=self.base, start_new_session=detach)
+        with open(self.log_path, "ab") as out:  # the child keeps its own copy
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            cwd=self.base, start_new_session=detach)
         self.pid = self.process.pid
         wait_for(f"Alertmanager ready at {self.url}/-/ready", self.ready, timeout_s,
                  alive=lambda: self.process.poll() is None, log_hint=f"see {self.log_path}")

@@ -50,13 +50,13 @@ class PrometheusServer:
                 f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle",
                 f"--web.external-url={self.url}"]
 
-    def start(self, timeout_s: float = 30.0, detach: bool = False) -> "PrometheusServer":
+    def start(self, timeout_s: float = 30.0, detach: bool = False) -> PrometheusServer:
         self.base.mkdir(parents=True, exist_ok=True)
         write(self.config, self.config_path)
         cmd = self.command()
-        out = open(self.log_path, "ab")
-        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        cwd=self.base, start_new_session=detach)
+        with open(self.log_path, "ab") as out:  # the child keeps its own copy
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            cwd=self.base, start_new_session=detach)
         self.pid = self.process.pid
         wait_for(f"Prometheus ready at {self.url}/-/ready", self.ready, timeout_s,
                  alive=lambda: self.process.poll() is None, log_hint=f"see {self.log_path}")

@@ -32,13 +32,13 @@ class ServiceProcess:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 60.0) -> "ServiceProcess":
+    def start(self, timeout_s: float = 60.0) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_")}
         env.update(self.env)
-        out = open(self.log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", self.service], env=env,
-                                        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with open(self.log_path, "ab") as out:  # the child keeps its own copy
+            self.process = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", self.service], env=env,
+                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wait_for(f"{self.service} ready at {self.url}/health/ready", self.ready, timeout_s,
                  alive=self.running, log_hint=f"see {self.log_path}")
         return self

@@ -16,8 +16,13 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from observatory.monitoring import (ALERTMANAGER_CONFIG, ALERTMANAGER_PAGERDUTY_CONFIG, TEMPLATES_DIR,
-                                    dump_yaml, load_yaml)
+from observatory.monitoring import (
+    ALERTMANAGER_CONFIG,
+    ALERTMANAGER_PAGERDUTY_CONFIG,
+    TEMPLATES_DIR,
+    dump_yaml,
+    load_yaml,
+)
 
 PAGERDUTY_ROUTE = {"receiver": "pagerduty", "matchers": ['severity="critical"'], "continue": True}
 PAGERDUTY_HEADER = ("# GENERATED from alertmanager.yml by `python -m observatory.monitoring.amconfig`: do not edit.\n"

@@ -87,7 +87,7 @@ class AlertingRig:
         return promconfig.loopback_config(plan)
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self, timeout_s: float = 90.0) -> "AlertingRig":
+    def start(self, timeout_s: float = 90.0) -> AlertingRig:
         self.ingest.start(timeout_s)
         self.consumer.start(timeout_s)
         self.alertmanager.start(timeout_s)

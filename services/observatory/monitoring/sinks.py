@@ -76,7 +76,7 @@ class SlackRecorder(_Waitable):
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 try:
                     payload = json.loads(body)
@@ -108,7 +108,7 @@ class SlackRecorder(_Waitable):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/services/T0000/B0000/recorder"
 
-    def start(self) -> "SlackRecorder":
+    def start(self) -> SlackRecorder:
         self._thread.start()
         return self
 
@@ -147,13 +147,15 @@ class SmtpSink(_Waitable):
 
     def __init__(self) -> None:
         super().__init__()
-        from aiosmtpd.controller import Controller  # dev dependency: only tests and benchmarks use it
+        from aiosmtpd.controller import (
+            Controller,  # dev dependency: only tests and benchmarks use it
+        )
         self.port = free_port()
         self.mails: list[Mail] = []
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd naming
+            async def handle_DATA(self, server, session, envelope):
                 message = email.message_from_bytes(envelope.original_content or envelope.content,
                                                    policy=email.policy.default)
                 with sink._cond:
@@ -167,7 +169,7 @@ class SmtpSink(_Waitable):
     def smarthost(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> SmtpSink:
         self._controller.start()
         return self
 

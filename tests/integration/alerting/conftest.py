@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from observatory.localstack.alertmanager import AlertmanagerServer
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.monitoring import amconfig

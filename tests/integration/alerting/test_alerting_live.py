@@ -58,7 +58,7 @@ def test_the_series_the_rules_rely_on_exist_on_the_real_services(rig):
         'prometheus_config_last_reload_successful': 1.0,
     }
     for expr, expected in checks.items():
-        wait_for(f"Prometheus to have {expr}", lambda: bool(rig.prometheus.query(expr)), 30)
+        wait_for(f"Prometheus to have {expr}", lambda e=expr: bool(rig.prometheus.query(e)), 30)
         if expected is not None:
             assert _value(rig, expr) == expected, expr
 

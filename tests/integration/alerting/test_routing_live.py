@@ -4,17 +4,16 @@ Each test gets its own Alertmanager, so alerts of one test cannot inhibit anothe
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from observatory.localstack.proc import wait_for
 
 RUNBOOKS = "https://github.com/observatory/observatory/blob/main/runbooks/"
 
 
 def alert(name: str, severity: str, service: str | None = None, **labels: str) -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "labels": {"alertname": name, "severity": severity, **({"service": service} if service else {}), **labels},
         "annotations": {"summary": f"{name} on {service}", "description": f"{name} for the routing test",
