@@ -6,7 +6,7 @@ email. Two interval profiles, both with the repo's rules and routing tree (only 
   fast   scrape/eval 1 s, Alertmanager group_wait/group_interval 1 s (the live tests' profile)
   local  scrape/eval 5 s, group_wait 10 s, group_interval 1 m        (`make local`'s intervals)
 The floor measured in the same run is Alertmanager alone: an alert posted to its API -> Slack.
-Production latency is computed from the production intervals in README_ALERTING.md, not measured.
+Production latency is computed from the production intervals in docs/alerting.md, not measured.
 """
 
 from __future__ import annotations

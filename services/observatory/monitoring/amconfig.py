@@ -52,7 +52,7 @@ class Timing:
 
 
 FAST_TIMING = Timing(group_wait="1s", group_interval="1s")      # live tests and the benchmark
-LOCAL_TIMING = Timing(group_wait="10s", group_interval="1m")     # `make local`
+LOCAL_TIMING = Timing(group_wait="5s", group_interval="1m")      # `make local`
 
 
 def repo_config(path: Path = ALERTMANAGER_CONFIG) -> dict:

@@ -25,7 +25,7 @@ class Intervals:
     evaluation: str = "15s"
 
 
-LOCAL_INTERVALS = Intervals(scrape="5s", evaluation="5s")   # `make local`: quick feedback, few targets
+LOCAL_INTERVALS = Intervals(scrape="2s", evaluation="2s")   # `make local`: quick feedback, few targets
 FAST_INTERVALS = Intervals(scrape="1s", evaluation="1s")    # live tests and the alerting benchmark
 
 
