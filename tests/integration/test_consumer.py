@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import aio_pika
 import orjson
 
-from observatory.broker.publisher import encode_batch
 from observatory.store.client import connect
 from observatory.store.migrate import migrate
 from tests.integration.conftest import count_rows, wait_until

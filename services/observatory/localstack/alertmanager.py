@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from observatory.localstack.proc import free_port, pid_alive, stop_pid, wait_for
+from observatory.localstack.proc import ManagedProcess, free_port
 from observatory.monitoring.amconfig import write
 
 BINARIES = ("prometheus-alertmanager", "alertmanager")
@@ -21,7 +21,9 @@ INSTALL_HINT = "install it with: sudo apt-get install -y prometheus-alertmanager
 
 
 @dataclass
-class AlertmanagerServer:
+class AlertmanagerServer(ManagedProcess):
+    display_name = "Alertmanager"
+
     base: Path
     config: dict
     port: int = field(default_factory=free_port)
@@ -48,32 +50,8 @@ class AlertmanagerServer:
                 f"--web.listen-address=127.0.0.1:{self.port}", f"--web.external-url={self.url}",
                 "--cluster.listen-address="]
 
-    def start(self, timeout_s: float = 30.0, detach: bool = False) -> AlertmanagerServer:
-        self.base.mkdir(parents=True, exist_ok=True)
+    def write_config(self) -> None:
         write(self.config, self.config_path)
-        cmd = self.command()
-        with open(self.log_path, "ab") as out:  # the child keeps its own copy
-            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=self.base, start_new_session=detach)
-        self.pid = self.process.pid
-        wait_for(f"Alertmanager ready at {self.url}/-/ready", self.ready, timeout_s,
-                 alive=lambda: self.process.poll() is None, log_hint=f"see {self.log_path}")
-        return self
-
-    def ready(self) -> bool:
-        return httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200
-
-    def running(self) -> bool:
-        return bool(self.pid and pid_alive(self.pid))
-
-    def stop(self, timeout_s: float = 20.0) -> None:
-        if self.pid:
-            stop_pid(self.pid, timeout_s)
-        if self.process is not None:
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
     # -- HTTP API (v2) ---------------------------------------------------------------------------------
     def alerts(self, **filters: str) -> list[dict]:

@@ -74,3 +74,43 @@ def stop_pid(pid: int, timeout_s: float = 20.0, sig: int = signal.SIGTERM) -> bo
     except (ProcessLookupError, ChildProcessError):
         pass
     return True
+
+
+class ManagedProcess:
+    """A server run as a child process and ready when `<url><ready_path>` answers 200.
+
+    Subclasses (dataclasses) provide `base`, `url`, `log_path`, `process`, `pid`, `command()` and
+    `write_config()`, and name themselves in `display_name` for messages."""
+
+    display_name = "server"
+    ready_path = "/-/ready"
+
+    def start(self, timeout_s: float = 30.0, detach: bool = False):
+        import subprocess
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        cmd = self.command()
+        with open(self.log_path, "ab") as out:  # the child keeps its own copy
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            cwd=self.base, start_new_session=detach)
+        self.pid = self.process.pid
+        wait_for(f"{self.display_name} ready at {self.url}{self.ready_path}", self.ready, timeout_s,
+                 alive=lambda: self.process.poll() is None, log_hint=f"see {self.log_path}")
+        return self
+
+    def ready(self) -> bool:
+        import httpx
+        return httpx.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200
+
+    def running(self) -> bool:
+        return bool(self.pid and pid_alive(self.pid))
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        import subprocess
+        if self.pid:
+            stop_pid(self.pid, timeout_s)
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

@@ -7,7 +7,7 @@ integer cents (round(x * 100), like the SQL), ratios are int / int divisions.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FUNNEL = ("user_signup", "product_viewed", "add_to_cart", "checkout_started", "purchase_completed")

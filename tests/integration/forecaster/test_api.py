@@ -7,7 +7,6 @@ from datetime import timedelta
 from prometheus_client.parser import text_string_to_metric_families
 
 from observatory.settings import StoreSettings
-from observatory.store.analytics import Analytics
 from tests.conftest import unique
 from tests.integration.analytics.reference import Reference, cents, ts
 from tests.integration.forecaster.conftest import NOW, Clock
