@@ -86,28 +86,28 @@ class GroupPublisher:
         self.max_events = max_events
         self.tracing = tracing
         self._pending: list[tuple[list[dict], asyncio.Future, object]] = []
-        self._pending_events = 0
         self._in_flight = 0
+        self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
-    async def publish(self, events: list[dict], on_group=None) -> None:
+    async def publish(self, events: list[dict]) -> None:
         future = asyncio.get_running_loop().create_future()
         self._pending.append((events, future, self.tracing.capture() if self.tracing is not None else None))
-        self._pending_events += len(events)
         if self._in_flight < self.max_in_flight:
-            self._launch(on_group)
+            self._launch()
         await future
 
-    def _launch(self, on_group=None) -> None:
+    def _launch(self) -> None:
         group, size = [], 0
         while self._pending and (not group or size + len(self._pending[0][0]) <= self.max_events):
             item = self._pending.pop(0)
             group.append(item)
             size += len(item[0])
-        self._pending_events -= size
         self._in_flight += 1
-        asyncio.get_running_loop().create_task(self._publish_group(group, on_group))
+        task = asyncio.get_running_loop().create_task(self._publish_group(group))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _publish_group(self, group, on_group) -> None:
+    async def _publish_group(self, group) -> None:
         events = [ev for evs, _, _ in group for ev in evs]
         error: BaseException | None = None
         span = None
@@ -115,8 +115,6 @@ class GroupPublisher:
             message = encode_batch(events, {"x-request-count": len(group)})
             if self.tracing is not None:
                 span = self.tracing.start(message, [ctx for _, _, ctx in group], len(events))
-            if on_group is not None:
-                on_group(message, len(group))
             await self.publisher.publish(message)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting request
             error = exc
@@ -129,7 +127,9 @@ class GroupPublisher:
                 continue
             if error is None:
                 future.set_result(None)
+            elif isinstance(error, asyncio.CancelledError):
+                future.cancel()
             else:
                 future.set_exception(error)
         if self._pending and self._in_flight < self.max_in_flight:
-            self._launch(on_group)
+            self._launch()
