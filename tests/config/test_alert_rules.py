@@ -6,17 +6,17 @@ file, a commented `for:`, guarded ratios, and a promtool test that sees it both 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.tools import require
 import yaml
 from observatory.monitoring import RULE_TESTS_DIR, RULES_DIR, RUNBOOKS_DIR
 from observatory.monitoring.rules import alerts, iter_rules, rule_files
 
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool missing: apt-get install prometheus")
+PROMTOOL = require("promtool")
 
 RUNBOOK_BASE = "https://github.com/observatory/observatory/blob/main/runbooks/"
 SEVERITIES = {"critical", "warning", "info"}

@@ -3,11 +3,12 @@ PagerDuty variant in sync, secrets only by file, and the conventions of every re
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.tools import require
 from observatory.monitoring import (
     ALERTMANAGER_CONFIG,
     ALERTMANAGER_PAGERDUTY_CONFIG,
@@ -21,8 +22,7 @@ from observatory.monitoring.amconfig import (
     write,
 )
 
-AMTOOL = shutil.which("amtool")
-pytestmark = pytest.mark.skipif(AMTOOL is None, reason="amtool missing: apt-get install prometheus-alertmanager")
+AMTOOL = require("amtool")
 
 # (labels, receivers in routing order) for the repo config
 ROUTES = [

@@ -4,11 +4,11 @@ business team, and every metric the rules read is one the forecaster really expo
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+
+from tests.tools import require
 import yaml
 from prometheus_client import CollectorRegistry
 
@@ -17,8 +17,7 @@ from observatory.metrics import ForecasterMetrics
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alert-rules" / "business.rules.yml"
 TESTS = ROOT / "alert-rules" / "tests" / "business.test.yml"
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool missing: apt-get install prometheus")
+PROMTOOL = require("promtool")
 
 ALERTS = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r]
 EXPECTED = {"RevenueBelowMovingAverage", "RevenueAboveMovingAverage", "RevenueBelowForecastBand",

@@ -4,16 +4,14 @@ the repo files, loading the repo's own rule files, receivers taken from the envi
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
-import pytest
 from observatory.localstack import alerting
 from observatory.monitoring import amconfig, promconfig
 from observatory.monitoring.rules import rule_files
+from tests.tools import require
 
-TOOLS = [shutil.which("promtool"), shutil.which("amtool")]
-pytestmark = pytest.mark.skipif(None in TOOLS, reason="promtool/amtool missing: scripts/bootstrap.sh dev")
+TOOLS = [require("promtool"), require("amtool")]
 
 
 def test_local_prometheus_loads_the_repo_rule_files_themselves(tmp_path):

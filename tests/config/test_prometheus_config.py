@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import pytest
+
+from tests.tools import require
 from observatory.monitoring import PROMETHEUS_CONFIG
 from observatory.monitoring.promconfig import (
     FAST_INTERVALS,
@@ -17,8 +18,7 @@ from observatory.monitoring.promconfig import (
 )
 from observatory.monitoring.rules import rule_files
 
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool missing: apt-get install prometheus")
+PROMTOOL = require("promtool")
 
 COMPOSE_JOBS = {"ingest": "ingest:8080", "consumer": "consumer:9101", "forecaster": "forecaster:8090",
                 "rabbitmq": "rabbitmq:15692", "rabbitmq-queues": "rabbitmq:15692", "clickhouse": "clickhouse:9363",

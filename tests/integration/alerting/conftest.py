@@ -5,26 +5,17 @@ receives the emails. A bare Alertmanager per test (same repo config) serves the 
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
+
+from tests.tools import require
 from observatory.localstack.alertmanager import AlertmanagerServer
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.monitoring import amconfig
 from observatory.monitoring.rig import AlertingRig
 from observatory.monitoring.sinks import SlackRecorder, SmtpSink
 
-MISSING = [b for b in ("prometheus", "promtool") if shutil.which(b) is None]
-if not (shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")):
-    MISSING.append("prometheus-alertmanager")
-
-
-def pytest_collection_modifyitems(items):
-    if MISSING:
-        skip = pytest.mark.skip(reason=f"missing {MISSING}: run scripts/bootstrap.sh dev")
-        for item in items:
-            if "alerting" in str(item.fspath):
-                item.add_marker(skip)
+require("prometheus"), require("promtool"), require("prometheus-alertmanager")  # the rig launches them
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,14 @@ over the same traffic without the drop is scraped by the same Prometheus and mus
 from __future__ import annotations
 
 import contextlib
-import shutil
 import threading
 import time
 import zlib
 from datetime import timedelta
 
 import pytest
+
+from tests.tools import require
 import uvicorn
 
 from observatory.localstack.alertmanager import AlertmanagerServer
@@ -26,8 +27,7 @@ from tests.integration.analytics.reference import ts
 from tests.integration.forecaster.conftest import NOW
 from tests.integration.shopdata import load, webshop_events
 
-pytestmark = pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")),
-                                reason="prometheus / prometheus-alertmanager missing: scripts/bootstrap.sh dev")
+require("prometheus"), require("prometheus-alertmanager")  # launched by the rig below
 BUSINESS_RULES = RULES_DIR / "business.rules.yml"
 FOR_FACTOR = 1800  # every `for:` of the business rules (5m-30m) becomes 1s
 

@@ -1,0 +1,18 @@
+"""The servers' command-line tools the tests run. `make test` installs them (scripts/bootstrap.sh),
+so a missing one is a broken setup: collection fails with the command that fixes it, rather than
+the checks being skipped and the suite passing without them."""
+
+from __future__ import annotations
+
+import shutil
+
+PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus", "amtool": "prometheus-alertmanager",
+            "prometheus-alertmanager": "prometheus-alertmanager"}
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise RuntimeError(f"{binary} not found: run scripts/bootstrap.sh dev "
+                           f"(or apt-get install -y {PACKAGES.get(binary, binary)})")
+    return path
