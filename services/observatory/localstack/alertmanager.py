@@ -23,24 +23,13 @@ INSTALL_HINT = "install it with: sudo apt-get install -y prometheus-alertmanager
 @dataclass
 class AlertmanagerServer(ManagedProcess):
     display_name = "Alertmanager"
+    file_stem = "alertmanager"
 
     base: Path
     config: dict
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     pid: int | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def config_path(self) -> Path:
-        return self.base / "alertmanager.yml"
-
-    @property
-    def log_path(self) -> Path:
-        return self.base / "alertmanager.log"
 
     def command(self) -> list[str]:
         binary = next(filter(None, map(shutil.which, BINARIES)), None)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import httpx
 
 
 def free_port() -> int:
@@ -77,16 +81,29 @@ def stop_pid(pid: int, timeout_s: float = 20.0, sig: int = signal.SIGTERM) -> bo
 
 
 class ManagedProcess:
-    """A server run as a child process and ready when `<url><ready_path>` answers 200.
+    """A server run as a child process on a loopback port, ready when `<url><ready_path>` answers 200.
 
-    Subclasses (dataclasses) provide `base`, `url`, `log_path`, `process`, `pid`, `command()` and
-    `write_config()`, and name themselves in `display_name` for messages."""
+    Subclasses (dataclasses) provide `base`, `port`, `process`, `pid`, `command()` and
+    `write_config()`; `file_stem` names their config (`<stem>.yml`) and log (`<stem>.log`) under
+    `base`, `display_name` names them in messages."""
 
     display_name = "server"
+    file_stem = "server"
     ready_path = "/-/ready"
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.base / f"{self.file_stem}.yml"
+
+    @property
+    def log_path(self) -> Path:
+        return self.base / f"{self.file_stem}.log"
+
     def start(self, timeout_s: float = 30.0, detach: bool = False):
-        import subprocess
         self.base.mkdir(parents=True, exist_ok=True)
         self.write_config()
         cmd = self.command()
@@ -99,14 +116,12 @@ class ManagedProcess:
         return self
 
     def ready(self) -> bool:
-        import httpx
         return httpx.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200
 
     def running(self) -> bool:
         return bool(self.pid and pid_alive(self.pid))
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        import subprocess
         if self.pid:
             stop_pid(self.pid, timeout_s)
         if self.process is not None:

@@ -23,6 +23,7 @@ INSTALL_HINT = "install it with: sudo apt-get install -y prometheus"
 @dataclass
 class PrometheusServer(ManagedProcess):
     display_name = "Prometheus"
+    file_stem = "prometheus"
 
     base: Path
     config: dict
@@ -30,18 +31,6 @@ class PrometheusServer(ManagedProcess):
     retention: str = "15d"
     process: subprocess.Popen | None = None
     pid: int | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def config_path(self) -> Path:
-        return self.base / "prometheus.yml"
-
-    @property
-    def log_path(self) -> Path:
-        return self.base / "prometheus.log"
 
     def command(self) -> list[str]:
         binary = shutil.which(BINARY)
