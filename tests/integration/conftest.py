@@ -85,10 +85,9 @@ def count_rows(ch, db: str, final: bool = True, where: str = "1") -> int:
 
 def service_env(broker, dsn: str, database: str, **extra) -> dict[str, str]:
     """Environment for an `observatory run ...` subprocess on the test's broker names and a store."""
-    import os
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_")}
+    env = service_env_base()
     env.update({
-        "OBS_ENV": "test", "OBS_AMQP_URL": broker.url, "OBS_AMQP_EXCHANGE": broker.exchange,
+        "OBS_AMQP_URL": broker.url, "OBS_AMQP_EXCHANGE": broker.exchange,
         "OBS_AMQP_QUEUE": broker.queue, "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker.dead_letter_exchange,
         "OBS_AMQP_DEAD_LETTER_QUEUE": broker.dead_letter_queue, "OBS_AMQP_MAX_LENGTH": str(broker.max_length),
         "OBS_CLICKHOUSE_DSN": dsn, "OBS_CLICKHOUSE_DATABASE": database,

@@ -100,9 +100,9 @@ def up(local: Path) -> int:
         _save(local, state)
 
     # observatory all-in-one -------------------------------------------------------------------------
-    env = {**os.environ, **service_env(local, node.url, ports)}
-    (local / "observatory.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(service_env(
-        local, node.url, ports).items())))
+    settings_env = service_env(local, node.url, ports)
+    env = {**os.environ, **settings_env}
+    (local / "observatory.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(settings_env.items())))
     if _alive(state, "observatory"):
         print(f"observatory all-in-one already running (pid {state['observatory']['pid']})")
     else:
