@@ -156,7 +156,8 @@ class ForecasterSettings(BaseSettings):
     retry_s: float = Field(default=600.0, gt=0, description="retry a failed or too-short model after this long")
     evaluate_interval_s: float = Field(default=60.0, gt=0, description="how often the anomaly gauges are updated")
     tick_s: float = Field(default=5.0, gt=0, description="scheduler wake-up period")
-    history_days: int = Field(default=365, ge=7, description="daily models look back this far")
+    history_days: int = Field(default=1095, ge=7, description="daily models train on at most this many days "
+                                                              "(yearly seasonality from 730)")
     history_hours: int = Field(default=24 * 28, ge=24, description="hourly models look back this far")
     min_history_days: int = Field(default=14, ge=2, description="fewer complete days: 422")
     min_history_hours: int = Field(default=72, ge=2, description="fewer complete hours: 422")
@@ -164,10 +165,17 @@ class ForecasterSettings(BaseSettings):
     max_periods_hour: int = Field(default=168, ge=1)
     interval_width: float = Field(default=0.95, gt=0, lt=1, description="forecast band (yhat_lower..yhat_upper)")
     seasonality_mode: Literal["additive", "multiplicative"] = "multiplicative"
-    uncertainty_samples: int = Field(default=300, ge=10, description="Prophet samples for the band")
-    backtest_horizon_days: int = Field(default=14, ge=1, description="holdout of the metadata backtest")
+    uncertainty_samples: int = Field(default=300, ge=10, description="Prophet samples for its own band (served "
+                                     "only while the history is too short to calibrate one)")
+    backtest_horizon_days: int = Field(default=14, ge=1, description="holdout per model-selection fold")
     backtest_horizon_hours: int = Field(default=24, ge=1)
-    backtest_folds: int = Field(default=1, ge=0, description="metadata backtest folds per refresh (0: none)")
+    backtest_folds: int = Field(default=5, ge=0, description="model-selection folds per refresh (0: Prophet, "
+                                                             "uncalibrated band)")
+    candidates: str = Field(default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble",
+                            description="models compared at each refresh; the first serves when none can be compared")
+    holidays: str = Field(default="", description="country codes (holidays package) whose public holidays Prophet "
+                                                   "models, e.g. DE or DE,AT")
+    yearly_min_days: int = Field(default=730, ge=365, description="yearly seasonality from this much daily history")
     payment_window_s: int = Field(default=3600, ge=60, description="window of the payment failure rate gauge")
     schema_path: Path = Field(default_factory=default_schema_path)
 
@@ -196,6 +204,8 @@ class ForecasterSettings(BaseSettings):
             raise ValueError(f"OBS_FORECASTER_REFRESH: {exc}") from None
         if any(v <= 0 for v in intervals.values()):
             raise ValueError("OBS_FORECASTER_REFRESH: intervals must be positive")
+        from observatory.forecaster.config import model_config
+        model_config(self)   # unknown candidates or holiday countries fail at start-up
         return self
 
 

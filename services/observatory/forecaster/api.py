@@ -2,7 +2,7 @@
 
 GET  /v1/forecast                     metrics and cached models
 GET  /v1/forecast/{metric}            ?periods=30&granularity=day|hour -> points + model metadata
-GET  /v1/backtest/{metric}            ?granularity=day&horizon=30&folds=3 -> MAPE, MASE vs seasonal naive
+GET  /v1/backtest/{metric}            ?granularity=day&horizon=30&folds=5 -> MAPE, MASE vs seasonal naive
 GET  /v1/analytics                    the analytics queries and their parameters
 GET  /v1/analytics/{query}            ?start=&end=&granularity=&limit=... -> columns and rows (JSON)
 POST /v1/reports/{kind}               build and send the daily|weekly report now (?to=a@b,c@d)
@@ -19,7 +19,8 @@ import logging
 
 from fastapi import APIRouter, Query, Request
 
-from observatory.forecaster.model import InsufficientHistory, backtest
+from observatory.forecaster.evaluation import backtest
+from observatory.forecaster.model import InsufficientHistory
 from observatory.forecaster.series import BASE_METRICS, GRANULARITIES, UnknownMetric
 from observatory.forecaster.service import ForecastService
 from observatory.responses import JSONResponse
@@ -116,12 +117,12 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
         h = _int("horizon", horizon, 30 if g == "day" else 24, 1, service.max_periods(g))
         if isinstance(h, JSONResponse):
             return h
-        f = _int("folds", folds, 3, 1, 20)
+        f = _int("folds", folds, 5, 1, 20)
         if isinstance(f, JSONResponse):
             return f
         try:
             await asyncio.to_thread(service.check_metric, metric)
-            series = await asyncio.to_thread(service.history, metric, g)
+            series = await asyncio.to_thread(service.history, metric, g, None, h * f)
             result = await asyncio.to_thread(backtest, series, g, h, f, service.min_points(g), service.config)
         except UnknownMetric:
             return _unknown_metric(metric)

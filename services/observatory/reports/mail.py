@@ -54,7 +54,7 @@ def build_report(kind: str, analytics: Analytics, settings: ReportSettings, now:
                 model = service.fit(metric, "day", now)
                 service.models[(metric, "day")] = model
             future = model.frame[model.frame["is_forecast"]].head(settings.chart_forecast_days)
-            note = (f"Forecast: Prophet (weekly seasonality), {int(model.frame['is_forecast'].sum())} days ahead, "
+            note = (f"Forecast: {model.backtest.chosen} (best model by backtest), {int(model.frame['is_forecast'].sum())} days ahead, "
                     f"{settings_band(service)} band, fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC on "
                     f"{model.history_points} days of history"
                     + (f"; backtest MAPE {model.backtest.mape * 100:.1f}%" if model.backtest and model.backtest.mape

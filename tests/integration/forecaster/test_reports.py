@@ -72,7 +72,7 @@ async def test_daily_report_arrives_with_kpi_table_and_inline_chart(shop, make_f
     assert f'src="cid:{cid}"' in html
     assert images[0].get_content_disposition() == "inline"
     assert png_size(images[0].get_content()) == (800, 320)
-    assert "Forecast: Prophet" in html and "backtest MAPE" in html
+    assert "(best model by backtest)" in html and "backtest MAPE" in html
     assert "Revenue" in mail.part("plain")
 
 
