@@ -38,7 +38,12 @@ async def test_revenue_forecast_points_band_and_metadata(shop, make_forecaster):
     assert meta["fitted_at"] == "2026-03-04T15:00:00Z"
     assert meta["model"]["weekly_seasonality"] is True and meta["model"]["daily_seasonality"] is False
     bt = meta["backtest"]
-    assert bt["horizon"] == 14 and bt["points"] == 14 and 0 < bt["mape"] < 0.5 and bt["mase"] > 0
+    # 42 days = 14 to train + 2 selection folds of 14 (5 by default, fewer when the history is short)
+    assert (bt["horizon"], bt["folds"], bt["points"]) == (14, 2, 28) and 0 < bt["mape"] < 0.5 and bt["mase"] > 0
+    assert meta["model"]["kind"] == bt["chosen"] and bt["chosen"] in bt["candidates"]
+    assert bt["mae"] == min(c["mae"] for c in bt["candidates"].values() if c.get("mae") is not None)   # all compete
+    assert bt["best_baseline"] in ("seasonal_naive_day", "seasonal_naive_week", "ets")
+    assert bt["band"]["method"] == "split_conformal" and bt["band"]["scores"] == 28 and meta["model"]["calibrated"]
     # the forecast is of the right size: the mean forecast of the next week is within 30% of the last week
     daily = {}
     for e in events:
