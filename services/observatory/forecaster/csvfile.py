@@ -62,5 +62,5 @@ def backtest_csv(path: Path, granularity: str, horizon: int, folds: int, min_tra
     """Raises CsvError, InsufficientHistory."""
     series = read_series(path, granularity)
     result = backtest(series, granularity, horizon, folds, min_train, config, progress).as_dict()
-    return {"file": str(path), "series": {"start": series["ds"].iloc[0].isoformat(), "end": series["ds"].iloc[-1].isoformat(),
-                                          "points": len(series)}, **result}
+    first, last = (series["ds"].iloc[i].strftime("%Y-%m-%dT%H:%M:%SZ") for i in (0, -1))
+    return {"file": str(path), "series": {"start": first, "end": last, "points": len(series)}, **result}
