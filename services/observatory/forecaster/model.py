@@ -94,7 +94,8 @@ def holiday_frame(countries: tuple[str, ...], first: pd.Timestamp, last: pd.Time
 
 def prophet_settings(history: pd.DataFrame, granularity: str, config: ModelConfig) -> dict:
     """The seasonalities Prophet gets for this history (also reported in the model metadata)."""
-    span_days = (history["ds"].iloc[-1] - history["ds"].iloc[0]).total_seconds() / 86400 + 1 if len(history) else 0
+    # Prophet's own measure of the span (last - first): below 730 days it warns that yearly is under-identified
+    span_days = (history["ds"].iloc[-1] - history["ds"].iloc[0]).total_seconds() / 86400 if len(history) else 0
     return {"weekly_seasonality": True, "daily_seasonality": granularity == "hour",
             "daily_profiles": "weekday/weekend" if granularity == "hour" else None,
             "yearly_seasonality": granularity == "day" and span_days >= config.yearly_min_days,
