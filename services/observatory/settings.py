@@ -204,8 +204,8 @@ class ForecasterSettings(BaseSettings):
             raise ValueError(f"OBS_FORECASTER_REFRESH: {exc}") from None
         if any(v <= 0 for v in intervals.values()):
             raise ValueError("OBS_FORECASTER_REFRESH: intervals must be positive")
-        from observatory.forecaster.config import model_config
-        model_config(self)   # unknown candidates or holiday countries fail at start-up
+        from observatory.forecaster.config import validate
+        validate(self)   # unknown candidates or holiday countries fail at start-up
         return self
 
 

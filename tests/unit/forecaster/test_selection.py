@@ -87,3 +87,33 @@ def test_holidays_move_the_forecast_on_their_dates():
     assert (plain["yhat"][coming] / normal[coming] > 0.6).all(), plain["yhat"][coming]
     rest = [d for d in with_de.index if d not in coming]
     assert (abs(with_de["yhat"][rest] / normal[rest] - 1) < 0.1).all()
+
+
+def test_settings_name_unknown_candidates_and_holiday_countries():
+    import pytest
+    from pydantic import ValidationError
+
+    from observatory.forecaster.config import model_config
+    from observatory.settings import ForecasterSettings
+    with pytest.raises(ValidationError, match="OBS_FORECASTER_HOLIDAYS: unknown country 'XX'"):
+        ForecasterSettings(holidays="XX")
+    with pytest.raises(ValidationError, match=r"OBS_FORECASTER_CANDIDATES: unknown \['arima'\]"):
+        ForecasterSettings(candidates="prophet,arima")
+    config = model_config(ForecasterSettings(holidays="de, at", candidates="ets,prophet", history_days=800))
+    assert (config.holidays, config.candidates, config.history[0]) == (("DE", "AT"), ("ets", "prophet"), 800)
+
+
+def test_hourly_prophet_has_separate_weekday_and_weekend_daily_profiles():
+    """Weekdays peak at 11:00, weekends at 15:00: one shared daily profile cannot forecast both."""
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2026-01-05", periods=24 * 28, freq="h")          # 4 weeks from a Monday
+    hour = ds.hour.to_numpy()
+    weekday = 20 + 100 * np.exp(-((hour - 11) / 2.5) ** 2)
+    weekend = 20 + 100 * np.exp(-((hour - 15) / 2.5) ** 2)
+    y = np.where(ds.day_of_week >= 5, weekend, weekday) * (1 + rng.normal(0, 0.05, len(ds)))
+    fc = fit_predict(pd.DataFrame({"ds": ds, "y": y}), 24 * 7, "hour", ModelConfig(), band=False)
+    future = fc[fc["is_forecast"]]
+    peak = future.loc[future.groupby(future["ds"].dt.date)["yhat"].idxmax(), "ds"]
+    assert {t.hour for t in peak if t.day_of_week < 5} == {11}
+    assert {t.hour for t in peak if t.day_of_week >= 5} == {15}
+    assert prophet_settings(fc, "hour", ModelConfig())["daily_profiles"] == "weekday/weekend"
