@@ -24,6 +24,7 @@ N_SERIES = 100
 EVENTS = 10_000_000
 DAYS = 90
 WEEKLY = (1.0, 0.95, 0.95, 1.0, 1.15, 1.35, 1.25)
+LABEL = {"day": "daily", "hour": "hourly"}
 
 
 # -- model refresh -----------------------------------------------------------------------------------
@@ -100,7 +101,7 @@ def _refresh(report) -> None:
     for granularity in ("day", "hour"):
         times = _refresh_many((granularity, list(range(1, 11))))
         walls, cpus = [t[0] for t in times], [t[1] for t in times]
-        report.add("forecast", f"model refresh, one {granularity}ly metric: CPU time (selection + calibration + fit)",
+        report.add("forecast", f"model refresh, one {LABEL[granularity]} metric: CPU time (selection + calibration + fit)",
                    statistics.median(cpus), "s", target=f"<= {targets[granularity]:.0f} s",
                    note=f"median of 10 (max {max(cpus):.2f} s); wall median {statistics.median(walls):.2f} s; "
                         "5 folds x 5 candidates, then the winner's fit")
@@ -111,16 +112,16 @@ def _refresh(report) -> None:
                           for t in ts]
         wall = time.perf_counter() - started
         work = sum(t[1] for t in per_series)
-        report.add("forecast", f"{N_SERIES} {granularity}ly metrics refreshed on {cores} cores (wall)", wall, "s",
+        report.add("forecast", f"{N_SERIES} {LABEL[granularity]} metrics refreshed on {cores} cores (wall)", wall, "s",
                    target=f"<= {targets[granularity] * N_SERIES / cores:.0f} s", ceiling=work / cores,
                    note=f"CPU {work / N_SERIES:.2f} s per metric; ceiling: the refreshes' summed CPU time / cores "
                         "(ratio > 1: other load on the machine, or start-up)")
     for granularity in ("day", "hour"):
         acc = _accuracy(granularity)
-        report.add("forecast", f"{granularity}ly: MAE of the served model / best baseline (median of 8 series)",
+        report.add("forecast", f"{LABEL[granularity]}: MAE of the served model / best baseline (median of 8 series)",
                    acc["relative_mae"], "x", target="< 1",
                    note=f"worst {acc['relative_max']:.2f}; nested backtest, 5 folds; served: {acc['models']}")
-        report.add("forecast", f"{granularity}ly: held-out coverage of the 95% band (8 series x 5 folds)",
+        report.add("forecast", f"{LABEL[granularity]}: held-out coverage of the 95% band (8 series x 5 folds)",
                    acc["coverage"] * 100, "%", target="92-98 %")
 
 

@@ -59,11 +59,11 @@ def _ets(y: np.ndarray, periods: int, granularity: str, config: ModelConfig) -> 
         try:
             fit = ExponentialSmoothing(train, trend="add", damped_trend=True, seasonal="add" if m else None,
                                        seasonal_periods=m, initialization_method="heuristic" if m else "estimated"
-                                       ).fit()
+                                       ).fit(use_brute=False)   # brute-force start values: 1/3 of the time, no gain here
+            future = np.asarray(fit.forecast(periods), dtype=float)
+            fitted = np.concatenate([y[:len(y) - n], np.asarray(fit.fittedvalues, dtype=float)])
         except (ValueError, np.linalg.LinAlgError) as exc:
             raise CandidateError(f"ets: {exc}") from exc
-    future = np.asarray(fit.forecast(periods), dtype=float)
-    fitted = np.concatenate([y[:len(y) - n], np.asarray(fit.fittedvalues, dtype=float)])
     if not np.isfinite(future).all():
         raise CandidateError("ets: non-finite forecast")
     return Forecast(fitted, future)
