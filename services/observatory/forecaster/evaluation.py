@@ -96,8 +96,8 @@ def backtest(series: pd.DataFrame, granularity: str, horizon: int, folds: int, m
         mae = float(np.mean(np.abs(actual - pred)))
         if scale:
             mases["served"].append(mae / scale)
-        rows.append({"cutoff": _iso(series["ds"].iloc[cutoff]), "train_start": _iso(series["ds"].iloc[cutoff - len(train_y)]),
-                     "train_points": len(train_y), "model": sel.chosen, "calibrated": sel.calibration is not None,
+        rows.append({"cutoff": _iso(series["ds"].iloc[cutoff]),
+                     "train_start": _iso(series["ds"].iloc[cutoff - len(train_y)]), "train_points": len(train_y), "model": sel.chosen, "calibrated": sel.calibration is not None,
                      "mae": mae, "mape": mape(actual, pred),
                      "coverage": float(np.mean((actual >= lo) & (actual <= hi))), "baselines_mae": baseline_mae})
         if progress:

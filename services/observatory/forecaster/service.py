@@ -73,11 +73,21 @@ class FittedModel:
             "fit_seconds": round(self.fit_seconds, 4),
             "horizon": self.horizon,
             "backtest": self.backtest.as_dict() if self.backtest.folds else None,
-            "model": {"kind": self.backtest.chosen, **self.shape, "seasonality_mode": settings.seasonality_mode,
-                      "interval_width": settings.interval_width, "calibrated": self.backtest.calibration is not None,
+            "model": {"kind": self.backtest.chosen, **self.seasonalities(),
+                      "seasonality_mode": settings.seasonality_mode, "interval_width": settings.interval_width,
+                      "calibrated": self.backtest.calibration is not None,
                       "coverage": self.backtest.calibration.coverage if self.backtest.calibration else None},
             "refresh_s": settings.refresh_s(self.metric),
         }
+
+    def seasonalities(self) -> dict:
+        """What the served model knows: every candidate has the weekly (and, hourly, the daily) cycle;
+        yearly seasonality, holidays and weekday/weekend daily profiles are Prophet's (and the ensemble's)."""
+        prophet = self.backtest.chosen in ("prophet", "ensemble")
+        return {"weekly_seasonality": True, "daily_seasonality": self.granularity == "hour",
+                "daily_profiles": self.shape["daily_profiles"] if prophet else None,
+                "yearly_seasonality": prophet and self.shape["yearly_seasonality"],
+                "holidays": self.shape["holidays"] if prophet else []}
 
     def row(self, day: datetime) -> pd.Series | None:
         match = self.frame[self.frame["ds"] == pd.Timestamp(utc(day).replace(tzinfo=None))]
