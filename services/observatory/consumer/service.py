@@ -13,15 +13,16 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import aio_pika
 
 from observatory import tracing
 from observatory.broker.connection import BrokerLink
-from observatory.consumer.decode import PoisonMessage, decode
+from observatory.consumer.decode import Item, PoisonMessage, decode
 from observatory.consumer.sink import ClickHouseSink
-from observatory.metrics import ConsumerMetrics
+from observatory.metrics import ConsumerMetrics, observe_many
 from observatory.settings import BrokerSettings, ConsumerSettings
 
 log = logging.getLogger("observatory.consumer")
@@ -29,7 +30,7 @@ log = logging.getLogger("observatory.consumer")
 
 @dataclass
 class Batch:
-    rows: list[list] = field(default_factory=list)
+    rows: list[Item] = field(default_factory=list)
     poison: list[tuple[bytes, str, str, dict]] = field(default_factory=list)
     last: aio_pika.abc.AbstractIncomingMessage | None = None
     messages: int = 0
@@ -203,12 +204,11 @@ class Consumer:
         m.rows_inserted.inc(len(batch.rows))
         m.last_insert.set(inserted_at.timestamp())
         if not batch.traces:
-            for row in batch.rows:
-                m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()))
+            observe_many(m.e2e_latency, Counter(row.received_at for row in batch.rows), inserted_at)
         else:  # tracing on: the first row of each sampled message carries its trace as exemplar
             exemplars = self.tracing.row_exemplars(batch)
             for i, row in enumerate(batch.rows):
-                m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()), exemplars.get(i))
+                m.e2e_latency.observe(max(0.0, (inserted_at - row.received_at).total_seconds()), exemplars.get(i))
 
     def _set_failing(self, failing: bool) -> None:
         self._insert_failing = failing
