@@ -123,16 +123,26 @@ class FastPath:
 
     def __init__(self, schema: EventSchema, strict: bool) -> None:
         self.event = event_type(schema.limits)
-        self.batch = list[self.event]
+        # a Struct around the list: msgspec caches a Struct's type info, not a list[...] alias's
+        self.batch = msgspec.defstruct("Batch", [("events", list[self.event])])
         self.events = {name: compile_event(name, specs) for name, specs in schema.events.items()}
         self.strict = strict
+        self._window: tuple[str, str, str] = ("", "", "")  # (second of `received`, lo, hi)
+
+    def _bounds(self, received: str, window: tuple[datetime, datetime]) -> tuple[str, str]:
+        """The window as normalised strings, computed once per second of receive time."""
+        second, lo, hi = self._window
+        if received[:19] != second:
+            lo, hi = _second_bounds(window)
+            self._window = (received[:19], lo, hi)
+        return lo, hi
 
     def run(self, raws: list, received: str, window: tuple[datetime, datetime], source: str) -> list:
         try:
-            structs = msgspec.convert(raws, self.batch)
+            structs = msgspec.convert({"events": raws}, self.batch).events
         except msgspec.ValidationError:  # some event is not recognised: the others still can be
             structs = [self._struct(raw) for raw in raws]
-        lo, hi = _ms_bounds(window)
+        lo, hi = self._bounds(received, window)
         known, strict, convert, invalid = self.events.get, self.strict, msgspec.convert, msgspec.ValidationError
         out: list = []
         add = out.append
@@ -207,16 +217,17 @@ class FastPath:
 # no fraction, a space for the T) take the reference path.
 _TS_LENGTHS = (24, 27)
 _MS = timedelta(milliseconds=1)
+_SECOND = timedelta(seconds=1)
 
 
-def _ms_bounds(window: tuple[datetime, datetime]) -> tuple[str, str]:
-    """The window as normalised strings (same length and form, so they compare as times do), narrowed
-    to whole milliseconds inside it: a timestamp truncated to the millisecond that lies between them
-    lies in the window at full precision. (Within 1 ms of an edge the reference path decides.)"""
+def _second_bounds(window: tuple[datetime, datetime]) -> tuple[str, str]:
+    """The window as normalised strings (same length and form, so they compare as times do),
+    narrowed to whole seconds inside it and 1 ms more at the top: a timestamp truncated to the
+    millisecond that lies between them lies in the window at full precision, and so does it for
+    any receive time in the same second (the window's sizes are whole seconds). Within a second
+    of an edge the reference path decides."""
     lo, hi = window
-    lo_up = lo.replace(microsecond=lo.microsecond // 1000 * 1000) + (_MS if lo.microsecond % 1000 else timedelta())
-    hi_down = hi.replace(microsecond=hi.microsecond // 1000 * 1000) - _MS
-    return _fmt(lo_up), _fmt(hi_down)
+    return _fmt(lo.replace(microsecond=0) + _SECOND), _fmt(hi.replace(microsecond=0) - _MS)
 
 
 def _fmt(ts: datetime) -> str:
