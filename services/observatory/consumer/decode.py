@@ -22,7 +22,7 @@ import orjson
 _TZ = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
-class Row(msgspec.Struct):
+class Row(msgspec.Struct, gc=False):
     """What an event must be to become a row (other keys ride along; the sink's columns decide)."""
 
     event_id: uuid.UUID
@@ -35,7 +35,7 @@ class Row(msgspec.Struct):
     source: Union[str, None] = None
 
 
-class Item(msgspec.Struct, array_like=True):
+class Item(msgspec.Struct, array_like=True, gc=False):
     """One event for the sink: its JSON text, and when ingest received it (end-to-end latency)."""
 
     json: bytes | msgspec.Raw

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from itertools import groupby
+from operator import attrgetter
 from dataclasses import dataclass, field
 
 import aio_pika
@@ -204,7 +205,8 @@ class Consumer:
         m.rows_inserted.inc(len(batch.rows))
         m.last_insert.set(inserted_at.timestamp())
         if not batch.traces:
-            observe_many(m.e2e_latency, Counter(row.received_at for row in batch.rows), inserted_at)
+            runs = groupby(batch.rows, attrgetter("received_at"))  # a request's events share their receive time
+            observe_many(m.e2e_latency, ((received, sum(1 for _ in run)) for received, run in runs), inserted_at)
         else:  # tracing on: the first row of each sampled message carries its trace as exemplar
             exemplars = self.tracing.row_exemplars(batch)
             for i, row in enumerate(batch.rows):
