@@ -222,18 +222,22 @@ def _consumer(report, work: Path, node: RabbitNode, broker: BrokerSettings, env:
     wait_for("consumer metrics", lambda: httpx.get(murl, timeout=1).status_code == 200, 60)
     idle_rss = rss_mb([consumer.pid])
     wait_for("first insert", lambda: metric(murl, "consumer_rows_inserted_total") > 0, 120, interval_s=0.05)
+    cpu = psutil.Process(consumer.pid)
+    cpu0 = sum(cpu.cpu_times()[:2])
     t0, rows0 = time.perf_counter(), metric(murl, "consumer_rows_inserted_total")
     wait_for("queue drained", lambda: asyncio.run(_depth(node.url, broker.queue)) == 0, 900, interval_s=0.2)
     wait_for("last insert", lambda: metric(murl, "consumer_rows_inserted_total") >= queued * 100 * 0.999, 60,
              interval_s=0.05)
     rows = metric(murl, "consumer_rows_inserted_total") - rows0
     rate = rows / (time.perf_counter() - t0)
+    cpu_us = (sum(cpu.cpu_times()[:2]) - cpu0) / max(rows, 1) * 1e6
     drained_rss = rss_mb([consumer.pid])
     raw = ceilings.chdb_insert_rate(work, bodies)
     report.add(S, "consumer rows into ClickHouse", rate, "rows/s", target=">= 150,000 and >= 0.6 x ceiling",
                ceiling=max(raw.values()),
                note=f"ceiling: raw chDB insert of the same events, no broker: JSONEachRow {raw['json']:,.0f} rows/s, "
-                    f"Native from Python rows {raw['native']:,.0f} rows/s")
+                    f"Native from Python rows {raw['native']:,.0f} rows/s; consumer CPU {cpu_us:.1f} us/row "
+                    "(process incl. the embedded engine: the figure least moved by other load)")
     report.add(S, "consumer RSS (after draining)", drained_rss, "MB", target="<= 200 MB",
                note=f"embedded ClickHouse (chDB) inside the process; {idle_rss:.0f} MB right after start, "
                     f"+{drained_rss - idle_rss:.0f} MB while consuming")
