@@ -9,16 +9,17 @@ STEPS = (1_000, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000)
 
 
 def sweep(paced, url: str, work: Path, body: str, seconds: int = 5, connections: int = 64,
-          steps=STEPS, on_step=None) -> list[dict]:
-    """paced(url, script, body, rate, connections, seconds) -> wrk result. Stops after the first
-    step that reached under 90% of the offered rate (saturation) or got non-2xx answers."""
+          steps=STEPS, on_step=None, min_steps: int = 4) -> list[dict]:
+    """paced(url, script, body, rate, connections, seconds) -> wrk result. Stops, after at least
+    `min_steps` steps, at the first step that reached under 90% of the offered rate (saturation)
+    or got non-2xx answers."""
     points = []
     for rate in steps:
         r = paced(url, work / "sweep.lua", body, rate, connections, seconds)
         points.append({"offered": rate, "achieved": r["rps"], "p50": r["p50"], "p99": r["p99"], "non2xx": r["non2xx"]})
         if on_step:
             on_step()
-        if r["rps"] < 0.9 * rate or r["non2xx"]:
+        if len(points) >= min_steps and (r["rps"] < 0.9 * rate or r["non2xx"]):
             break
     return points
 
