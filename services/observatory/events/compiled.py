@@ -48,7 +48,7 @@ def event_type(lim: Limits) -> type:
         ("timestamp", Union[datetime, None], None),
         ("session_id", Union[ident, None], None),
         ("properties", Union[bounds_type(lim), None], None),
-    ], forbid_unknown_fields=True)
+    ], forbid_unknown_fields=True, gc=False)
 
 
 _SCALARS = {"string": str, "number": Annotated[float, _FINITE], "integer": int, "boolean": bool, "object": dict}
@@ -89,7 +89,8 @@ def _property_type(event: str, spec: PropertySpec) -> Any:
             meta["min_length"] = spec.min_items
         item: Any = Any
         if spec.item_required_keys:
-            item = msgspec.defstruct(f"{event}_{spec.name}_item", [(k, Any) for k in spec.item_required_keys])
+            item = msgspec.defstruct(f"{event}_{spec.name}_item", [(k, Any) for k in spec.item_required_keys],
+                                   gc=False)
         elif spec.item_type:
             item = _SCALARS[spec.item_type]
         return Annotated[list[item], Meta(**meta)] if meta else list[item]
@@ -112,7 +113,7 @@ def compile_event(name: str, specs: tuple[PropertySpec, ...]) -> CompiledEvent:
         t = _property_type(name, spec)
         fields.append((spec.name, t) if spec.required else (spec.name, Union[t, UnsetType], UNSET))
     fields.sort(key=lambda f: len(f) == 3)  # required fields first, as a Struct needs
-    struct = msgspec.defstruct(f"{name}_properties", fields) if fields else None
+    struct = msgspec.defstruct(f"{name}_properties", fields, gc=False) if fields else None
     return CompiledEvent(struct, tuple(s.name for s in specs if s.type == "array"), False)
 
 
@@ -123,8 +124,10 @@ class FastPath:
 
     def __init__(self, schema: EventSchema, strict: bool) -> None:
         self.event = event_type(schema.limits)
-        # a Struct around the list: msgspec caches a Struct's type info, not a list[...] alias's
-        self.batch = msgspec.defstruct("Batch", [("events", list[self.event])])
+        # a Struct around the list: msgspec caches a Struct's type info, not a list[...] alias's.
+        # gc=False: these Structs are thrown away at once and hold no cycles; thousands of tracked
+        # objects per request would trigger the cyclic GC on the hot path
+        self.batch = msgspec.defstruct("Batch", [("events", list[self.event])], gc=False)
         self.events = {name: compile_event(name, specs) for name, specs in schema.events.items()}
         self.strict = strict
         self._window: tuple[str, str, str] = ("", "", "")  # (second of `received`, lo, hi)
