@@ -81,13 +81,13 @@ def _per_event(body: bytes) -> Decoded:
     out = Decoded()
     for ev in events:
         try:
-            out.rows.append(to_item(ev))
+            out.rows.append(to_row(ev))
         except (ValueError, KeyError, TypeError, AttributeError, msgspec.ValidationError) as exc:
             out.poison.append((orjson.dumps(ev), "invalid_event", str(exc) or type(exc).__name__))
     return out
 
 
-def to_item(ev: object) -> Item:
+def to_row(ev: object) -> Item:
     """One event of a body that failed the whole-body check: the old row rules, and a normalised
     JSON text (missing or null optional fields filled in) for the ones that pass."""
     if not isinstance(ev, dict):
