@@ -83,3 +83,17 @@ def test_a_missing_table_is_not_a_data_error(ch, sink, store_settings):
     with pytest.raises(Exception) as exc:
         sink.insert(decode(orjson.dumps([ev("x")])).rows)
     assert not isinstance(exc.value, DataError)
+
+
+def test_columns_come_from_the_table(ch, store_settings):
+    """A migration that adds columns needs no consumer change: a plain column is filled from the event
+    key of the same name, a DEFAULT column is computed by ClickHouse."""
+    db = store_settings.database
+    migrate(ch, store_settings)
+    ch.command(f"ALTER TABLE {db}.events ADD COLUMN country LowCardinality(String)")
+    ch.command(f"ALTER TABLE {db}.events ADD COLUMN name_length UInt32 DEFAULT length(event_name)")
+    sink = ClickHouseSink(ch, db)  # a consumer (re)started after the migration; a running one re-reads
+    sink.insert(decode(orjson.dumps([ev("with-country", country="NZ"), ev("without")])).rows)
+    rows = stored(ch, db)
+    assert rows["with-country"]["country"] == "NZ" and rows["without"]["country"] == ""
+    assert rows["without"]["name_length"] == len("product_viewed")

@@ -2,7 +2,9 @@
 
 The items' JSON texts go to ClickHouse as JSONEachRow; ClickHouse reads them into the table's
 columns (the table is the one place that lists them: they are read from DESCRIBE, so a migration
-that adds a column needs no change here), parses times best-effort, and the sink adds inserted_at.
+that adds a column needs no change here: an event key of the same name fills it), parses times
+best-effort, and the sink adds inserted_at. Columns with a DEFAULT, MATERIALIZED or ALIAS
+expression are left to ClickHouse to compute.
 The embedded engine (chDB) reads the batch from a temporary file (`file()`), a server from the
 request body (`input()`).
 
@@ -86,7 +88,7 @@ class ClickHouseSink:
         """The table's insertable columns; times are read as text and parsed by ClickHouse."""
         names, select, structure = [], [], []
         for name, ctype, default_kind, *_ in self.client.query(f"DESCRIBE TABLE {self.table}").result_rows:
-            if name == STAMP or default_kind in ("MATERIALIZED", "ALIAS", "EPHEMERAL"):
+            if name == STAMP or default_kind in ("DEFAULT", "MATERIALIZED", "ALIAS", "EPHEMERAL"):
                 continue
             names.append(f"`{name}`")
             if "DateTime" in ctype:
