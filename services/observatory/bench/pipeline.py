@@ -27,7 +27,7 @@ import aio_pika
 import httpx
 import psutil
 
-from observatory.bench import ceilings, latency, servers, validation
+from observatory.bench import ceilings, latency, profile, servers, validation
 from observatory.broker import topology
 from observatory.broker.publisher import encode_batch
 from observatory.events import Validator, load_schema
@@ -182,10 +182,14 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
         procs.append(proc)
         url = f"{base}/v1/events"
         wrk(url, single, 16, 2)  # warm-up
-        r1 = wrk(url, single, 64, seconds)
-        asyncio.run(purge(node.url, broker.queue))
-        r100 = wrk(url, batch, 16, seconds)
         workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        spy = profile.start(report, workers[-1], seconds - 1, f"ingest-single-{server}")
+        r1 = wrk(url, single, 64, seconds)
+        profile.finish(spy)
+        asyncio.run(purge(node.url, broker.queue))
+        spy = profile.start(report, workers[-1], seconds - 1, f"ingest-batch-{server}")
+        r100 = wrk(url, batch, 16, seconds)
+        profile.finish(spy)
         results[server] = {"bare": ceiling, "single": r1, "batch": r100, "rss": rss_mb(workers), "proc": proc,
                            "url": url}
         report.add(S, f"HTTP ceiling: bare ASGI app under {server}", ceiling["rps"], "req/s",
@@ -251,6 +255,7 @@ def _consumer(report, work: Path, node: RabbitNode, broker: BrokerSettings, env:
     wait_for("consumer metrics", lambda: httpx.get(murl, timeout=1).status_code == 200, 60)
     idle_rss = rss_mb([consumer.pid])
     wait_for("first insert", lambda: metric(murl, "consumer_rows_inserted_total") > 0, 120, interval_s=0.05)
+    spy = profile.start(report, consumer.pid, 5, "consumer")
     cpu = psutil.Process(consumer.pid)
     cpu0 = sum(cpu.cpu_times()[:2])
     t0, rows0 = time.perf_counter(), metric(murl, "consumer_rows_inserted_total")
@@ -259,6 +264,7 @@ def _consumer(report, work: Path, node: RabbitNode, broker: BrokerSettings, env:
              interval_s=0.05)
     rows = metric(murl, "consumer_rows_inserted_total") - rows0
     rate = rows / (time.perf_counter() - t0)
+    profile.finish(spy)
     cpu_us = (sum(cpu.cpu_times()[:2]) - cpu0) / max(rows, 1) * 1e6
     drained_rss = rss_mb([consumer.pid])
     raw = ceilings.chdb_insert_rate(work, bodies)
