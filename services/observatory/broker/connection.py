@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import aio_pika
@@ -37,6 +38,8 @@ class BrokerLink:
         self._task: asyncio.Task | None = None
         self._closed = asyncio.Event()
         self._stopping = False
+        self._renew = False
+        self._connected_at = 0.0
         self.up = asyncio.Event()
 
     async def start(self, wait_s: float | None = None) -> None:
@@ -47,6 +50,15 @@ class BrokerLink:
             except asyncio.TimeoutError:
                 log.warning("broker not reachable yet; retrying in the background",
                             extra={"amqp": ",".join(map(_redact, self.urls))})
+
+    def renew(self, min_age_s: float = 1.0) -> None:
+        """Reconnect now (at most once per `min_age_s`), e.g. after a nack: a channel may keep stale queue
+        state. RabbitMQ 3.10 nacks every publish, for good, on a channel whose first publish to a quorum
+        queue came during a leader election; a new channel opened after the election publishes fine.
+        When the queue really is full, the new channel gets nacks too, which is what callers should see."""
+        if self.up.is_set() and time.monotonic() - self._connected_at >= min_age_s:
+            self._renew = True
+            self._closed.set()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -86,10 +98,15 @@ class BrokerLink:
                 if self.on_up:
                     await self.on_up(self)
                 self._set_state(True)
+                self._connected_at = time.monotonic()
                 log.info("broker connected", extra={"amqp": _redact(self.current_url), "link": self.name})
                 delay = 0.2
                 await self._closed.wait()
-                if not self._stopping:
+                if self._renew:
+                    self._renew = False
+                    log.info("renewing the broker connection after nacks", extra={"link": self.name})
+                    delay = 0.0
+                elif not self._stopping:
                     log.warning("broker connection lost; reconnecting",
                                 extra={"link": self.name, "amqp": _redact(self.current_url)})
                     start = (start + 1) % len(self.urls)  # the next node first, the lost one last

@@ -68,10 +68,12 @@ class Publisher:
         except AmqpPublishError as exc:  # subclass of DeliveryError: unroutable (Basic.Return)
             raise PublishError("returned", "message broker could not route the message") from exc
         except DeliveryError as exc:
+            self.link.renew()  # a queue that is full nacks on any channel; a stale channel recovers
             raise PublishError("nack", "message broker refused the message (queue full?)") from exc
         except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
             raise PublishError("unavailable", f"message broker unavailable: {exc}") from exc
         if not isinstance(confirmation, Basic.Ack):
+            self.link.renew()
             raise PublishError("nack", "message broker did not acknowledge the message")
 
 
