@@ -108,14 +108,14 @@ class GroupPublisher:
 
     def __init__(self, publisher: Publisher, max_in_flight: int = 4, max_events: int = 1000,
                  tracing=None, *, max_group_bytes: int = 4 * 1024 * 1024, max_waiting: int = 2000,
-                 max_waiting_bytes: int = 64 * 1024 * 1024, deadline_s: float | None = None) -> None:
+                 max_waiting_bytes: int = 64 * 1024 * 1024, deadline_s: float = 5.0) -> None:
         self.publisher = publisher
         self.max_in_flight = max_in_flight
         self.max_events = max_events
         self.max_group_bytes = max_group_bytes
         self.max_waiting = max_waiting
         self.max_waiting_bytes = max_waiting_bytes
-        self.deadline_s = deadline_s if deadline_s is not None else publisher.confirm_timeout_s
+        self.deadline_s = deadline_s
         self.tracing = tracing
         self._pending: deque[_Request] = deque()
         self._in_flight = 0

@@ -98,7 +98,8 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
                                max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
                                tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY),
                                max_group_bytes=settings.publish_group_bytes, max_waiting=settings.publish_max_waiting,
-                               max_waiting_bytes=settings.publish_max_waiting_bytes)
+                               max_waiting_bytes=settings.publish_max_waiting_bytes,
+                               deadline_s=settings.confirm_timeout_s)
     endpoint = EventsEndpoint(settings, keys, limiter, validator, publisher, metrics)
 
     @asynccontextmanager
