@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 import aio_pika
+from aiormq.exceptions import DeliveryError
 
 from observatory import tracing
 from observatory.broker.connection import BrokerLink
@@ -173,6 +174,8 @@ class Consumer:
                 raise
             except Exception as exc:  # noqa: BLE001 - any sink/broker failure: keep the batch, retry
                 tracing.record_exception(exc)
+                if isinstance(exc, DeliveryError):  # dead-lettering nacked: maybe a stale channel (see renew)
+                    self.link.renew()
                 self.metrics.insert_errors.inc()
                 self._set_failing(True)
                 log.error("batch not stored, retrying: %s", exc,
