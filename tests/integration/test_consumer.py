@@ -143,6 +143,7 @@ async def test_rows_clickhouse_refuses_are_dead_lettered_with_its_error_and_the_
         assert p.consumer.ready()
         metrics = (await p.http.get("/metrics")).text
         assert 'consumer_dead_lettered_total{reason="rejected_by_store"} 2.0' in metrics
+        assert "consumer_insert_errors_total 0.0" in metrics, "handled rows are not insert errors (no retry alert)"
 
 
 async def test_batches_are_flushed_at_batch_bytes(make_pipeline, ch):

@@ -207,8 +207,7 @@ class Consumer:
         if refused:
             ids = {id(item) for item, _ in refused}
             batch.rows = [row for row in batch.rows if id(row) not in ids]
-            for item, exc in refused:
-                self.metrics.insert_errors.inc()
+            for item, exc in refused:  # counted as dead-lettered (DeadLetterQueueHigh), not as insert errors
                 log.warning("row refused by ClickHouse; dead-lettering it",
                             extra={"code": exc.code, "error_name": exc.name, "error": str(exc)[:300]})
                 batch.poison.append((faults.item_body(item, COLUMNS), "rejected_by_store", str(exc),
