@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from observatory.consumer.decode import decode
-from observatory.consumer.sink import ClickHouseSink, DataError
+from observatory.consumer.faults import DataError
+from observatory.consumer.sink import ClickHouseSink
 from observatory.store.migrate import migrate
 
 

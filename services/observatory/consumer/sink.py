@@ -8,9 +8,9 @@ expression are left to ClickHouse to compute.
 The embedded engine (chDB) reads the batch from a temporary file (`file()`), a server from the
 request body (`input()`).
 
-Errors come out in two kinds: DataError when ClickHouse refused the data itself (retrying the same
-items fails again: the caller bisects the batch to find the offending items and dead-letters
-them), anything else is transient (the caller keeps the batch and retries).
+An insert that ClickHouse refuses because of the data itself raises consumer.faults.DataError
+(retrying the same items fails again: the consumer bisects the batch and dead-letters the refused
+items); any other failure is raised as it is (transient: the consumer retries).
 """
 
 from __future__ import annotations
@@ -20,26 +20,14 @@ import tempfile
 from datetime import datetime, timezone
 
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import DatabaseError
 
 from observatory.consumer.decode import Item
+from observatory.consumer.faults import as_data_error
 
-# ClickHouse error codes that mean "this data cannot be stored", whatever the retry
-DATA_ERROR_CODES = frozenset({
-    6, 25, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 130, 131, 190, 321, 376, 377, 1001,
-})
 FALLBACK = {"received_at": "timestamp"}  # an event without received_at keeps its timestamp there
 STAMP = "inserted_at"                     # set by the sink, the same for the whole batch
 SETTINGS = {"input_format_skip_unknown_fields": 1, "input_format_json_read_objects_as_strings": 1,
             "input_format_null_as_default": 1}
-
-
-class DataError(Exception):
-    """ClickHouse refused the data itself (a value it cannot parse or store)."""
-
-    def __init__(self, message: str, code: int | None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class ClickHouseSink:
@@ -50,7 +38,7 @@ class ClickHouseSink:
         self._select: tuple[str, str, str] | None = None  # (columns, select list, input structure)
 
     def insert(self, rows: list[Item]) -> datetime:
-        """Insert the items; returns the inserted_at stamped on them. Raises DataError or a
+        """Insert the items; returns the inserted_at stamped on them. Raises faults.DataError or a
         transient error (anything else)."""
         now = datetime.now(timezone.utc)
         data = b"\n".join(item.json for item in rows)
@@ -60,10 +48,11 @@ class ClickHouseSink:
             else:
                 self.client.command(self._sql(now, "input('{structure}') FORMAT JSONEachRow"), data=data,
                                     settings=SETTINGS)
-        except DatabaseError as exc:
+        except Exception as exc:
             self._select = None  # the table may have changed (a migration, a repair): read it again
-            if getattr(exc, "code", None) in DATA_ERROR_CODES:
-                raise DataError(str(exc), exc.code) from exc
+            data_error = as_data_error(exc)
+            if data_error is not None:
+                raise data_error from exc
             raise
         return now
 
