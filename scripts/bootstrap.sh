@@ -45,3 +45,22 @@ if [ ! -f "$stamp" ] || [ services/pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/pip" install -q -e "services[$extras]"
   touch "$stamp"
 fi
+
+# dev: the dashboard schema check (tests/config/test_dashboard_schema.py) type-checks the Grafana
+# dashboards with @grafana/schema and TypeScript, pinned by tests/config/grafana_schema/package-lock.json
+if [ "$MODE" = "dev" ]; then
+  schema=tests/config/grafana_schema
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ]; then
+      apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    else
+      echo "missing: npm (for the dashboard schema check); run: sudo apt-get install -y nodejs npm" >&2
+      exit 1
+    fi
+  fi
+  if [ ! -d "$schema/node_modules" ] || [ "$schema/package-lock.json" -nt "$schema/node_modules" ]; then
+    echo "==> installing the Grafana dashboard schema check (npm ci)"
+    npm ci --prefix "$schema" --no-audit --no-fund --silent
+    touch "$schema/node_modules"
+  fi
+fi

@@ -29,6 +29,7 @@ CRITICAL = 'severity="critical"'
 # paging receivers of the base config: receiver name -> (its config list, the key file field)
 PAGERS = {"pagerduty": ("pagerduty_configs", "routing_key_file"),
           "opsgenie": ("opsgenie_configs", "api_key_file")}
+PAGERDUTY_ROUTE = {"receiver": "pagerduty", "matchers": [CRITICAL], "continue": True}
 # compose: the secret files the alertmanager service mounts (docker-compose.yml, secrets:)
 SECRET_FILES = {"slack": "slack-webhook-url", "smtp_password": "smtp-password",
                 "pagerduty": "pagerduty-routing-key", "opsgenie": "opsgenie-api-key"}
