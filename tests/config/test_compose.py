@@ -262,7 +262,8 @@ def test_up_requires_the_sum_of_the_memory_limits(tmp_path, env_file, config):
     (demo profile included when DEMO=1), not a fixed figure."""
     r = run_compose(env_file, "config", "--format", "json")
     default = limits_sum(json.loads(r.stdout))
-    assert default > 12 * 2**30, "the stack's limits"      # the figure docs/stack.md#memory quotes
+    assert f"about {default / 2**30:.1f} GiB by default" in (REPO / "docs/stack.md").read_text(), \
+        "docs/stack.md#memory quotes another sum of the limits"
     just_below = default - 2**20
     r, calls = run_up(tmp_path, just_below, 262144)
     assert r.returncode == 1, r.stdout + r.stderr
