@@ -48,13 +48,20 @@ fi
 
 # dev: the dashboard schema check (tests/config/test_dashboard_schema.py) type-checks the Grafana
 # dashboards with @grafana/schema and TypeScript, pinned by tests/config/grafana_schema/package-lock.json
+# and the compose stack's blackbox/pushgateway scrape jobs are run live against Debian's exporters
 if [ "$MODE" = "dev" ]; then
   schema=tests/config/grafana_schema
-  if ! command -v npm >/dev/null 2>&1; then
+  dev_pkgs=()
+  command -v npm >/dev/null 2>&1 || dev_pkgs+=(nodejs npm)
+  for pkg in prometheus-blackbox-exporter prometheus-pushgateway; do have "$pkg" || dev_pkgs+=("$pkg"); done
+  if [ "${#dev_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ]; then
-      apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+      apt-get install -y -qq --no-install-recommends "${dev_pkgs[@]}" >/dev/null
+      for svc in prometheus-blackbox-exporter prometheus-pushgateway; do
+        (systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
+      done
     else
-      echo "missing: npm (for the dashboard schema check); run: sudo apt-get install -y nodejs npm" >&2
+      echo "missing Debian packages: ${dev_pkgs[*]}; run: sudo apt-get install -y ${dev_pkgs[*]}" >&2
       exit 1
     fi
   fi
