@@ -56,6 +56,8 @@ if [ "$MODE" = "dev" ]; then
   for pkg in prometheus-blackbox-exporter prometheus-pushgateway; do have "$pkg" || dev_pkgs+=("$pkg"); done
   if [ "${#dev_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ]; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
       apt-get install -y -qq --no-install-recommends "${dev_pkgs[@]}" >/dev/null
       for svc in prometheus-blackbox-exporter prometheus-pushgateway; do
         (systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
