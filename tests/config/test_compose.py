@@ -566,3 +566,11 @@ def test_metabase_memory_and_first_start():
     assert parse_duration(raw_mb["healthcheck"]["start_period"]) >= 600
     wait = int(re.search(r"OBS_WAIT_TIMEOUT:-(\d+)", UP.read_text())[1])
     assert wait > parse_duration(raw_mb["healthcheck"]["start_period"]), "up --wait gives up before Metabase may"
+
+
+def test_prometheus_gets_the_runbook_base_url_its_config_expands(config):
+    prom = "\n".join(line.split("#", 1)[0] for line in (REPO / "config/prometheus/prometheus.yml").read_text().splitlines())
+    used = set(re.findall(r"\$\{(\w+)\}", prom))
+    env = config["services"]["prometheus"].get("environment") or {}
+    assert used and all(env.get(var) for var in used), f"prometheus.yml expands {used}; the container has {env}"
+    assert env["RUNBOOK_BASE_URL"].startswith("https://") and not env["RUNBOOK_BASE_URL"].endswith("/")

@@ -101,7 +101,8 @@ def rig(tmp_path_factory):
     pushgateway = jobs["pushgateway"]
     pushgateway["static_configs"] = [{"targets": [f"127.0.0.1:{pg.port}"]}]
     copies = rules.shortened_copy(base / "rules", factor=60, files=[RULES_DIR / "blackbox.rules.yml"])
-    cfg = {"global": {"scrape_interval": "4s", "scrape_timeout": "4s", "evaluation_interval": "1s"},
+    cfg = {"global": {"scrape_interval": "4s", "scrape_timeout": "4s", "evaluation_interval": "1s",
+                      "external_labels": {"runbook_base_url": "https://runbooks.example.test"}},
            "rule_files": [str(p) for p in copies], "scrape_configs": [blackbox, pushgateway]}
     prom = PrometheusServer(base / "prometheus", cfg)
     started = []
@@ -146,6 +147,8 @@ def test_endpoint_down_and_slow_probe_fire_with_the_service_label(rig):
              lambda: firing().get("EndpointDown") == {("kibana", "warning")}
              and firing().get("SlowProbe") == {("grafana", "warning")}, 90)
     assert ("ingest", "critical") not in firing().get("EndpointDown", set())
+    down = next(a for a in prom.alerts() if a["labels"]["alertname"] == "EndpointDown")
+    assert down["annotations"]["runbook_url"] == "https://runbooks.example.test/EndpointDown.md"
 
 
 def test_pushed_metrics_keep_their_own_job_and_instance_labels(rig):
