@@ -147,6 +147,7 @@ print_table() {
   printf '%-14s %-36s %s\n' Jaeger "http://$bind:$(port JAEGER_UI_PORT 16686)" "-"
   printf '%-14s %-36s %s\n' Prometheus "http://$bind:$(port PROMETHEUS_PORT 9090)" "-"
   printf '%-14s %-36s %s\n' Alertmanager "http://$bind:$(port ALERTMANAGER_PORT 9093)" "-"
+  printf '%-14s %-36s %s\n' Pushgateway "http://$bind:$(port PUSHGATEWAY_PORT 9091)" "-"
   printf '%-14s %-36s %s\n' RabbitMQ "http://$bind:$(port RABBITMQ_MANAGEMENT_PORT 15672)" "observatory / RABBITMQ_PASSWORD"
   printf '%-14s %-36s %s\n' ClickHouse "http://$bind:$(port CLICKHOUSE_HTTP_PORT 8123)/play" "analyst / CLICKHOUSE_ANALYST_PASSWORD"
   printf '%-14s %-36s %s\n' Elasticsearch "http://$bind:$(port ELASTICSEARCH_PORT 9200)" "elastic / ELASTIC_PASSWORD"

@@ -299,7 +299,7 @@ def test_up_starts_waits_provisions_and_prints_the_table(tmp_path):
     env = dict(line.split("=", 1) for line in Path(env_file).read_text().splitlines() if "=" in line and line[0] != "#")
     assert env["GRAFANA_ADMIN_PASSWORD"] and env["OBS_API_KEY"].startswith("obs_")
     for line in ("http://127.0.0.1:3000", "http://127.0.0.1:5601", "http://127.0.0.1:3001", "http://127.0.0.1:16686",
-                 "http://127.0.0.1:9090", "http://127.0.0.1:9093", "http://127.0.0.1:15672", "GRAFANA_ADMIN_PASSWORD"):
+                 "http://127.0.0.1:9090", "http://127.0.0.1:9093", "http://127.0.0.1:9091", "http://127.0.0.1:15672", "GRAFANA_ADMIN_PASSWORD"):
         assert line in r.stdout, f"{line} missing from the table:\n{r.stdout}"
     assert env["GRAFANA_ADMIN_PASSWORD"] not in r.stdout, "the table must point to .env, not print secrets"
     demo, demo_calls = run_up(tmp_path, 16 * 2**30, 262144, DEMO="1")
