@@ -19,13 +19,20 @@ if (!outDir || files.length === 0) {
   process.exit(2);
 }
 const RAW = '@grafana/schema/dist/esm/raw';
-// panel type -> the module of its composable schema (the ones without FieldConfig have no custom field config)
-const PANELS = {
-  stat: ['stat', 'StatPanelCfg', false],
-  timeseries: ['timeseries', 'TimeSeriesPanelCfg', true],
-  table: ['table', 'TablePanelCfg', true],
-  bargauge: ['bargauge', 'BarGaugePanelCfg', false],
-};
+// panel type -> its composable schema module, from the package's exports
+// (./dist/esm/raw/composable/<dir>/panelcfg/x/<Module>_types.gen); a panel type id is its dir name
+// without dashes, lower-cased, except these two
+const ALIASES = { dashlist: 'dashboardlist', annolist: 'annotationslist' };
+const pkgDir = join(here, 'node_modules/@grafana/schema');
+const PANELCFG = {};
+for (const key of Object.keys(JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).exports)) {
+  const m = key.match(/^\.\/dist\/esm\/raw\/composable\/([a-z0-9]+)\/panelcfg\/x\/(\w+)_types\.gen$/);
+  if (m) {
+    const dts = readFileSync(join(pkgDir, `dist/types/raw/composable/${m[1]}/panelcfg/x/types.gen.d.ts`), 'utf8');
+    PANELCFG[m[1]] = { module: m[2], options: /export interface Options\b/.test(dts), field: /export interface FieldConfig\b/.test(dts) };
+  }
+}
+const schemaOf = (type) => PANELCFG[ALIASES[type] || type.replace(/-/g, '').toLowerCase()];
 
 function panelsOf(list) {
   return list.flatMap((p) => [p, ...panelsOf(p.panels || [])]);
@@ -43,15 +50,26 @@ for (const file of files) {
     `type DeepPartial<T> = T extends string ? \`\${T}\` : T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;`,
   ];
   lines.push(`type FC = NonNullable<Lit<Panel>['fieldConfig']>;`);
-  lines.push(`type TypedPanel<T, O, C> = Omit<Lit<Panel>, 'type' | 'options' | 'fieldConfig'> & { type: T; options?: DeepPartial<O>;` +
+  lines.push(`type TypedPanel<T, O, C> = Omit<Lit<Panel>, 'type' | 'options' | 'fieldConfig'> & { type: T; options?: O;` +
     ` fieldConfig?: Omit<FC, 'defaults'> & { defaults: Omit<FC['defaults'], 'custom'> & { custom?: C } } };`);
-  for (const [type, [dir, mod, hasField]] of Object.entries(PANELS)) {
-    lines.push(`import type * as ${type}Cfg from '${RAW}/composable/${dir}/panelcfg/x/${mod}_types.gen';`);
-    lines.push(`type ${type}Panel = TypedPanel<'${type}', ${type}Cfg.Options, ${hasField ? `DeepPartial<${type}Cfg.FieldConfig>` : 'Record<string, never>'}>;`);
+  const types = [...new Set(panelsOf(dash.panels || []).map((p) => p.type))].filter((t) => t !== 'row');
+  const unknown = types.filter((t) => !schemaOf(t));
+  if (unknown.length) {
+    console.log(`${file}: no published schema for panel type(s) ${unknown.join(', ')}`);
+    process.exit(1);
   }
+  const typeName = {};
+  types.forEach((type, i) => {
+    const cfg = schemaOf(type);
+    const dir = ALIASES[type] || type.replace(/-/g, '').toLowerCase();
+    typeName[type] = `P${i}`;
+    lines.push(`import type * as C${i} from '${RAW}/composable/${dir}/panelcfg/x/${cfg.module}_types.gen';`);
+    lines.push(`type P${i} = TypedPanel<'${type}', ${cfg.options ? `DeepPartial<C${i}.Options>` : 'Record<string, never>'}, ` +
+      `${cfg.field ? `DeepPartial<C${i}.FieldConfig>` : 'Record<string, never>'}>;`);
+  });
   lines.push(`export const dashboard = ${JSON.stringify(dash, null, 2)} satisfies Lit<Dashboard>;`);
   panelsOf(dash.panels || []).forEach((p, i) => {
-    const t = p.type === 'row' ? 'Lit<RowPanel>' : PANELS[p.type] ? `${p.type}Panel` : 'Lit<Panel>';
+    const t = p.type === 'row' ? 'Lit<RowPanel>' : typeName[p.type];
     lines.push(`export const panel${i} = ${JSON.stringify(p, null, 2)} satisfies ${t}; // ${JSON.stringify(p.title || '')}`);
   });
   const path = join(outDir, `${name}.ts`);
