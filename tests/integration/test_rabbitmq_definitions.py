@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +57,34 @@ def render_like_the_container(tmp: Path) -> Path:
     return out
 
 
+def compose_broker_env() -> dict[str, str]:
+    """The OBS_AMQP_* variables every compose service that talks to the broker gets (one set: they
+    must agree), from the rendered compose config."""
+    from tests.config.test_compose import env_file_for, run_compose
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        r = run_compose(env_file_for(tmp / ".env"), "config", "--format", "json")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert r.returncode == 0, r.stderr
+    services = json.loads(r.stdout)["services"]
+    sets = {name: {k: v for k, v in (svc.get("environment") or {}).items() if k.startswith("OBS_AMQP_")}
+            for name, svc in services.items()}
+    sets = {name: env for name, env in sets.items() if env}
+    assert {"ingest", "consumer"} <= set(sets), sorted(sets)
+    distinct = {json.dumps(env, sort_keys=True) for env in sets.values()}
+    assert len(distinct) == 1, f"the services declare different topologies: {sets}"
+    return next(iter(sets.values()))
+
+
 def stack_settings(url: str) -> BrokerSettings:
-    """What the compose services run with: BrokerSettings' defaults (compose sets only the URL)."""
+    """What the compose services run with: BrokerSettings' defaults overridden by the OBS_AMQP_*
+    variables compose gives them (queue type, ...), and this node's URL."""
     defaults = {n: f.default for n, f in BrokerSettings.model_fields.items()}
-    return BrokerSettings.model_construct(**{**defaults, "url": url})
+    env = {k.removeprefix("OBS_AMQP_").lower(): v for k, v in compose_broker_env().items()}
+    unknown = set(env) - set(defaults)
+    assert not unknown, f"compose sets OBS_AMQP_ variables no setting reads: {unknown}"
+    return BrokerSettings.model_validate({**defaults, **env, "url": url})
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +129,7 @@ def test_the_imported_queues_carry_exactly_the_declared_arguments(imported):
         assert as_dict(queues[q["name"]]["arguments"]) == q["arguments"], q["name"]
     # ...and what the services declare at start is what was imported
     assert as_dict(queues[s.queue]["arguments"]) == topology.queue_arguments(s)
+    assert as_dict(queues[s.dead_letter_queue]["arguments"]) == topology.dead_letter_queue_arguments(s)
 
 
 def test_the_services_declaration_succeeds_on_the_imported_broker(imported):
