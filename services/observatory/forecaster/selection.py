@@ -5,8 +5,8 @@ its fold residuals (calibrate.py). Pure: pandas in, dataclasses out.
 Folds: the last K consecutive non-overlapping windows of `horizon` buckets before the end of the
 series (K = selection_folds, fewer when the history is short); each fold trains on at most the
 configured history window before its cutoff. With too few held-out points for a finite conformal
-quantile, nothing is compared: the first candidate (Prophet by default) serves with Prophet's own,
-uncalibrated band, and the metadata says so.
+quantile (19 at 95%), the candidates are still scored but Prophet (else the first candidate) serves
+with Prophet's own, uncalibrated band, and the metadata says so; with no fold at all nothing is scored.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
     n = len(series)
     k = min(config.selection_folds, max(0, (n - min_train) // h))
     default = "prophet" if "prophet" in config.candidates else config.candidates[0]
-    if k * h < min_scores(config.interval_width):
+    if k == 0:
         return Selection(granularity, default, 0, h, 0)
     names = tuple(dict.fromkeys(config.candidates + BASELINES))
     y = series["y"].to_numpy(dtype=float)
@@ -126,8 +126,9 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
         if best and s.error is None and scores[best].mae > 0:
             s.relative_mae = s.mae / scores[best].mae
     ranked = [c for c in config.candidates if scores[c].error is None]
-    if not ranked:
-        return Selection(granularity, default, 0, h, 0, scores, best)
+    if not ranked or k * h < min_scores(config.interval_width):
+        # scored, but too few held-out points to calibrate a band: the default serves with its own
+        return Selection(granularity, default, k if ranked else 0, h, k * h if ranked else 0, scores, best)
     chosen = min(ranked, key=lambda c: (scores[c].mae, ranked.index(c)))
     return Selection(granularity, chosen, k, h, k * h, scores, best,
                      calibrate(held[chosen], config.interval_width, typical))

@@ -117,3 +117,15 @@ def test_hourly_prophet_has_separate_weekday_and_weekend_daily_profiles():
     assert {t.hour for t in peak if t.day_of_week < 5} == {11}
     assert {t.hour for t in peak if t.day_of_week >= 5} == {15}
     assert prophet_settings(fc, "hour", ModelConfig())["daily_profiles"] == "weekday/weekend"
+
+
+def test_too_few_held_out_points_to_calibrate_scores_the_candidates_but_prophet_serves_its_own_band():
+    s = weekly(40, noise=0.05, seed=4)             # 14 to train + 1 fold of 14: 14 points < 19 for 95%
+    config = ModelConfig()
+    sel = select(s, "day", 14, config)
+    assert (sel.folds, sel.points, sel.chosen, sel.calibration) == (1, 14, "prophet", None)
+    assert sel.scores["ets"].mae > 0 and sel.as_dict()["band"] == {"method": "prophet", "calibrated": False}
+    frame = serve(s, sel, 7, "day", config)
+    future = frame[frame["is_forecast"]]
+    assert (future["yhat_upper"] > future["yhat"]).all() and (future["yhat_lower"] < future["yhat"]).all()
+    assert select(s.iloc[:27], "day", 14, config).folds == 0   # not even one fold: nothing scored
