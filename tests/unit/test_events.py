@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -117,6 +118,22 @@ def test_generated_ids_come_from_the_given_source():
     assert [ids() for _ in range(401)][400] == "018bcfe5-6800-7008-8002-000200020002", "a new block after 400 ids"
     ids.forget()
     assert ids() == "018bcfe5-6800-700c-8003-000300030003", "a forked child draws a fresh block"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_repeat_the_parents_ids():
+    new_event_id()  # the parent holds a block of random bytes
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: its next id, then out without running pytest's teardown
+        os.write(write, new_event_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = new_event_id()
+    assert len(child) == 36 and child[-17:] != parent[-17:], "the same random bits on both sides of the fork"
 
 
 def test_past_and_future_windows_follow_the_schema_limits():
