@@ -13,7 +13,6 @@ Errors: {"error": code, "message": text, ...}: 401/403 (keys), 404 unknown_metri
 503 busy (Retry-After), 503 store_unavailable, 502 report_not_sent.
 """
 
-from __future__ import annotations
 
 import asyncio
 import inspect
@@ -21,7 +20,7 @@ import logging
 import math
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from observatory.api_keys import AUTH_ERRORS, Principal, require_scope
 from observatory.errors import ApiError, error_responses
@@ -157,10 +156,13 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
                  response_model=schemas.ReportSent,
                  responses=error_responses(403, 404, 422, 429, 502, e403="a recipient outside "
                                            "OBS_REPORT_RECIPIENTS, or a key without the admin scope"))
-    async def post_report(kind: Literal["daily", "weekly"], principal: Annotated[Principal, admin],
+    async def post_report(kind: Annotated[str, Path(description="daily or weekly")], principal: Annotated[Principal, admin],
                           to: Annotated[str | None, Query(description="comma-separated subset of the configured "
                                                           "recipients")] = None):
+        from observatory.reports.kpis import KINDS
         from observatory.reports.mail import ReportError, send_report
+        if kind not in KINDS:
+            raise ApiError(404, "unknown_report", f"unknown report {kind!r}", reports=list(KINDS))
         if reports is None or not reports.recipient_list():
             raise ApiError(422, "reports_not_configured", "no report recipients configured (OBS_REPORT_RECIPIENTS)")
         allowed = reports.recipient_list()

@@ -91,6 +91,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     private = private_app(title, DESCRIPTION + " Read API (keys with scopes), metrics and docs.", checks,
                           registry, access, lifespan=lifespan, routers=routers, public=public)
     private.state.link = link
+    private.state.events_endpoint = endpoint
     for app, name in ((public, service_name), (private, service_name)):
         app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)
