@@ -19,8 +19,11 @@ EXAMPLE = {"event_name": "purchase_completed", "user_id": "u-42", "session_id": 
 
 
 def events_operation(settings: IngestSettings) -> dict:
-    batch = {"type": "array", "items": {"$ref": "#/components/schemas/Event"}, "minItems": 1,
-             "maxItems": settings.max_batch}
+    # a batch's items are validated one by one: the valid Events are accepted, the others listed as
+    # rejected (202), so the array itself takes any JSON values (each SHOULD be an Event)
+    batch = {"type": "array", "items": {}, "minItems": 1, "maxItems": settings.max_batch,
+             "description": "each item is validated as an `Event`; valid ones are accepted, the others "
+                            "listed in `rejected`; no valid item: 400"}
     return {"post": {
         "summary": f"Send one event or a batch of up to {settings.max_batch:,}",
         "description": "202 only once RabbitMQ confirmed the events. Valid events of a batch are accepted and "
