@@ -159,7 +159,8 @@ async def test_tracing_off_installs_nothing_exports_nothing_and_the_pipeline_wor
     otlp.clear()
     assert tracing.current() is None and tracing.exemplar() is None
     async with make_pipeline(consumer=False) as p:
-        assert not any(m.cls is tracing.TracingMiddleware for m in p.app.user_middleware)
+        assert not any(m.cls is tracing.TracingMiddleware for app in (p.app.public, p.app.private)
+                       for m in app.user_middleware)
         r = await p.post(EVENT, headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"})
         assert r.status_code == 202
         conn = await aio_pika.connect(broker_settings.url)
