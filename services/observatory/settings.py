@@ -53,7 +53,8 @@ class BrokerSettings(BaseSettings):
     """RabbitMQ connection and the topology every service declares at start."""
 
     model_config = _settings("OBS_AMQP_")
-    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/%2F", repr=False,
+                     description="holds the broker password: kept out of reprs")
     exchange: str = "events"
     queue: str = "events"
     dead_letter_exchange: str = "events.dlx"
@@ -67,7 +68,8 @@ class StoreSettings(BaseSettings):
     """ClickHouse: a server (`http://user:pass@host:8123`) or embedded chDB (`chdb:///abs/path`)."""
 
     model_config = _settings("OBS_CLICKHOUSE_")
-    dsn: str = "chdb:///var/lib/observatory/chdb"
+    dsn: str = Field(default="chdb:///var/lib/observatory/chdb", repr=False,
+                     description="may hold a password: kept out of reprs")
     database: str = "observatory"
     ttl_days: int = Field(default=400, ge=1, description="events older than this are dropped (whole parts)")
 
