@@ -45,6 +45,12 @@ class CommonSettings(BaseSettings):
         default=None, description="mask the client address in access logs (IPv4 /24, IPv6 /48); "
                                   "default: on in production, off otherwise")
 
+    @field_validator("redact_properties")
+    @classmethod
+    def _default_redaction(cls, v: str) -> str:
+        """Empty (compose passes the variable through unset as ``) means the built-in list."""
+        return v if v.strip() else DEFAULT_PROPERTIES
+
     def masks_client_ip(self) -> bool:
         return self.env == "production" if self.mask_client_ip is None else self.mask_client_ip
 
