@@ -18,7 +18,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
@@ -36,7 +36,6 @@ log = logging.getLogger("observatory.listeners")
 class Listeners:
     public: FastAPI
     private: FastAPI
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def state(self):
