@@ -45,6 +45,14 @@ class Listeners:
         """`async with listeners.lifespan():` starts and stops what both apps share."""
         return self.private.router.lifespan_context(self.private)
 
+    def public_asgi(self):
+        """The public app with the shared lifespan, as ONE ASGI app: for a server that runs a
+        single app (Granian in `make bench`); the private listener is then not served."""
+        async def app(scope, receive, send):
+            target = self.private if scope["type"] == "lifespan" else self.public
+            return await target(scope, receive, send)
+        return app
+
 
 class WritePaths:
     """ASGI middleware: requests to a registered write path go straight to its raw handler (the hot
