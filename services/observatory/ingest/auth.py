@@ -33,7 +33,8 @@ class TokenBucket:
         self.tokens, self.updated = burst, clock()
 
     def take(self, n: int) -> float:
-        """Take n tokens; returns 0 when allowed, else seconds to wait before retrying."""
+        """Take n tokens; returns 0 when allowed, else seconds to wait before retrying (inf: n is
+        larger than the burst, so it can never pass: callers answer that before asking)."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
@@ -43,6 +44,10 @@ class TokenBucket:
         if n > self.burst:
             return math.inf
         return (n - self.tokens) / self.rate
+
+    def refund(self, n: int) -> None:
+        """Give back tokens of a request that failed on our side (it will be retried)."""
+        self.tokens = min(self.burst, self.tokens + n)
 
 
 class RateLimiter:
@@ -55,3 +60,8 @@ class RateLimiter:
         if bucket is None:
             bucket = self._buckets[source] = TokenBucket(self.rate, self.burst, self.clock)
         return bucket.take(n)
+
+    def refund(self, source: str, n: int) -> None:
+        bucket = self._buckets.get(source)
+        if bucket is not None:
+            bucket.refund(n)
