@@ -43,7 +43,7 @@ class Forecaster:
 
 def _event_names(settings: ForecasterSettings) -> set[str]:
     try:
-        from observatory.events import load_schema
+        from observatory.events_io import load_schema
         return set(load_schema(settings.schema_path).events)
     except Exception as exc:  # noqa: BLE001 - events:<name> then needs data to be known
         log.warning("event schema not loaded (%s): events:<name> metrics are known once data exists", exc)
