@@ -60,7 +60,10 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
     publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
                                max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
-                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY))
+                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY),
+                               max_group_bytes=settings.publish_group_bytes, max_waiting=settings.publish_max_waiting,
+                               max_waiting_bytes=settings.publish_max_waiting_bytes,
+                               deadline_s=settings.confirm_timeout_s)
     endpoint = EventsEndpoint(settings, keys, limiter, validator, publisher, metrics)
     # THE write paths of the public listener: path -> raw ASGI handler (SDK formats add theirs here)
     write_paths = {PATH: endpoint}
@@ -92,6 +95,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
                           registry, access, lifespan=lifespan, routers=routers, public=public)
     private.state.link = link
     private.state.events_endpoint = endpoint
+    private.state.publisher = publisher
     for app, name in ((public, service_name), (private, service_name)):
         app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)
