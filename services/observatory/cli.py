@@ -364,21 +364,32 @@ def query(sql: Annotated[str, typer.Argument(help="SQL; the session's database i
     store, asks the stack's private API instead (read-only statements). stderr says which."""
     from observatory.settings import StoreSettings
     from observatory.store import sql as adhoc
-    from observatory.store.client import StoreError
+    from observatory.store.client import StoreError, chdb_path, held_elsewhere
     _local_defaults()
     s = _settings(StoreSettings)
     if dsn:
         s = s.model_copy(update={"dsn": dsn})
-    if url is None:
+    folder = chdb_path(s.dsn)
+
+    def running_stack() -> str:
+        """The local stack's private listener (from .local/observatory.env) when it holds the folder."""
+        where = f"http://{os.environ.get('OBS_INGEST_PRIVATE_HOST', '127.0.0.1').replace('0.0.0.0', '127.0.0.1')}:" \
+                f"{os.environ.get('OBS_INGEST_PRIVATE_PORT', '8081')}"
+        typer.echo(f"query: the embedded store {folder} is held by the running stack; asking its private API "
+                   f"{where}/v1/query (read-only statements)", err=True)
+        return where
+
+    if url is not None:
+        typer.echo(f"query: asking {url}/v1/query (read-only statements)", err=True)
+    elif folder is not None and not dsn and held_elsewhere(folder):
+        url = running_stack()
+    else:
         try:
             client = adhoc.open_session(s)
         except StoreError as exc:
-            if dsn or "lock" not in str(exc).lower():
+            if dsn or folder is None or not held_elsewhere(folder):   # (taken since the check above)
                 _fail(str(exc))
-            url = f"http://{os.environ.get('OBS_INGEST_PRIVATE_HOST', '127.0.0.1').replace('0.0.0.0', '127.0.0.1')}:" \
-                  f"{os.environ.get('OBS_INGEST_PRIVATE_PORT', '8081')}"
-            typer.echo(f"query: the embedded store is held by the running stack; asking its private API "
-                       f"{url}/v1/query (read-only statements)", err=True)
+            url = running_stack()
         except Exception as exc:  # noqa: BLE001 - e.g. a server that refuses the login: its message
             _fail(adhoc.first_line(exc))
         else:
@@ -390,8 +401,6 @@ def query(sql: Annotated[str, typer.Argument(help="SQL; the session's database i
             finally:
                 client.close()
             names, data = rows.columns, rows.rows
-    else:
-        typer.echo(f"query: asking {url}/v1/query (read-only statements)", err=True)
     if url is not None:
         names, data = _query_via_api(url, sql, read_key)
     _print_rows(names, data, fmt)

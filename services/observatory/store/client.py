@@ -25,6 +25,22 @@ def chdb_path(dsn: str) -> Path | None:
     return Path(path)
 
 
+def held_elsewhere(path: Path) -> bool:
+    """Whether another process holds the chDB folder (its engine keeps `status` flock-ed while open).
+    The error chDB raises then does not always say so, hence this check."""
+    import fcntl
+    try:
+        with open(path / "status", "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
 def connect(settings: StoreSettings, session: dict | None = None) -> Client:
     """`session`: ClickHouse settings applied to the client's session, in order (see store.sql)."""
     path = chdb_path(settings.dsn)
