@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -108,17 +109,22 @@ def query_router(store: ReadOnlyStore) -> APIRouter:
                  responses=error_responses(400, 503, e400="a write statement (read_only), or ClickHouse refused "
                                                           "the query (query_failed: syntax, unknown table, more "
                                                           f"than {sql.MAX_ROWS} rows, over {sql.MAX_SECONDS} s)"))
-    async def run_query(body: QueryRequest) -> Response:
+    async def run_query(body: QueryRequest, request: Request) -> Response:
         if sql.read_statement(body.sql) is None:
             word = sql.first_keyword(body.sql) or "an empty statement"
             raise ApiError(400, "read_only", WRITE_REFUSED.format(keywords=", ".join(sql.READ_KEYWORDS),
                                                                   what=f"this one starts with {word}"))
+        started = time.monotonic()
         try:
             rows = await store.query(body.sql)
         except (StoreError, OperationalError) as exc:   # down or unreachable (not about this statement)
             raise _unavailable(exc) from None
         except DatabaseError as exc:
             raise _refusal(exc) from None
+        # who ran what kind of statement, not its text (literals in it may be personal data)
+        log.info("query API", extra={"key": getattr(request.state, "api_key", None),
+                                     "statement": sql.first_keyword(body.sql), "rows": len(rows.rows),
+                                     "duration_s": round(time.monotonic() - started, 3)})
         # stdlib json: integers wider than 64 bits (Int128, UInt256) stay exact
         return Response(json.dumps(rows.as_dict(), ensure_ascii=False), media_type="application/json")
 
