@@ -97,6 +97,12 @@ def ingest_app_from_env():
     return create_app(_settings(IngestSettings), _settings(BrokerSettings), api=_settings(ApiSettings))
 
 
+def ingest_public_app_from_env():
+    """ASGI factory for other servers (the Granian comparison of `make bench`): the public listener
+    only, with the shared lifespan."""
+    return ingest_app_from_env().public_asgi()
+
+
 @run_app.command("ingest")
 def run_ingest(workers: Annotated[Optional[int], typer.Option(help="worker processes (default: settings)")] = None):
     """HTTP ingest API: validate events, publish to RabbitMQ, 202 once confirmed (public listener);

@@ -18,7 +18,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
@@ -37,7 +37,6 @@ log = logging.getLogger("observatory.listeners")
 class Listeners:
     public: FastAPI
     private: FastAPI
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def state(self):
@@ -46,6 +45,14 @@ class Listeners:
     def lifespan(self):
         """`async with listeners.lifespan():` starts and stops what both apps share."""
         return self.private.router.lifespan_context(self.private)
+
+    def public_asgi(self):
+        """The public app with the shared lifespan, as ONE ASGI app: for a server that runs a
+        single app (Granian in `make bench`); the private listener is then not served."""
+        async def app(scope, receive, send):
+            target = self.private if scope["type"] == "lifespan" else self.public
+            return await target(scope, receive, send)
+        return app
 
 
 class WritePaths:

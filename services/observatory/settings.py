@@ -61,8 +61,7 @@ class BrokerSettings(BaseSettings):
     model_config = _settings("OBS_AMQP_")
     url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/%2F", repr=False,
                      description="one AMQP URL or a comma-separated list (cluster nodes): services connect to "
-                                 "the first that answers and fail over to the next on connection loss; holds "
-                                 "the broker password: kept out of reprs")
+                                 "the first that answers and fail over to the next on connection loss (holds passwords: kept out of reprs)")
     exchange: str = "events"
     queue: str = "events"
     dead_letter_exchange: str = "events.dlx"

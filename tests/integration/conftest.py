@@ -111,6 +111,11 @@ def service_env(broker, dsn: str, database: str, **extra) -> dict[str, str]:
         "OBS_CLICKHOUSE_DSN": dsn, "OBS_CLICKHOUSE_DATABASE": database,
         "OBS_INGEST_API_KEYS": f"tests:sha256:{hash_key(API_KEY)}", "OBS_API_KEYS": read_keys_entry(),
     })
+    # every listener on a free port unless the test names it (the defaults are fixed well-known ports)
+    from observatory.localstack.proc import free_port
+    for var in ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT", "OBS_CONSUMER_PORT", "OBS_CONSUMER_METRICS_PORT",
+                "OBS_FORECASTER_PORT", "OBS_FORECASTER_PRIVATE_PORT"):
+        env[var] = str(free_port())
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

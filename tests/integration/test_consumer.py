@@ -141,7 +141,7 @@ async def test_rows_clickhouse_refuses_are_dead_lettered_with_its_error_and_the_
         assert (await p.post({"event_name": "x", "user_id": "after"})).status_code == 202
         await wait_until("later event stored", lambda: count_rows(ch, p.db) == 41, 30)
         assert p.consumer.ready()
-        metrics = (await p.http.get("/metrics")).text
+        metrics = (await p.private.get("/metrics")).text
         assert 'consumer_dead_lettered_total{reason="rejected_by_store"} 2.0' in metrics
         assert "consumer_insert_errors_total 0.0" in metrics, "handled rows are not insert errors (no retry alert)"
 
@@ -155,7 +155,7 @@ async def test_batches_are_flushed_at_batch_bytes(make_pipeline, ch):
             await publish_raw(p.broker, orjson.dumps([event(k, properties={"blob": big})]))
 
         async def one_batch_recorded():
-            return "consumer_batch_rows_count 1.0" in (await p.http.get("/metrics")).text
+            return "consumer_batch_rows_count 1.0" in (await p.private.get("/metrics")).text
 
         await wait_until("one size-triggered flush", one_batch_recorded, 15)
         stored = count_rows(ch, p.db, final=False)

@@ -94,6 +94,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     private = private_app(title, DESCRIPTION + " Read API (keys with scopes), metrics and docs.", checks,
                           registry, access, lifespan=lifespan, routers=routers, public=public)
     private.state.link = link
+    private.state.publisher = publisher
     private.state.events_endpoint = endpoint
     private.state.publisher = publisher
     for app, name in ((public, service_name), (private, service_name)):

@@ -157,3 +157,15 @@ async def test_an_unexpected_publish_error_is_a_logged_503(make_pipeline, caplog
         metrics = (await p.private.get("/metrics")).text
         assert 'ingest_publish_failures_total{reason="unexpected"} 1.0' in metrics
         assert await _queue_depth(p.broker.url, p.broker.queue) == 0
+
+
+async def test_backtests_are_rate_limited_per_key(shop, make_forecaster):
+    store, _ = shop
+    async with make_forecaster(store, backtests_per_minute=1) as (app, http):
+        first = await http.get("/v1/backtest/no_such_metric", headers=READ)   # spends the key's one token
+        limited = await http.get("/v1/backtest/no_such_metric", headers=READ)
+        other_key = await http.get("/v1/backtest/no_such_metric", headers=ADMIN)
+    assert first.status_code == 404
+    assert (limited.status_code, limited.json()["error"]) == (429, "rate_limited")
+    assert int(limited.headers["retry-after"]) >= 1
+    assert other_key.status_code == 404, "each key has its own budget"
