@@ -31,7 +31,6 @@ KNOWN_CYCLES: list[frozenset[str]] = [
 MAX_LINES = 300
 KNOWN_LONG = {
     "cli.py",             # every command and the service wiring: one module per command group
-    "tracing.py",         # provider setup plus per-service AMQP and ClickHouse instrumentation
     "bench/pipeline.py",  # the pipeline benchmark's scenarios
     "settings.py",        # every service's settings class (323 lines after issue 9's listeners and keys)
 }
