@@ -30,7 +30,8 @@ import psutil
 from observatory.bench import ceilings, latency, profile, servers, validation
 from observatory.broker import topology
 from observatory.broker.publisher import encode_batch
-from observatory.events import Validator, load_schema
+from observatory.events import Validator
+from observatory.events_io import load_schema, new_event_id
 from observatory.localstack.proc import free_port, wait_for
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.settings import BrokerSettings, default_schema_path
@@ -144,7 +145,7 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     broker = BrokerSettings(url=node.url, max_length=50_000_000)
     ceiling_broker = BrokerSettings(url=node.url, exchange="ceiling", queue="ceiling",
                                     dead_letter_exchange="ceiling.dlx", dead_letter_queue="ceiling.dead")
-    schema = Validator(load_schema(default_schema_path()))
+    schema = Validator(load_schema(default_schema_path()), new_id=new_event_id)
     now = datetime.now(timezone.utc)
     one = [schema.validate(SINGLE, now, "bench")]
     hundred = schema.validate_many(validation.typical_events(), now, "bench")
@@ -177,8 +178,8 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
         wrk(base + "/", single, 16, 2)
         ceiling = wrk(base + "/", single, 64, seconds)
         servers.stop(bare)
-        proc, base = servers.start(server, "observatory.cli:ingest_app_from_env", env, work / f"ingest-{server}.log",
-                                   factory=True)
+        proc, base = servers.start(server, "observatory.cli:ingest_public_app_from_env", env,
+                                   work / f"ingest-{server}.log", factory=True)
         procs.append(proc)
         url = f"{base}/v1/events"
         wrk(url, single, 16, 2)  # warm-up
@@ -222,7 +223,8 @@ def _all_in_one(report, work: Path, env: dict, seconds: int) -> None:
     port = free_port()
     log = work / "all-in-one.log"
     proc = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "all-in-one"],
-                            env={**env, "OBS_INGEST_PORT": str(port), "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb-aio'}"},
+                            env={**env, "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port()),
+                                 "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb-aio'}"},
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -248,7 +250,7 @@ def _consumer(report, work: Path, node: RabbitNode, broker: BrokerSettings, env:
     print(f"consumer draining {queued:,} messages ...", flush=True)
     cport = free_port()
     consumer = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "consumer"],
-                                env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport)},
+                                env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport), "OBS_CONSUMER_PORT": str(free_port())},
                                 stdout=open(work / "consumer.log", "wb"), stderr=subprocess.STDOUT)
     procs.append(consumer)
     murl = f"http://127.0.0.1:{cport}/metrics"

@@ -12,15 +12,17 @@ from datetime import datetime
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
-from observatory import __version__, tracing
+from observatory import __version__
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
+from observatory.forecaster.sql_api import ReadOnlyStore, query_router
 from observatory.forecaster.service import ForecastService
-from observatory.health import health_router
+from observatory.api_keys import Access
 from observatory.metrics import ForecasterMetrics, new_registry
-from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
-from observatory.responses import JSONResponse
-from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
+from observatory.middleware import MetricsMiddleware, RequestContextMiddleware, instrument_app
+from observatory.store.tracing import traced_clickhouse
+from observatory.listeners import Listeners, private_app, public_app
+from observatory.settings import ApiSettings, ForecasterSettings, ReportSettings, StoreSettings
 from observatory.store.analytics import Analytics
 from observatory.store.client import connect
 from observatory.store.migrate import migrate
@@ -35,14 +37,18 @@ class Forecaster:
     router: APIRouter
     metrics: ForecasterMetrics
     client: object
+    sql: ReadOnlyStore | None = None        # POST /v1/query's read-only session
 
     def close(self) -> None:
+        self.service.pool.close()
         self.client.close()
+        if self.sql is not None:
+            self.sql.close()
 
 
 def _event_names(settings: ForecasterSettings) -> set[str]:
     try:
-        from observatory.events import load_schema
+        from observatory.events_io import load_schema
         return set(load_schema(settings.schema_path).events)
     except Exception as exc:  # noqa: BLE001 - events:<name> then needs data to be known
         log.warning("event schema not loaded (%s): events:<name> metrics are known once data exists", exc)
@@ -55,40 +61,48 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
     """Open the store (or use `client`), apply migrations, and assemble service, routes, scheduler.
     In all-in-one pass the same StoreSettings as the consumer: a second client on the same chDB
     folder in the same process is fine."""
-    client = tracing.traced_clickhouse(client or connect(store), store.database)  # itself when tracing is off
+    client = traced_clickhouse(client or connect(store), store.database)  # itself when tracing is off
     migrate(client, store)
     metrics = ForecasterMetrics.create(registry)
     service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
     scheduler = Scheduler(service, reports, clock)
-    return Forecaster(service, scheduler, forecaster_router(service, reports), metrics, client)
+    router, sql = forecaster_router(service, reports), ReadOnlyStore(store)
+    router.include_router(query_router(sql))   # POST /v1/query: read-only SQL for a read key
+    return Forecaster(service, scheduler, router, metrics, client, sql)
 
 
 def create_app(settings: ForecasterSettings, store: StoreSettings, reports: ReportSettings | None = None, *,
                registry: CollectorRegistry | None = None, clock: Callable[[], datetime] | None = None,
-               schedule: bool = True) -> FastAPI:
+               schedule: bool = True, api: ApiSettings | None = None) -> Listeners:
+    """Public listener: health only. Private listener: the read API (keys), /metrics, docs."""
     registry = registry or new_registry("forecaster", __version__)
+    api = api or ApiSettings()
     fc = build_forecaster(settings, store, registry, reports, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if schedule:
             await fc.scheduler.start()
-        log.info("forecaster ready", extra={"host": settings.host, "port": settings.port})
+        log.info("forecaster ready", extra={"public": f"{settings.host}:{settings.port}",
+                                            "private": f"{settings.private_host}:{settings.private_port}"})
         yield
         await fc.scheduler.stop()
         fc.close()
 
-    app = FastAPI(title="Observatory forecaster", version=__version__, lifespan=lifespan,
-                  default_response_class=JSONResponse,
-                  description="Prophet forecasts of business metrics, analytics KPIs, anomaly gauges, reports.")
-    app.state.forecaster = fc
-    app.state.registry = registry
     checks = {"store": fc.service.ping}
     if schedule:
         checks["scheduler"] = fc.scheduler.running
-    app.include_router(health_router(checks, registry))
-    app.include_router(fc.router)
-    app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
-    app.add_middleware(RequestContextMiddleware)
-    tracing.instrument_app(app, "forecaster")
-    return app
+    title = "Observatory forecaster"
+    public = public_app(title, "Health of the forecaster (its API is on the private listener).", checks)
+    private = private_app(title, DESCRIPTION, checks, registry, Access(api.read_keys(), api.write_hashes()),
+                          lifespan=lifespan, routers=[fc.router])
+    private.state.forecaster = fc
+    for app in (public, private):
+        app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
+        app.add_middleware(RequestContextMiddleware)
+        instrument_app(app, "forecaster")
+    return Listeners(public, private)
+
+
+DESCRIPTION = ("Prophet forecasts of business metrics, analytics KPIs, anomaly gauges, reports. Every route "
+               "below /v1 needs a read key (`Authorization: Bearer <key>`, OBS_API_KEYS); reports need admin.")
