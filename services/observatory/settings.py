@@ -225,6 +225,9 @@ def _duration_s(text: str) -> float:
     return float(text)
 
 
+FORECAST_CANDIDATES = ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble")
+
+
 class ForecasterSettings(BaseSettings):
     """Forecaster: Prophet models of business metrics, analytics API, anomaly gauges, report schedule."""
 
@@ -294,9 +297,28 @@ class ForecasterSettings(BaseSettings):
             raise ValueError(f"OBS_FORECASTER_REFRESH: {exc}") from None
         if any(v <= 0 for v in intervals.values()):
             raise ValueError("OBS_FORECASTER_REFRESH: intervals must be positive")
-        from observatory.forecaster.config import validate
-        validate(self)   # unknown candidates or holiday countries fail at start-up
+        self.candidate_list(), self.holiday_countries()   # unknown names fail at start-up
         return self
+
+    def candidate_list(self) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(c.strip() for c in self.candidates.split(",") if c.strip()))
+        unknown = [c for c in names if c not in FORECAST_CANDIDATES]
+        if unknown or not names:
+            raise ValueError(f"OBS_FORECASTER_CANDIDATES: unknown {unknown or 'empty list'}; "
+                             f"choose from {', '.join(FORECAST_CANDIDATES)}")
+        return names
+
+    def holiday_countries(self) -> tuple[str, ...]:
+        codes = tuple(dict.fromkeys(c.strip().upper() for c in self.holidays.split(",") if c.strip()))
+        if codes:
+            import holidays   # a dependency of prophet (the forecast extra)
+            for code in codes:
+                try:
+                    holidays.country_holidays(code)
+                except NotImplementedError:
+                    raise ValueError(f"OBS_FORECASTER_HOLIDAYS: unknown country {code!r} "
+                                     "(ISO 3166 code, e.g. DE, US)") from None
+        return codes
 
 
 class ReportSettings(BaseSettings):

@@ -31,6 +31,7 @@ import pandas as pd
 from observatory.forecaster import reporting
 from observatory.forecaster.config import model_config
 from observatory.forecaster.model import InsufficientHistory, prophet_settings
+from observatory.forecaster.scores import export_scores
 from observatory.forecaster.selection import Selection, select, serve
 from observatory.forecaster.series import (BASE_METRICS, GRANULARITIES, STEP, UnknownMetric, as_utc, bucket_start,
                                            data_start, load_series, source, window_total)
@@ -169,28 +170,8 @@ class ForecastService:
         self.metrics.model_fits.labels(metric, granularity, "ok").inc()
         self.metrics.fit_duration.observe(elapsed)
         self.metrics.model_fitted.labels(metric, granularity).set(now.timestamp())
-        self.export_scores(model)
+        export_scores(self.metrics, model.metric, model.granularity, model.backtest, self.config.candidates)
         return model
-
-    def export_scores(self, model: FittedModel) -> None:
-        """The served model's name and backtest scores as gauges; a score that does not exist for this
-        fit (too little history, no non-zero actual) is removed, not left from an older fit."""
-        labels = (model.metric, model.granularity)
-        m, sel = self.metrics, model.backtest
-        for name in self.config.candidates:
-            m.model_selected.labels(*labels, name).set(1 if name == sel.chosen else 0)
-        score = sel.score if sel.folds else None
-        cal = sel.calibration
-        for gauge, value in ((m.backtest_mape, score and score.mape), (m.backtest_mase, score and score.mase),
-                             (m.backtest_relative_mae, score and score.relative_mae),
-                             (m.band_coverage, cal and cal.coverage)):
-            if value is None:
-                try:
-                    gauge.remove(*labels)
-                except KeyError:
-                    pass
-            else:
-                gauge.labels(*labels).set(value)
 
     # -- what a report draws (observatory.reports.forecast.ForecastSource) --------------------------
     def report_history(self, metric: str, now: datetime, days: int) -> pd.DataFrame:
