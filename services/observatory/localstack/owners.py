@@ -1,0 +1,66 @@
+"""Whose is a port, which processes belong to a stack folder.
+
+Every process of a local stack (supervisord, its programs, and what they spawn) carries
+`OBS_LOCAL_STACK=<stack folder>` in its environment. That tells our own processes, including orphans
+left by a supervisord that was killed, from a foreign program holding a port we want.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+from observatory.localstack.supervisor import MARKER
+
+
+def _stack_of(proc: psutil.Process) -> str | None:
+    try:
+        return proc.environ().get(MARKER)
+    except (psutil.Error, OSError):
+        return None
+
+
+def stack_processes(local: Path) -> list[psutil.Process]:
+    """Every live process of the stack in `local` (supervisord included)."""
+    want = str(local)
+    return [p for p in psutil.process_iter() if p.status() != psutil.STATUS_ZOMBIE and _stack_of(p) == want]
+
+
+def port_listener(port: int) -> int | None:
+    """The pid listening on 127.0.0.1/any address at `port`, when this user may know it."""
+    for c in psutil.net_connections(kind="tcp"):
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
+            return c.pid
+    return None
+
+
+def is_ours(pid: int | None, local: Path) -> bool:
+    if pid is None:
+        return False
+    try:
+        return _stack_of(psutil.Process(pid)) == str(local)
+    except psutil.Error:
+        return False
+
+
+def terminate(procs: list[psutil.Process], timeout_s: float = 20.0) -> list[str]:
+    """SIGTERM the given processes, SIGKILL what is left after `timeout_s`; one line per process."""
+    lines = []
+    for p in procs:
+        try:
+            lines.append(f"{p.name()} (pid {p.pid})")
+            p.send_signal(signal.SIGTERM)
+        except psutil.Error:
+            pass
+    deadline = time.monotonic() + timeout_s
+    _gone, alive = psutil.wait_procs(procs, timeout=max(0.0, deadline - time.monotonic()))
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    return lines
