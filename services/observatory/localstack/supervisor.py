@@ -42,9 +42,11 @@ class Program:
 
 
 def _quote(value: str) -> str:
-    """A value for supervisor's `environment=` (non-POSIX shlex, quotes stripped, no escapes)."""
-    if "\n" in value or ('"' in value and "'" in value):
-        raise ValueError(f"environment value {value[:20]!r}... holds a newline or both quote kinds")
+    """A value for supervisor's `environment=` (non-POSIX shlex without escapes, then quotes stripped
+    from both ends): values it cannot carry are refused rather than changed."""
+    if "\n" in value or ('"' in value and "'" in value) or value[-1:] in ("'", '"') or value[:1] in ("'", '"'):
+        raise ValueError(f"environment value {value[:20]!r}...: a newline, both quote kinds, or a quote at "
+                         "either end cannot be passed through supervisord")
     q = "'" if '"' in value else '"'
     return q + value.replace("%", "%%") + q
 
