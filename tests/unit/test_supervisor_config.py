@@ -21,7 +21,8 @@ def _parsed(tmp_path, programs):
 def test_programs_restart_with_backoff_stop_as_a_group_and_rotate_logs(tmp_path):
     sup, progs = _parsed(tmp_path, [Program("rabbitmq", ["/bin/sleep", "100"], priority=20, stopwaitsecs=60),
                                     Program("observatory", ["/usr/bin/python3", "-m", "x"], priority=30)])
-    assert set(progs) == {"rabbitmq", "observatory"}
+    assert set(progs) == {"rabbitmq", "observatory", "revive"}
+    assert progs["revive"].name == "revive" and "observatory.localstack.revive" in progs["revive"].command
     r = progs["rabbitmq"]
     assert r.command == "/bin/sleep 100" and r.priority == 20 and r.stopwaitsecs == 60
     assert r.autorestart is RestartUnconditionally and r.startretries == START_RETRIES   # even after exit code 0

@@ -162,7 +162,7 @@ def status(local: Path, env=os.environ) -> int:
         up_s = int(p["now"] - p["start"]) if p["statename"] == "RUNNING" else 0
         uptime = f"{up_s // 3600}:{up_s // 60 % 60:02d}:{up_s % 60:02d}" if up_s else "-"
         check = ready.get(p["name"])
-        r = "?" if check is None else ("yes" if _safe(check[1]) else "NO")
+        r = "-" if check is None else ("yes" if _safe(check[1]) else "NO")
         ok &= p["statename"] == "RUNNING" and r != "NO"
         print(f"{p['name']:13} {p['statename']:9} {p['pid'] or '-':>8}  {uptime:>9}  {r}")
     print(f"\nlogs: {sup.logs}")
