@@ -12,6 +12,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import socket
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -77,13 +78,20 @@ def _http_ok(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=2).status_code == 200
 
 
+def _epmd_answers(port: int) -> bool:
+    """epmd's NAMES_REQ (length 1, 'n'): the reply starts with epmd's own port, 4 bytes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(b"\x00\x01n")
+        return int.from_bytes(s.recv(4), "big") == port
+
+
 def readiness(p: Mapping[str, int]) -> dict[str, tuple[str, Callable[[], bool]]]:
     """Program name -> (what readiness means, the check)."""
     def http(what: str, port: str, path: str):
         url = f"http://127.0.0.1:{p[port]}{path}"
         return f"{what} at {url}", _http_ok(url)
     return {
-        "epmd": (f"epmd on port {p['epmd']}", lambda: port_open(p["epmd"])),
+        "epmd": (f"epmd answering on port {p['epmd']}", lambda: _epmd_answers(p["epmd"])),
         "rabbitmq": (f"RabbitMQ AMQP port {p['amqp']} and metrics port {p['rabbitmq_prometheus']}",
                      lambda: port_open(p["amqp"]) and port_open(p["rabbitmq_prometheus"])),
         "observatory": http("observatory readiness", "ingest", "/health/ready"),

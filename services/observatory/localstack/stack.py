@@ -25,7 +25,7 @@ from observatory.localstack.supervisor import Supervisor
 NOT_HERE = ("Grafana, Kibana, Elasticsearch, Jaeger and Metabase need Docker: run `make up` on a "
             "machine with a Docker engine for the full stack.")
 READY_TIMEOUT_S = 120.0
-api_key = plan.api_key          # `observatory` CLI commands read the local key through here
+api_key = plan.api_key          # kept importable from here (its former home)
 
 
 def _supervisor(local: Path, comps: list[Component]) -> Supervisor:

@@ -70,6 +70,14 @@ def test_local_up_again_changes_nothing_and_status_shows_every_program(local_sta
     assert (local_stack.local / "logs" / "observatory.log").exists()
 
 
+def test_the_rabbitmq_node_is_supervised_in_the_foreground_with_its_own_epmd(local_stack):
+    import psutil
+    s = local_stack
+    assert psutil.Process(s.pid("rabbitmq")).name() == "beam.smp"     # not a shell waiting on it
+    epmds = [p.pid for p in owners.stack_processes(s.local) if p.name() == "epmd"]
+    assert epmds == [s.pid("epmd")], "an epmd outside supervision belongs to the stack"
+
+
 def test_local_prometheus_scrapes_the_blackbox_probe_and_the_pushgateway(local_stack):
     r = httpx.put(f"{local_stack.url('pushgateway')}/metrics/job/nightly_export",
                   content=b"# TYPE obs_batch_rows gauge\nobs_batch_rows 4242\n", timeout=10)
