@@ -44,3 +44,16 @@ def test_a_value_supervisor_would_alter_is_refused(tmp_path):
     import pytest
     with pytest.raises(ValueError, match="cannot be passed through supervisord"):
         Supervisor(tmp_path, [Program("p", ["/bin/true"], environment={"X": 'ends with "quote"'})]).render()
+
+
+def test_a_deep_stack_folder_gets_a_short_stable_socket_path(tmp_path):
+    import subprocess
+    import sys
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / ".local"
+    a = Supervisor(deep, [])
+    other_process = subprocess.run(   # `make local` and `make local-status` are different processes
+        [sys.executable, "-c", "import sys; from pathlib import Path; from observatory.localstack.supervisor import "
+         "Supervisor; print(Supervisor(Path(sys.argv[1]), []).sock)", str(deep)],
+        capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    assert len(str(a.sock)) < 100 and str(a.sock) == other_process
+    assert Supervisor(tmp_path / "other" / ("d" * 60) / ("e" * 60), []).sock != a.sock

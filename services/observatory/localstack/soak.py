@@ -160,7 +160,7 @@ def verdict(accepted: set[str], stored: dict[str, int]) -> dict[str, int]:
 
 def run(seconds: float, kill_every_s: float, seed: int, keep: bool) -> int:
     rng = random.Random(seed)
-    work = Path(tempfile.mkdtemp(prefix="obs-soak-"))
+    work = Path(tempfile.mkdtemp(prefix="obs-soak-")).resolve()
     local, env = work / ".local", private_env()
     ports = plan.ports(env)
     print(f"soak: private stack in {local} (ingest on 127.0.0.1:{ports['ingest']}), {seconds:.0f}s, "

@@ -10,6 +10,7 @@ processes (orphans of a crashed supervisord included) from foreign ones.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import shlex
@@ -90,7 +91,8 @@ class Supervisor:
         self.pidfile = self.dir / "supervisord.pid"
         sock = self.dir / "supervisor.sock"
         # AF_UNIX paths are limited to 107 bytes: deep folders get a short socket name in /tmp
-        self.sock = sock if len(str(sock)) < 100 else Path(f"/tmp/obs-supervisor-{abs(hash(str(local)))}.sock")
+        short = hashlib.sha256(str(local).encode()).hexdigest()[:16]
+        self.sock = sock if len(str(sock)) < 100 else Path(f"/tmp/obs-supervisor-{short}.sock")
 
     def log_path(self, name: str) -> Path:
         return self.logs / f"{name}.log"
