@@ -7,6 +7,7 @@ left by a supervisord that was killed, from a foreign program holding a port we 
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -27,6 +28,27 @@ def stack_processes(local: Path) -> list[psutil.Process]:
     """Every live process of the stack in `local` (supervisord included)."""
     want = str(local)
     return [p for p in psutil.process_iter() if p.status() != psutil.STATUS_ZOMBIE and _stack_of(p) == want]
+
+
+def legacy_processes(local: Path) -> list[psutil.Process]:
+    """Processes of a stack started by the launcher before supervision, which kept pids in
+    `<local>/state.json` and set no marker: each recorded pid only if it still is that stack's process
+    (its command line or environment names the folder: no recycled pid), plus the node's epmd."""
+    try:
+        state = json.loads((local / "state.json").read_text())
+    except (OSError, ValueError):
+        return []
+    pids = {info.get("pid") for info in state.values() if isinstance(info, dict)}
+    needle, found = str(local) + "/", []
+    for p in psutil.process_iter():
+        try:
+            if p.pid not in pids and p.name() != "epmd":
+                continue
+            if needle in " ".join(p.cmdline()) + " " + " ".join(p.environ().values()) and _stack_of(p) is None:
+                found.append(p)
+        except (psutil.Error, OSError):
+            continue
+    return found
 
 
 def port_listener(port: int) -> int | None:

@@ -77,6 +77,10 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
         return 1
     sup = _supervisor(local, comps)
     sup.write()
+    legacy = owners.legacy_processes(local)
+    if legacy:   # a stack started before supervision: stop it, supervisord takes over from here
+        print("stopping the previous (unsupervised) local stack: " + ", ".join(owners.terminate(legacy, 60)))
+    (local / "state.json").unlink(missing_ok=True)
     errors = foreign_ports(local, comps, ports)
     if errors:
         for e in errors:

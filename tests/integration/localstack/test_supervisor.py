@@ -30,3 +30,28 @@ def test_a_fatal_program_is_started_again_by_the_revive_listener(tmp_path):
     finally:
         sup.shutdown(timeout_s=30)
     assert owners.stack_processes(local) == []
+
+
+def test_processes_of_a_pre_supervision_stack_are_found_only_if_they_still_are_its_own(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import psutil
+    local = (tmp_path / ".local").resolve()
+    (local / "prometheus").mkdir(parents=True)
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    ours = subprocess.Popen(sleep + [f"--config.file={local}/prometheus/prometheus.yml"])
+    recycled = subprocess.Popen(sleep)          # a pid recorded once, now someone else's
+    try:
+        wait_for("both sleepers started", lambda: all("time.sleep" in " ".join(psutil.Process(p.pid).cmdline())
+                                                      for p in (ours, recycled)), 10)
+        (local / "state.json").write_text(json.dumps({"prometheus": {"pid": ours.pid},
+                                                      "alertmanager": {"pid": recycled.pid}}))
+        assert [p.pid for p in owners.legacy_processes(local)] == [ours.pid]
+        (local / "state.json").unlink()
+        assert owners.legacy_processes(local) == []
+    finally:
+        for p in (ours, recycled):
+            p.kill()
+            p.wait()
