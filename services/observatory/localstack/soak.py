@@ -171,11 +171,14 @@ def run(seconds: float, kill_every_s: float, seed: int, keep: bool) -> int:
     sup = Supervisor(local, [c.program for c in comps.values()])
     traffic = Traffic(f"http://127.0.0.1:{ports['ingest']}", plan.api_key(local), seed=seed).start()
     heals: list[tuple[str, float]] = []
+    bag: list[str] = []      # every component once, in random order, then again: all get killed
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() + kill_every_s < deadline:
             time.sleep(rng.uniform(0.5, 1.5) * kill_every_s)
-            name = rng.choice(KILLABLE)
+            if not bag:
+                bag = rng.sample(KILLABLE, len(KILLABLE))
+            name = bag.pop()
             heals.append((name, kill_and_heal(sup, comps, name)))
             print(f"  kill -9 {name:12} healed in {heals[-1][1]:5.1f}s  (accepted so far: {len(traffic.accepted)})",
                   flush=True)
