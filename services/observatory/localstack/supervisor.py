@@ -23,6 +23,8 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from observatory.localstack.proc import pid_alive, wait_for
 
 MARKER = "OBS_LOCAL_STACK"
@@ -140,11 +142,15 @@ class Supervisor:
 
     # -- the daemon -----------------------------------------------------------------------------------
     def pid(self) -> int | None:
+        """supervisord's pid, only if that process still is this stack's (never a recycled pid)."""
         try:
             pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if pid_alive(pid) else None
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.environ().get(MARKER) == str(self.local):
+                return pid
+        except (OSError, ValueError, psutil.Error):
+            pass
+        return None
 
     def rpc(self, timeout_s: float = 10.0):
         """supervisord's XML-RPC interface (what supervisorctl uses), every call bounded by `timeout_s`."""
