@@ -82,8 +82,7 @@ class Traffic:
         with httpx.Client(timeout=10) as http:
             while not self._stop.is_set():
                 if rng.random() < 0.02:   # a wrong key: 401, nothing stored
-                    r = self._post(http, [_event(rng, -1)], "obs_wrong_key")
-                    self._count(f"http {r}")
+                    self._count(self._post(http, [_event(rng, -1)], "obs_wrong_key"))
                     continue
                 size = 1 if rng.random() < 0.4 else rng.randint(2, 50)
                 events = []
@@ -93,9 +92,9 @@ class Traffic:
                 invalid = rng.random() < 0.1 and size > 1
                 body = events + ([{"event_name": SOAK_EVENT, "event_id": "not-a-uuid"}] if invalid else [])
                 for attempt in range(20):          # retry with the same ids until a 2xx
-                    status = self._post(http, body, self.key)
-                    self._count(f"http {status}")
-                    if 200 <= status < 300:
+                    outcome = self._post(http, body, self.key)
+                    self._count(outcome)
+                    if outcome.startswith("http 2"):
                         with self._lock:
                             self.accepted.update(e["event_id"] for e in events)
                         break
@@ -103,11 +102,13 @@ class Traffic:
                         break
                 time.sleep(rng.uniform(0.005, 0.05))
 
-    def _post(self, http: httpx.Client, body: list[dict], key: str) -> int:
+    def _post(self, http: httpx.Client, body: list[dict], key: str) -> str:
+        """`http <status>`, or the transport error (refused while a component restarts, cut by a kill)."""
         try:
-            return http.post(f"{self.url}/v1/events", json=body, headers={"Authorization": f"Bearer {key}"}).status_code
+            r = http.post(f"{self.url}/v1/events", json=body, headers={"Authorization": f"Bearer {key}"})
+            return f"http {r.status_code}"
         except httpx.HTTPError as exc:
-            return {"ConnectError": -1, "ReadTimeout": -2}.get(type(exc).__name__, -3)
+            return type(exc).__name__
 
 
 def kill_and_heal(sup: Supervisor, comps: dict[str, plan.Component], name: str, timeout_s: float = 120.0) -> float:
