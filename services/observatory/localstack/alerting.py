@@ -89,6 +89,8 @@ def prometheus(local: Path, ports: Mapping[str, int]) -> PrometheusServer:
         rule_files=[str(RULES_DIR / "*.rules.yml")],
         alertmanagers=at("alertmanager"),
         intervals=promconfig.LOCAL_INTERVALS,
+        runbook_base_url=(f"http://127.0.0.1:{ports['private']}/runbooks" if "private" in ports
+                          else promconfig.LOCAL_RUNBOOK_BASE_URL),
         extra_jobs=[promconfig.blackbox_job(at("blackbox")[0], probe_targets(ports)),
                     promconfig.pushgateway_job(at("pushgateway"))])
     return PrometheusServer(local / "prometheus", promconfig.loopback_config(plan), port=ports["prometheus"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import xmlrpc.client
 from pathlib import Path
 
 from observatory.localstack import owners, plan
@@ -99,6 +100,10 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
         wait_ready(sup, comps)
     except (RuntimeError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, xmlrpc.client.Error) as exc:
+        print(f"error: supervisord ({sup.conf}) is not answering as expected: {exc}; "
+              f"see {sup.logs / 'supervisord.log'}", file=sys.stderr)
         return 1
     if not quiet:
         _print_summary(local, ports, alert_notes, sup)

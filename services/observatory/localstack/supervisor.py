@@ -193,7 +193,11 @@ class Supervisor:
                                                        ("removed", removed)) for name in names]
         for info in s.getAllProcessInfo():
             if info["statename"] in ("STOPPED", "EXITED", "FATAL"):
-                s.startProcess(info["name"], False)
+                try:
+                    s.startProcess(info["name"], False)
+                except xmlrpc.client.Fault as fault:   # started meanwhile (autorestart, revive)
+                    if "ALREADY_STARTED" not in fault.faultString:
+                        raise
                 lines.append(f"started {info['name']} (was {info['statename']})")
         return lines
 
