@@ -178,7 +178,7 @@ class Supervisor:
     def reconcile(self) -> list[str]:
         """`supervisorctl update` (re-read the config; add, restart changed, remove), then start what is
         stopped or FATAL. Returns one line per change."""
-        s = self.rpc()
+        s = self.rpc(timeout_s=180)   # a stop waits for the program to exit (RabbitMQ: up to its stopwaitsecs)
         [[added, changed, removed]] = s.reloadConfig()
         for name in removed:
             s.stopProcessGroup(name)
