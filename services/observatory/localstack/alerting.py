@@ -26,6 +26,10 @@ from observatory.localstack.prometheus import PrometheusServer
 from observatory.monitoring import RULES_DIR, amconfig, promconfig
 
 
+# the variables above belong to Alertmanager's receivers, not to the observatory process
+CHANNEL_VARIABLE_PREFIXES = ("OBS_SLACK_", "OBS_SMTP_", "OBS_ALERT_", "OBS_PAGERDUTY_")
+
+
 def _secret(base: Path, name: str, value_var: str, file_var: str, env: Mapping[str, str]) -> Path | None:
     """A secret as a file: the user's file, or the value written to a 0600 file under `base`."""
     if env.get(file_var):

@@ -19,15 +19,17 @@ from observatory.localstack.supervisor import MARKER
 
 def _stack_of(proc: psutil.Process) -> str | None:
     try:
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
         return proc.environ().get(MARKER)
-    except (psutil.Error, OSError):
+    except (psutil.Error, OSError):   # gone meanwhile, or not ours to read
         return None
 
 
 def stack_processes(local: Path) -> list[psutil.Process]:
     """Every live process of the stack in `local` (supervisord included)."""
     want = str(local)
-    return [p for p in psutil.process_iter() if p.status() != psutil.STATUS_ZOMBIE and _stack_of(p) == want]
+    return [p for p in psutil.process_iter() if _stack_of(p) == want]
 
 
 def legacy_processes(local: Path) -> list[psutil.Process]:

@@ -152,7 +152,8 @@ def _rabbitmq(local: Path, p: Mapping[str, int]) -> list[Component]:
 
 
 def _observatory(local: Path, p: Mapping[str, int], node_url: str, env: Mapping[str, str]) -> Component:
-    user = {k: v for k, v in env.items() if k.startswith("OBS_") and not k.startswith("OBS_LOCAL_")}
+    user = {k: v for k, v in env.items()
+            if k.startswith("OBS_") and not k.startswith(("OBS_LOCAL_",) + alerting.CHANNEL_VARIABLE_PREFIXES)}
     ours = service_env(local, node_url, p)
     # what `observatory query|migrate` read to find the local store (the user's own variables stay out)
     (local / "observatory.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(ours.items())))

@@ -83,6 +83,10 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
         print("stopping the previous (unsupervised) local stack: " + ", ".join(owners.terminate(legacy, 60)))
     (local / "state.json").unlink(missing_ok=True)
     errors = foreign_ports(local, comps, ports)
+    deadline = time.monotonic() + 10
+    while errors and time.monotonic() < deadline:   # a process killed a moment ago may still hold its port
+        time.sleep(0.5)
+        errors = foreign_ports(local, comps, ports)
     if errors:
         for e in errors:
             print(f"error: {e}", file=sys.stderr)

@@ -70,6 +70,20 @@ def test_local_up_again_changes_nothing_and_status_shows_every_program(local_sta
     assert (local_stack.local / "logs" / "observatory.log").exists()
 
 
+def test_a_changed_config_restarts_only_the_program_it_belongs_to(local_stack, capsys):
+    s = local_stack
+    before = {name: s.pid(name) for name in ("alertmanager", "observatory", "prometheus", "rabbitmq")}
+    env = {**s.env, "OBS_SLACK_WEBHOOK_URL": "https://hooks.example.test/T/B/local"}
+    assert stack.up(s.local, env=env) == 0
+    out = capsys.readouterr().out
+    assert "supervisor: restarted (config changed) alertmanager" in out
+    assert "Slack: #alerts-critical" in out
+    assert s.pid("alertmanager") != before["alertmanager"]
+    assert {n: s.pid(n) for n in ("observatory", "prometheus", "rabbitmq")} == \
+        {n: before[n] for n in ("observatory", "prometheus", "rabbitmq")}
+    assert stack.up(s.local, env=s.env, quiet=True) == 0      # and back (Slack off)
+
+
 def test_the_rabbitmq_node_is_supervised_in_the_foreground_with_its_own_epmd(local_stack):
     import psutil
     s = local_stack
@@ -100,7 +114,7 @@ def test_local_prometheus_scrapes_the_blackbox_probe_and_the_pushgateway(local_s
     assert pushed["value"][1] == "4242"
 
 
-def test_every_component_heals_after_kill_9_and_accepted_events_are_stored_once(local_stack):
+def test_every_component_heals_after_kill_9_and_accepted_events_are_stored_once(local_stack, capsys):
     s = local_stack
     traffic = soak.Traffic(s.url("ingest"), plan.api_key(s.local), senders=2).start()
     heals = {}
@@ -114,13 +128,13 @@ def test_every_component_heals_after_kill_9_and_accepted_events_are_stored_once(
 
         # `make local` again right after a crash: the component is being restarted by supervisord
         os.kill(s.pid("observatory"), 9)
-        assert stack.up(s.local, env=s.env, quiet=True) == 0
+        assert stack.up(s.local, env=s.env, quiet=True) == 0, capsys.readouterr().err
         # a crash of supervisord itself leaves its programs orphaned; with the node killed too
         os.kill(s.sup.pid(), 9)
         wait_for("supervisord gone", lambda: s.sup.pid() is None, 10)
         os.kill(next(p.pid for p in owners.stack_processes(s.local) if p.name() == "beam.smp"), 9)
         t0 = time.monotonic()
-        assert stack.up(s.local, env=s.env, quiet=True) == 0
+        assert stack.up(s.local, env=s.env, quiet=True) == 0, capsys.readouterr().err
         heals["supervisord+rabbitmq (local up)"] = time.monotonic() - t0
         assert stack.status(s.local, env=s.env) == 0
         before = len(traffic.accepted)
