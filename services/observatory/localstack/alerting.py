@@ -88,7 +88,8 @@ def prometheus(local: Path, ports: Mapping[str, int]) -> PrometheusServer:
         return [f"127.0.0.1:{ports[name]}"]
     rabbit = at("rabbitmq_prometheus")
     plan = promconfig.LoopbackPlan(
-        targets={"all-in-one": at("ingest"), "rabbitmq": rabbit, "rabbitmq-queues": rabbit,
+        targets={"all-in-one": at("private" if "private" in ports else "ingest"),   # where /metrics is served
+                 "rabbitmq": rabbit, "rabbitmq-queues": rabbit,
                  "alertmanager": at("alertmanager"), "prometheus": at("prometheus")},
         rule_files=[str(RULES_DIR / "*.rules.yml")],
         alertmanagers=at("alertmanager"),

@@ -159,7 +159,7 @@ def _observatory(local: Path, p: Mapping[str, int], node_url: str, env: Mapping[
     (local / "observatory.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(ours.items())))
     settings = {**user, **ours}
     return _component(Program("observatory", [sys.executable, "-m", "observatory.cli", "run", "all-in-one"], settings,
-                              priority=30, startsecs=5, stopwaitsecs=40), ["ingest"], p)
+                              priority=30, startsecs=5, stopwaitsecs=40), [n for n in ("ingest", "private") if n in p], p)
 
 
 def prepare(local: Path, p: Mapping[str, int], env: Mapping[str, str] = os.environ) -> tuple[list[Component], list[str]]:
