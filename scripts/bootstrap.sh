@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local stack and the tests need, idempotently:
-#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, prometheus-pushgateway,
-#     prometheus-blackbox-exporter, wrk) when root;
+#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, prometheus-node-exporter,
+#     prometheus-pushgateway, prometheus-blackbox-exporter, wrk) when root;
 #     otherwise print the exact command and stop if one is missing.
 #   - .venv with the observatory package and its pinned dependencies.
 # Usage: scripts/bootstrap.sh [runtime|dev]   (dev adds test tools and Prophet/tracing extras)
@@ -13,7 +13,8 @@ VENV=".venv"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in rabbitmq-server prometheus prometheus-alertmanager prometheus-pushgateway prometheus-blackbox-exporter wrk; do
+for pkg in rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-pushgateway \
+           prometheus-blackbox-exporter wrk; do
   have "$pkg" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

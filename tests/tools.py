@@ -7,7 +7,8 @@ from __future__ import annotations
 import shutil
 
 PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus", "amtool": "prometheus-alertmanager",
-            "prometheus-alertmanager": "prometheus-alertmanager", "prometheus-pushgateway": "prometheus-pushgateway",
+            "prometheus-alertmanager": "prometheus-alertmanager",
+            "prometheus-node-exporter": "prometheus-node-exporter", "prometheus-pushgateway": "prometheus-pushgateway",
             "prometheus-blackbox-exporter": "prometheus-blackbox-exporter"}
 
 
