@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 import subprocess
 
+import yaml
+
 from observatory.localstack import alerting
+from observatory.localstack.exporters import BLACKBOX_CONFIG, BlackboxExporter
 from observatory.monitoring import amconfig, promconfig
 from observatory.monitoring.rules import rule_files
 from tests.tools import require
@@ -41,6 +44,16 @@ def test_local_prometheus_probes_through_the_blackbox_exporter_and_honors_pushed
     relabel = probe["relabel_configs"]
     assert {"source_labels": ["__address__"], "target_label": "__param_target"} in relabel
     assert {"target_label": "__address__", "replacement": "127.0.0.1:9115"} in relabel
+    # the `service` label is what EndpointDown (critical for ingest) selects on
+    assert probe["static_configs"] == [{"targets": ["http://127.0.0.1:8080/health/ready"], "labels": {"service": "ingest"}}]
+
+
+def test_local_blackbox_exporter_loads_the_repo_modules(tmp_path):
+    exporter = BlackboxExporter(tmp_path / "blackbox", port=9115)
+    exporter.write_config()
+    assert yaml.safe_load(exporter.config_path.read_text()) == yaml.safe_load(BLACKBOX_CONFIG.read_text())
+    check = subprocess.run([*exporter.command(), "--config.check"], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_without_configuration_no_channel_is_rendered(tmp_path):

@@ -77,9 +77,9 @@ def alertmanager(local: Path, port: int, env: Mapping[str, str] = os.environ) ->
     return AlertmanagerServer(base, amconfig.render(endpoints, amconfig.LOCAL_TIMING), port=port), notes
 
 
-def probe_targets(ports: Mapping[str, int]) -> list[str]:
-    """The public endpoints the local blackbox exporter probes (synthetic uptime checks)."""
-    return [f"http://127.0.0.1:{ports['ingest']}/health/ready"]
+def probe_targets(ports: Mapping[str, int]) -> dict[str, str]:
+    """The public endpoints the local blackbox exporter probes (synthetic uptime checks), by service."""
+    return {"ingest": f"http://127.0.0.1:{ports['ingest']}/health/ready"}
 
 
 def prometheus(local: Path, ports: Mapping[str, int]) -> PrometheusServer:

@@ -44,11 +44,12 @@ class LoopbackPlan:
     runbook_base_url: str = LOCAL_RUNBOOK_BASE_URL
 
 
-def blackbox_job(exporter: str, targets: list[str], module: str = "http_2xx", name: str = "blackbox") -> dict:
+def blackbox_job(exporter: str, probes: dict[str, str], module: str = "http_2xx", name: str = "blackbox") -> dict:
     """Synthetic checks: Prometheus asks the blackbox exporter at `exporter` (host:port) to probe each
-    target URL; the series carry `instance=<URL>` and `probe_success`, `probe_duration_seconds`."""
+    URL of `probes` (service -> URL); the series carry `instance=<URL>`, `service` (which the
+    EndpointDown/SlowProbe rules read), `probe_success` and `probe_duration_seconds`."""
     return {"job_name": name, "metrics_path": "/probe", "params": {"module": [module]},
-            "static_configs": [{"targets": list(targets)}],
+            "static_configs": [{"targets": [url], "labels": {"service": service}} for service, url in probes.items()],
             "relabel_configs": [
                 {"source_labels": ["__address__"], "target_label": "__param_target"},
                 {"source_labels": ["__param_target"], "target_label": "instance"},

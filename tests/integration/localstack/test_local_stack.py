@@ -103,8 +103,10 @@ def test_local_prometheus_scrapes_the_blackbox_probe_and_the_pushgateway(local_s
         return health.get("blackbox") == "up" and health.get("pushgateway") == "up"
     wait_for("the blackbox and pushgateway targets up in the local Prometheus", jobs_up, 60)
 
-    wait_for("probe_success of the ingest health endpoint", lambda: local_stack.query('probe_success{job="blackbox"}'), 60)
-    (probe,) = local_stack.query('probe_success{job="blackbox"}')
+    # the series the repo's EndpointDown rule (critical for ingest) selects
+    selector = 'probe_success{job="blackbox", service="ingest"}'
+    wait_for("probe_success of the ingest health endpoint", lambda: local_stack.query(selector), 60)
+    (probe,) = local_stack.query(selector)
     assert probe["metric"]["instance"] == f"{local_stack.url('ingest')}/health/ready"
     assert probe["value"][1] == "1"
 
