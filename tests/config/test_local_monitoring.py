@@ -17,7 +17,7 @@ from tests.tools import require
 TOOLS = [require("promtool"), require("amtool")]
 
 
-PORTS = {"prometheus": 9090, "ingest": 8080, "rabbitmq_prometheus": 15692, "alertmanager": 9093,
+PORTS = {"prometheus": 9090, "ingest": 8080, "private": 8081, "rabbitmq_prometheus": 15692, "alertmanager": 9093,
          "blackbox": 9115, "pushgateway": 9091}
 
 
@@ -29,7 +29,7 @@ def test_local_prometheus_loads_the_repo_rule_files_themselves(tmp_path):
     checked = re.findall(r"SUCCESS: (\d+) rules found", result.stdout + result.stderr)
     assert len(checked) == len(rule_files()), result.stdout + result.stderr
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in server.config["scrape_configs"]}
-    assert jobs == {"all-in-one": ["127.0.0.1:8080"], "rabbitmq": ["127.0.0.1:15692"],
+    assert jobs == {"all-in-one": ["127.0.0.1:8081"], "rabbitmq": ["127.0.0.1:15692"],
                     "rabbitmq-queues": ["127.0.0.1:15692"], "alertmanager": ["127.0.0.1:9093"],
                     "prometheus": ["127.0.0.1:9090"], "pushgateway": ["127.0.0.1:9091"],
                     "blackbox": ["http://127.0.0.1:8080/health/ready"]}

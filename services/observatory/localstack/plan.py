@@ -30,6 +30,7 @@ from observatory.settings import hash_key
 # port name -> (environment variable that overrides it, default)
 PORTS: dict[str, tuple[str, int]] = {
     "ingest": ("OBS_LOCAL_INGEST_PORT", 8080),
+    "private": ("OBS_LOCAL_PRIVATE_PORT", 8081),   # the all-in-one's private listener: read API, /metrics, docs
     "amqp": ("OBS_LOCAL_AMQP_PORT", 5672),
     "rabbitmq_prometheus": ("OBS_LOCAL_RABBITMQ_PROMETHEUS_PORT", 15692),
     "rabbitmq_management": ("OBS_LOCAL_RABBITMQ_MANAGEMENT_PORT", 15672),
@@ -54,6 +55,15 @@ def api_key(local: Path) -> str:
     return path.read_text().strip()
 
 
+def read_key(local: Path) -> str:
+    """The development read key (admin scope) for the private listener, next to the ingest key."""
+    path = local / "read-key"
+    if not path.exists():
+        path.write_text("obs_r_dev_" + secrets.token_urlsafe(18) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def service_env(local: Path, node_url: str, ports: Mapping[str, int]) -> dict[str, str]:
     """The all-in-one process's settings (on top of the user's own OBS_* variables)."""
     return {
@@ -63,6 +73,9 @@ def service_env(local: Path, node_url: str, ports: Mapping[str, int]) -> dict[st
         "OBS_INGEST_API_KEYS": f"local-dev:sha256:{hash_key(api_key(local))}",
         "OBS_INGEST_HOST": "127.0.0.1",
         "OBS_INGEST_PORT": str(ports["ingest"]),
+        "OBS_INGEST_PRIVATE_HOST": "127.0.0.1",
+        "OBS_INGEST_PRIVATE_PORT": str(ports["private"]),
+        "OBS_API_KEYS": f"local-dev:sha256:{hash_key(read_key(local))}:admin",
     }
 
 
@@ -159,7 +172,7 @@ def _observatory(local: Path, p: Mapping[str, int], node_url: str, env: Mapping[
     (local / "observatory.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(ours.items())))
     settings = {**user, **ours}
     return _component(Program("observatory", [sys.executable, "-m", "observatory.cli", "run", "all-in-one"], settings,
-                              priority=30, startsecs=5, stopwaitsecs=40), [n for n in ("ingest", "private") if n in p], p)
+                              priority=30, startsecs=5, stopwaitsecs=40), ["ingest", "private"], p)
 
 
 def prepare(local: Path, p: Mapping[str, int], env: Mapping[str, str] = os.environ) -> tuple[list[Component], list[str]]:

@@ -26,7 +26,7 @@ from observatory.localstack.supervisor import Supervisor
 NOT_HERE = ("Grafana, Kibana, Elasticsearch, Jaeger and Metabase need Docker: run `make up` on a "
             "machine with a Docker engine for the full stack.")
 READY_TIMEOUT_S = 120.0
-api_key = plan.api_key          # kept importable from here (its former home)
+api_key, read_key = plan.api_key, plan.read_key   # kept importable from here (their former home)
 
 
 def _supervisor(local: Path, comps: list[Component]) -> Supervisor:
@@ -117,11 +117,13 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
 def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str], sup: Supervisor) -> None:
     rows = [
         ("Ingest API", f"http://127.0.0.1:{ports['ingest']}/v1/events"),
-        ("API docs (OpenAPI)", f"http://127.0.0.1:{ports['ingest']}/docs"),
-        ("Health / metrics", f"http://127.0.0.1:{ports['ingest']}/health/ready  /metrics"),
+        ("API docs (OpenAPI)", f"http://127.0.0.1:{ports['private']}/docs  (private listener)"),
+        ("Health / metrics", f"http://127.0.0.1:{ports['ingest']}/health/ready  "
+                             f"http://127.0.0.1:{ports['private']}/metrics"),
         ("RabbitMQ management", f"http://127.0.0.1:{ports['rabbitmq_management']}  (guest/guest, loopback only)"),
         ("RabbitMQ metrics", f"http://127.0.0.1:{ports['rabbitmq_prometheus']}/metrics"),
-        ("KPIs and forecasts", f"http://127.0.0.1:{ports['ingest']}/v1/analytics  /v1/forecast/revenue"),
+        ("KPIs and forecasts", f"http://127.0.0.1:{ports['private']}/v1/analytics  /v1/forecast/revenue  "
+                               "(Authorization: Bearer <read key>)"),
         ("ClickHouse (embedded)", f"{(local / 'chdb')}  (SQL via `make query` once the stack is stopped)"),
         ("Prometheus", f"http://127.0.0.1:{ports['prometheus']}  (rules: alert-rules/*.rules.yml)"),
         ("Alertmanager", f"http://127.0.0.1:{ports['alertmanager']}"),
@@ -136,7 +138,8 @@ def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str], s
         print(f"  {name.ljust(width)}  {where}")
     for note in alert_notes:
         print(f"  {'alerts'.ljust(width)}  {note}")
-    print(f"\n  development API key ({local / 'api-key'}):\n    {plan.api_key(local)}\n")
+    print(f"\n  development ingest (write-only) key ({local / 'api-key'}):\n    {plan.api_key(local)}")
+    print(f"  development read key, admin scope ({local / 'read-key'}):\n    {plan.read_key(local)}\n")
     print("  try:  .venv/bin/observatory send user_signup -p signup_method=email")
     print("        .venv/bin/observatory demo --days 30 --rate 20")
     print("  stop: make local-down\n")

@@ -69,7 +69,10 @@ class Rig:
         fast_forecaster = {"OBS_FORECASTER_TICK_S": "0.5", "OBS_FORECASTER_RETRY_S": "1",
                            "OBS_FORECASTER_EVALUATE_INTERVAL_S": "1", "OBS_FORECASTER_MIN_HISTORY_DAYS": "7",
                            "OBS_FORECASTER_BACKTEST_HORIZON_DAYS": "3", "OBS_FORECASTER_UNCERTAINTY_SAMPLES": "50",
-                           "OBS_FORECASTER_MAX_PERIODS_DAY": "14"}
+                           "OBS_FORECASTER_MAX_PERIODS_DAY": "14",
+                           # refit every few seconds: a first fit can start while the backfill is still
+                           # arriving (gaps count as zero days), which leaves no MAPE until the next refit
+                           "OBS_FORECASTER_REFRESH": "revenue=5s,orders=5s,dau=5s,signups=5s,events=5s"}
         self.app = ServiceProcess("all-in-one", port, {**env, **fast_forecaster, "OBS_INGEST_HOST": "127.0.0.1",
                                                       "OBS_INGEST_PORT": str(port)}, base / "logs" / "all-in-one.log")
         self.alertmanager = AlertmanagerServer(base / "alertmanager",
