@@ -61,7 +61,7 @@ def test_local_up_again_changes_nothing_and_status_shows_every_program(local_sta
     out = capsys.readouterr().out
     assert "supervisor: nothing to change" in out
     assert f"Ingest API             {local_stack.url('ingest')}/v1/events" in out
-    assert plan.api_key(local_stack.local) in out
+    assert plan.api_key(local_stack.local) in out and plan.read_key(local_stack.local) in out
     assert stack.status(local_stack.local, env=local_stack.env) == 0
     out = capsys.readouterr().out
     for name in ("epmd", "rabbitmq", "observatory", "prometheus", "alertmanager", "pushgateway", "blackbox"):
@@ -100,8 +100,9 @@ def test_local_prometheus_scrapes_the_blackbox_probe_and_the_pushgateway(local_s
     def jobs_up() -> bool:
         targets = httpx.get(f"{local_stack.url('prometheus')}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in targets}
-        return health.get("blackbox") == "up" and health.get("pushgateway") == "up"
-    wait_for("the blackbox and pushgateway targets up in the local Prometheus", jobs_up, 60)
+        return all(health.get(job) == "up" for job in ("blackbox", "pushgateway", "all-in-one"))
+    wait_for("the blackbox, pushgateway and all-in-one (private /metrics) targets up in the local Prometheus",
+             jobs_up, 60)
 
     # the series the repo's EndpointDown rule (critical for ingest) selects
     selector = 'probe_success{job="blackbox", service="ingest"}'
