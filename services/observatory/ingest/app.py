@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from observatory.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
@@ -23,7 +22,12 @@ from observatory.broker.topology import ROUTING_KEY
 from observatory.events import Validator, load_schema
 from observatory.health import health_router
 from observatory.ingest.auth import KeyRing, RateLimiter
+from observatory.ingest.cors import CorsMiddleware
+from observatory.ingest.deadletter import DeadLetters
 from observatory.ingest.endpoint import PATH, EventsEndpoint, FastPathMiddleware
+from observatory.ingest.frontend import FrontendObserver
+from observatory.ingest.pipeline import Pipeline
+from observatory.ingest.sdk import sdk_doors
 from observatory.metrics import IngestMetrics, new_registry
 from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
 from observatory.settings import BrokerSettings, IngestSettings
@@ -97,7 +101,10 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
                                max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
                                tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY))
-    endpoint = EventsEndpoint(settings, keys, limiter, validator, publisher, metrics)
+    frontend = FrontendObserver(registry, settings.page_pattern_list(), settings.max_exception_types)
+    pipeline = Pipeline(settings, keys, limiter, validator, publisher,
+                        DeadLetters(link, settings.confirm_timeout_s), metrics, observers=[frontend])
+    endpoint = EventsEndpoint(pipeline)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -134,11 +141,13 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
         return app.openapi_schema
 
     app.openapi = openapi
-    app.add_middleware(FastPathMiddleware, endpoint=endpoint)
+    doors, prefixes = sdk_doors(pipeline)  # SDK doors (PostHog, Segment/Rudder): ingest/sdk.py
+    app.add_middleware(FastPathMiddleware, endpoint=endpoint, doors=doors, prefixes=prefixes)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["POST", "OPTIONS"],
-                           allow_headers=["authorization", "content-type", "x-request-id"], max_age=600)
+        write_paths = {PATH, *doors}
+        app.add_middleware(CorsMiddleware, origins=origins,
+                           is_write_path=lambda p: p in write_paths or p.startswith("/array/"))
     app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
     app.add_middleware(RequestContextMiddleware)
     tracing.instrument_app(app, "ingest")  # outermost; not installed at all when tracing is off
