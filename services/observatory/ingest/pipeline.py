@@ -110,7 +110,7 @@ class Pipeline:
             m.events_accepted.labels(source=source).inc(len(accepted))
         for _, code, message in dead:
             m.events_dead_lettered.labels(reason=code).inc()
-            log.warning("invalid SDK event dead-lettered", extra={"reason": code, "door": door, "error": message[:300]})
+            log.warning("invalid SDK event dead-lettered (%s): %s", code, message[:300], extra={"reason": code, "door": door, "error": message[:300]})
         for observe in self.observers:
             observe(accepted)
         return Result(len(accepted), rejected)
