@@ -12,9 +12,12 @@ VENV=".venv"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in rabbitmq-server prometheus prometheus-alertmanager wrk; do
+pkgs=(rabbitmq-server prometheus prometheus-alertmanager wrk)
+[ "$MODE" = "dev" ] && pkgs+=(chromium)   # the real-browser SDK test (tests/browser)
+for pkg in "${pkgs[@]}"; do
   have "$pkg" || need_pkgs+=("$pkg")
 done
+if [ "$MODE" = "dev" ] && ! command -v npm >/dev/null; then need_pkgs+=(nodejs npm); fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "==> installing Debian packages: ${need_pkgs[*]}"
@@ -44,4 +47,10 @@ if [ ! -f "$stamp" ] || [ services/pyproject.toml -nt "$stamp" ]; then
   [ "$MODE" = "dev" ] && extras="forecast,tracing,dev"
   "$VENV/bin/pip" install -q -e "services[$extras]"
   touch "$stamp"
+fi
+
+# npm packages of the real-browser test (posthog-js, analytics-next, puppeteer-core), from the lock file
+if [ "$MODE" = "dev" ] && { [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; }; then
+  echo "==> installing npm packages (tests/browser)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
 fi
