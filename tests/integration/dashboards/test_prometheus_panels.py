@@ -130,6 +130,15 @@ class Rig:
         assert bad.status_code in (202, 400), bad.text
         assert httpx.post(f"{self.app.url}/v1/events", headers={"Authorization": "Bearer wrong"},
                           json={"event_name": "x", "user_id": "u"}, timeout=10).status_code == 401
+        # browser signals through the PostHog door: web vitals and exceptions (the Frontend dashboard)
+        vitals = [{"event": "$web_vitals", "distinct_id": f"b{i}", "properties": {
+            "$current_url": f"http://shop.test/{'cart' if i % 2 else ''}", "$web_vitals_LCP_value": 900 + 400 * i,
+            "$web_vitals_INP_value": 40 + 30 * i, "$web_vitals_CLS_value": 0.02 * i, "$web_vitals_FCP_value": 500 + 100 * i,
+            "$web_vitals_TTFB_value": 80 + 20 * i}} for i in range(10)]
+        errors = [{"event": "$exception", "distinct_id": f"b{i}", "properties": {
+            "$exception_list": [{"type": "TypeError" if i % 3 else "ChunkLoadError", "value": "boom"}]}} for i in range(6)]
+        sdk = httpx.post(f"{self.app.url}/batch/", json={"api_key": API_KEY, "batch": vitals + errors}, timeout=10)
+        assert sdk.status_code == 200, sdk.text
         import asyncio
 
         async def poison():
@@ -153,6 +162,7 @@ def rig(tmp_path_factory, rabbit):
                  lambda: all(r.prometheus.query(e) for e in (
                      "increase(consumer_rows_inserted_total[1m]) > 0", "consumer_dead_lettered_total > 0",
                      "ingest_events_rejected_total > 0", 'forecaster_metric_expected{metric="revenue"}',
+                     "frontend_exceptions_total > 0", "frontend_web_vitals_lcp_seconds_count > 0",
                      'forecaster_backtest_mape{metric="revenue"}')), 90, interval_s=0.5,
                  log_hint=f"see {r.app.log_path}")
         time.sleep(2)  # two more scrapes after the last change
