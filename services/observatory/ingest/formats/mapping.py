@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import orjson
-
-from observatory.events.validate import format_ts, parse_ts
 
 # Namespace of the deterministic ids given to SDK message ids that are not UUIDs.
 SDK_NAMESPACE = uuid.UUID("6f0b6c2e-59a4-4d0e-9a55-4b1f3d7f0c10")
@@ -42,8 +40,12 @@ def parse_time(value: object) -> datetime | None:
 
 
 def _utc():
-    from datetime import timezone
     return timezone.utc
+
+
+def format_ts(ts: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and `Z` (what the validator accepts and normalises)."""
+    return ts.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def corrected_timestamp(timestamp: object, sent_at: object, received_at: datetime,
@@ -96,4 +98,4 @@ def fit_nesting(props: dict, keep: int = NESTING_KEPT) -> dict:
     return {k: walk(v, 1) for k, v in props.items()}
 
 
-__all__ = ["event_id", "corrected_timestamp", "offset_timestamp", "as_id", "fit_nesting", "parse_ts"]
+__all__ = ["event_id", "corrected_timestamp", "offset_timestamp", "as_id", "fit_nesting", "format_ts"]
