@@ -14,7 +14,7 @@ import pytest
 from observatory.events import Rejection
 from observatory.ingest.formats import DecodeError, Request, posthog, segment
 from observatory.ingest.formats.body import gunzip
-from observatory.ingest.formats.mapping import fit_nesting
+from observatory.ingest.formats.mapping import fit_nesting, skew
 from observatory.ingest.frontend import exception_type, page_label
 
 RECEIVED = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
@@ -70,9 +70,9 @@ def test_posthog_mapping():
                               "$set": {"plan": "pro"},
                               "properties": {"distinct_id": 42, "token": "secret", "$session_id": "s1",
                                              "$current_url": "http://x/"}},
-                             "web", RECEIVED, "2026-11-29T14:00:00Z")
+                             "web", RECEIVED, skew("2026-11-29T14:00:00Z", RECEIVED))
     assert event == {"event_name": "$pageview", "user_id": "42", "event_id": eid, "session_id": "s1",
-                     "timestamp": "2026-11-29T11:59:30.000Z",  # 30 s before receipt: the 2 h skew removed
+                     "timestamp": "2026-11-29T11:59:30+00:00",  # 30 s before receipt: the 2 h skew removed
                      "properties": {"distinct_id": 42, "$session_id": "s1", "$current_url": "http://x/",
                                     "$set": {"plan": "pro"}, "$lib": "posthog", "$door": "posthog"}}
     not_uuid = posthog.to_event({"uuid": "abc", "event": "x", "distinct_id": "u"}, "web", RECEIVED)
@@ -112,8 +112,11 @@ def test_segment_decode_paths_and_keys():
 
 
 def test_deep_values_become_json_text():
-    props = {"a": {"b": {"c": {"d": 1}}}, "l": [[1, [2]]]}
-    assert fit_nesting(props) == {"a": {"b": {"c": '{"d":1}'}}, "l": [[1, "[2]"]]}
+    props = {"a": {"b": {"c": {"d": 1}}}, "l": [[1, [2]]], "flat": 1}
+    assert fit_nesting(props) == {"a": {"b": {"c": '{"d":1}'}}, "l": [[1, "[2]"]], "flat": 1}
+    assert props == {"a": {"b": {"c": {"d": 1}}}, "l": [[1, [2]]], "flat": 1}, "the input is not changed"
+    shallow = {"a": {"b": 1}, "x": [1, 2]}
+    assert fit_nesting(shallow) is shallow
 
 
 def test_page_label_and_exception_type_are_bounded():

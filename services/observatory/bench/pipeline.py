@@ -209,6 +209,7 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     report.add(S, "100-event batch POST throughput", r["rps"] * 100, "events/s", target=">= 80,000",
                ceiling=pub100 * 100, note=f"p99 {r['p99']:.1f} ms, non-2xx {r['non2xx']}")
     report.add(S, "100-event batch POST p99", r["p99"], "ms", target="<= 100 ms")
+    asyncio.run(purge(node.url, broker.queue))  # same start as the native batch run: an empty queue
     _posthog_batch(report, base, work, hundred, native=r["rps"] * 100, seconds=seconds)
     report.add(S, "ingest worker RSS (max of workers, after load)", rss_mb(workers), "MB", target="<= 100 MB")
 

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import orjson
 
 from observatory.ingest.formats import DecodeError, Request, posthog, segment
+from observatory.ingest.formats.mapping import skew
 from observatory.ingest.http import answer, headers_of, query_of, read_body
 from observatory.ingest.pipeline import Pipeline
 
@@ -84,7 +85,8 @@ class SdkDoor:
         if len(payload.messages) > self.s.max_batch:  # refuse before mapping a huge batch
             self.pipeline.refuse("batch_too_large", len(payload.messages))
             raise DecodeError(413, "batch_too_large", f"at most {self.s.max_batch} events per request")
-        events = [self.fmt.to_event(m, source, received, payload.sent_at) for m in payload.messages]
+        clock_skew = skew(payload.sent_at, received)
+        events = [self.fmt.to_event(m, source, received, clock_skew) for m in payload.messages]
         await self.pipeline.run(source, events, received, originals=payload.messages, door=self.fmt.DOOR)
         return self.ok_body
 

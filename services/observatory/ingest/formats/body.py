@@ -50,7 +50,7 @@ def unbase64(data: bytes) -> bytes:
 
 
 def parse_json(data: bytes) -> object:
-    if not data.strip():
+    if not data or data.isspace():
         raise DecodeError(400, "empty_body", "the request holds no data")
     try:
         return orjson.loads(data)

@@ -14,11 +14,16 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F
 NESTING_KEPT = 3  # levels below `properties` kept as objects; deeper values are stored as JSON text
 
 
+_CANONICAL = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 def event_id(message_id: object, source: str) -> str | None:
     """The SDK's id when it is a UUID, else uuid5(source + id) so retries keep one identity."""
     if message_id is None or message_id == "":
         return None
-    text = str(message_id)
+    text = message_id if type(message_id) is str else str(message_id)
+    if _CANONICAL.match(text):
+        return text  # the validator lower-cases it
     if _UUID.match(text):
         return str(uuid.UUID(text))
     return str(uuid.uuid5(SDK_NAMESPACE, f"{source}\x00{text}"))
@@ -48,22 +53,28 @@ def format_ts(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-def corrected_timestamp(timestamp: object, sent_at: object, received_at: datetime,
-                        ignore_sent_at: bool = False) -> object:
-    """PostHog's rule: received_at - (sent_at - timestamp), unless the skew cannot be computed.
+def skew(sent_at: object, received_at: datetime) -> timedelta | None:
+    """received_at - sent_at: what PostHog adds to each event's timestamp (None without a usable sent_at)."""
+    sent = parse_time(sent_at)
+    return None if sent is None else received_at - sent
+
+
+def corrected_timestamp(timestamp: object, clock_skew: timedelta | None, ignore_sent_at: bool = False) -> object:
+    """PostHog's rule: received_at - (sent_at - timestamp) = timestamp + skew.
 
     Returns the value for the native `timestamp` field: an ISO string, or the raw value (so the
     validator reports an unparseable timestamp), or None (the receive time is used).
     """
     if timestamp is None:
         return None
+    if (clock_skew is None or ignore_sent_at) and type(timestamp) is str:
+        return timestamp  # nothing to correct: the validator parses and normalises it
     ts = parse_time(timestamp)
     if ts is None:
         return timestamp if isinstance(timestamp, str) else str(timestamp)
-    sent = None if ignore_sent_at else parse_time(sent_at)
-    if sent is not None:
-        ts = received_at - (sent - ts)
-    return format_ts(ts)
+    if clock_skew is not None and not ignore_sent_at:
+        ts = ts + clock_skew
+    return ts.isoformat()
 
 
 def offset_timestamp(offset_ms: object, received_at: datetime) -> str | None:
@@ -84,18 +95,34 @@ def as_id(value: object) -> str | None:
 
 
 def fit_nesting(props: dict, keep: int = NESTING_KEPT) -> dict:
-    """Objects/arrays nested deeper than `keep` levels below `properties` become JSON text."""
-    def walk(value, depth):
-        if type(value) is dict:
-            if depth >= keep:
-                return orjson.dumps(value).decode()
-            return {k: walk(v, depth + 1) for k, v in value.items()}
-        if type(value) is list:
-            if depth >= keep:
-                return orjson.dumps(value).decode()
-            return [walk(v, depth + 1) for v in value]
-        return value
-    return {k: walk(v, 1) for k, v in props.items()}
+    """Objects/arrays nested deeper than `keep` levels below `properties` become JSON text.
+    Returns `props` itself when nothing is that deep (the common case: no copy)."""
+    out = None
+    for key, value in props.items():
+        kind = type(value)
+        if kind is dict or kind is list:
+            fitted = _fit(value, 1, keep)
+            if fitted is not value:
+                if out is None:
+                    out = dict(props)
+                out[key] = fitted
+    return props if out is None else out
 
 
-__all__ = ["event_id", "corrected_timestamp", "offset_timestamp", "as_id", "fit_nesting", "format_ts"]
+def _fit(value, depth: int, keep: int):
+    if depth >= keep:
+        return orjson.dumps(value).decode()
+    out = None
+    items = value.items() if type(value) is dict else enumerate(value)
+    for key, sub in items:
+        kind = type(sub)
+        if kind is dict or kind is list:
+            fitted = _fit(sub, depth + 1, keep)
+            if fitted is not sub:
+                if out is None:
+                    out = dict(value) if type(value) is dict else list(value)
+                out[key] = fitted
+    return value if out is None else out
+
+
+__all__ = ["event_id", "skew", "corrected_timestamp", "offset_timestamp", "as_id", "fit_nesting", "format_ts"]

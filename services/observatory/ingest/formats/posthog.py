@@ -8,11 +8,12 @@ batch), an object with `batch` (an envelope with `api_key`/`token` and `sent_at`
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from observatory.events import Rejection
 from observatory.ingest.formats import DecodeError, Payload, Request
-from observatory.ingest.formats.body import form_fields, looks_base64, maybe_gunzip, parse_json, unbase64
+from observatory.ingest.formats.body import (GZIP_MAGIC, form_fields, looks_base64, maybe_gunzip, parse_json,
+                                             unbase64)
 from observatory.ingest.formats.mapping import (as_id, corrected_timestamp, event_id, fit_nesting,
                                                 offset_timestamp)
 
@@ -36,9 +37,10 @@ def decode(req: Request, max_decompressed: int) -> Payload:
     hint = (hint or req.headers.get("content-encoding", "")).strip().lower()
     if hint not in ("", "gzip", "gzip-js", "base64", "identity"):
         raise DecodeError(400, "unsupported_encoding", f"unsupported compression `{hint[:20]}`")
-    if hint == "base64" or (hint in ("", "identity") and looks_base64(data)):
+    gzipped = hint in ("gzip", "gzip-js") or data.startswith(GZIP_MAGIC)
+    if not gzipped and (hint == "base64" or (hint in ("", "identity") and looks_base64(data))):
         data = unbase64(data)
-    data = maybe_gunzip(data, hint in ("gzip", "gzip-js"), max_decompressed)
+    data = maybe_gunzip(data, gzipped, max_decompressed)
     payload = parse_json(data)
 
     keys: set[str] = set()
@@ -68,8 +70,8 @@ def decode(req: Request, max_decompressed: int) -> Payload:
     return Payload(messages=messages, keys=keys, sent_at=sent_at)
 
 
-def to_event(message: object, source: str, received_at: datetime, sent_at: object = None) -> dict | Rejection:
-    """One PostHog event onto the native shape (still to be validated)."""
+def to_event(message: object, source: str, received_at: datetime, clock_skew: timedelta | None = None) -> dict | Rejection:
+    """One PostHog event onto the native shape (still to be validated); `clock_skew`: mapping.skew()."""
     if type(message) is not dict:
         return Rejection("not_an_object", "each event must be a JSON object")
     name = message.get("event")
@@ -82,7 +84,9 @@ def to_event(message: object, source: str, received_at: datetime, sent_at: objec
         return Rejection("invalid_field", "`properties` must be an object")
     props = dict(props)
     props.pop("token", None)  # the write key: never stored
-    user = as_id(message.get("distinct_id")) or as_id(message.get("$distinct_id")) or as_id(props.get("distinct_id"))
+    user = message.get("distinct_id")
+    if type(user) is not str or not user:
+        user = as_id(user) or as_id(message.get("$distinct_id")) or as_id(props.get("distinct_id"))
     if user is None:
         return Rejection("missing_field", "`distinct_id` is required (top level or in properties)")
     for field in ("$set", "$set_once"):
@@ -92,10 +96,12 @@ def to_event(message: object, source: str, received_at: datetime, sent_at: objec
     props["$door"] = DOOR
     if "timestamp" in message:
         ignore = bool(props.get("$ignore_sent_at"))
-        timestamp = corrected_timestamp(message["timestamp"], sent_at, received_at, ignore)
+        timestamp = corrected_timestamp(message["timestamp"], clock_skew, ignore)
     else:
         timestamp = offset_timestamp(message.get("offset"), received_at)
-    session = as_id(props.get("$session_id"))
+    session = props.get("$session_id")
+    if type(session) is not str:
+        session = as_id(session)
     event = {"event_name": name, "user_id": user, "properties": fit_nesting(props)}
     eid = event_id(message.get("uuid"), source)
     if eid:

@@ -5,12 +5,12 @@ Keys: Basic auth (write key as user name), `writeKey` in the body or in each mes
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from observatory.events import Rejection
 from observatory.ingest.formats import DecodeError, Payload, Request
 from observatory.ingest.formats.body import maybe_gunzip, parse_json
-from observatory.ingest.formats.mapping import as_id, corrected_timestamp, event_id, fit_nesting
+from observatory.ingest.formats.mapping import as_id, corrected_timestamp, event_id, fit_nesting, skew
 
 DOOR = "segment"
 TYPES = {"track": "t", "identify": "i", "page": "p", "screen": "s", "group": "g", "alias": "a"}
@@ -46,8 +46,9 @@ def decode(req: Request, max_decompressed: int) -> Payload:
     return Payload(messages=messages, keys=keys, sent_at=payload.get("sentAt"))
 
 
-def to_event(message: object, source: str, received_at: datetime, sent_at: object = None) -> dict | Rejection:
-    """One Segment/Rudder message onto the native shape (still to be validated)."""
+def to_event(message: object, source: str, received_at: datetime, clock_skew: timedelta | None = None) -> dict | Rejection:
+    """One Segment/Rudder message onto the native shape (still to be validated); `clock_skew`: mapping.skew()
+    of the batch's sentAt (a message's own sentAt wins)."""
     if type(message) is not dict:
         return Rejection("not_an_object", "each message must be a JSON object")
     kind = message.get("type")
@@ -99,7 +100,8 @@ def to_event(message: object, source: str, received_at: datetime, sent_at: objec
     if eid:
         event["event_id"] = eid
     raw_ts = message.get("timestamp", message.get("originalTimestamp"))
-    timestamp = corrected_timestamp(raw_ts, message.get("sentAt", sent_at), received_at)
+    own = skew(message["sentAt"], received_at) if message.get("sentAt") else None
+    timestamp = corrected_timestamp(raw_ts, own if own is not None else clock_skew)
     if timestamp is not None:
         event["timestamp"] = timestamp
     session = as_id(context.get("sessionId"))
