@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 
 from observatory.localstack.proc import wait_for
-from observatory.monitoring import load_yaml
+from observatory.monitoring import load_yaml, promconfig
 from observatory.monitoring.rig import ONCALL
 from observatory.monitoring.rules import rule_files
 
-RUNBOOKS = "https://github.com/observatory/observatory/blob/main/runbooks/"
+RUNBOOKS = promconfig.LOCAL_RUNBOOK_BASE_URL + "/"   # the rig renders the local stack's link base
 GOOD = {"event_name": "page_view", "user_id": "u-alerting", "properties": {"path": "/"}}
 BAD = {"event_name": "page_view"}        # no user_id: refused with reason missing_field
 QUIET_S = 3.0   # after a delivery, a few 1 s group intervals in which a wrongly routed copy would show
