@@ -14,6 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import API_KEY, wait_until
@@ -21,6 +22,8 @@ from tests.integration.sdk.conftest import rows, serve
 from tests.tools import require
 
 BROWSER_DIR = Path(__file__).resolve().parents[2] / "browser"
+
+pytestmark = pytest.mark.slow
 
 
 def _npm_packages() -> None:

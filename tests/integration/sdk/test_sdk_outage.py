@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from posthog import Posthog
 from prometheus_client.parser import text_string_to_metric_families
 from rudderstack.analytics import Client as RudderClient
@@ -17,6 +18,8 @@ from tests.integration.conftest import API_KEY, count_rows, wait_until
 from tests.integration.sdk.conftest import serve
 
 N = 20
+
+pytestmark = pytest.mark.slow
 
 
 async def _503s(p) -> dict[str, float]:
