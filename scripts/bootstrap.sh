@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local stack and the tests need, idempotently:
-#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, wrk) when root;
+#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, prometheus-node-exporter, wrk)
+#     when root;
 #     otherwise print the exact command and stop if one is missing.
 #   - .venv with the observatory package and its pinned dependencies.
 # Usage: scripts/bootstrap.sh [runtime|dev]   (dev adds test tools and Prophet/tracing extras)
@@ -12,7 +13,7 @@ VENV=".venv"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-pkgs=(rabbitmq-server prometheus prometheus-alertmanager wrk)
+pkgs=(rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter wrk)
 [ "$MODE" = "dev" ] && pkgs+=(chromium)   # the real-browser SDK test (tests/browser)
 for pkg in "${pkgs[@]}"; do
   have "$pkg" || need_pkgs+=("$pkg")

@@ -45,7 +45,9 @@ class BrokerSettings(BaseSettings):
     """RabbitMQ connection and the topology every service declares at start."""
 
     model_config = _settings("OBS_AMQP_")
-    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/%2F",
+                     description="one AMQP URL or a comma-separated list (cluster nodes): services connect to "
+                                 "the first that answers and fail over to the next on connection loss")
     exchange: str = "events"
     queue: str = "events"
     dead_letter_exchange: str = "events.dlx"
@@ -53,6 +55,16 @@ class BrokerSettings(BaseSettings):
     max_length: int = Field(default=1_000_000, ge=1, description="messages; publishes beyond it are nacked")
     message_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=1000)
     heartbeat_s: int = 30
+    queue_type: Literal["classic", "quorum"] = Field(
+        default="classic", description="quorum: replicated events queue with a delivery limit (clusters)")
+    delivery_limit: int = Field(default=10, ge=1, description="quorum only: deliveries of a message before it is "
+                                "dead-lettered (a message that crashes the consumer every time)")
+
+    def urls(self) -> list[str]:
+        urls = [u.strip() for u in self.url.split(",") if u.strip()]
+        if not urls:
+            raise ValueError("OBS_AMQP_URL holds no URL")
+        return urls
 
 
 class StoreSettings(BaseSettings):
@@ -89,13 +101,21 @@ class IngestSettings(BaseSettings):
     publish_in_flight: int = Field(default=4, ge=1, description="messages awaiting broker confirms at once; "
                                    "requests arriving meanwhile share the next message (group commit)")
     retry_after_s: int = Field(default=5, ge=1)
+    publish_max_waiting: int = Field(default=2000, ge=1, description="requests waiting for a broker confirm at "
+                                     "once; beyond it (or publish_max_waiting_bytes) ingest answers 503 at once")
+    publish_max_waiting_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    publish_group_bytes: int = Field(default=4 * 1024 * 1024, ge=1024,
+                                     description="largest AMQP message a publish group makes (one request larger "
+                                                 "than this goes alone); keep it under the broker's "
+                                                 "max_message_size (16 MiB in config/rabbitmq/rabbitmq.conf)")
     cors_origins: str = Field(default="", description="comma-separated origins allowed to POST from browsers; "
                               "`*` allows any (ingest keys are write-only)")
     # SDK doors (PostHog, Segment, RudderStack): see docs/sdk.md
     sdk_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024,
                                     description="largest SDK request body as sent (compressed)")
-    max_decompressed_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
-                                        description="largest body after gunzip/base64 (gzip bombs get 413)")
+    max_decompressed_bytes: int = Field(default=8 * 1024 * 1024, ge=1024,
+                                        description="largest body after gunzip/base64 (gzip bombs get 413); keep "
+                                                    "it under the broker's max_message_size (16 MiB)")
     page_patterns: str = Field(default="/,/products/*,/product/*,/cart,/checkout*,/account*,/search*",
                                description="comma-separated path globs: the web-vitals `page` label; else `other`")
     max_exception_types: int = Field(default=50, ge=1, description="distinct exception-type label values")
@@ -136,6 +156,8 @@ class IngestSettings(BaseSettings):
 class ConsumerSettings(BaseSettings):
     model_config = _settings("OBS_CONSUMER_")
     batch_rows: int = Field(default=50_000, ge=1, description="flush when a batch holds this many rows")
+    batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024,
+                             description="flush when the batch's message bodies reach this many bytes")
     flush_ms: int = Field(default=500, ge=1, description="flush a non-empty batch after this long")
     prefetch: int = Field(default=2000, ge=1, description="unacknowledged messages the broker may send")
     retry_initial_s: float = Field(default=0.5, gt=0)

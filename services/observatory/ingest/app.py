@@ -100,7 +100,10 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
     publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
                                max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
-                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY))
+                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY),
+                               max_group_bytes=settings.publish_group_bytes, max_waiting=settings.publish_max_waiting,
+                               max_waiting_bytes=settings.publish_max_waiting_bytes,
+                               deadline_s=settings.confirm_timeout_s)
     frontend = FrontendObserver(registry, settings.page_pattern_list(), settings.max_exception_types)
     pipeline = Pipeline(settings, keys, limiter, validator, publisher,
                         DeadLetters(link, settings.confirm_timeout_s), metrics, observers=[frontend])
@@ -123,6 +126,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
                   description="Business events in; 202 only once RabbitMQ confirmed them.")
     app.state.registry = registry
     app.state.link = link
+    app.state.publisher = publisher
 
     checks = {"broker": link.up.is_set, **{c.name: c.ready for c in companions}}
     app.include_router(health_router(checks, registry))
