@@ -98,12 +98,16 @@ async def insert_isolating(insert: Callable[[list[T]], Awaitable[object]], items
     return result, refused
 
 
-def item_body(item: object, columns: tuple[str, ...]) -> bytes:
+def item_body(item: object, columns: tuple[str, ...] = ()) -> bytes:
     """A refused batch item as the JSON of an event (what the dead-letter queue keeps).
 
-    Raw JSON items are kept as they are; a row (a list of column values) becomes an object keyed by
-    `columns`, with `properties` parsed back from its JSON text, so the event can be replayed.
+    Raw JSON items are kept as they are (the consumer's decode.Item: its `json`); a row (a list of
+    column values) becomes an object keyed by `columns`, with `properties` parsed back from its
+    JSON text, so the event can be replayed.
     """
+    text = getattr(item, "json", None)
+    if text is not None:
+        return bytes(text)
     if isinstance(item, (bytes, bytearray)):
         return bytes(item)
     if isinstance(item, str):

@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from itertools import groupby
+from operator import attrgetter
 from dataclasses import dataclass, field
 
 import aio_pika
@@ -26,9 +28,9 @@ from aiormq.exceptions import DeliveryError
 from observatory import tracing
 from observatory.broker.connection import BrokerLink
 from observatory.consumer import faults
-from observatory.consumer.decode import COLUMNS, PoisonMessage, decode
+from observatory.consumer.decode import Item, PoisonMessage, decode
 from observatory.consumer.sink import ClickHouseSink
-from observatory.metrics import ConsumerMetrics
+from observatory.metrics import ConsumerMetrics, observe_many
 from observatory.settings import BrokerSettings, ConsumerSettings
 
 log = logging.getLogger("observatory.consumer")
@@ -36,7 +38,7 @@ log = logging.getLogger("observatory.consumer")
 
 @dataclass
 class Batch:
-    rows: list[list] = field(default_factory=list)
+    rows: list[Item] = field(default_factory=list)
     poison: list[tuple[bytes, str, str, dict]] = field(default_factory=list)
     last: aio_pika.abc.AbstractIncomingMessage | None = None
     messages: int = 0
@@ -210,7 +212,7 @@ class Consumer:
             for item, exc in refused:  # counted as dead-lettered (DeadLetterQueueHigh), not as insert errors
                 log.warning("row refused by ClickHouse; dead-lettering it",
                             extra={"code": exc.code, "error_name": exc.name, "error": str(exc)[:300]})
-                batch.poison.append((faults.item_body(item, COLUMNS), "rejected_by_store", str(exc),
+                batch.poison.append((faults.item_body(item), "rejected_by_store", str(exc),
                                      {"x-clickhouse-code": exc.code, "x-clickhouse-error": exc.name}))
         batch.stored = True
         if batch.rows:
@@ -236,12 +238,12 @@ class Consumer:
         m.rows_inserted.inc(len(batch.rows))
         m.last_insert.set(inserted_at.timestamp())
         if not batch.traces:
-            for row in batch.rows:
-                m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()))
+            runs = groupby(batch.rows, attrgetter("received_at"))  # a request's events share their receive time
+            observe_many(m.e2e_latency, ((received, sum(1 for _ in run)) for received, run in runs), inserted_at)
         else:  # tracing on: the first row of each sampled message carries its trace as exemplar
             exemplars = self.tracing.row_exemplars(batch)
             for i, row in enumerate(batch.rows):
-                m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()), exemplars.get(i))
+                m.e2e_latency.observe(max(0.0, (inserted_at - row.received_at).total_seconds()), exemplars.get(i))
 
     def _set_failing(self, failing: bool) -> None:
         self._insert_failing = failing

@@ -1,7 +1,8 @@
 """Prometheus configuration for loopback servers, derived from config/prometheus/prometheus.yml.
 
 The compose file is the source: a variant keeps its jobs (metrics paths, params) and only swaps
-targets, rule file paths, the Alertmanager address and the intervals. Jobs without a target here are
+targets (static ones: service discovery such as the consumer's DNS lookup is dropped), rule file
+paths, the Alertmanager address and the intervals. Jobs without a target here are
 dropped (nothing to scrape); a job the compose stack does not have, such as the local stack's
 `all-in-one` process, is cloned from the job whose endpoint it serves (ingest's /metrics).
 """
@@ -68,6 +69,8 @@ def loopback_config(plan: LoopbackPlan, base: dict | None = None) -> dict:
     for name, targets in plan.targets.items():
         job = copy.deepcopy(by_name[CLONED_JOBS.get(name, name)])
         job["job_name"] = name
+        for sd in [k for k in job if k.endswith("_sd_configs")]:
+            job.pop(sd)                # compose's DNS discovery: loopback targets are static
         job["static_configs"] = [{"targets": list(targets)}]
         jobs.append(job)
     cfg["scrape_configs"] = jobs
