@@ -335,7 +335,6 @@ def _posthog_batch(report, base: str, work: Path, events: list[dict], native: fl
     """The same 100 events as posthog-python sends them to /batch/ (gzip, key in the body), beside the
     native 100-event batch of this run (the `ceiling` column: ratio = SDK door / native door)."""
     import gzip
-    S = "pipeline"
     print("100-event PostHog /batch gzip POST ...", flush=True)
     batch = [{"event": e["event_name"], "distinct_id": e["user_id"], "uuid": e["event_id"], "timestamp": e["timestamp"],
               "properties": {**e["properties"], "$session_id": e["session_id"], "$lib": "posthog-python"}}
