@@ -20,7 +20,7 @@ from observatory.monitoring.rules import rule_files
 
 PROMTOOL = require("promtool")
 
-COMPOSE_JOBS = {"ingest": "ingest:8080", "consumer": "dns:consumer:9101", "forecaster": "forecaster:8090",
+COMPOSE_JOBS = {"ingest": "ingest:8081", "consumer": "dns:consumer:9101", "forecaster": "forecaster:8091",
                 "rabbitmq": "rabbitmq:15692", "rabbitmq-queues": "rabbitmq:15692", "clickhouse": "clickhouse:9363",
                 "node-exporter": "host.docker.internal:9100", "cadvisor": "cadvisor:8080",
                 "pushgateway": "pushgateway:9091", "blackbox": "http://ingest:8080/health/ready",

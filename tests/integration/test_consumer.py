@@ -67,7 +67,7 @@ async def test_poison_messages_go_to_dead_letter_queue_and_consumer_continues(ma
         assert {"just": "an object without fields"} in bad_events
         assert any(ev.get("event_id") == "not-a-uuid" for ev in bad_events)
         assert all(m.headers["x-observatory-error"] for m in dead)
-        metrics = (await p.http.get("/metrics")).text
+        metrics = (await p.private.get("/metrics")).text
         assert 'consumer_dead_lettered_total{reason="undecodable"} 1.0' in metrics
 
 
@@ -85,7 +85,7 @@ async def test_insert_failure_keeps_messages_until_store_recovers(make_pipeline,
         await wait_until("consumer reports not ready", lambda: not p.consumer.ready(), 10)
         ready = await p.http.get("/health/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["consumer"] is False
-        assert 'consumer_insert_errors_total' in (await p.http.get("/metrics")).text
+        assert 'consumer_insert_errors_total' in (await p.private.get("/metrics")).text
 
         client = connect(store_settings)
         migrate(client, store_settings)                  # the operator repairs the schema
@@ -102,10 +102,10 @@ async def test_large_batches_are_flushed_at_batch_rows(make_pipeline, ch):
             assert (await p.post(body)).status_code == 202
         # 750 rows: one flush at 500 rows happens long before the 60 s timer; the last 250 wait for it
         async def one_batch_recorded():
-            return "consumer_batch_rows_count 1.0" in (await p.http.get("/metrics")).text
+            return "consumer_batch_rows_count 1.0" in (await p.private.get("/metrics")).text
 
         await wait_until("one size-triggered flush", one_batch_recorded, 15)
-        hist = (await p.http.get("/metrics")).text
+        hist = (await p.private.get("/metrics")).text
         assert "consumer_batch_rows_sum 500.0" in hist
         assert count_rows(ch, p.db, final=False) == 500
 
@@ -141,7 +141,7 @@ async def test_rows_clickhouse_refuses_are_dead_lettered_with_its_error_and_the_
         assert (await p.post({"event_name": "x", "user_id": "after"})).status_code == 202
         await wait_until("later event stored", lambda: count_rows(ch, p.db) == 41, 30)
         assert p.consumer.ready()
-        metrics = (await p.http.get("/metrics")).text
+        metrics = (await p.private.get("/metrics")).text
         assert 'consumer_dead_lettered_total{reason="rejected_by_store"} 2.0' in metrics
         assert "consumer_insert_errors_total 0.0" in metrics, "handled rows are not insert errors (no retry alert)"
 
@@ -155,7 +155,7 @@ async def test_batches_are_flushed_at_batch_bytes(make_pipeline, ch):
             await publish_raw(p.broker, orjson.dumps([event(k, properties={"blob": big})]))
 
         async def one_batch_recorded():
-            return "consumer_batch_rows_count 1.0" in (await p.http.get("/metrics")).text
+            return "consumer_batch_rows_count 1.0" in (await p.private.get("/metrics")).text
 
         await wait_until("one size-triggered flush", one_batch_recorded, 15)
         stored = count_rows(ch, p.db, final=False)

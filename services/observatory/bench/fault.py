@@ -55,10 +55,11 @@ def _run(report, work: Path, cluster: RabbitCluster, procs: list, before_s: floa
                 "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb'}", "OBS_CLICKHOUSE_DATABASE": "bench"})
     port, cport = free_port(), free_port()
     procs.append(subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "ingest"],
-                                  env={**env, "OBS_INGEST_PORT": str(port)},
+                                  env={**env, "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port())},
                                   stdout=open(work / "ingest.log", "wb"), stderr=subprocess.STDOUT))
     consumer = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "consumer"],
-                                env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport), "OBS_CONSUMER_FLUSH_MS": "100"},
+                                env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport), "OBS_CONSUMER_PORT": str(free_port()),
+                                     "OBS_CONSUMER_FLUSH_MS": "100"},
                                 stdout=open(work / "consumer.log", "wb"), stderr=subprocess.STDOUT)
     procs.append(consumer)
     base = f"http://127.0.0.1:{port}"

@@ -177,8 +177,8 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
         wrk(base + "/", single, 16, 2)
         ceiling = wrk(base + "/", single, 64, seconds)
         servers.stop(bare)
-        proc, base = servers.start(server, "observatory.cli:ingest_app_from_env", env, work / f"ingest-{server}.log",
-                                   factory=True)
+        proc, base = servers.start(server, "observatory.cli:ingest_public_app_from_env", env,
+                                   work / f"ingest-{server}.log", factory=True)
         procs.append(proc)
         url = f"{base}/v1/events"
         wrk(url, single, 16, 2)  # warm-up
@@ -225,7 +225,8 @@ def _all_in_one(report, work: Path, env: dict, seconds: int) -> None:
     port = free_port()
     log = work / "all-in-one.log"
     proc = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "all-in-one"],
-                            env={**env, "OBS_INGEST_PORT": str(port), "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb-aio'}"},
+                            env={**env, "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port()),
+                                 "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb-aio'}"},
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -251,7 +252,7 @@ def _consumer(report, work: Path, node: RabbitNode, broker: BrokerSettings, env:
     print(f"consumer draining {queued:,} messages ...", flush=True)
     cport = free_port()
     consumer = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "consumer"],
-                                env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport)},
+                                env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport), "OBS_CONSUMER_PORT": str(free_port())},
                                 stdout=open(work / "consumer.log", "wb"), stderr=subprocess.STDOUT)
     procs.append(consumer)
     murl = f"http://127.0.0.1:{cport}/metrics"

@@ -2,8 +2,11 @@
 
   202 {"accepted": n, "rejected": [{"index": i, "reason": "...", "code": "..."}]}  durably queued
   400 malformed JSON, empty batch, or every event invalid (same body shape, accepted = 0)
-  401 missing/unknown API key · 413 body over the limit (as sent or decompressed) or too many events
-  415 not JSON · 429 rate limited (Retry-After) · 503 broker did not confirm (Retry-After): nothing accepted
+  401 missing/unknown API key · 405 not POST · 415 not JSON
+  413 body over the limit (as sent or decompressed), too many events, or more events than the key's
+      rate-limit burst (never passes)
+  429 rate limited (Retry-After) · 503 broker did not confirm, or any unexpected error while publishing
+      (Retry-After): nothing was accepted, and the request's rate-limit tokens are given back
 Bodies may be gzip (Content-Encoding: gzip). Decoding: ingest/formats/native.py; the rest is the shared
 pipeline (ingest/pipeline.py) every door uses.
 """
@@ -38,7 +41,11 @@ class EventsEndpoint:
 
     async def __call__(self, scope, receive, send) -> None:
         scope["route"] = Route
-        status, body, extra = await self.handle(scope, receive)
+        if scope["method"] != "POST":
+            status, body, extra = 405, orjson.dumps({"error": "method_not_allowed", "message": "use POST"}), \
+                [(b"allow", b"POST")]
+        else:
+            status, body, extra = await self.handle(scope, receive)
         await answer(send, status, body, extra)
 
     async def handle(self, scope, receive) -> tuple[int, bytes, list]:
@@ -62,30 +69,3 @@ class EventsEndpoint:
             return exc.status, orjson.dumps({"error": exc.code, "message": exc.message}), exc.headers
         rejected = [{"index": i, "reason": r.message, "code": r.code} for i, r in result.rejected]
         return (202 if result.accepted else 400), orjson.dumps({"accepted": result.accepted, "rejected": rejected}), []
-
-
-class FastPathMiddleware:
-    """Send the write paths straight to their raw-ASGI doors; everything else goes to the framework.
-
-    `doors` maps an exact path to a handler; `prefixes` are (prefix, handler) pairs (SDK doors)."""
-
-    def __init__(self, app, endpoint: EventsEndpoint, doors: dict | None = None, prefixes=()) -> None:
-        self.app = app
-        self.endpoint = endpoint
-        self.doors = doors or {}
-        self.prefixes = tuple(prefixes)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            path = scope["path"]
-            if path == PATH and scope["method"] == "POST":
-                return await self.endpoint(scope, receive, send)
-            door = self.doors.get(path)
-            if door is None:
-                for prefix, handler in self.prefixes:
-                    if path.startswith(prefix):
-                        door = handler
-                        break
-            if door is not None:
-                return await door(scope, receive, send)
-        return await self.app(scope, receive, send)

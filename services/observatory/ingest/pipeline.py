@@ -72,6 +72,10 @@ class Pipeline:
         if len(items) > self.s.max_batch:
             self.refuse("batch_too_large", len(items))
             raise DecodeError(413, "batch_too_large", f"at most {self.s.max_batch} events per request")
+        if len(items) > self.limiter.burst:
+            self.refuse("batch_over_burst", len(items))
+            raise DecodeError(413, "batch_over_burst", f"{len(items)} events exceed this key's rate-limit burst "
+                                                       f"of {self.limiter.burst:g}: split the batch")
         wait = self.limiter.take(source, len(items))
         if wait:
             self.refuse("rate_limited", len(items))
@@ -104,7 +108,18 @@ class Pipeline:
                 m.events_rejected.labels(reason="broker_" + exc.reason).inc(len(accepted))
                 log.warning("publish not confirmed: %s", exc,
                             extra={"reason": exc.reason, "events": len(accepted), "door": door})
+                self.limiter.refund(source, len(items))
                 raise DecodeError(503, "broker_unavailable", f"{exc}; nothing was accepted, retry later",
+                                  ((b"retry-after", self.retry_after),)) from None
+            except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen failure: never a 500, never silent
+                tracing.record_exception(exc)
+                m.publish_failures.labels(reason="unexpected").inc()
+                m.events_rejected.labels(reason="broker_unexpected").inc(len(accepted))
+                log.exception("unexpected error while publishing: %s", type(exc).__name__,
+                              extra={"reason": "unexpected", "events": len(accepted), "door": door})
+                self.limiter.refund(source, len(items))
+                raise DecodeError(503, "publish_failed", "unexpected error while publishing; nothing was "
+                                                         "accepted, retry later",
                                   ((b"retry-after", self.retry_after),)) from None
         if accepted:
             m.events_accepted.labels(source=source).inc(len(accepted))

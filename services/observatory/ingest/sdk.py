@@ -108,8 +108,8 @@ def _both(path: str) -> tuple[str, str]:
     return path, path + "/"
 
 
-def sdk_doors(pipeline: Pipeline) -> tuple[dict, list]:
-    """(exact path → door, [(prefix, door)]) for FastPathMiddleware."""
+def sdk_doors(pipeline: Pipeline) -> dict:
+    """Write paths (path → raw ASGI door) for the public listener; a path ending in `*` is a prefix."""
     doors: dict = {}
     ph_ok = orjson.dumps({"status": 1})
     for path in posthog.PATHS:
@@ -120,4 +120,5 @@ def sdk_doors(pipeline: Pipeline) -> tuple[dict, list]:
         doors.update(dict.fromkeys(_both(path), SdkDoor(pipeline, segment, path, seg_ok, basic_auth=True)))
     for path in ("/flags", "/decide"):
         doors.update(dict.fromkeys(_both(path), StubDoor(NO_FLAGS, path)))
-    return doors, [("/array/", StubDoor(b"{}", "/array/{token}/config"))]
+    doors["/array/*"] = StubDoor(b"{}", "/array/{token}/config")
+    return doors

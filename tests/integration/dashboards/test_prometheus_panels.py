@@ -70,8 +70,9 @@ class Rig:
                            "OBS_FORECASTER_EVALUATE_INTERVAL_S": "1", "OBS_FORECASTER_MIN_HISTORY_DAYS": "7",
                            "OBS_FORECASTER_BACKTEST_HORIZON_DAYS": "3", "OBS_FORECASTER_UNCERTAINTY_SAMPLES": "50",
                            "OBS_FORECASTER_MAX_PERIODS_DAY": "14",
-                           # a fit made while the backfill was still arriving has no backtest yet: refit soon
-                           "OBS_FORECASTER_REFRESH": "revenue=60s,orders=1d,dau=7d,signups=7d,events=1d"}
+                           # refit every few seconds: a first fit can start while the backfill is still
+                           # arriving (gaps count as zero days), which leaves no MAPE until the next refit
+                           "OBS_FORECASTER_REFRESH": "revenue=5s,orders=5s,dau=5s,signups=5s,events=5s"}
         self.app = ServiceProcess("all-in-one", port, {**env, **fast_forecaster, "OBS_INGEST_HOST": "127.0.0.1",
                                                       "OBS_INGEST_PORT": str(port)}, base / "logs" / "all-in-one.log")
         self.alertmanager = AlertmanagerServer(base / "alertmanager",

@@ -47,7 +47,7 @@ def drop_revenue(events: list[dict], keep: float = 0.3) -> list[dict]:
 def serve(app):
     """The forecaster app over HTTP on a loopback port (its lifespan already entered by the test)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app.private, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
                                           access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

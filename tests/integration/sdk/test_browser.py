@@ -55,7 +55,7 @@ async def test_browser_sdks_send_pageviews_events_web_vitals_and_exceptions(make
     static = _static_server()
     page_origin = f"http://127.0.0.1:{static.server_address[1]}"
     try:
-        async with make_pipeline(cors_origins=page_origin) as p, serve(p.app) as ingest:
+        async with make_pipeline(cors_origins=page_origin) as p, serve(p.app.public) as ingest:
             assert ingest != page_origin
             url = f"{page_origin}/page.html?" + urlencode({"ingest": ingest, "key": API_KEY})
             driver = await asyncio.create_subprocess_exec(
@@ -104,7 +104,7 @@ async def test_browser_sdks_send_pageviews_events_web_vitals_and_exceptions(make
             assert "TypeError" in str(exc["properties"]["$exception_list"])
             assert "thrown by the test page" in str(exc["properties"]["$exception_list"])
 
-            metrics = (await p.http.get("/metrics")).text
+            metrics = (await p.private.get("/metrics")).text
             counts = _histogram_counts(metrics)
             assert counts.get("frontend_web_vitals_fcp_seconds_count", 0) >= 1, counts
             assert 'frontend_exceptions_total{type="TypeError"}' in metrics

@@ -186,7 +186,7 @@ async def test_invalid_events_of_an_sdk_batch_go_to_the_dead_letter_queue(make_p
                 await message.ack()
         assert sorted(dead) == [("missing_field", "no_user", "posthog"),
                                 ("missing_property", "purchase_completed", "posthog")]
-        metrics = (await p.http.get("/metrics")).text
+        metrics = (await p.private.get("/metrics")).text
         assert 'ingest_events_dead_lettered_total{reason="missing_property"} 1.0' in metrics
         assert 'ingest_events_dead_lettered_total{reason="missing_field"} 1.0' in metrics
 

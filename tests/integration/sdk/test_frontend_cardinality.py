@@ -40,7 +40,7 @@ async def _send(p, rng, n: int) -> None:
 async def test_frontend_metric_series_stay_bounded(make_pipeline):
     rng = random.Random(10)
     async with make_pipeline(consumer=False, page_patterns=PATTERNS, max_exception_types=5) as p:
-        registry = p.app.state.registry
+        registry = p.app.private.state.registry
         await _send(p, rng, 60)
         first = _frontend_series(registry)
         await _send(p, rng, 300)

@@ -15,7 +15,7 @@ from tests.integration.sdk.conftest import rows, serve
 
 
 async def test_posthog_python_capture_set_alias_group_exception(make_pipeline, ch):
-    async with make_pipeline() as p, serve(p.app) as url:
+    async with make_pipeline() as p, serve(p.app.public) as url:
         errors = []
         ph = Posthog(API_KEY, host=url, gzip=True, flush_at=100, flush_interval=0.2, max_retries=2,
                      on_error=lambda e, batch: errors.append(e))
@@ -56,7 +56,7 @@ async def test_posthog_python_capture_set_alias_group_exception(make_pipeline, c
         assert "KeyError" in str(by_name["$exception"][0]["properties"]["$exception_list"])
         assert {r["user_id"] for r in by_name["bulk_event"]} == {f"bulk-{i}" for i in range(150)}
 
-        metrics = (await p.http.get("/metrics")).text
+        metrics = (await p.private.get("/metrics")).text
         assert 'frontend_exceptions_total{type="KeyError"} 1.0' in metrics
 
 
@@ -93,7 +93,7 @@ async def _check_segment_rows(ch, db: str, prefix: str, lib: str) -> None:
 
 
 async def test_segment_python_sends_every_call_type(make_pipeline, ch):
-    async with make_pipeline() as p, serve(p.app) as url:
+    async with make_pipeline() as p, serve(p.app.public) as url:
         errors = []
         client = SegmentClient(API_KEY, host=url, gzip=False, upload_interval=0.1, max_retries=2,
                                on_error=lambda e, batch: errors.append(e))
@@ -105,7 +105,7 @@ async def test_segment_python_sends_every_call_type(make_pipeline, ch):
 
 
 async def test_rudder_python_sends_gzip_batches(make_pipeline, ch):
-    async with make_pipeline() as p, serve(p.app) as url:
+    async with make_pipeline() as p, serve(p.app.public) as url:
         errors = []
         client = RudderClient(API_KEY, host=url, upload_interval=0.1, max_retries=2,
                               on_error=lambda e, batch: errors.append(e))

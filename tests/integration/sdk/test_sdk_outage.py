@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 async def _503s(p) -> dict[str, float]:
-    text = (await p.http.get("/metrics")).text
+    text = (await p.private.get("/metrics")).text
     return {s.labels["route"]: s.value for fam in text_string_to_metric_families(text)
             if fam.name == "ingest_http_requests" for s in fam.samples
             if s.name.endswith("_total") and s.labels.get("code") == "503"}
@@ -36,7 +36,7 @@ async def test_sdks_retry_through_a_broker_outage_and_store_each_event_once(make
                             dead_letter_queue=f"{name}.dead")
     errors: list = []
     try:
-        async with make_pipeline(broker=broker, confirm_timeout_s=2, retry_after_s=1) as p, serve(p.app) as url:
+        async with make_pipeline(broker=broker, confirm_timeout_s=2, retry_after_s=1) as p, serve(p.app.public) as url:
             node.stop()
             await wait_until("ingest not ready while the broker is down",
                              lambda: _ready(p, 503), 30)
