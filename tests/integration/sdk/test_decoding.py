@@ -255,12 +255,14 @@ async def test_cors_preflight_and_stubs(make_pipeline):
 
 
 async def test_sdk_doors_rate_limit_with_retry_after_and_write_nothing(make_pipeline, ch):
-    async with make_pipeline(rate_limit_events_per_s=1, rate_limit_burst=3) as p:
-        r = await p.http.post("/batch/", json=envelope(*[ph_event(f"over{i}") for i in range(5)]))
+    async with make_pipeline(rate_limit_events_per_s=0.01, rate_limit_burst=3) as p:
+        r = await p.http.post("/batch/", json=envelope(ph_event("within0"), ph_event("within1")))
+        assert r.status_code == 200                                    # 2 of the 3 tokens
+        r = await p.http.post("/batch/", json=envelope(*[ph_event(f"over{i}") for i in range(3)]))
         assert (r.status_code, r.json()["error"]) == (429, "rate_limited") and int(r.headers["retry-after"]) >= 1
-        r = await p.http.post("/v1/batch", json={"batch": [seg_message() for _ in range(5)]},
+        r = await p.http.post("/v1/batch", json={"batch": [seg_message() for _ in range(3)]},
                               headers={"Authorization": basic(API_KEY)})
         assert r.status_code == 429 and r.headers["retry-after"]
-        r = await p.http.post("/batch/", json=envelope(ph_event("within")))
-        assert r.status_code == 200
-        assert [r["event_name"] for r in await stored(ch, p, 1)] == ["within"]
+        r = await p.http.post("/batch/", json=envelope(*[ph_event(f"huge{i}") for i in range(5)]))
+        assert (r.status_code, r.json()["error"]) == (413, "batch_over_burst")  # could never pass: no retry
+        assert sorted(r["event_name"] for r in await stored(ch, p, 2)) == ["within0", "within1"]
