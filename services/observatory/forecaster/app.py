@@ -12,13 +12,15 @@ from datetime import datetime
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
-from observatory import __version__, tracing
+from observatory import __version__
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
+from observatory.forecaster.sql_api import ReadOnlyStore, query_router
 from observatory.forecaster.service import ForecastService
 from observatory.api_keys import Access
 from observatory.metrics import ForecasterMetrics, new_registry
-from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
+from observatory.middleware import MetricsMiddleware, RequestContextMiddleware, instrument_app
+from observatory.store.tracing import traced_clickhouse
 from observatory.listeners import Listeners, private_app, public_app
 from observatory.settings import ApiSettings, ForecasterSettings, ReportSettings, StoreSettings
 from observatory.store.analytics import Analytics
@@ -35,15 +37,18 @@ class Forecaster:
     router: APIRouter
     metrics: ForecasterMetrics
     client: object
+    sql: ReadOnlyStore | None = None        # POST /v1/query's read-only session
 
     def close(self) -> None:
         self.service.pool.close()
         self.client.close()
+        if self.sql is not None:
+            self.sql.close()
 
 
 def _event_names(settings: ForecasterSettings) -> set[str]:
     try:
-        from observatory.events import load_schema
+        from observatory.events_io import load_schema
         return set(load_schema(settings.schema_path).events)
     except Exception as exc:  # noqa: BLE001 - events:<name> then needs data to be known
         log.warning("event schema not loaded (%s): events:<name> metrics are known once data exists", exc)
@@ -56,12 +61,14 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
     """Open the store (or use `client`), apply migrations, and assemble service, routes, scheduler.
     In all-in-one pass the same StoreSettings as the consumer: a second client on the same chDB
     folder in the same process is fine."""
-    client = tracing.traced_clickhouse(client or connect(store), store.database)  # itself when tracing is off
+    client = traced_clickhouse(client or connect(store), store.database)  # itself when tracing is off
     migrate(client, store)
     metrics = ForecasterMetrics.create(registry)
     service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
     scheduler = Scheduler(service, reports, clock)
-    return Forecaster(service, scheduler, forecaster_router(service, reports), metrics, client)
+    router, sql = forecaster_router(service, reports), ReadOnlyStore(store)
+    router.include_router(query_router(sql))   # POST /v1/query: read-only SQL for a read key
+    return Forecaster(service, scheduler, router, metrics, client, sql)
 
 
 def create_app(settings: ForecasterSettings, store: StoreSettings, reports: ReportSettings | None = None, *,
@@ -93,7 +100,7 @@ def create_app(settings: ForecasterSettings, store: StoreSettings, reports: Repo
     for app in (public, private):
         app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)
-        tracing.instrument_app(app, "forecaster")
+        instrument_app(app, "forecaster")
     return Listeners(public, private)
 
 

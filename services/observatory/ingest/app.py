@@ -16,13 +16,15 @@ from typing import Protocol
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
-from observatory import __version__, tracing
+from observatory import __version__
 from observatory.api_keys import Access
 from observatory.broker.connection import BrokerLink
+from observatory.broker.tracing import publish_tracing
 from observatory.broker.publisher import GroupPublisher, Publisher
 from observatory.broker.topology import ROUTING_KEY
-from observatory.events import Validator, load_schema
+from observatory.events import Validator
 from observatory.events.openapi import components
+from observatory.events_io import load_schema, new_event_id
 from observatory.ingest.auth import KeyRing, RateLimiter
 from observatory.ingest.cors import CorsMiddleware
 from observatory.ingest.deadletter import DeadLetters
@@ -33,7 +35,7 @@ from observatory.ingest.pipeline import Pipeline
 from observatory.ingest.sdk import sdk_doors
 from observatory.listeners import Listeners, private_app, public_app
 from observatory.metrics import IngestMetrics, new_registry
-from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
+from observatory.middleware import MetricsMiddleware, RequestContextMiddleware, instrument_app
 from observatory.settings import ApiSettings, BrokerSettings, IngestSettings
 
 log = logging.getLogger("observatory.ingest")
@@ -59,12 +61,12 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     keys = KeyRing(settings.parsed_keys())
     limiter = RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst)
     schema = load_schema(settings.schema_path)
-    validator = Validator(schema, strict=settings.strict)
+    validator = Validator(schema, strict=settings.strict, new_id=new_event_id)
     link = BrokerLink(broker, "ingest", on_state=lambda up: metrics.broker_up.set(1 if up else 0))
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
     publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
                                max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
-                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY),
+                               tracing=publish_tracing(broker.exchange, ROUTING_KEY),
                                max_group_bytes=settings.publish_group_bytes, max_waiting=settings.publish_max_waiting,
                                max_waiting_bytes=settings.publish_max_waiting_bytes,
                                deadline_s=settings.confirm_timeout_s)
@@ -104,10 +106,11 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     private.state.link = link
     private.state.publisher = publisher
     private.state.events_endpoint = endpoint
+    private.state.publisher = publisher
     for app, name in ((public, service_name), (private, service_name)):
         app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)
-        tracing.instrument_app(app, name)  # outermost; not installed at all when tracing is off
+        instrument_app(app, name)  # outermost; not installed at all when tracing is off
     return Listeners(public, private)
 
 
