@@ -161,7 +161,7 @@ def test_every_query_is_covered():
     tested = {"dau", "active_users", "wau_mau", "new_vs_returning", "funnel", "revenue",
               "revenue_by_payment_method", "top_products_by_views", "top_products_by_revenue",
               "add_to_cart_rate", "refund_rate", "payment_failure_rate", "retention_cohorts", "event_counts",
-              "kpi_summary"}
+              "kpi_summary", "top_exceptions"}  # top_exceptions: test_exception_query.py
     assert set(queries()) == tested
 
 
