@@ -131,6 +131,8 @@ class ConsumerSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9101
     queue_poll_s: float = Field(default=5.0, gt=0, description="how often queue depth is sampled")
+    store_client_ip: bool = Field(default=False, description="keep the client IP in events.client_ip and the "
+                                  "`$ip` property; by default it is only used to look up the country, then dropped")
 
 
 def _duration_s(text: str) -> float:

@@ -12,8 +12,12 @@ from datetime import datetime
 
 import orjson
 
+from observatory.events import enrich
+
+# received_at stays at index 7 (latency metric); the web enrichment columns (migration 0004) follow it;
+# the sink appends inserted_at.
 COLUMNS = ("event_id", "event_name", "timestamp", "user_id", "session_id", "properties", "source",
-           "received_at", "inserted_at")
+           "received_at", *enrich.COLUMNS, "inserted_at")
 
 
 @dataclass
@@ -37,7 +41,7 @@ def _ts(value: object) -> datetime:
     return ts
 
 
-def to_row(ev: object) -> list:
+def to_row(ev: object, keep_ip: bool = False) -> list:
     if not isinstance(ev, dict):
         raise ValueError("event is not an object")
     name, user = ev.get("event_name"), ev.get("user_id")
@@ -50,11 +54,14 @@ def to_row(ev: object) -> list:
     if not isinstance(session, str) or not isinstance(source, str):
         raise ValueError("session_id/source not strings")
     received = _ts(ev.get("received_at") or ev.get("timestamp"))
+    if not session and isinstance(props.get("$session_id"), str):
+        session = props["$session_id"][:200]   # SDKs (PostHog) send the session as a property
+    web, props = enrich.enrich(ev, props, keep_ip)
     return [uuid.UUID(ev["event_id"]), name, _ts(ev.get("timestamp")), user, session,
-            orjson.dumps(props).decode(), source, received]
+            orjson.dumps(props).decode(), source, received, *web]
 
 
-def decode(body: bytes) -> Decoded:
+def decode(body: bytes, keep_ip: bool = False) -> Decoded:
     try:
         events = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -66,7 +73,7 @@ def decode(body: bytes) -> Decoded:
     out = Decoded()
     for ev in events:
         try:
-            out.rows.append(to_row(ev))
+            out.rows.append(to_row(ev, keep_ip))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             out.poison.append((orjson.dumps(ev), "invalid_event", str(exc) or type(exc).__name__))
     return out

@@ -66,7 +66,7 @@ class EventsEndpoint:
 
     async def handle(self, scope, receive) -> tuple[int, bytes, list]:
         m = self.metrics
-        auth = ctype = clen = None
+        auth = ctype = clen = agent = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 auth = value.decode("latin-1")
@@ -74,6 +74,8 @@ class EventsEndpoint:
                 ctype = value.decode("latin-1")
             elif name == b"content-length":
                 clen = int(value) if value.isdigit() else None
+            elif name == b"user-agent":
+                agent = value.decode("latin-1")[:1000]
         source = self.keys.source_for(auth)
         if source is None:
             return self._error(401, "unauthorized", "missing or unknown API key (Authorization: Bearer <key>)",
@@ -113,6 +115,7 @@ class EventsEndpoint:
         if not accepted:
             return 400, orjson.dumps({"accepted": 0, "rejected": rejected}), []
 
+        _client_context(accepted, scope, agent)
         with tracing.timed(m.publish_confirm):
             try:
                 await self.publisher.publish(accepted)
@@ -125,6 +128,22 @@ class EventsEndpoint:
                                    (b"retry-after", self.retry_after))
         m.events_accepted.labels(source=source).inc(len(accepted))
         return 202, orjson.dumps({"accepted": len(accepted), "rejected": rejected}), []
+
+
+def _client_context(events: list[dict], scope, agent: str | None) -> None:
+    """Reserved fields for the consumer's web enrichment (events/enrich.py): the request's User-Agent
+    and client address (behind a proxy: what the server resolved from X-Forwarded-For for trusted
+    proxies). The consumer derives device, browser, OS and country, and drops the IP before the insert
+    unless OBS_CONSUMER_STORE_CLIENT_IP=true."""
+    client = scope.get("client")
+    ip = client[0] if client else None
+    if not ip and not agent:
+        return
+    for ev in events:
+        if ip:
+            ev["client_ip"] = ip
+        if agent:
+            ev["user_agent"] = agent
 
 
 class FastPathMiddleware:
