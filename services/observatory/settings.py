@@ -171,6 +171,8 @@ class ForecasterSettings(BaseSettings):
     backtest_horizon_hours: int = Field(default=24, ge=1)
     backtest_folds: int = Field(default=1, ge=0, description="metadata backtest folds per refresh (0: none)")
     payment_window_s: int = Field(default=3600, ge=60, description="window of the payment failure rate gauge")
+    churn: bool = Field(default=True, description="score churn monthly (churn_scores table, /v1/churn, gauges)")
+    churn_min_users: int = Field(default=50, ge=2, description="fewer active users at a cutoff: no churn model")
     schema_path: Path = Field(default_factory=default_schema_path)
 
     def metric_list(self) -> list[str]:

@@ -5,7 +5,9 @@ GET  /v1/forecast/{metric}            ?periods=30&granularity=day|hour -> points
 GET  /v1/backtest/{metric}            ?granularity=day&horizon=30&folds=3 -> MAPE, MASE vs seasonal naive
 GET  /v1/analytics                    the analytics queries and their parameters
 GET  /v1/analytics/{query}            ?start=&end=&granularity=&limit=... -> columns and rows (JSON)
-POST /v1/reports/{kind}               build and send the daily|weekly report now (?to=a@b,c@d)
+POST /v1/reports/{kind}               build and send the daily|weekly|monthly report now (?to=a@b,c@d)
+GET  /v1/churn                        newest churn scoring: evaluation, churn risk per segment
+GET  /v1/churn/users                  ?limit=100 -> the users most at risk at the newest cutoff
 
 Errors: {"error": code, "message": text, ...}: 404 unknown_metric / unknown_query / unknown_report,
 422 invalid_parameter / insufficient_history (with `needed` and `have`), 503 store_unavailable,
@@ -71,7 +73,7 @@ def _granularity(raw: str | None) -> str | JSONResponse:
     return g if g in GRANULARITIES else _invalid("granularity", f"{raw!r} is not one of {', '.join(GRANULARITIES)}")
 
 
-def forecaster_router(service: ForecastService, reports: ReportSettings | None = None) -> APIRouter:
+def forecaster_router(service: ForecastService, reports: ReportSettings | None = None, churn=None) -> APIRouter:
     router = APIRouter(tags=["forecaster"])
     s = service.settings
 
@@ -151,6 +153,47 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
         except Exception as exc:  # noqa: BLE001
             return _store_error(exc)
         return result.json()
+
+    @router.get("/v1/churn", summary="Churn risk per segment (newest monthly scoring) and the model's evaluation",
+                responses={404: {}, 503: {}})
+    async def get_churn():
+        if churn is None:
+            return _error(404, "churn_disabled", "churn scoring is off (OBS_FORECASTER_CHURN=false)")
+        try:
+            rows = await asyncio.to_thread(lambda: service.analytics.run("churn_segments", end=service.clock()).json())
+        except Exception as exc:  # noqa: BLE001
+            return _store_error(exc)
+        if not rows["rows"]:
+            return _error(404, "no_churn_scores", "no churn scores yet: the forecaster scores monthly once it has "
+                          f"{churn.min_users} active users at two consecutive month starts")
+        segments: dict[str, list] = {}
+        for r in rows["rows"]:
+            segments.setdefault(r["segment"], []).append(
+                {k: r[k] for k in ("value", "users", "mean_probability", "at_risk")})
+        return {"cutoff": rows["rows"][0]["cutoff"], "segments": segments,
+                "model": churn.last.as_dict() if churn.last else None}
+
+    @router.get("/v1/churn/users", summary="Users most at risk of churning at the newest cutoff",
+                responses={404: {}, 422: {}, 503: {}})
+    async def get_churn_users(limit: str | None = Query(None, description="rows (default 100, at most 10000)")):
+        if churn is None:
+            return _error(404, "churn_disabled", "churn scoring is off (OBS_FORECASTER_CHURN=false)")
+        n = _int("limit", limit, 100, 1, 10_000)
+        if isinstance(n, JSONResponse):
+            return n
+        db = service.analytics.database
+        sql = (f"SELECT cutoff, user_id, probability, country, device_type, source, plan, recency_days, frequency, "
+               f"monetary, sessions, support_tickets, refunds, payment_failures FROM {db}.churn_scores FINAL "
+               f"WHERE cutoff = (SELECT max(cutoff) FROM {db}.churn_scores) "
+               "ORDER BY probability DESC, user_id LIMIT {n:UInt32}")
+        try:
+            result = await asyncio.to_thread(service.analytics.client.query, sql, parameters={"n": n})
+        except Exception as exc:  # noqa: BLE001
+            return _store_error(exc)
+        users = [dict(zip(result.column_names, row)) for row in result.result_rows]
+        for u in users:
+            u["cutoff"] = u["cutoff"].isoformat()
+        return {"users": users}
 
     @router.post("/v1/reports/{kind}", summary="Send the daily or weekly KPI report now",
                  responses={404: {}, 422: {}, 502: {}})

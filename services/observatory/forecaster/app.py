@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
 from observatory import __version__, tracing
+from observatory.churn.service import ChurnService
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
 from observatory.forecaster.service import ForecastService
@@ -35,6 +36,7 @@ class Forecaster:
     router: APIRouter
     metrics: ForecasterMetrics
     client: object
+    churn: ChurnService | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -59,8 +61,9 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
     migrate(client, store)
     metrics = ForecasterMetrics.create(registry)
     service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
-    scheduler = Scheduler(service, reports, clock)
-    return Forecaster(service, scheduler, forecaster_router(service, reports), metrics, client)
+    churn = ChurnService(service.analytics, registry, min_users=settings.churn_min_users) if settings.churn else None
+    scheduler = Scheduler(service, reports, clock, churn=churn)
+    return Forecaster(service, scheduler, forecaster_router(service, reports, churn), metrics, client, churn)
 
 
 def create_app(settings: ForecasterSettings, store: StoreSettings, reports: ReportSettings | None = None, *,

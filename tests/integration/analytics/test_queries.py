@@ -165,7 +165,7 @@ def test_every_query_is_covered():
               "revenue_by_payment_method", "top_products_by_views", "top_products_by_revenue",
               "add_to_cart_rate", "refund_rate", "payment_failure_rate", "retention_cohorts", "event_counts",
               "kpi_summary", "web_overview", "web_traffic", "session_duration", "top_pages", "entry_pages",
-              "exit_pages", "top_referrers", "traffic_sources", "web_breakdown"}
+              "exit_pages", "top_referrers", "traffic_sources", "web_breakdown", "churn_features"}
     assert set(queries()) == tested
 
 
@@ -291,3 +291,10 @@ def test_client_ip_is_not_stored(shop):
         "OR match(properties, '(192\\\\.0\\\\.2|198\\\\.51\\\\.100|203\\\\.0\\\\.113)\\\\.')").result_rows[0][0]
     countries = analytics.client.query(f"SELECT count() FROM {db}.events WHERE country != ''").result_rows[0][0]
     assert leaked == 0 and countries > 1000
+
+
+def test_churn_features(shop):
+    from tests.integration.analytics.web_reference import churn_features
+    rows = run(shop[0], "churn_features")
+    close(rows, churn_features(shop[1].events, START, END))
+    assert sum(r[5] for r in rows) > 0 and sum(r[7] for r in rows) > 0 and {r[11] for r in rows} > {""}

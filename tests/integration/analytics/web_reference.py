@@ -149,3 +149,33 @@ class WebReference:
 
     def traffic_sources(self):
         return [(v, n, u, b, r) for v, n, u, _pv, b, r in self.by("source")]
+
+
+def churn_features(events: list[dict], start: datetime, end: datetime) -> list[tuple]:
+    """churn_features.sql in Python: per user over [start, end), plan from the latest signup before end."""
+    per = defaultdict(list)
+    plan = {}
+    for e in events:
+        t = ts(e)
+        if e["event_name"] == "user_signup" and t < end:
+            key = (t, e["event_id"])
+            if e["user_id"] not in plan or key > plan[e["user_id"]][0]:
+                plan[e["user_id"]] = (key, (e["properties"] or {}).get("plan", ""))
+        if start <= t < end:
+            per[e["user_id"]].append((t, e))
+    rows = []
+    for user in sorted(per):
+        items = per[user]
+        last = max(t for t, _ in items)
+        cents = sum(int(round(e["properties"]["total_value"] * 100)) for _, e in items
+                    if e["event_name"] == "purchase_completed")
+        names = Counter(e["event_name"] for _, e in items)
+        dims = [(t, _dims(e)) for t, e in items]
+        country = max(((t, d["country"]) for t, d in dims if d["country"]), default=(None, ""))[1]
+        device = max(((t, d["device_type"]) for t, d in dims if d["device_type"]), default=(None, ""))[1]
+        source = min(((t, d["source"]) for t, d in dims if d["source"] not in ("", "internal")), default=(None, ""))[1]
+        rows.append((user, (_ms(end) - _ms(last)) / 86400000, len({t.date() for t, _ in items}), cents / 100,
+                     len({e["session_id"] for _, e in items if e.get("session_id")}),
+                     names["customer_support_ticket"], names["refund_requested"], names["payment_failed"],
+                     country, device, source, plan.get(user, (None, ""))[1]))
+    return rows
