@@ -260,10 +260,12 @@ def forecast_backtest(
 class ReportKind(str, Enum):
     daily = "daily"
     weekly = "weekly"
+    monthly = "monthly"
 
 
 @app.command()
-def report(kind: Annotated[ReportKind, typer.Argument(help="daily: yesterday vs the day before; weekly: last 7 days")],
+def report(kind: Annotated[ReportKind, typer.Argument(help="daily: yesterday vs the day before; weekly: last 7 "
+                                                              "days (+ PDF); monthly: last month (+ PDF, YoY, churn)")],
            to: Annotated[Optional[str], typer.Option(help="comma-separated recipients (default OBS_REPORT_RECIPIENTS)")] = None,
            out: Annotated[Optional[Path], typer.Option(help="write the email (.eml) here instead of sending it")] = None,
            url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one to send it")] = None):

@@ -217,7 +217,9 @@ class ReportSettings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="no default; placeholders refused outside development")
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     daily_at: str = Field(default="07:00", description="HH:MM UTC; empty: no daily report")
-    weekly_at: str = Field(default="mon 07:00", description="DAY HH:MM UTC; empty: no weekly report")
+    weekly_at: str = Field(default="mon 07:00", description="DAY HH:MM UTC; empty: no weekly report (with PDF)")
+    monthly_at: str = Field(default="1 07:00", description="DAY-OF-MONTH HH:MM UTC; empty: no monthly report (PDF "
+                            "with year-over-year and churn analysis)")
     forecast_metric: str = "revenue"
     chart_history_days: int = Field(default=28, ge=7)
     chart_forecast_days: int = Field(default=14, ge=1)

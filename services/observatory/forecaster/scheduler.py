@@ -38,7 +38,8 @@ class Scheduler:
         self.schedules = []
         if reports is not None and reports.recipient_list():
             self.schedules = [s for s in (report_schedule.parse("daily", reports.daily_at),
-                                          report_schedule.parse("weekly", reports.weekly_at)) if s]
+                                          report_schedule.parse("weekly", reports.weekly_at),
+                                          report_schedule.parse("monthly", reports.monthly_at)) if s]
         self._task: asyncio.Task | None = None
         self.last_error: str | None = None
         self.closers: list[Callable[[], None]] = []   # run at stop (all-in-one: close the store client)
