@@ -9,7 +9,7 @@ from pathlib import Path
 
 from observatory.bench import Report
 
-SECTIONS = ("pipeline", "alerting", "forecast", "tracing")
+SECTIONS = ("pipeline", "alerting", "forecast", "tracing", "webanalytics")
 
 
 def main(argv: list[str] | None = None) -> int:
