@@ -131,7 +131,8 @@ def _enrich_rate() -> tuple[float, float]:
             to_row(e)
         return len(batch) / (time.perf_counter() - started)
     rate(events[:2000])   # warm-up: parser rules, geo database
-    return rate(events), rate(plain)
+    runs = [(rate(events), rate(plain)) for _ in range(3)]   # alternating, best of 3 (shared machine)
+    return max(r[0] for r in runs), max(r[1] for r in runs)
 
 
 def _child(kind: str) -> dict:
