@@ -26,8 +26,8 @@ SELECT
     generateUUIDv4(number) AS event_id,
     if(r < 0.6, '$pageview', ['product_viewed', 'add_to_cart', 'purchase_completed'][1 + number % 3]) AS event_name,
     toDateTime64('2026-01-01 00:00:00', 3, 'UTC') + toIntervalMillisecond(intDiv(number * {span_ms}, {n})) AS timestamp,
-    concat('u-', toString(cityHash64(number, 'u') % 200000)) AS user_id,
-    if(number % 2 = 0, toString(intDiv(number, 8)), '') AS session_id,
+    concat('u-', toString(cityHash64(intDiv(number, 8), 'u') % 200000)) AS user_id,
+    if(intDiv(number, 8) % 4 = 0, '', toString(intDiv(number, 8))) AS session_id,
     '{{}}' AS properties,
     'bench' AS source,
     timestamp AS received_at,
@@ -156,7 +156,7 @@ def run(report) -> None:
                ceiling=plain, note="ceiling: the same events without web properties (ua/geo/source work skipped); "
                                    "user agents and IPs are cached per process")
     w = _child("web")
-    note = (f"{EVENTS:,} events ({w['pageviews']:,} pageviews, half without session id) over {DAYS} days, "
+    note = (f"{EVENTS:,} events ({w['pageviews']:,} pageviews, a quarter of the sessions without a session id; 8 events per visit) over {DAYS} days, "
             f"generated in {w['generate_s']:.1f} s")
     report.add("webanalytics", "web overview over 90 days (sessions, bounce, duration; FINAL), 10M events",
                w["overview_90d"], "s", target="<= 1 s", ceiling=w["ceiling"],

@@ -165,7 +165,8 @@ def test_every_query_is_covered():
               "revenue_by_payment_method", "top_products_by_views", "top_products_by_revenue",
               "add_to_cart_rate", "refund_rate", "payment_failure_rate", "retention_cohorts", "event_counts",
               "kpi_summary", "web_overview", "web_traffic", "session_duration", "top_pages", "entry_pages",
-              "exit_pages", "top_referrers", "traffic_sources", "web_breakdown", "churn_features"}
+              "exit_pages", "top_referrers", "traffic_sources", "web_breakdown", "churn_features",
+              "churn_segments"}   # churn_segments: tests/integration/churn
     assert set(queries()) == tested
 
 
