@@ -162,6 +162,7 @@ def country(ip: str) -> str:
     return code if isinstance(code, str) and len(code) == 2 and code.isalpha() else ""
 
 
+@lru_cache(maxsize=65536)
 def host_of(url: str) -> str:
     if not url or url == "$direct":
         return ""
@@ -205,12 +206,16 @@ def page_path(props: dict) -> str:
     path = _text(props.get("$pathname"), 2000)
     if not path:
         url = _text(props.get("$current_url"), 2000)
-        if url:
-            try:
-                path = urlsplit(url).path or "/"
-            except ValueError:
-                path = ""
+        path = _url_path(url) if url else ""
     return path.split("?")[0].split("#")[0][:300]
+
+
+@lru_cache(maxsize=65536)
+def _url_path(url: str) -> str:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return ""
 
 
 def enrich(ev: dict, props: dict, keep_ip: bool = False) -> tuple[list, dict]:
