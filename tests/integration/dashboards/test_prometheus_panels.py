@@ -80,7 +80,10 @@ class Rig:
         fast_forecaster = {"OBS_FORECASTER_TICK_S": "0.5", "OBS_FORECASTER_RETRY_S": "1",
                            "OBS_FORECASTER_EVALUATE_INTERVAL_S": "1", "OBS_FORECASTER_MIN_HISTORY_DAYS": "7",
                            "OBS_FORECASTER_BACKTEST_HORIZON_DAYS": "3", "OBS_FORECASTER_UNCERTAINTY_SAMPLES": "50",
-                           "OBS_FORECASTER_MAX_PERIODS_DAY": "14"}
+                           "OBS_FORECASTER_MAX_PERIODS_DAY": "14",
+                           # refit while the backfill is still arriving: a model first fitted on exactly the
+                           # minimum history has no backtest yet (no MAPE gauge) and would otherwise wait a day
+                           "OBS_FORECASTER_REFRESH": "revenue=15s,orders=15s,dau=15s,signups=15s,events=15s"}
         self.app = ServiceProcess("all-in-one", port, {**env, **fast_forecaster, "OBS_INGEST_HOST": "127.0.0.1",
                                                       "OBS_INGEST_PORT": str(port)}, base / "logs" / "all-in-one.log")
         self.alertmanager = AlertmanagerServer(base / "alertmanager",
