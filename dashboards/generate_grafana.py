@@ -17,7 +17,8 @@ class Dash:
                       {"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True,
                        "hide": True, "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"}]},
                   "links": [{"title": "Observatory dashboards", "type": "dashboards", "tags": ["observatory"],
-                             "asDropdown": True, "includeVars": False, "keepTime": True}],
+                             "asDropdown": True, "includeVars": False, "keepTime": True,
+                             "icon": "external link", "tooltip": "", "targetBlank": False}],
                   "panels": []}
         self.y = 0; self.x = 0; self.row_h = 0; self.next_id = 1
     def row(self, title):
@@ -97,7 +98,7 @@ def ch_table(title, sql, desc="", overrides=None):
     return {"type": "table", "title": title, "description": desc, "datasource": CH,
             "fieldConfig": {"defaults": {"custom": {"align": "auto", "cellOptions": {"type": "auto"}}},
                             "overrides": overrides or []},
-            "options": {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"]}},
+            "options": {"showHeader": True, "cellHeight": "sm"},
             "targets": ch_targets([sql], fmt=1)}
 
 def ch_bargauge(title, sql, unit="short", desc=""):
@@ -116,7 +117,7 @@ def prom_table(title, exprs, desc=""):
     return {"type": "table", "title": title, "description": desc, "datasource": PROM,
             "fieldConfig": {"defaults": {"custom": {"align": "auto", "cellOptions": {"type": "color-text"}},
                                          "thresholds": thresholds([("red", None), ("green", 1)])}, "overrides": []},
-            "options": {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"]}},
+            "options": {"showHeader": True, "cellHeight": "sm"},
             "transformations": [{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
             "targets": targets}
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local stack and the tests need, idempotently:
-#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, wrk) when root;
+#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, prometheus-node-exporter, wrk)
+#     when root;
 #     otherwise print the exact command and stop if one is missing.
 #   - .venv with the observatory package and its pinned dependencies.
 # Usage: scripts/bootstrap.sh [runtime|dev]   (dev adds test tools and Prophet/tracing extras)
@@ -12,7 +13,7 @@ VENV=".venv"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in rabbitmq-server prometheus prometheus-alertmanager wrk; do
+for pkg in rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter wrk; do
   have "$pkg" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -44,4 +45,34 @@ if [ ! -f "$stamp" ] || [ services/pyproject.toml -nt "$stamp" ]; then
   [ "$MODE" = "dev" ] && extras="forecast,tracing,dev"
   "$VENV/bin/pip" install -q -e "services[$extras]"
   touch "$stamp"
+fi
+
+# dev: the dashboard schema check (tests/config/test_dashboard_schema.py) type-checks the Grafana
+# dashboards with @grafana/schema and TypeScript, pinned by tests/config/grafana_schema/package-lock.json
+# and the compose stack's blackbox/pushgateway jobs and node-exporter setup run live against Debian's exporters
+if [ "$MODE" = "dev" ]; then
+  schema=tests/config/grafana_schema
+  dev_pkgs=()
+  command -v npm >/dev/null 2>&1 || dev_pkgs+=(nodejs npm)
+  for pkg in prometheus-blackbox-exporter prometheus-pushgateway prometheus-node-exporter; do
+    have "$pkg" || dev_pkgs+=("$pkg")
+  done
+  if [ "${#dev_pkgs[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = "0" ]; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends "${dev_pkgs[@]}" >/dev/null
+      for svc in prometheus-blackbox-exporter prometheus-pushgateway prometheus-node-exporter; do
+        (systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
+      done
+    else
+      echo "missing Debian packages: ${dev_pkgs[*]}; run: sudo apt-get install -y ${dev_pkgs[*]}" >&2
+      exit 1
+    fi
+  fi
+  if [ ! -d "$schema/node_modules" ] || [ "$schema/package-lock.json" -nt "$schema/node_modules" ]; then
+    echo "==> installing the Grafana dashboard schema check (npm ci)"
+    npm ci --prefix "$schema" --no-audit --no-fund --silent
+    touch "$schema/node_modules"
+  fi
 fi

@@ -7,7 +7,8 @@ from __future__ import annotations
 import shutil
 
 PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus", "amtool": "prometheus-alertmanager",
-            "prometheus-alertmanager": "prometheus-alertmanager"}
+            "prometheus-alertmanager": "prometheus-alertmanager",
+            "prometheus-node-exporter": "prometheus-node-exporter"}
 
 
 def require(binary: str) -> str:

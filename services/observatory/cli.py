@@ -48,6 +48,14 @@ def _local_defaults() -> None:
                 os.environ.setdefault(key, value)
 
 
+def _read_key(explicit: str | None) -> dict[str, str]:
+    """Authorization header for the private (read) API: --read-key, OBS_READ_KEY or .local/read-key."""
+    key = explicit or os.environ.get("OBS_READ_KEY")
+    if not key and (LOCAL_DIR / "read-key").exists():
+        key = (LOCAL_DIR / "read-key").read_text().strip()
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def _api_key(explicit: str | None) -> str:
     key = explicit or os.environ.get("OBS_API_KEY")
     if not key and (LOCAL_DIR / "api-key").exists():
@@ -58,31 +66,11 @@ def _api_key(explicit: str | None) -> str:
 
 
 # -- services ---------------------------------------------------------------------------------------
-def _serve(app_or_factory, host: str, port: int, workers: int = 1) -> None:
-    import contextlib
-
-    import uvicorn
-
-    from observatory.logging import uvicorn_log_config
-
-    class Server(uvicorn.Server):
-        """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown (exit -15); a service that
-        drained cleanly should exit 0, so the captured signals are dropped once shutdown is done."""
-
-        @contextlib.contextmanager
-        def capture_signals(self):
-            with super().capture_signals():
-                try:
-                    yield
-                finally:
-                    self._captured_signals.clear()
-
-    kwargs = dict(host=host, port=port, log_config=uvicorn_log_config(), access_log=_access_log(),
-                  timeout_graceful_shutdown=30, server_header=False)
-    if workers > 1:
-        uvicorn.run(app_or_factory, factory=True, workers=workers, **kwargs)
-    else:
-        Server(uvicorn.Config(app_or_factory, **kwargs)).run()
+def _serve(build, public: tuple[str, int], private: tuple[str, int], workers: int = 1) -> None:
+    """Both listeners of a service (observatory.listeners): `build` is a Listeners, or for
+    workers > 1 the `module:factory` path each worker process imports."""
+    from observatory.listeners import Bind, serve
+    serve(build, Bind(*public), Bind(*private), workers=workers, access_log=_access_log())
 
 
 def _access_log() -> bool:
@@ -91,44 +79,51 @@ def _access_log() -> bool:
 
 def _boot(service: str):
     from observatory import redact, tracing
-    from observatory.logging import setup_logging
+    from observatory.logging import mask_client_ip, setup_logging
     from observatory.settings import CommonSettings
     common = _settings(CommonSettings)
     setup_logging(service, common.log_level)
+    mask_client_ip(common.masks_client_ip())
     redact.configure(common.redact_properties)
     tracing.setup(common, service)  # nothing when OBS_OTLP_ENDPOINT is unset
     return common
 
 
 def ingest_app_from_env():
-    """App factory used by uvicorn's worker processes (`run ingest --workers N`)."""
+    """Listeners factory, also used by the worker processes of `run ingest --workers N`."""
     from observatory.ingest.app import create_app
-    from observatory.settings import BrokerSettings, IngestSettings
+    from observatory.settings import ApiSettings, BrokerSettings, IngestSettings
     _boot("ingest")
-    return create_app(_settings(IngestSettings), _settings(BrokerSettings))
+    return create_app(_settings(IngestSettings), _settings(BrokerSettings), api=_settings(ApiSettings))
+
+
+def ingest_public_app_from_env():
+    """ASGI factory for other servers (the Granian comparison of `make bench`): the public listener
+    only, with the shared lifespan."""
+    return ingest_app_from_env().public_asgi()
 
 
 @run_app.command("ingest")
 def run_ingest(workers: Annotated[Optional[int], typer.Option(help="worker processes (default: settings)")] = None):
-    """HTTP ingest API: validate events, publish to RabbitMQ, 202 once confirmed."""
+    """HTTP ingest API: validate events, publish to RabbitMQ, 202 once confirmed (public listener);
+    /metrics and docs on the private listener (OBS_INGEST_PRIVATE_HOST/PORT)."""
     from observatory.settings import IngestSettings
     _boot("ingest")
     s = _settings(IngestSettings)
     n = workers or s.workers
-    if n > 1:
-        _serve("observatory.cli:ingest_app_from_env", s.host, s.port, workers=n)
-    else:
-        _serve(ingest_app_from_env(), s.host, s.port)
+    build = "observatory.cli:ingest_app_from_env" if n > 1 else ingest_app_from_env()
+    _serve(build, (s.host, s.port), (s.private_host, s.private_port), workers=n)
 
 
 @run_app.command("consumer")
 def run_consumer():
-    """RabbitMQ → ClickHouse batches; health and metrics on OBS_CONSUMER_METRICS_PORT."""
+    """RabbitMQ → ClickHouse batches; health on OBS_CONSUMER_PORT, metrics on OBS_CONSUMER_METRICS_PORT."""
     from observatory.consumer.app import create_app
     from observatory.settings import BrokerSettings, ConsumerSettings, StoreSettings
     _boot("consumer")
     c = _settings(ConsumerSettings)
-    _serve(create_app(_settings(BrokerSettings), c, _settings(StoreSettings)), c.metrics_host, c.metrics_port)
+    _serve(create_app(_settings(BrokerSettings), c, _settings(StoreSettings)), (c.host, c.port),
+           (c.metrics_host, c.metrics_port))
 
 
 def all_in_one_app():
@@ -137,7 +132,7 @@ def all_in_one_app():
     from observatory.consumer.app import build_consumer
     from observatory.ingest.app import create_app
     from observatory.metrics import new_registry
-    from observatory.settings import BrokerSettings, ConsumerSettings, IngestSettings, StoreSettings
+    from observatory.settings import ApiSettings, BrokerSettings, ConsumerSettings, IngestSettings, StoreSettings
     broker, store = _settings(BrokerSettings), _settings(StoreSettings)
     registry = new_registry("all-in-one", __version__)
     consumer, _client = build_consumer(broker, _settings(ConsumerSettings), store, registry)
@@ -146,19 +141,23 @@ def all_in_one_app():
     from observatory.settings import ForecasterSettings, ReportSettings
     forecaster = build_forecaster(_settings(ForecasterSettings), store, registry, _settings(ReportSettings))
     forecaster.scheduler.closers.append(forecaster.close)
-    return create_app(_settings(IngestSettings), broker, registry=registry,
-                      companions=[consumer, forecaster.scheduler], routers=[forecaster.router],
-                      service_name="all-in-one")
+    listeners = create_app(_settings(IngestSettings), broker, registry=registry,
+                           companions=[consumer, forecaster.scheduler], routers=[forecaster.router],
+                           service_name="all-in-one", api=_settings(ApiSettings))
+    listeners.state.forecaster = forecaster
+    return listeners
 
 
 @run_app.command("forecaster")
 def run_forecaster():
-    """Forecasts, analytics API, anomaly gauges and scheduled reports (OBS_FORECASTER_*, OBS_REPORT_*)."""
+    """Forecasts, analytics API, anomaly gauges and scheduled reports (OBS_FORECASTER_*, OBS_REPORT_*);
+    the API is on the private listener (OBS_FORECASTER_PRIVATE_HOST/PORT) and needs a read key."""
     from observatory.forecaster.app import create_app
-    from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
+    from observatory.settings import ApiSettings, ForecasterSettings, ReportSettings, StoreSettings
     _boot("forecaster")
     f = _settings(ForecasterSettings)
-    _serve(create_app(f, _settings(StoreSettings), _settings(ReportSettings)), f.host, f.port)
+    _serve(create_app(f, _settings(StoreSettings), _settings(ReportSettings), api=_settings(ApiSettings)),
+           (f.host, f.port), (f.private_host, f.private_port))
 
 
 @run_app.command("all-in-one")
@@ -167,7 +166,7 @@ def run_all_in_one():
     from observatory.settings import IngestSettings
     _boot("all-in-one")
     s = _settings(IngestSettings)
-    _serve(all_in_one_app(), s.host, s.port)
+    _serve(all_in_one_app(), (s.host, s.port), (s.private_host, s.private_port))
 
 
 # -- forecasts and reports ---------------------------------------------------------------------------
@@ -178,8 +177,8 @@ app.add_typer(forecast_app, name="forecast")
 def _store_or_url_hint(exc: Exception) -> str:
     msg = str(exc)
     if "lock" in msg.lower():
-        msg += ("\n(the embedded store is held by the running stack: add --url http://127.0.0.1:8080 "
-                "to ask the running service instead)")
+        msg += ("\n(the embedded store is held by the running stack: add --url http://127.0.0.1:8081 "
+                "(its private listener) to ask the running service instead)")
     return msg
 
 
@@ -205,13 +204,15 @@ def forecast_backtest(
         granularity: Annotated[str, typer.Option(help="day or hour")] = "day",
         horizon: Annotated[int, typer.Option(help="buckets held out per fold")] = 30,
         folds: Annotated[int, typer.Option(help="rolling-origin folds")] = 3,
-        url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one instead")] = None,
+        url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one (its PRIVATE "
+                                                         "listener) instead")] = None,
+        read_key: Annotated[Optional[str], typer.Option(help="with --url: default OBS_READ_KEY or .local/read-key")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False):
     """MAPE and MASE of Prophet on a rolling holdout, against a seasonal-naive baseline."""
     if url:
         import httpx
         try:
-            r = httpx.get(f"{url.rstrip('/')}/v1/backtest/{metric}", timeout=300,
+            r = httpx.get(f"{url.rstrip('/')}/v1/backtest/{metric}", timeout=300, headers=_read_key(read_key),
                           params={"granularity": granularity, "horizon": horizon, "folds": folds})
         except httpx.HTTPError as exc:
             _fail(f"cannot reach {url}: {exc}")
@@ -268,14 +269,18 @@ def report(kind: Annotated[ReportKind, typer.Argument(help="daily: yesterday vs 
                                                               "days (+ PDF); monthly: last month (+ PDF, YoY, churn)")],
            to: Annotated[Optional[str], typer.Option(help="comma-separated recipients (default OBS_REPORT_RECIPIENTS)")] = None,
            out: Annotated[Optional[Path], typer.Option(help="write the email (.eml) here instead of sending it")] = None,
-           url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one to send it")] = None):
+           url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one (its PRIVATE "
+                                                      "listener) to send it")] = None,
+           read_key: Annotated[Optional[str], typer.Option(help="with --url: an admin key (default OBS_READ_KEY "
+                                                           "or .local/read-key)")] = None):
     """Render the KPI report (table vs previous period, forecast chart) and send it over SMTP."""
     from datetime import datetime, timezone
     recipients = [r.strip() for r in to.split(",") if r.strip()] if to else None
     if url:
         import httpx
         try:
-            r = httpx.post(f"{url.rstrip('/')}/v1/reports/{kind.value}", params={"to": to} if to else None, timeout=300)
+            r = httpx.post(f"{url.rstrip('/')}/v1/reports/{kind.value}", params={"to": to} if to else None, timeout=300,
+                           headers=_read_key(read_key))
         except httpx.HTTPError as exc:
             _fail(f"cannot reach {url}: {exc}")
         if r.status_code != 200:
@@ -420,11 +425,18 @@ def demo(rate: Annotated[float, typer.Option(help="live events per second (0: no
 
 # -- operations --------------------------------------------------------------------------------------
 @app.command()
-def keygen(name: Annotated[str, typer.Argument(help="the source this key is for, e.g. web, backend")]):
-    """Make an API key: prints the key (give it to the sender) and the entry for OBS_INGEST_API_KEYS."""
+def keygen(name: Annotated[str, typer.Argument(help="who the key is for, e.g. web, backend, analyst")],
+           read: Annotated[bool, typer.Option("--read", help="a read key (OBS_API_KEYS): analytics, forecasts")] = False,
+           admin: Annotated[bool, typer.Option("--admin", help="a read key that may also trigger reports")] = False):
+    """Make an API key: prints the key (give it to its user) and the entry for the settings.
+    Default: an ingest (write-only) key for OBS_INGEST_API_KEYS; --read/--admin: a key for OBS_API_KEYS."""
     from observatory.settings import hash_key
-    key = "obs_" + secrets.token_urlsafe(24)
-    typer.echo(f"key:   {key}\nentry: {name}:sha256:{hash_key(key)}")
+    key = ("obs_r_" if read or admin else "obs_") + secrets.token_urlsafe(24)
+    if read or admin:
+        scope = "admin" if admin else "read"
+        typer.echo(f"key:   {key}\nentry: {name}:sha256:{hash_key(key)}:{scope}   (add to OBS_API_KEYS)")
+    else:
+        typer.echo(f"key:   {key}\nentry: {name}:sha256:{hash_key(key)}   (add to OBS_INGEST_API_KEYS)")
 
 
 @app.command()

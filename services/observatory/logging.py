@@ -63,6 +63,40 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     logging.getLogger("aio_pika").setLevel("WARNING")
 
 
+def mask_ip(address: str) -> str:
+    """`203.0.113.77:51234` -> `203.0.113.0`, an IPv6 address -> its /48 (`2001:db8:1::`)."""
+    import ipaddress
+    host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+    host = host.strip("[]")
+    if "]:" in address:
+        host = address.split("]:")[0].strip("[")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "[masked]"
+    bits = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False).network_address)
+
+
+class _MaskClient(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
+            record.args = (mask_ip(record.args[0]), *record.args[1:])
+        return True
+
+
+_MASK = _MaskClient()
+
+
+def mask_client_ip(enabled: bool) -> None:
+    """Mask the client address of uvicorn's access log lines (OBS_MASK_CLIENT_IP)."""
+    access = logging.getLogger("uvicorn.access")
+    if enabled:
+        access.addFilter(_MASK)
+    else:
+        access.removeFilter(_MASK)
+
+
 def uvicorn_log_config() -> dict:
     """Keep uvicorn from installing its own text handlers; ours (JSON) stay in place."""
     return {"version": 1, "disable_existing_loggers": False}

@@ -196,3 +196,19 @@ class ForecasterMetrics:
                 registry=registry),
             ready=Gauge("forecaster_ready", "1 when the forecaster can read the store", registry=registry),
         )
+
+
+def observe_many(histogram: Histogram, counts, now) -> None:
+    """Observe `now - t` n times for each (t, n) in counts (end-to-end latency of a batch): one
+    update per run of equal receive times instead of one per row. A batch's rows share few receive
+    times (ingest stamps a request's events alike), and Histogram.observe costs about a
+    microsecond, as much as the rest of the consumer's work on a row. Uses the histogram's own
+    bucket and sum counters (prometheus-client is pinned)."""
+    bounds, buckets = histogram._upper_bounds, histogram._buckets
+    for received, n in counts:
+        amount = max(0.0, (now - received).total_seconds())
+        histogram._sum.inc(amount * n)
+        for i, bound in enumerate(bounds):
+            if amount <= bound:
+                buckets[i].inc(n)
+                break

@@ -10,8 +10,10 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from observatory.redact import DEFAULT_PROPERTIES
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "test", "example"}
@@ -36,16 +38,30 @@ class CommonSettings(BaseSettings):
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP base URL; tracing is off when unset")
     trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     redact_properties: str = Field(
-        default="email,phone,phone_number,card_number,password,iban,ssn,ip_address",
+        default=DEFAULT_PROPERTIES,
         description="comma-separated property names whose values are masked in logs and span attributes "
                     "(e-mail addresses and card numbers are masked wherever they appear)")
+    mask_client_ip: bool | None = Field(
+        default=None, description="mask the client address in access logs (IPv4 /24, IPv6 /48); "
+                                  "default: on in production, off otherwise")
+
+    @field_validator("redact_properties")
+    @classmethod
+    def _default_redaction(cls, v: str) -> str:
+        """Empty (compose passes the variable through unset as ``) means the built-in list."""
+        return v if v.strip() else DEFAULT_PROPERTIES
+
+    def masks_client_ip(self) -> bool:
+        return self.env == "production" if self.mask_client_ip is None else self.mask_client_ip
 
 
 class BrokerSettings(BaseSettings):
     """RabbitMQ connection and the topology every service declares at start."""
 
     model_config = _settings("OBS_AMQP_")
-    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/%2F", repr=False,
+                     description="one AMQP URL or a comma-separated list (cluster nodes): services connect to "
+                                 "the first that answers and fail over to the next on connection loss (holds passwords: kept out of reprs)")
     exchange: str = "events"
     queue: str = "events"
     dead_letter_exchange: str = "events.dlx"
@@ -53,13 +69,24 @@ class BrokerSettings(BaseSettings):
     max_length: int = Field(default=1_000_000, ge=1, description="messages; publishes beyond it are nacked")
     message_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=1000)
     heartbeat_s: int = 30
+    queue_type: Literal["classic", "quorum"] = Field(
+        default="classic", description="quorum: replicated events queue with a delivery limit (clusters)")
+    delivery_limit: int = Field(default=10, ge=1, description="quorum only: deliveries of a message before it is "
+                                "dead-lettered (a message that crashes the consumer every time)")
+
+    def urls(self) -> list[str]:
+        urls = [u.strip() for u in self.url.split(",") if u.strip()]
+        if not urls:
+            raise ValueError("OBS_AMQP_URL holds no URL")
+        return urls
 
 
 class StoreSettings(BaseSettings):
     """ClickHouse: a server (`http://user:pass@host:8123`) or embedded chDB (`chdb:///abs/path`)."""
 
     model_config = _settings("OBS_CLICKHOUSE_")
-    dsn: str = "chdb:///var/lib/observatory/chdb"
+    dsn: str = Field(default="chdb:///var/lib/observatory/chdb", repr=False,
+                     description="may hold a password: kept out of reprs")
     database: str = "observatory"
     ttl_days: int = Field(default=400, ge=1, description="events older than this are dropped (whole parts)")
 
@@ -73,10 +100,66 @@ def hash_key(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
+class ScopedKey(ApiKey):
+    scopes: tuple[str, ...] = ("read",)
+
+
+def _key_entries(text: str, variable: str) -> list[tuple[str, str, str]]:
+    """`name:sha256:<64 hex>[:suffix]` entries -> (name, digest, suffix)."""
+    out = []
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        name, sep, rest = entry.partition(":sha256:")
+        digest, _, suffix = rest.partition(":")
+        if not sep or len(digest) != 64 or not name:
+            raise ValueError(f"{variable} entry {name or entry[:12]!r} is not `name:sha256:<64 hex>`")
+        out.append((name, digest.lower(), suffix))
+    return out
+
+
+def _no_placeholders(digests: dict[str, str], what: str) -> None:
+    if CommonSettings().env != "development":
+        placeholders = {hash_key(p) for p in PLACEHOLDER_SECRETS}
+        bad = [name for name, digest in digests.items() if digest in placeholders]
+        if bad:
+            raise ValueError(f"placeholder {what} for {bad} refused outside development")
+
+
+class ApiSettings(BaseSettings):
+    """Who may use the private (read) API: read keys with scopes; ingest keys only to tell them apart."""
+
+    model_config = _settings("OBS_")
+    api_keys: str = Field(default="", description="comma-separated `name:sha256:<64 hex>:read|admin` read keys "
+                                                  "(`observatory keygen --read NAME`); empty: the read API is closed")
+    ingest_api_keys: str = Field(default="", description="the ingest (write-only) keys; a write key on the read "
+                                                         "API then answers 403 instead of 401")
+
+    def read_keys(self) -> list[ScopedKey]:
+        keys = []
+        for name, digest, suffix in _key_entries(self.api_keys, "OBS_API_KEYS"):
+            scopes = tuple(s.strip() for s in (suffix or "read").split("+") if s.strip())
+            unknown = set(scopes) - {"read", "admin"}
+            if unknown or not scopes:
+                raise ValueError(f"OBS_API_KEYS entry {name!r}: scopes must be read and/or admin, got {suffix!r}")
+            keys.append(ScopedKey(name=name, sha256=digest, scopes=scopes))
+        return keys
+
+    def write_hashes(self) -> set[str]:
+        return {digest for _, digest, _ in _key_entries(self.ingest_api_keys, "OBS_INGEST_API_KEYS")}
+
+    @model_validator(mode="after")
+    def _valid(self) -> "ApiSettings":
+        keys = self.read_keys()
+        _no_placeholders({k.name: k.sha256 for k in keys}, "read API key")
+        self.write_hashes()
+        return self
+
+
 class IngestSettings(BaseSettings):
     model_config = _settings("OBS_INGEST_")
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="public listener: write paths and health")
     port: int = 8080
+    private_host: str = Field(default="127.0.0.1", description="private listener: read API, /metrics, /docs")
+    private_port: int = 8081
     workers: int = Field(default=1, ge=1)
     api_keys: str = Field(
         description="comma-separated `name:sha256hex` entries (see `observatory keygen`); no default"
@@ -89,30 +172,26 @@ class IngestSettings(BaseSettings):
     publish_in_flight: int = Field(default=4, ge=1, description="messages awaiting broker confirms at once; "
                                    "requests arriving meanwhile share the next message (group commit)")
     retry_after_s: int = Field(default=5, ge=1)
+    publish_max_waiting: int = Field(default=2000, ge=1, description="requests waiting for a broker confirm at "
+                                     "once; beyond it (or publish_max_waiting_bytes) ingest answers 503 at once")
+    publish_max_waiting_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    publish_group_bytes: int = Field(default=4 * 1024 * 1024, ge=1024,
+                                     description="largest AMQP message a publish group makes (one request larger "
+                                                 "than this goes alone); keep it under the broker's "
+                                                 "max_message_size (16 MiB in config/rabbitmq/rabbitmq.conf)")
     cors_origins: str = Field(default="", description="comma-separated origins allowed to POST from browsers")
     strict: bool = Field(default=False, description="reject event names not in the schema")
     schema_path: Path = Field(default_factory=default_schema_path)
 
     def parsed_keys(self) -> list[ApiKey]:
-        keys = []
-        for entry in filter(None, (e.strip() for e in self.api_keys.split(","))):
-            name, sep, digest = entry.partition(":sha256:")
-            if not sep or len(digest) != 64 or not name:
-                raise ValueError(f"API key entry {name or entry[:12]!r} is not `name:sha256:<64 hex>`")
-            keys.append(ApiKey(name=name, sha256=digest.lower()))
+        keys = [ApiKey(name=name, sha256=digest) for name, digest, _ in _key_entries(self.api_keys, "API key")]
         if not keys:
             raise ValueError("OBS_INGEST_API_KEYS holds no key")
         return keys
 
     @model_validator(mode="after")
     def _keys_valid(self) -> "IngestSettings":
-        keys = self.parsed_keys()
-        env = CommonSettings().env
-        if env != "development":
-            placeholders = {hash_key(p) for p in PLACEHOLDER_SECRETS}
-            bad = [k.name for k in keys if k.sha256 in placeholders]
-            if bad:
-                raise ValueError(f"placeholder API key for {bad} refused outside development")
+        _no_placeholders({k.name: k.sha256 for k in self.parsed_keys()}, "API key")
         return self
 
     @field_validator("cors_origins")
@@ -124,11 +203,15 @@ class IngestSettings(BaseSettings):
 class ConsumerSettings(BaseSettings):
     model_config = _settings("OBS_CONSUMER_")
     batch_rows: int = Field(default=50_000, ge=1, description="flush when a batch holds this many rows")
+    batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024,
+                             description="flush when the batch's message bodies reach this many bytes")
     flush_ms: int = Field(default=500, ge=1, description="flush a non-empty batch after this long")
     prefetch: int = Field(default=2000, ge=1, description="unacknowledged messages the broker may send")
     retry_initial_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
-    metrics_host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="public listener: /health/live and /health/ready")
+    port: int = 9100
+    metrics_host: str = Field(default="127.0.0.1", description="private listener: /metrics (and health)")
     metrics_port: int = 9101
     queue_poll_s: float = Field(default=5.0, gt=0, description="how often queue depth is sampled")
     store_client_ip: bool = Field(default=False, description="keep the client IP in events.client_ip and the "
@@ -148,8 +231,15 @@ class ForecasterSettings(BaseSettings):
     """Forecaster: Prophet models of business metrics, analytics API, anomaly gauges, report schedule."""
 
     model_config = _settings("OBS_FORECASTER_")
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="public listener: health only")
     port: int = 8090
+    private_host: str = Field(default="127.0.0.1", description="private listener: the read API, /metrics, /docs")
+    private_port: int = 8091
+    fit_workers: int = Field(default=1, ge=1, description="threads fitting models and running backtests "
+                                                         "(their own pool, apart from store inserts)")
+    fit_waiting: int = Field(default=1, ge=0, description="HTTP requests that may wait for a fit thread; "
+                                                         "beyond that: 503 with Retry-After")
+    backtests_per_minute: float = Field(default=6.0, gt=0, description="per read key; beyond: 429")
     metrics: str = Field(default="revenue,orders,dau,signups",
                          description="metrics refreshed on schedule and exported as anomaly gauges "
                                      "(revenue, orders, dau, signups, events:<event_name>)")
@@ -214,7 +304,8 @@ class ReportSettings(BaseSettings):
     smtp_port: int = 25
     smtp_security: Literal["none", "starttls", "ssl"] = "none"
     smtp_username: str | None = None
-    smtp_password: str | None = Field(default=None, description="no default; placeholders refused outside development")
+    smtp_password: SecretStr | None = Field(default=None,
+                                            description="no default; placeholders refused outside development")
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     daily_at: str = Field(default="07:00", description="HH:MM UTC; empty: no daily report")
     weekly_at: str = Field(default="mon 07:00", description="DAY HH:MM UTC; empty: no weekly report (with PDF)")
@@ -224,13 +315,15 @@ class ReportSettings(BaseSettings):
     chart_history_days: int = Field(default=28, ge=7)
     chart_forecast_days: int = Field(default=14, ge=1)
     subject_prefix: str = "[Observatory]"
+    per_hour: float = Field(default=10.0, gt=0, description="reports sent on demand (HTTP) per hour and key; "
+                                                          "beyond: 429")
 
     def recipient_list(self) -> list[str]:
         return [r.strip() for r in self.recipients.split(",") if r.strip()]
 
     @model_validator(mode="after")
     def _password(self) -> "ReportSettings":
-        if self.smtp_password and self.smtp_password.lower() in PLACEHOLDER_SECRETS \
+        if self.smtp_password and self.smtp_password.get_secret_value().lower() in PLACEHOLDER_SECRETS \
                 and CommonSettings().env != "development":
             raise ValueError("placeholder SMTP password refused outside development")
         return self

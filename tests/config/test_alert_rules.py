@@ -18,7 +18,8 @@ from observatory.monitoring.rules import alerts, iter_rules, rule_files
 
 PROMTOOL = require("promtool")
 
-RUNBOOK_BASE = "https://github.com/observatory/observatory/blob/main/runbooks/"
+# the base comes from the Prometheus external label `runbook_base_url` (one setting, see docs/alerting.md)
+RUNBOOK_TEMPLATE = "{{ $externalLabels.runbook_base_url }}/%s.md"
 SEVERITIES = {"critical", "warning", "info"}
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
 CAMEL = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*$|^[A-Z][A-Za-z0-9]+$")
@@ -64,7 +65,7 @@ def test_alert_labels_annotations_and_runbook(alert):
     assert alert.labels.get("service"), f"{alert.name}: a `service` label is required"
     for key in REQUIRED_ANNOTATIONS:
         assert str(alert.annotations.get(key, "")).strip(), f"{alert.name}: annotation {key} is required"
-    assert alert.annotations["runbook_url"] == f"{RUNBOOK_BASE}{alert.name}.md", alert.annotations["runbook_url"]
+    assert alert.annotations["runbook_url"] == RUNBOOK_TEMPLATE % alert.name, alert.annotations["runbook_url"]
     assert (RUNBOOKS_DIR / f"{alert.name}.md").is_file(), f"runbooks/{alert.name}.md is missing"
 
 

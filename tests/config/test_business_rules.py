@@ -52,7 +52,7 @@ def test_the_required_alerts_exist_and_go_to_the_business_team():
         assert a["labels"]["team"] == "business", a["alert"]
         assert a["labels"]["service"] == "forecaster", a["alert"]
         assert a["labels"]["severity"] in {"critical", "warning", "info"}
-        assert a["annotations"]["runbook_url"].endswith(f"/runbooks/{a['alert']}.md")
+        assert a["annotations"]["runbook_url"] == "{{ $externalLabels.runbook_base_url }}/" + f"{a['alert']}.md"
         assert (ROOT / "runbooks" / f"{a['alert']}.md").is_file()
         assert "dashboard" in a["annotations"]["description"].lower(), f"{a['alert']}: say what to look at"
 

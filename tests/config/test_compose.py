@@ -17,7 +17,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 UP = REPO / "scripts" / "up.sh"
-ONESHOT = {"migrate", "elasticsearch-setup", "setup"}
+ONESHOT = {"migrate", "elasticsearch-setup", "alertmanager-config", "setup"}
 PROFILES = ["--profile", "setup", "--profile", "demo"]
 # where each store keeps its data: must be a named volume
 STORE_PATHS = {
@@ -51,6 +51,11 @@ def make_env(path: Path) -> dict[str, str]:
                        text=True, timeout=60, cwd=REPO)
     assert r.returncode == 0, r.stdout + r.stderr
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def env_file_for(path: Path) -> Path:
+    make_env(path)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +195,7 @@ def test_generated_env_has_strong_distinct_secrets(tmp_path):
     from observatory.settings import IngestSettings, hash_key
     env = make_env(tmp_path / ".env")
     secrets = {k: v for k, v in env.items() if re.search(r"PASSWORD|_KEY$", k) and k not in (
-        "SMTP_PASSWORD", "PAGERDUTY_ROUTING_KEY")}
+        "SMTP_PASSWORD", "PAGERDUTY_ROUTING_KEY", "OPSGENIE_API_KEY")}
     assert len(secrets) >= 11
     for key, value in secrets.items():
         assert re.fullmatch(r"[A-Za-z0-9_]{24,}", value), f"{key}={value!r} is not a strong alphanumeric secret"
@@ -222,10 +227,12 @@ def test_up_without_docker_engine_points_to_make_local(tmp_path):
     assert not (tmp_path / ".env").exists(), "nothing should be generated before the checks pass"
 
 
+# `docker compose ... config` is answered by the real compose binary, so up.sh sums the real limits
 FAKE_DOCKER = """#!/bin/sh
 echo "$*" >> "$FAKE_DOCKER_LOG"
 case "$*" in
   *MemTotal*) echo "$FAKE_DOCKER_MEM";;
+  "compose "*" config "*) shift; exec "$REAL_COMPOSE" "$@";;
 esac
 exit 0
 """
@@ -241,15 +248,38 @@ def run_up(tmp_path, mem_bytes: int, max_map_count: int, **env) -> tuple[subproc
     log.write_text("")
     r = subprocess.run(["bash", str(UP)], capture_output=True, text=True, timeout=60, cwd=REPO, env={
         **os.environ, "PATH": f"{fake_bin}:/usr/bin:/bin", "ENV_FILE": str(tmp_path / ".env"),
-        "FAKE_DOCKER_LOG": str(log), "FAKE_DOCKER_MEM": str(mem_bytes),
+        "FAKE_DOCKER_LOG": str(log), "FAKE_DOCKER_MEM": str(mem_bytes), "REAL_COMPOSE": str(compose_binary()),
         "OBS_MAX_MAP_COUNT_FILE": str(tmp_path / "max_map_count"), **env})
     return r, log.read_text().splitlines()
 
 
-def test_up_refuses_too_little_memory(tmp_path):
-    r, calls = run_up(tmp_path, 4 * 2**30, 262144)
-    assert r.returncode == 1 and "4 GiB" in r.stderr and "at least 6 GiB" in r.stderr, r.stderr
+def limits_sum(config: dict) -> int:
+    return sum(int(svc["mem_limit"]) for svc in config["services"].values())
+
+
+def test_up_requires_the_sum_of_the_memory_limits(tmp_path, env_file, config):
+    """make up's memory check is the sum of the limits of what it starts, as compose renders them
+    (demo profile included when DEMO=1), not a fixed figure."""
+    r = run_compose(env_file, "config", "--format", "json")
+    default = limits_sum(json.loads(r.stdout))
+    assert f"about {default / 2**30:.1f} GiB by default" in (REPO / "docs/stack.md").read_text(), \
+        "docs/stack.md#memory quotes another sum of the limits"
+    just_below = default - 2**20
+    r, calls = run_up(tmp_path, just_below, 262144)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"limits add up to {default / 2**30:.1f} GiB" in r.stderr and "OBS_MEM_CHECK=warn" in r.stderr, r.stderr
     assert not any(" up " in f" {c} " for c in calls) and not (tmp_path / ".env").exists()
+    r, calls = run_up(tmp_path, default, 262144)
+    assert r.returncode == 0, r.stderr
+    assert any(" up -d " in c for c in calls)
+    # with the demo profile its container counts too
+    demo = default + int(config["services"]["demo"]["mem_limit"])
+    r, _ = run_up(tmp_path, default, 262144, DEMO="1")
+    assert r.returncode == 1 and f"limits add up to {demo / 2**30:.1f} GiB" in r.stderr, r.stderr
+    # the documented escape hatch warns and goes on
+    (tmp_path / ".env").unlink()
+    r, calls = run_up(tmp_path, just_below, 262144, OBS_MEM_CHECK="warn")
+    assert r.returncode == 0 and "warning: the Docker engine has" in r.stderr, r.stderr
 
 
 def test_up_refuses_a_low_max_map_count_with_the_fix(tmp_path):
@@ -269,7 +299,7 @@ def test_up_starts_waits_provisions_and_prints_the_table(tmp_path):
     env = dict(line.split("=", 1) for line in Path(env_file).read_text().splitlines() if "=" in line and line[0] != "#")
     assert env["GRAFANA_ADMIN_PASSWORD"] and env["OBS_API_KEY"].startswith("obs_")
     for line in ("http://127.0.0.1:3000", "http://127.0.0.1:5601", "http://127.0.0.1:3001", "http://127.0.0.1:16686",
-                 "http://127.0.0.1:9090", "http://127.0.0.1:9093", "http://127.0.0.1:15672", "GRAFANA_ADMIN_PASSWORD"):
+                 "http://127.0.0.1:9090", "http://127.0.0.1:9093", "http://127.0.0.1:9091", "http://127.0.0.1:15672", "GRAFANA_ADMIN_PASSWORD"):
         assert line in r.stdout, f"{line} missing from the table:\n{r.stdout}"
     assert env["GRAFANA_ADMIN_PASSWORD"] not in r.stdout, "the table must point to .env, not print secrets"
     demo, demo_calls = run_up(tmp_path, 16 * 2**30, 262144, DEMO="1")
@@ -384,3 +414,163 @@ def test_component_config_files_parse_and_match_the_compose_wiring(config):
         assert var in fb_env, f"filebeat.yml reads {var}, which compose does not set"
     for name in ("ilm-policy.json", "index-template.json", "roles.json"):
         json.loads((REPO / "config/elasticsearch" / name).read_text())
+
+
+# --- images, scrape targets, host-level exporters ---------------------------------------------------------
+def test_every_image_is_pinned_once_in_the_images_block(raw, config):
+    """Each third-party image is written once, in x-images; services refer to it by anchor."""
+    text = COMPOSE_FILE.read_text()
+    pinned = raw["x-images"]
+    for name, image in pinned.items():
+        assert text.count(image) == 1, f"{image} is written {text.count(image)} times in docker-compose.yml"
+        assert f"&image-{name} {image}" in text
+    for line in re.findall(r"^\s+image:\s*(.+)$", text, flags=re.M):
+        assert line.startswith("*image-") or line.startswith("observatory:"), f"image not from x-images: {line}"
+    used = {svc["image"] for svc in config["services"].values()}
+    assert set(pinned.values()) <= used, f"pinned but unused: {set(pinned.values()) - used}"
+    assert {i for i in used if not i.startswith("observatory:")} == set(pinned.values())
+
+
+def test_clickhouse_and_python_tags_are_the_documented_ones(raw):
+    # 26.3.25.2 is a 26.3 LTS build seen in public release data (26.3.20.7 was nowhere public)
+    assert raw["x-images"]["clickhouse"] == "clickhouse/clickhouse-server:26.3.25.2"
+    tags = set(re.findall(r"^FROM (python:\S+)", (REPO / "services/Dockerfile").read_text(), flags=re.M))
+    assert len(tags) == 1, f"build and runtime stages use different bases: {tags}"
+    (tag,) = tags
+    stack = (REPO / "docs/stack.md").read_text()
+    assert f"`{tag}`" in stack, f"docs/stack.md does not name the Dockerfile's base image {tag}"
+    assert not re.search(r"python:3\.\d+-slim`", stack), "docs/stack.md names a python tag the Dockerfile does not use"
+
+
+def listening_ports(name: str, svc: dict) -> set[int]:
+    """Ports a service listens on, as compose states them: published targets, expose, the *_PORT
+    variables it reads, and the port of a --web.listen-address flag."""
+    ports = {int(p["target"]) for p in svc.get("ports", [])}
+    ports |= {int(str(p).split("/")[0]) for p in svc.get("expose", [])}
+    ports |= {int(v) for k, v in (svc.get("environment") or {}).items() if k.endswith("_PORT") and str(v).isdigit()}
+    for arg in svc.get("command") or []:
+        if m := re.match(r"--web\.listen-address=.*:(\d+)$", str(arg)):
+            ports.add(int(m[1]))
+    return ports
+
+
+# ports the images listen on by themselves (their Dockerfiles/docs; not stated in compose)
+IMAGE_PORTS = {"rabbitmq": {15692}, "clickhouse": {9363}, "cadvisor": {8080}, "alertmanager": {9093},
+               "grafana": {3000}, "kibana": {5601}, "metabase": {3000}, "pushgateway": {9091},
+               "blackbox-exporter": {9115}}
+
+
+def scrape_targets(prom: dict) -> list[tuple[str, str]]:
+    """(job, host:port) of every target, DNS-SD names included, blackbox probe URLs as their host:port."""
+    out = []
+    for job in prom["scrape_configs"]:
+        for sc in job.get("static_configs", []):
+            for t in sc["targets"]:
+                if t.startswith("http"):
+                    from urllib.parse import urlsplit
+                    u = urlsplit(t)
+                    out.append((job["job_name"], f"{u.hostname}:{u.port}"))
+                else:
+                    out.append((job["job_name"], t))
+        for sd in job.get("dns_sd_configs", []):
+            out += [(job["job_name"], f"{n}:{sd['port']}") for n in sd["names"]]
+        for rc in job.get("relabel_configs", []):
+            if rc.get("target_label") == "__address__":
+                out.append((job["job_name"], rc["replacement"]))
+    return out
+
+
+def test_every_prometheus_target_is_a_compose_service_and_port(config):
+    prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
+    services = config["services"]
+    prometheus = services["prometheus"]
+    targets = scrape_targets(prom)
+    assert len(targets) >= 15
+    for job, target in targets:
+        host, port = target.rsplit(":", 1)
+        if host == "localhost":
+            assert job == "prometheus" and int(port) == 9090
+            continue
+        if host == "host.docker.internal":
+            # a host-network service, reached through the gateway Prometheus maps
+            assert "host.docker.internal=host-gateway" in prometheus.get("extra_hosts", []), prometheus.get("extra_hosts")
+            hosted = [n for n, s in services.items() if s.get("network_mode") == "host"
+                      and int(port) in listening_ports(n, s)]
+            assert hosted, f"{job}: no host-network service listens on {port}"
+            continue
+        assert host in services, f"{job}: target {target} is not a compose service"
+        assert services[host].get("network_mode") != "host", f"{job}: {host} is on the host network"
+        ports = listening_ports(host, services[host]) | IMAGE_PORTS.get(host, set())
+        assert int(port) in ports, f"{job}: {host} does not listen on {port} (known: {sorted(ports)})"
+
+
+def test_scaled_consumers_are_discovered_one_target_per_replica(config):
+    prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "consumer")
+    assert "static_configs" not in job
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["consumer"] and sd["type"] == "A"
+    assert str(sd["port"]) == config["services"]["consumer"]["environment"]["OBS_CONSUMER_METRICS_PORT"]
+
+
+def test_node_exporter_follows_its_readme(config):
+    ne = config["services"]["node-exporter"]
+    assert ne["network_mode"] == "host" and ne["pid"] == "host"
+    (root,) = [m for m in ne["volumes"] if m["target"] == "/host"]
+    assert root["source"] == "/" and root["read_only"] and root.get("bind", {}).get("propagation") == "rslave"
+    assert "--path.rootfs=/host" in ne["command"]
+    # the default mount-point exclusion (Docker's overlay mounts included) must stay in force
+    assert not any("mount-points-exclude" in a for a in ne["command"]), ne["command"]
+    assert "ports" not in ne
+
+
+def test_pushgateway_is_pinned_persisted_and_scraped_with_honor_labels(config):
+    prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "pushgateway")
+    assert job["honor_labels"] is True
+    pg = config["services"]["pushgateway"]
+    assert any(a.startswith("--persistence.file=/pushgateway/") for a in pg["command"])
+    assert {m["target"]: m["type"] for m in pg["volumes"]}["/pushgateway"] == "volume"
+
+
+def test_blackbox_probes_the_public_endpoints(config):
+    prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "blackbox")
+    probed = {sc["labels"]["service"]: sc["targets"][0] for sc in job["static_configs"]}
+    assert set(probed) == {"ingest", "grafana", "kibana", "metabase"}
+    modules = yaml.safe_load((REPO / "config/blackbox/blackbox.yml").read_text())["modules"]
+    assert job["params"]["module"][0] in modules
+    # the probe answers before Prometheus gives up on the scrape
+    from observatory.monitoring.rules import parse_duration
+    assert parse_duration(modules["http_2xx"]["timeout"]) < parse_duration(prom["global"]["scrape_timeout"])
+    # the probed services are the ones published to users
+    for service in probed:
+        assert config["services"][service].get("ports"), f"{service} is not a public endpoint"
+
+
+def test_grafana_starts_without_waiting_for_a_download(config):
+    env = config["services"]["grafana"]["environment"]
+    assert "GF_PLUGINS_PREINSTALL_SYNC" not in env and "GF_INSTALL_PLUGINS" not in env
+    assert env["GF_PLUGINS_PREINSTALL_AUTO_UPDATE"] == "false"
+    assert env["GF_PLUGINS_PREINSTALL"].startswith("grafana-clickhouse-datasource@")
+
+
+def test_metabase_memory_and_first_start():
+    from observatory.monitoring.rules import parse_duration
+    raw_mb = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["metabase"]
+    heap = re.search(r"-Xmx(\d+)([mg])", raw_mb["environment"]["JAVA_OPTS"])
+    heap_mib = int(heap[1]) * (1024 if heap[2] == "g" else 1)
+    limit = re.fullmatch(r"(\d+)([mg])", raw_mb["mem_limit"])
+    limit_mib = int(limit[1]) * (1024 if limit[2] == "g" else 1)
+    assert limit_mib >= 2 * heap_mib, f"Metabase: heap {heap_mib} MiB in a {limit_mib} MiB limit"
+    assert parse_duration(raw_mb["healthcheck"]["start_period"]) >= 600
+    wait = int(re.search(r"OBS_WAIT_TIMEOUT:-(\d+)", UP.read_text())[1])
+    assert wait > parse_duration(raw_mb["healthcheck"]["start_period"]), "up --wait gives up before Metabase may"
+
+
+def test_prometheus_gets_the_runbook_base_url_its_config_expands(config):
+    prom = "\n".join(line.split("#", 1)[0] for line in (REPO / "config/prometheus/prometheus.yml").read_text().splitlines())
+    used = set(re.findall(r"\$\{(\w+)\}", prom))
+    env = config["services"]["prometheus"].get("environment") or {}
+    assert used and all(env.get(var) for var in used), f"prometheus.yml expands {used}; the container has {env}"
+    assert env["RUNBOOK_BASE_URL"].startswith("https://") and not env["RUNBOOK_BASE_URL"].endswith("/")

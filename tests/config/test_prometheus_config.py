@@ -20,10 +20,18 @@ from observatory.monitoring.rules import rule_files
 
 PROMTOOL = require("promtool")
 
-COMPOSE_JOBS = {"ingest": "ingest:8080", "consumer": "consumer:9101", "forecaster": "forecaster:8090",
+COMPOSE_JOBS = {"ingest": "ingest:8081", "consumer": "dns:consumer:9101", "forecaster": "forecaster:8091",
                 "rabbitmq": "rabbitmq:15692", "rabbitmq-queues": "rabbitmq:15692", "clickhouse": "clickhouse:9363",
-                "node-exporter": "node-exporter:9100", "cadvisor": "cadvisor:8080",
+                "node-exporter": "host.docker.internal:9100", "cadvisor": "cadvisor:8080",
+                "pushgateway": "pushgateway:9091", "blackbox": "http://ingest:8080/health/ready",
                 "alertmanager": "alertmanager:9093", "prometheus": "localhost:9090"}
+
+
+def first_target(job: dict) -> str:
+    if "dns_sd_configs" in job:
+        sd = job["dns_sd_configs"][0]
+        return f"dns:{sd['names'][0]}:{sd['port']}"
+    return job["static_configs"][0]["targets"][0]
 
 
 def test_compose_config_syntax():
@@ -35,7 +43,7 @@ def test_compose_config_syntax():
 def test_compose_jobs_and_targets():
     cfg = compose_config()
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
-    assert {name: j["static_configs"][0]["targets"][0] for name, j in jobs.items()} == COMPOSE_JOBS
+    assert {name: first_target(j) for name, j in jobs.items()} == COMPOSE_JOBS
     queues = jobs["rabbitmq-queues"]
     assert queues["metrics_path"] == "/metrics/detailed"
     assert set(queues["params"]["family"]) == {"queue_coarse_metrics", "queue_consumer_count"}
@@ -66,3 +74,21 @@ def test_loopback_variant_loads_every_repo_rule_file(tmp_path):
 def test_a_job_unknown_to_the_compose_config_is_refused():
     with pytest.raises(ValueError, match="neither"):
         loopback_config(LoopbackPlan(targets={"mystery": ["127.0.0.1:1"]}, rule_files=[]))
+
+
+def test_compose_config_with_its_rules_passes_promtool(tmp_path):
+    """The full compose config (DNS discovery, blackbox relabelling, honor_labels) checked by promtool
+    with the rule files it loads, the container paths remapped to the repo."""
+    cfg = compose_config()
+    cfg["rule_files"] = [str(p) for p in rule_files()]
+    path = write(cfg, tmp_path / "prometheus.yml")
+    result = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, check=False,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_loopback_variant_turns_dns_discovery_into_static_targets():
+    cfg = loopback_config(LoopbackPlan(targets={"consumer": ["127.0.0.1:9101", "127.0.0.1:9102"]}, rule_files=[]))
+    (job,) = cfg["scrape_configs"]
+    assert "dns_sd_configs" not in job
+    assert job["static_configs"] == [{"targets": ["127.0.0.1:9101", "127.0.0.1:9102"]}]

@@ -13,11 +13,23 @@ import pytest
 from observatory.consumer.app import build_consumer
 from observatory.ingest.app import create_app
 from observatory.metrics import new_registry
-from observatory.settings import ConsumerSettings, IngestSettings, hash_key
+from observatory.settings import ApiSettings, ConsumerSettings, IngestSettings, hash_key
 
 API_KEY = "obs_test_key_5f1c2a9e"
 OTHER_KEY = "obs_test_other_91b7d3"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+READ_KEY = "obs_r_test_read_3c7d1e"      # OBS_API_KEYS, scope read
+ADMIN_KEY = "obs_r_test_admin_8a2f64"    # OBS_API_KEYS, scope admin
+READ = {"Authorization": f"Bearer {READ_KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def read_keys_entry() -> str:
+    return f"analyst:sha256:{hash_key(READ_KEY)}:read,ops:sha256:{hash_key(ADMIN_KEY)}:admin"
+
+
+def api_settings() -> ApiSettings:
+    return ApiSettings(api_keys=read_keys_entry(), ingest_api_keys=f"tests:sha256:{hash_key(API_KEY)}")
 
 
 def ingest_settings(**overrides) -> IngestSettings:
@@ -26,8 +38,12 @@ def ingest_settings(**overrides) -> IngestSettings:
 
 
 class Pipeline:
-    def __init__(self, app, client: httpx.AsyncClient, consumer, store_settings, broker_settings) -> None:
-        self.app, self.http, self.consumer = app, client, consumer
+    """`http`: the public listener (write paths, health); `private`: the private one (metrics, docs,
+    read API), with a read key by default."""
+
+    def __init__(self, app, client: httpx.AsyncClient, consumer, store_settings, broker_settings,
+                 private: httpx.AsyncClient | None = None) -> None:
+        self.app, self.http, self.consumer, self.private = app, client, consumer, private
         self.store, self.broker = store_settings, broker_settings
         self.db = store_settings.database
 
@@ -56,11 +72,13 @@ def make_pipeline(broker_settings, store_settings, chdb):
                                           store_settings, registry)
             chdb.track(client)
             companions.append(cons)
-        app = create_app(ingest_settings(**overrides), broker, registry=registry, companions=companions)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
-                yield Pipeline(app, http, cons, store_settings, broker)
+        app = create_app(ingest_settings(**overrides), broker, registry=registry, companions=companions,
+                         api=api_settings())
+        async with app.lifespan():
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://ingest") \
+                    as http, httpx.AsyncClient(transport=httpx.ASGITransport(app=app.private),
+                                               base_url="http://ingest-private", headers=READ) as private:
+                yield Pipeline(app, http, cons, store_settings, broker, private)
 
     return factory
 
@@ -91,8 +109,13 @@ def service_env(broker, dsn: str, database: str, **extra) -> dict[str, str]:
         "OBS_AMQP_QUEUE": broker.queue, "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker.dead_letter_exchange,
         "OBS_AMQP_DEAD_LETTER_QUEUE": broker.dead_letter_queue, "OBS_AMQP_MAX_LENGTH": str(broker.max_length),
         "OBS_CLICKHOUSE_DSN": dsn, "OBS_CLICKHOUSE_DATABASE": database,
-        "OBS_INGEST_API_KEYS": f"tests:sha256:{hash_key(API_KEY)}",
+        "OBS_INGEST_API_KEYS": f"tests:sha256:{hash_key(API_KEY)}", "OBS_API_KEYS": read_keys_entry(),
     })
+    # every listener on a free port unless the test names it (the defaults are fixed well-known ports)
+    from observatory.localstack.proc import free_port
+    for var in ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT", "OBS_CONSUMER_PORT", "OBS_CONSUMER_METRICS_PORT",
+                "OBS_FORECASTER_PORT", "OBS_FORECASTER_PRIVATE_PORT"):
+        env[var] = str(free_port())
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

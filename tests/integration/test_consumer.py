@@ -67,7 +67,7 @@ async def test_poison_messages_go_to_dead_letter_queue_and_consumer_continues(ma
         assert {"just": "an object without fields"} in bad_events
         assert any(ev.get("event_id") == "not-a-uuid" for ev in bad_events)
         assert all(m.headers["x-observatory-error"] for m in dead)
-        metrics = (await p.http.get("/metrics")).text
+        metrics = (await p.private.get("/metrics")).text
         assert 'consumer_dead_lettered_total{reason="undecodable"} 1.0' in metrics
 
 
@@ -85,7 +85,7 @@ async def test_insert_failure_keeps_messages_until_store_recovers(make_pipeline,
         await wait_until("consumer reports not ready", lambda: not p.consumer.ready(), 10)
         ready = await p.http.get("/health/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["consumer"] is False
-        assert 'consumer_insert_errors_total' in (await p.http.get("/metrics")).text
+        assert 'consumer_insert_errors_total' in (await p.private.get("/metrics")).text
 
         client = connect(store_settings)
         migrate(client, store_settings)                  # the operator repairs the schema
@@ -102,9 +102,61 @@ async def test_large_batches_are_flushed_at_batch_rows(make_pipeline, ch):
             assert (await p.post(body)).status_code == 202
         # 750 rows: one flush at 500 rows happens long before the 60 s timer; the last 250 wait for it
         async def one_batch_recorded():
-            return "consumer_batch_rows_count 1.0" in (await p.http.get("/metrics")).text
+            return "consumer_batch_rows_count 1.0" in (await p.private.get("/metrics")).text
 
         await wait_until("one size-triggered flush", one_batch_recorded, 15)
-        hist = (await p.http.get("/metrics")).text
+        hist = (await p.private.get("/metrics")).text
         assert "consumer_batch_rows_sum 500.0" in hist
         assert count_rows(ch, p.db, final=False) == 500
+
+
+async def test_rows_clickhouse_refuses_are_dead_lettered_with_its_error_and_the_rest_stored(make_pipeline, ch):
+    """A data error (here a constraint of the test's own table) is isolated by bisecting the batch:
+    the refused rows go to the dead-letter queue with ClickHouse's error, the others are stored, the
+    batch is acked and the consumer keeps draining (no retry loop, stays ready)."""
+    from observatory.settings import ConsumerSettings
+    async with make_pipeline(consumer_settings=ConsumerSettings(flush_ms=1000, queue_poll_s=0.5)) as p:
+        ch.command(f"ALTER TABLE {p.db}.events ADD CONSTRAINT no_refused CHECK user_id NOT LIKE 'refused%'")
+        good = [event(i) for i in range(40)]
+        refused = [event(100, user_id="refused-1"), event(101, user_id="refused-2")]
+        # three messages flushed as one batch: refused rows in the middle of the first and in the last
+        await publish_raw(p.broker, orjson.dumps(good[:10] + [refused[0]] + good[10:20]))
+        await publish_raw(p.broker, orjson.dumps(good[20:30]))
+        await publish_raw(p.broker, orjson.dumps(good[30:] + [refused[1]]))
+
+        await wait_until("the 40 good rows stored", lambda: count_rows(ch, p.db) == 40, 30)
+        dead = await drain_dead(p.broker, 2)
+        assert sorted(orjson.loads(m.body)["event_id"] for m in dead) == sorted(e["event_id"] for e in refused)
+        for m in dead:
+            assert m.headers["x-observatory-reason"] == "rejected_by_store"
+            assert m.headers["x-clickhouse-code"] == 469
+            assert m.headers["x-clickhouse-error"] == "VIOLATED_CONSTRAINT"
+            assert "no_refused" in m.headers["x-observatory-error"], "ClickHouse's own message is kept"
+            body = orjson.loads(m.body)
+            assert body["properties"] == {"product_id": "p", "price": 1.0}, "replayable event, not a raw row"
+        stored = {u for (u,) in ch.query(f"SELECT user_id FROM {p.db}.events FINAL").result_rows}
+        assert stored == {f"u{i}" for i in range(40)}
+
+        # the consumer keeps draining: later events are stored, and it never went not-ready
+        assert (await p.post({"event_name": "x", "user_id": "after"})).status_code == 202
+        await wait_until("later event stored", lambda: count_rows(ch, p.db) == 41, 30)
+        assert p.consumer.ready()
+        metrics = (await p.private.get("/metrics")).text
+        assert 'consumer_dead_lettered_total{reason="rejected_by_store"} 2.0' in metrics
+        assert "consumer_insert_errors_total 0.0" in metrics, "handled rows are not insert errors (no retry alert)"
+
+
+async def test_batches_are_flushed_at_batch_bytes(make_pipeline, ch):
+    from observatory.settings import ConsumerSettings
+    settings = ConsumerSettings(batch_rows=100_000, batch_bytes=20_000, flush_ms=60_000, queue_poll_s=0.5)
+    async with make_pipeline(consumer_settings=settings) as p:
+        big = "x" * 3000
+        for k in range(10):  # ~3.2 kB per message: the 7th message crosses 20 kB long before the 60 s timer
+            await publish_raw(p.broker, orjson.dumps([event(k, properties={"blob": big})]))
+
+        async def one_batch_recorded():
+            return "consumer_batch_rows_count 1.0" in (await p.private.get("/metrics")).text
+
+        await wait_until("one size-triggered flush", one_batch_recorded, 15)
+        stored = count_rows(ch, p.db, final=False)
+        assert 6 <= stored <= 7, stored

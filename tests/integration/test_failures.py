@@ -112,7 +112,7 @@ async def test_broker_outage_gives_503_then_recovers_without_loss(make_pipeline,
                 r = await p.post({"event_name": "x", "user_id": "during"})
                 assert r.status_code == 503, "never 202 without a broker confirm"
                 assert r.headers["retry-after"]
-            metrics = (await p.http.get("/metrics")).text
+            metrics = (await p.private.get("/metrics")).text
             assert "ingest_broker_up 0.0" in metrics
 
             node.start(timeout_s=90)                     # same ports, same data folder

@@ -86,7 +86,7 @@ async def test_mixed_batch_accepts_valid_and_lists_invalid(make_pipeline, ch):
         assert "object" in reasons[3]
         assert "time zone" in reasons[5]
         await wait_until("2 rows", lambda: count_rows(ch, p.db) == 2)
-        metrics = (await p.http.get("/metrics")).text
+        metrics = (await p.private.get("/metrics")).text
         assert 'ingest_events_rejected_total{reason="invalid_property"} 1.0' in metrics
         assert 'ingest_events_rejected_total{reason="missing_property"} 1.0' in metrics
 
@@ -169,7 +169,7 @@ async def test_queue_at_max_length_answers_503_and_loses_nothing(make_pipeline, 
         assert r.status_code == 503 and r.json()["error"] == "broker_unavailable"
         assert r.headers["retry-after"]
         assert await _queue_depth(p) == 3
-        metrics = (await p.http.get("/metrics")).text
+        metrics = (await p.private.get("/metrics")).text
         assert 'ingest_publish_failures_total{reason="nack"} 1.0' in metrics
 
 
@@ -188,6 +188,9 @@ async def test_health_and_openapi(make_pipeline):
         assert (await p.http.get("/health/live")).json() == {"status": "ok"}
         ready = await p.http.get("/health/ready")
         assert ready.status_code == 200 and ready.json()["checks"] == {"broker": True, "consumer": True}
-        spec = (await p.http.get("/openapi.json")).json()
+        spec = (await p.private.get("/openapi/public.json")).json()
         assert "/v1/events" in spec["paths"] and "Event" in spec["components"]["schemas"]
-        assert (await p.http.get("/docs")).status_code == 200
+        assert (await p.private.get("/docs")).status_code == 200
+        assert (await p.private.get("/openapi.json")).status_code == 200
+        for path in ("/docs", "/openapi.json", "/metrics"):
+            assert (await p.http.get(path)).status_code == 404, f"{path} is on the public listener"

@@ -1,8 +1,9 @@
-"""Decoding AMQP bodies into ClickHouse rows (pure)."""
+"""Decoding AMQP bodies into items for ClickHouse (pure)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import orjson
 import pytest
@@ -16,14 +17,31 @@ def ev(**kw):
             "properties": {"a": "ü", "n": [1, {"b": 2}]}, "source": "web", **kw}
 
 
-def test_rows_keep_every_field():
-    e = ev()
-    out = decode(orjson.dumps([e]))
+def test_items_keep_every_field_as_sent():
+    events = [ev(), ev(extra_column="kept for the table to decide")]
+    body = orjson.dumps(events)
+    out = decode(body)
     assert out.poison == []
-    (row,) = out.rows
-    assert str(row[0]) == e["event_id"] and row[1:5] == ["x", row[2], "u", "s"]
-    assert orjson.loads(row[5]) == e["properties"]
-    assert row[6] == "web" and (row[7] - row[2]).total_seconds() == 1
+    assert [orjson.loads(bytes(item.json)) for item in out.rows] == events
+    assert all(bytes(item.json) in body for item in out.rows), "the JSON text is passed on, not rebuilt"
+    assert out.rows[0].received_at == datetime(2026, 11, 20, 10, 0, 1, tzinfo=timezone.utc)
+
+
+def test_single_object_body_and_received_at_fallback():
+    e = ev()
+    del e["received_at"]
+    (item,) = decode(orjson.dumps(e)).rows
+    assert orjson.loads(bytes(item.json)) == e
+    assert item.received_at == datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("odd", [{"properties": None}, {"properties": []}, {"session_id": 0, "source": ""}])
+def test_falsy_optional_fields_are_normalised(odd):
+    out = decode(orjson.dumps([ev(), ev(**odd)]))
+    assert out.poison == [] and len(out.rows) == 2
+    text = orjson.loads(bytes(out.rows[1].json))
+    assert text["properties"] == {} or text["properties"] == odd.get("properties", text["properties"])
+    assert isinstance(text["properties"], dict) and isinstance(text["session_id"], str)
 
 
 @pytest.mark.parametrize("body, reason", [(b"\xff", "undecodable"), (b"[1", "undecodable"), (b"42", "invalid"),

@@ -8,7 +8,7 @@ import uuid
 import orjson
 import pytest
 
-from observatory.consumer.decode import COLUMNS, decode
+from observatory.consumer.decode import decode
 from observatory.events.enrich import (BROWSERS, OSES, acquisition_source, country, enrich, host_of, page_path,
                                        parse_user_agent)
 
@@ -87,10 +87,10 @@ def test_page_path_and_hosts():
 
 
 def test_sdk_values_win_over_the_user_agent():
-    cols, _ = enrich({"user_agent": UAS[0][0]}, {"$browser": "Mobile Safari", "$os": "iOS",
-                                                 "$device_type": "Mobile"})
+    cols, _ = enrich({"ingest_user_agent": UAS[0][0]}, {"$browser": "Mobile Safari", "$os": "iOS",
+                                                        "$device_type": "Mobile"})
     assert cols[:3] == ["mobile", "Safari", "iOS"]
-    cols, _ = enrich({"user_agent": UAS[0][0]}, {"$raw_user_agent": UAS[3][0]})
+    cols, _ = enrich({"ingest_user_agent": UAS[0][0]}, {"$raw_user_agent": UAS[3][0]})
     assert cols[:3] == ["desktop", "Firefox", "Linux"]
 
 
@@ -101,16 +101,24 @@ def _event(**kw):
 
 
 def test_ip_is_dropped_unless_kept():
-    ev = _event(client_ip="198.51.100.7", user_agent=UAS[4][0],
+    ev = _event(ingest_client_ip="198.51.100.7", ingest_user_agent=UAS[4][0],
                 properties={"$ip": "192.0.2.130", "$current_url": "https://shop.example/",
                             "$session_id": "s-1"})
-    (row,) = decode(orjson.dumps([ev])).rows
-    named = dict(zip(COLUMNS, row))
-    assert named["country"] == "GB"            # `$ip` (SDK) wins over the connection's address
-    assert named["client_ip"] == ""
-    assert "192.0.2" not in named["properties"] and "198.51" not in named["properties"]
-    assert named["session_id"] == "s-1"        # PostHog's $session_id fills the session column
-    assert (named["device_type"], named["browser"], named["os"]) == ("mobile", "Safari", "iOS")
-    (kept,) = decode(orjson.dumps([ev]), keep_ip=True).rows
-    named = dict(zip(COLUMNS, kept))
-    assert named["client_ip"] == "192.0.2.130" and "192.0.2.130" in named["properties"]
+    for body in (orjson.dumps([ev]), orjson.dumps([ev, {**ev, "event_id": "bad"}])):   # fast and per-event paths
+        named = orjson.loads(decode(body).rows[0].json)
+        assert named["country"] == "GB"            # `$ip` (SDK) wins over the connection's address
+        assert named["client_ip"] == ""
+        assert "192.0.2" not in orjson.dumps(named).decode() and "198.51" not in orjson.dumps(named).decode()
+        assert not {"ingest_client_ip", "ingest_user_agent"} & set(named)
+        assert named["session_id"] == "s-1"        # PostHog's $session_id fills the session column
+        assert (named["device_type"], named["browser"], named["os"]) == ("mobile", "Safari", "iOS")
+    kept = orjson.loads(decode(orjson.dumps([ev]), keep_ip=True).rows[0].json)
+    assert kept["client_ip"] == "192.0.2.130" and kept["properties"]["$ip"] == "192.0.2.130"
+
+
+def test_backend_events_pass_through_untouched():
+    ev = _event(event_name="purchase_completed", ingest_client_ip="10.0.0.5", ingest_user_agent="python-httpx/0.28",
+                properties={"order_id": "o-1"})
+    body = orjson.dumps([ev])
+    (item,) = decode(body).rows
+    assert orjson.loads(bytes(item.json)) == ev       # the same text: ClickHouse drops the ingest_* keys

@@ -34,6 +34,8 @@ class Row:
 class Report:
     rows: list[Row] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    out_dir: Path = field(default_factory=lambda: Path(".bench"))  # charts go next to report.md
+    profile: bool = False  # py-spy profiles of the processes under load (bench/profile.py)
 
     def add(self, section: str, name: str, value: float, unit: str, target: str | None = None,
             ceiling: float | None = None, note: str = "") -> None:

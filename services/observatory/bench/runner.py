@@ -9,15 +9,18 @@ from pathlib import Path
 
 from observatory.bench import Report
 
-SECTIONS = ("pipeline", "alerting", "forecast", "tracing", "webanalytics")
+SECTIONS = ("pipeline", "alerting", "forecast", "tracing", "fault", "webanalytics")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="observatory bench", description=__doc__)
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections: " + ", ".join(SECTIONS))
     parser.add_argument("--out", type=Path, default=Path(".bench") / "report", help="where to save .md/.json")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy profiles of ingest and the consumer under load (pipeline), in the --out folder")
     args = parser.parse_args(argv)
-    report = Report()
+    report = Report(out_dir=args.out.parent, profile=args.profile)
+    report.out_dir.mkdir(parents=True, exist_ok=True)
     for name in [s.strip() for s in args.only.split(",") if s.strip()]:
         if name not in SECTIONS:
             parser.error(f"unknown section {name!r}")

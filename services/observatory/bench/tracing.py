@@ -88,7 +88,7 @@ def _ingest(work: Path, node: RabbitNode, label: str, ratio: float | None, sink:
     env.update({"OBS_ENV": "development", "OBS_AMQP_URL": node.url, "OBS_AMQP_MAX_LENGTH": "50000000",
                 "OBS_INGEST_API_KEYS": f"bench:sha256:{hashlib.sha256(KEY.encode()).hexdigest()}",
                 "OBS_INGEST_RATE_LIMIT_EVENTS_PER_S": "1e9", "OBS_INGEST_RATE_LIMIT_BURST": "1e9",
-                "OBS_INGEST_PORT": str(port)})
+                "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port())})
     if ratio is not None:
         env.update({"OBS_OTLP_ENDPOINT": sink.url, "OBS_TRACE_SAMPLE_RATIO": str(ratio)})
     log = open(work / f"ingest-{label.rstrip('%')}.log", "ab")

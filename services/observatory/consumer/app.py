@@ -10,7 +10,8 @@ from prometheus_client import CollectorRegistry
 from observatory import __version__
 from observatory.consumer.service import Consumer
 from observatory.consumer.sink import ClickHouseSink
-from observatory.health import health_router
+from observatory.api_keys import Access
+from observatory.listeners import Listeners, private_app, public_app
 from observatory.metrics import ConsumerMetrics, new_registry
 from observatory.settings import BrokerSettings, ConsumerSettings, StoreSettings
 from observatory.store.client import connect
@@ -26,7 +27,9 @@ def build_consumer(broker: BrokerSettings, settings: ConsumerSettings, store: St
     return consumer, client
 
 
-def create_app(broker: BrokerSettings, settings: ConsumerSettings, store: StoreSettings) -> FastAPI:
+def create_app(broker: BrokerSettings, settings: ConsumerSettings, store: StoreSettings) -> Listeners:
+    """Public listener: health only (OBS_CONSUMER_HOST/PORT). Private: /metrics and health
+    (OBS_CONSUMER_METRICS_HOST/PORT, loopback by default)."""
     registry = new_registry("consumer", __version__)
     consumer, client = build_consumer(broker, settings, store, registry)
 
@@ -37,7 +40,10 @@ def create_app(broker: BrokerSettings, settings: ConsumerSettings, store: StoreS
         await consumer.stop()
         client.close()
 
-    app = FastAPI(title="Observatory consumer", version=__version__, lifespan=lifespan)
-    app.include_router(health_router({"consumer": consumer.ready}, registry))
-    app.state.consumer = consumer
-    return app
+    checks = {"consumer": consumer.ready}
+    title = "Observatory consumer"
+    public = public_app(title, "Health of the consumer.", checks)
+    private = private_app(title, "Health and metrics of the consumer.", checks, registry, Access([]),
+                          lifespan=lifespan)
+    private.state.consumer = consumer
+    return Listeners(public, private)

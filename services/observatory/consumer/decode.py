@@ -1,7 +1,17 @@
-"""Turn an AMQP message body into ClickHouse rows (pure, no I/O).
+"""Turn an AMQP message body into items for ClickHouse (pure, no I/O).
 
-A body that is not a JSON array of objects is poison as a whole. Inside a good body, an event that
-cannot become a row (bad UUID, timestamp, types) is poison on its own; the rest are inserted.
+The consumer does not build Python rows: ClickHouse parses what ingest validated (sink.py inserts
+the items as JSONEachRow). Here a body is checked in one pass of msgspec's C decoder against the
+row types (a UUID, times with a zone, strings, properties an object), and each event's JSON text
+is kept as it came (msgspec.Raw). A body that is not JSON, or neither an event object nor an array
+of events, is poison as a whole. Inside a good body, an event that cannot become a row is poison
+on its own (the per-event path below, taken only when the whole-body check fails); the rest are
+inserted.
+
+Web enrichment (events/enrich.py): an event with browser context (web properties such as
+`$current_url`, or a browser's User-Agent recorded by ingest) is rewritten with its enrichment keys
+(device_type, browser, os, country, ...: columns of migration 0004) and without the client IP; other
+events keep their text untouched. The ingest_* fields match no column, so ClickHouse drops them.
 """
 
 from __future__ import annotations
@@ -9,20 +19,40 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated, Union
 
+import msgspec
 import orjson
 
 from observatory.events import enrich
 
-# received_at stays at index 7 (latency metric); the web enrichment columns (migration 0004) follow it;
-# the sink appends inserted_at.
-COLUMNS = ("event_id", "event_name", "timestamp", "user_id", "session_id", "properties", "source",
-           "received_at", *enrich.COLUMNS, "inserted_at")
+_TZ = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class Row(msgspec.Struct, gc=False):
+    """What an event must be to become a row (other keys ride along; the sink's columns decide)."""
+
+    event_id: uuid.UUID
+    event_name: Annotated[str, msgspec.Meta(min_length=1)]
+    timestamp: _TZ
+    user_id: str
+    properties: dict[str, msgspec.Raw]       # absent or null: the per-event path stores {}
+    received_at: Union[_TZ, None] = None     # absent: the sink stores the timestamp, as before
+    session_id: Union[str, None] = None      # null: ClickHouse stores "", as before
+    source: Union[str, None] = None
+    ingest_user_agent: Union[str, None] = None   # the request's User-Agent (web enrichment)
+
+
+class Item(msgspec.Struct, array_like=True, gc=False):
+    """One event for the sink: its JSON text, and when ingest received it (end-to-end latency)."""
+
+    json: bytes | msgspec.Raw
+    received_at: datetime
 
 
 @dataclass
 class Decoded:
-    rows: list[list] = field(default_factory=list)
+    rows: list[Item] = field(default_factory=list)
     poison: list[tuple[bytes, str, str]] = field(default_factory=list)  # (body, reason code, detail)
 
 
@@ -32,36 +62,42 @@ class PoisonMessage(Exception):
         self.reason = reason
 
 
-def _ts(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("timestamp must be a string")
-    ts = datetime.fromisoformat(value)
-    if ts.tzinfo is None:
-        raise ValueError("timestamp lacks a zone")
-    return ts
-
-
-def to_row(ev: object, keep_ip: bool = False) -> list:
-    if not isinstance(ev, dict):
-        raise ValueError("event is not an object")
-    name, user = ev.get("event_name"), ev.get("user_id")
-    if not isinstance(name, str) or not name or not isinstance(user, str):
-        raise ValueError("event_name/user_id missing or not strings")
-    props = ev.get("properties") or {}
-    if not isinstance(props, dict):
-        raise ValueError("properties is not an object")
-    session, source = ev.get("session_id") or "", ev.get("source") or ""
-    if not isinstance(session, str) or not isinstance(source, str):
-        raise ValueError("session_id/source not strings")
-    received = _ts(ev.get("received_at") or ev.get("timestamp"))
-    if not session and isinstance(props.get("$session_id"), str):
-        session = props["$session_id"][:200]   # SDKs (PostHog) send the session as a property
-    web, props = enrich.enrich(ev, props, keep_ip)
-    return [uuid.UUID(ev["event_id"]), name, _ts(ev.get("timestamp")), user, session,
-            orjson.dumps(props).decode(), source, received, *web]
+_ROWS = msgspec.json.Decoder(Union[list[Row], Row])
+_TEXTS = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def decode(body: bytes, keep_ip: bool = False) -> Decoded:
+    try:
+        rows = _ROWS.decode(body)
+    except msgspec.DecodeError:  # not JSON, or some event is not a row: find out which, one by one
+        return _per_event(body, keep_ip)
+    if type(rows) is not list:
+        return Decoded([_item(body, rows, keep_ip)])
+    texts = _TEXTS.decode(body)
+    return Decoded([_item(text, row, keep_ip) for text, row in zip(texts, rows)])
+
+
+def _item(text, row: Row, keep_ip: bool) -> Item:
+    received = row.received_at or row.timestamp
+    if not enrich.wanted(row.properties, row.ingest_user_agent):
+        return Item(text, received)
+    return Item(orjson.dumps(_enriched(orjson.loads(bytes(text)), keep_ip)), received)
+
+
+def _enriched(ev: dict, keep_ip: bool) -> dict:
+    """The event with its web enrichment keys, its session from `$session_id` when it has none, and
+    neither `$ip` nor the ingest_* fields unless the IP is kept."""
+    props = ev.get("properties") or {}
+    columns, props = enrich.enrich(ev, props, keep_ip)
+    out = {k: v for k, v in ev.items() if k not in enrich.RESERVED}
+    out.update(zip(enrich.COLUMNS, columns))
+    out["properties"] = props
+    if not out.get("session_id") and isinstance(props.get("$session_id"), str):
+        out["session_id"] = props["$session_id"][:200]   # SDKs (PostHog) send the session as a property
+    return out
+
+
+def _per_event(body: bytes, keep_ip: bool = False) -> Decoded:
     try:
         events = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -74,6 +110,39 @@ def decode(body: bytes, keep_ip: bool = False) -> Decoded:
     for ev in events:
         try:
             out.rows.append(to_row(ev, keep_ip))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, msgspec.ValidationError) as exc:
             out.poison.append((orjson.dumps(ev), "invalid_event", str(exc) or type(exc).__name__))
     return out
+
+
+def to_row(ev: object, keep_ip: bool = False) -> Item:
+    """One event of a body that failed the whole-body check: the old row rules, and a normalised
+    JSON text (missing or null optional fields filled in) for the ones that pass."""
+    if not isinstance(ev, dict):
+        raise ValueError("event is not an object")
+    name, user = ev.get("event_name"), ev.get("user_id")
+    if not isinstance(name, str) or not name or not isinstance(user, str):
+        raise ValueError("event_name/user_id missing or not strings")
+    props = ev.get("properties") or {}
+    if not isinstance(props, dict):
+        raise ValueError("properties is not an object")
+    session, source = ev.get("session_id") or "", ev.get("source") or ""
+    if not isinstance(session, str) or not isinstance(source, str):
+        raise ValueError("session_id/source not strings")
+    timestamp = _ts(ev.get("timestamp"))
+    received = _ts(ev.get("received_at") or ev.get("timestamp"))
+    normal = {**ev, "event_id": str(uuid.UUID(ev["event_id"])), "timestamp": timestamp.isoformat(),
+              "received_at": received.isoformat(), "session_id": session, "properties": props, "source": source}
+    agent = ev.get("ingest_user_agent")
+    if enrich.wanted(props, agent if isinstance(agent, str) else None):
+        normal = _enriched(normal, keep_ip)
+    return Item(orjson.dumps(normal), received)
+
+
+def _ts(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("timestamp must be a string")
+    ts = datetime.fromisoformat(value)
+    if ts.tzinfo is None:
+        raise ValueError("timestamp lacks a zone")
+    return ts

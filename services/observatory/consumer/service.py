@@ -1,10 +1,15 @@
-"""The consumer loop: prefetch-bounded batches, flushed at N rows or after T ms.
+"""The consumer loop: prefetch-bounded batches, flushed at N rows, B bytes or after T ms.
 
-Per batch, in this order: poison messages/events are published to the dead-letter exchange (with
-confirms), the rows go to ClickHouse in ONE insert, and only then are the batch's messages acked
-with a single multiple-ack. An insert failure keeps the batch, marks the consumer not ready and
-retries with exponential backoff; nothing is acked until the rows are in. A lost channel drops the
-un-acked batch (the broker redelivers it; a duplicate insert collapses on event_id).
+Per batch, in this order: the rows go to ClickHouse in ONE insert, poison messages/events are
+published to the dead-letter exchange (with confirms), and only then are the batch's messages acked
+with a single multiple-ack. Insert failures by kind (consumer/faults.py):
+- transient (store unreachable, timeouts, server errors): the batch is kept, the consumer is not
+  ready and retries with exponential backoff; nothing is acked until the rows are in;
+- data error (ClickHouse refuses rows): the batch is bisected until each refused row stands alone,
+  the rest is inserted, the refused rows are dead-lettered with ClickHouse's error in their headers
+  (reason `rejected_by_store`), and the batch is acked.
+A lost channel drops the un-acked batch (the broker redelivers it; a duplicate insert collapses on
+event_id).
 """
 
 from __future__ import annotations
@@ -13,15 +18,19 @@ import asyncio
 import contextlib
 import logging
 import time
+from itertools import groupby
+from operator import attrgetter
 from dataclasses import dataclass, field
 
 import aio_pika
+from aiormq.exceptions import DeliveryError
 
 from observatory import tracing
 from observatory.broker.connection import BrokerLink
-from observatory.consumer.decode import PoisonMessage, decode
+from observatory.consumer import faults
+from observatory.consumer.decode import Item, PoisonMessage, decode
 from observatory.consumer.sink import ClickHouseSink
-from observatory.metrics import ConsumerMetrics
+from observatory.metrics import ConsumerMetrics, observe_many
 from observatory.settings import BrokerSettings, ConsumerSettings
 
 log = logging.getLogger("observatory.consumer")
@@ -29,10 +38,12 @@ log = logging.getLogger("observatory.consumer")
 
 @dataclass
 class Batch:
-    rows: list[list] = field(default_factory=list)
+    rows: list[Item] = field(default_factory=list)
     poison: list[tuple[bytes, str, str, dict]] = field(default_factory=list)
     last: aio_pika.abc.AbstractIncomingMessage | None = None
     messages: int = 0
+    bytes: int = 0
+    stored: bool = False  # rows inserted (only dead-lettering and the ack may remain)
     started: float = 0.0
     traces: list = field(default_factory=list)  # (first row, span context) of sampled messages (tracing on)
 
@@ -121,10 +132,14 @@ class Consumer:
         if batch.last is None or message.delivery_tag > batch.last.delivery_tag:
             batch.last = message  # the multiple-ack must cover the highest delivery tag
         batch.messages += 1
+        batch.bytes += len(message.body)
         if self.tracing is not None:
             self.tracing.consumed(span, batch, message, first_row, first_poison)
-        if len(batch.rows) >= self.settings.batch_rows or batch.messages == 1:
+        if self._full(batch) or batch.messages == 1:
             self._wake.set()
+
+    def _full(self, batch: Batch) -> bool:
+        return len(batch.rows) >= self.settings.batch_rows or batch.bytes >= self.settings.batch_bytes
 
     # -- flushing ---------------------------------------------------------------------------------
     async def _flusher(self) -> None:
@@ -137,7 +152,7 @@ class Consumer:
                 await self._wake.wait()
                 continue
             due = self.batch.started + flush_s - time.monotonic()
-            if len(self.batch.rows) < self.settings.batch_rows and due > 0 and not self._stopping:
+            if not self._full(self.batch) and due > 0 and not self._stopping:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), due)
@@ -153,16 +168,16 @@ class Consumer:
         delay = self.settings.retry_initial_s
         while True:
             try:
+                if batch.rows and not batch.stored:
+                    await self._store(batch)
                 await self._dead_letter(batch)
-                if batch.rows:
-                    started = time.perf_counter()
-                    inserted_at = await asyncio.to_thread(self.sink.insert, batch.rows)
-                    self._observe_insert(batch, inserted_at, time.perf_counter() - started)
                 break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any sink/broker failure: keep the batch, retry
                 tracing.record_exception(exc)
+                if isinstance(exc, DeliveryError):  # dead-lettering nacked: maybe a stale channel (see renew)
+                    self.link.renew()
                 self.metrics.insert_errors.inc()
                 self._set_failing(True)
                 log.error("batch not stored, retrying: %s", exc,
@@ -182,6 +197,26 @@ class Consumer:
                 await batch.last.ack(multiple=True)
             except Exception as exc:  # noqa: BLE001 - channel closed after insert: redelivery, deduplicated
                 log.warning("ack failed after insert (duplicates will collapse): %s", exc)
+
+    async def _store(self, batch: Batch) -> None:
+        """Insert the batch's rows; rows ClickHouse refuses move to the batch's poison list."""
+        started = time.perf_counter()
+
+        async def insert(items: list) -> object:
+            return await asyncio.to_thread(self.sink.insert, items)
+
+        inserted_at, refused = await faults.insert_isolating(insert, batch.rows)
+        if refused:
+            ids = {id(item) for item, _ in refused}
+            batch.rows = [row for row in batch.rows if id(row) not in ids]
+            for item, exc in refused:  # counted as dead-lettered (DeadLetterQueueHigh), not as insert errors
+                log.warning("row refused by ClickHouse; dead-lettering it",
+                            extra={"code": exc.code, "error_name": exc.name, "error": str(exc)[:300]})
+                batch.poison.append((faults.item_body(item), "rejected_by_store", str(exc),
+                                     {"x-clickhouse-code": exc.code, "x-clickhouse-error": exc.name}))
+        batch.stored = True
+        if batch.rows:
+            self._observe_insert(batch, inserted_at, time.perf_counter() - started)
 
     async def _dead_letter(self, batch: Batch) -> None:
         while batch.poison:
@@ -203,12 +238,12 @@ class Consumer:
         m.rows_inserted.inc(len(batch.rows))
         m.last_insert.set(inserted_at.timestamp())
         if not batch.traces:
-            for row in batch.rows:
-                m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()))
+            runs = groupby(batch.rows, attrgetter("received_at"))  # a request's events share their receive time
+            observe_many(m.e2e_latency, ((received, sum(1 for _ in run)) for received, run in runs), inserted_at)
         else:  # tracing on: the first row of each sampled message carries its trace as exemplar
             exemplars = self.tracing.row_exemplars(batch)
             for i, row in enumerate(batch.rows):
-                m.e2e_latency.observe(max(0.0, (inserted_at - row[7]).total_seconds()), exemplars.get(i))
+                m.e2e_latency.observe(max(0.0, (inserted_at - row.received_at).total_seconds()), exemplars.get(i))
 
     def _set_failing(self, failing: bool) -> None:
         self._insert_failing = failing

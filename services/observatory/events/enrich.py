@@ -12,7 +12,8 @@ Columns produced (migration 0004), all bounded:
 
 Inputs: what the SDK sent in `properties` wins (`$browser`, `$os`, `$device_type`, `$raw_user_agent`,
 `$ip`, `$current_url`, `$pathname`, `$referrer`, `utm_*`); otherwise the request's User-Agent header and
-client address, which ingest records on the event as the reserved fields `user_agent` and `client_ip`.
+client address, which ingest records on the event as the reserved fields `ingest_user_agent` and
+`ingest_client_ip` (no column has those names: ClickHouse drops them).
 The IP leaves the event here: `$ip` is removed from the stored properties unless it is kept.
 
 Country: the documentation ranges (RFC 5737 / RFC 3849) map to fixed countries (DOCUMENTATION_RANGES:
@@ -32,8 +33,12 @@ BROWSERS = ("Chrome", "Safari", "Firefox", "Edge", "Opera", "Samsung Internet", 
 OSES = ("Windows", "macOS", "iOS", "Android", "Linux", "Chrome OS", "Other")
 DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "other")
 SOURCES = ("campaign", "search", "social", "referral", "direct", "internal")
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 COLUMNS = ("device_type", "browser", "os", "country", "acquisition_source", "referrer_host", "page_path",
            "client_ip")
+RESERVED = ("ingest_user_agent", "ingest_client_ip")   # set by ingest on each event; never stored
+WEB_KEYS = frozenset(("$current_url", "$pathname", "$referrer", "$raw_user_agent", "$ip", "$browser", "$os",
+                      "$device_type", "$session_id", "$host", *UTM_KEYS))
 
 # Documentation ranges -> countries (demo traffic and tests; never seen on the Internet).
 DOCUMENTATION_RANGES = {
@@ -49,7 +54,6 @@ SEARCH_HOSTS = ("google.", "bing.com", "duckduckgo.com", "yahoo.", "yandex.", "b
 SOCIAL_HOSTS = ("facebook.com", "fb.com", "instagram.com", "t.co", "twitter.com", "x.com", "linkedin.com",
                 "lnkd.in", "reddit.com", "pinterest.", "tiktok.com", "youtube.com", "youtu.be", "mastodon.",
                 "bsky.app", "threads.net", "news.ycombinator.com", "whatsapp.com", "telegram.org")
-UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 _BROWSER_FAMILIES = {
     "chrome": "Chrome", "chrome mobile": "Chrome", "chrome mobile ios": "Chrome", "chrome mobile webview": "Chrome",
@@ -218,15 +222,23 @@ def _url_path(url: str) -> str:
         return ""
 
 
+def wanted(props, agent: str | None) -> bool:
+    """Does the event have browser context (web properties, or a browser's User-Agent)? Events
+    without (backend events) are stored as they came, unenriched."""
+    if agent is not None and agent.startswith("Mozilla/"):
+        return True
+    return any(k in WEB_KEYS for k in props)
+
+
 def enrich(ev: dict, props: dict, keep_ip: bool = False) -> tuple[list, dict]:
     """The enrichment columns (in COLUMNS order) of an event, and its properties to store (without
-    `$ip` unless `keep_ip`). `ev` carries the reserved `user_agent` / `client_ip` from ingest."""
-    ua = _text(props.get("$raw_user_agent"), 1000) or _text(ev.get("user_agent"), 1000)
+    `$ip` unless `keep_ip`). `ev` carries the reserved `ingest_user_agent` / `ingest_client_ip`."""
+    ua = _text(props.get("$raw_user_agent"), 1000) or _text(ev.get("ingest_user_agent"), 1000)
     device, browser, os_ = parse_user_agent(ua) if ua else ("", "", "")
     device = device_name(_text(props.get("$device_type"), 50)) or device
     browser = browser_name(_text(props.get("$browser"), 100)) or browser
     os_ = os_name(_text(props.get("$os"), 100)) or os_
-    ip = _text(props.get("$ip"), 64) or _text(ev.get("client_ip"), 64)
+    ip = _text(props.get("$ip"), 64) or _text(ev.get("ingest_client_ip"), 64)
     ref_host = host_of(_text(props.get("$referrer"), 2000))
     own_host = host_of(_text(props.get("$current_url"), 2000)) or host_of(_text(props.get("$host"), 300))
     columns = [device, browser, os_, country(ip) if ip else "", acquisition_source(props, ref_host, own_host),

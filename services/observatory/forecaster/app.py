@@ -17,11 +17,11 @@ from observatory.churn.service import ChurnService
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
 from observatory.forecaster.service import ForecastService
-from observatory.health import health_router
+from observatory.api_keys import Access
 from observatory.metrics import ForecasterMetrics, new_registry
 from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
-from observatory.responses import JSONResponse
-from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
+from observatory.listeners import Listeners, private_app, public_app
+from observatory.settings import ApiSettings, ForecasterSettings, ReportSettings, StoreSettings
 from observatory.store.analytics import Analytics
 from observatory.store.client import connect
 from observatory.store.migrate import migrate
@@ -39,6 +39,7 @@ class Forecaster:
     churn: ChurnService | None = None
 
     def close(self) -> None:
+        self.service.pool.close()
         self.client.close()
 
 
@@ -68,30 +69,36 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
 
 def create_app(settings: ForecasterSettings, store: StoreSettings, reports: ReportSettings | None = None, *,
                registry: CollectorRegistry | None = None, clock: Callable[[], datetime] | None = None,
-               schedule: bool = True) -> FastAPI:
+               schedule: bool = True, api: ApiSettings | None = None) -> Listeners:
+    """Public listener: health only. Private listener: the read API (keys), /metrics, docs."""
     registry = registry or new_registry("forecaster", __version__)
+    api = api or ApiSettings()
     fc = build_forecaster(settings, store, registry, reports, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if schedule:
             await fc.scheduler.start()
-        log.info("forecaster ready", extra={"host": settings.host, "port": settings.port})
+        log.info("forecaster ready", extra={"public": f"{settings.host}:{settings.port}",
+                                            "private": f"{settings.private_host}:{settings.private_port}"})
         yield
         await fc.scheduler.stop()
         fc.close()
 
-    app = FastAPI(title="Observatory forecaster", version=__version__, lifespan=lifespan,
-                  default_response_class=JSONResponse,
-                  description="Prophet forecasts of business metrics, analytics KPIs, anomaly gauges, reports.")
-    app.state.forecaster = fc
-    app.state.registry = registry
     checks = {"store": fc.service.ping}
     if schedule:
         checks["scheduler"] = fc.scheduler.running
-    app.include_router(health_router(checks, registry))
-    app.include_router(fc.router)
-    app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
-    app.add_middleware(RequestContextMiddleware)
-    tracing.instrument_app(app, "forecaster")
-    return app
+    title = "Observatory forecaster"
+    public = public_app(title, "Health of the forecaster (its API is on the private listener).", checks)
+    private = private_app(title, DESCRIPTION, checks, registry, Access(api.read_keys(), api.write_hashes()),
+                          lifespan=lifespan, routers=[fc.router])
+    private.state.forecaster = fc
+    for app in (public, private):
+        app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
+        app.add_middleware(RequestContextMiddleware)
+        tracing.instrument_app(app, "forecaster")
+    return Listeners(public, private)
+
+
+DESCRIPTION = ("Prophet forecasts of business metrics, analytics KPIs, anomaly gauges, reports. Every route "
+               "below /v1 needs a read key (`Authorization: Bearer <key>`, OBS_API_KEYS); reports need admin.")

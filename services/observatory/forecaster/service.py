@@ -27,6 +27,7 @@ import pandas as pd
 from observatory.forecaster.model import BacktestResult, InsufficientHistory, ModelConfig, backtest, fit_predict
 from observatory.forecaster.series import (BASE_METRICS, GRANULARITIES, STEP, UnknownMetric, as_utc, bucket_start,
                                            data_start, load_series, source, window_total)
+from observatory.forecaster.workpool import Busy, FitPool
 from observatory.metrics import ForecasterMetrics
 from observatory.settings import ForecasterSettings
 from observatory.store.analytics import Analytics, utc
@@ -88,6 +89,7 @@ class ForecastService:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.config = ModelConfig(settings.seasonality_mode, settings.interval_width, settings.uncertainty_samples)
         self.store_ok = False
+        self.pool = FitPool(settings.fit_workers, settings.fit_waiting)
 
     # -- catalogue -------------------------------------------------------------------------------
     def check_metric(self, metric: str) -> None:
@@ -159,13 +161,17 @@ class ForecastService:
         age = (now - model.fitted_at).total_seconds()
         return age >= self.settings.refresh_s(model.metric) or age < 0
 
-    async def refresh(self, metric: str, granularity: str = "day", *, store: bool = True) -> FittedModel:
-        """Fit (in a thread), cache, and write the forecast to ClickHouse."""
+    async def refresh(self, metric: str, granularity: str = "day", *, store: bool = True,
+                      wait: bool = True) -> FittedModel:
+        """Fit (in the fit pool), cache, and write the forecast to ClickHouse. `wait=False`: raise
+        workpool.Busy rather than queue when the pool is saturated (HTTP callers)."""
         key = (metric, granularity)
         lock = self._locks.setdefault(key, asyncio.Lock())
+        if not wait and lock.locked():
+            raise Busy(self.pool.retry_after_s)
         async with lock:
             now = self.clock()
-            model = await asyncio.to_thread(self.fit, metric, granularity, now)
+            model = await self.pool.run(self.fit, metric, granularity, now, wait=wait)
             self.models[key] = model
             if store:
                 await asyncio.to_thread(self.store_forecast, model)
@@ -174,13 +180,13 @@ class ForecastService:
                                             "mape": model.backtest.mape if model.backtest else None})
             return model
 
-    async def forecast(self, metric: str, granularity: str) -> FittedModel:
+    async def forecast(self, metric: str, granularity: str, *, wait: bool = True) -> FittedModel:
         """The cached model if fresh, else a new fit. Raises UnknownMetric, InsufficientHistory."""
         await asyncio.to_thread(self.check_metric, metric)
         model = self.models.get((metric, granularity))
         if model is not None and not self.stale(model, self.clock()):
             return model
-        return await self.refresh(metric, granularity)
+        return await self.refresh(metric, granularity, wait=wait)
 
     def store_forecast(self, model: FittedModel) -> None:
         bt = model.backtest

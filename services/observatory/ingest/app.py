@@ -1,7 +1,9 @@
-"""FastAPI app factory for ingest (and for all-in-one, which adds companions such as the consumer).
+"""App factory for ingest (and for all-in-one, which adds companions such as the consumer and the
+forecaster's routers): the PUBLIC listener serves the write paths and health, the PRIVATE one the
+read routers, /metrics and the docs (observatory.listeners).
 
-The events endpoint itself lives in ingest/endpoint.py (raw ASGI, documented in the OpenAPI spec
-here); FastAPI serves docs, health and metrics.
+The write paths are raw ASGI handlers registered in `write_paths` below (path -> handler); their
+OpenAPI description is added to the public app's document here.
 """
 
 from __future__ import annotations
@@ -13,22 +15,25 @@ from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from observatory.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 from observatory import __version__, tracing
+from observatory.api_keys import Access
 from observatory.broker.connection import BrokerLink
 from observatory.broker.publisher import GroupPublisher, Publisher
 from observatory.broker.topology import ROUTING_KEY
 from observatory.events import Validator, load_schema
-from observatory.health import health_router
+from observatory.events.openapi import components
 from observatory.ingest.auth import KeyRing, RateLimiter
-from observatory.ingest.endpoint import PATH, EventsEndpoint, FastPathMiddleware
+from observatory.ingest.endpoint import PATH, EventsEndpoint
+from observatory.ingest.openapi import events_operation
+from observatory.listeners import Listeners, private_app, public_app
 from observatory.metrics import IngestMetrics, new_registry
 from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
-from observatory.settings import BrokerSettings, IngestSettings
+from observatory.settings import ApiSettings, BrokerSettings, IngestSettings
 
 log = logging.getLogger("observatory.ingest")
+DESCRIPTION = "Business events in; 202 only once RabbitMQ confirmed them."
 
 
 class Companion(Protocol):
@@ -41,105 +46,74 @@ class Companion(Protocol):
     def ready(self) -> bool: ...
 
 
-EVENTS_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": {
-        "oneOf": [{"$ref": "#/components/schemas/Event"},
-                  {"type": "array", "items": {"$ref": "#/components/schemas/Event"}, "minItems": 1,
-                   "maxItems": 1000}]},
-        "example": {"event_name": "purchase_completed", "user_id": "u-42", "session_id": "s-1",
-                    "timestamp": "2026-11-23T10:00:00Z",
-                    "properties": {"order_id": "o-1", "total_value": 59.9, "payment_method": "card",
-                                   "items": [{"product_id": "p-7", "quantity": 1, "price": 59.9}]}}}},
-}
-_ERROR = {"application/json": {"schema": {"type": "object", "properties": {
-    "error": {"type": "string"}, "message": {"type": "string"}}}}}
-_RESULT = {"application/json": {"schema": {"type": "object", "properties": {
-    "accepted": {"type": "integer"},
-    "rejected": {"type": "array", "items": {"type": "object", "properties": {
-        "index": {"type": "integer"}, "reason": {"type": "string"}, "code": {"type": "string"}}}}}}}}
-EVENTS_PATH = {"post": {
-    "summary": "Send one event or a batch of up to 1,000",
-    "description": "202 only once RabbitMQ confirmed the events. Valid events of a batch are accepted and "
-                   "invalid ones listed with their index and reason.",
-    "security": [{"bearer": []}],
-    "requestBody": EVENTS_BODY,
-    "responses": {
-        "202": {"description": "accepted (durably queued)", "content": _RESULT},
-        "400": {"description": "malformed JSON, empty batch, or no valid event", "content": _RESULT},
-        "401": {"description": "missing or unknown API key", "content": _ERROR},
-        "413": {"description": "body over the size limit or more than 1,000 events", "content": _ERROR},
-        "415": {"description": "Content-Type is not application/json", "content": _ERROR},
-        "429": {"description": "rate limited; see Retry-After", "content": _ERROR},
-        "503": {"description": "broker did not confirm; nothing accepted; see Retry-After", "content": _ERROR},
-    }}}
-EVENT_SCHEMA = {
-    "type": "object", "required": ["event_name", "user_id"], "additionalProperties": False,
-    "properties": {
-        "event_name": {"type": "string", "maxLength": 200},
-        "event_id": {"type": "string", "format": "uuid", "description": "generated (UUIDv7) when absent"},
-        "timestamp": {"type": "string", "format": "date-time", "description": "ISO-8601 with zone"},
-        "user_id": {"type": "string"}, "session_id": {"type": "string"},
-        "properties": {"type": "object"}},
-}
-
-
 def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: CollectorRegistry | None = None,
                companions: Sequence[Companion] = (), routers: Sequence[APIRouter] = (),
-               service_name: str = "ingest") -> FastAPI:
+               service_name: str = "ingest", api: ApiSettings | None = None) -> Listeners:
     registry = registry or new_registry(service_name, __version__)
+    api = api or ApiSettings()
     metrics = IngestMetrics.create(registry)
     keys = KeyRing(settings.parsed_keys())
     limiter = RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst)
-    validator = Validator(load_schema(settings.schema_path), strict=settings.strict)
+    schema = load_schema(settings.schema_path)
+    validator = Validator(schema, strict=settings.strict)
     link = BrokerLink(broker, "ingest", on_state=lambda up: metrics.broker_up.set(1 if up else 0))
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
     publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
                                max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
-                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY))
+                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY),
+                               max_group_bytes=settings.publish_group_bytes, max_waiting=settings.publish_max_waiting,
+                               max_waiting_bytes=settings.publish_max_waiting_bytes,
+                               deadline_s=settings.confirm_timeout_s)
     endpoint = EventsEndpoint(settings, keys, limiter, validator, publisher, metrics)
+    # THE write paths of the public listener: path -> raw ASGI handler (SDK formats add theirs here)
+    write_paths = {PATH: endpoint}
+    write_docs = {PATH: events_operation(settings)}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await link.start(wait_s=10)
         for companion in companions:
             await companion.start()
-        log.info("ingest ready", extra={"host": settings.host, "port": settings.port,
+        log.info("ingest ready", extra={"public": f"{settings.host}:{settings.port}",
+                                        "private": f"{settings.private_host}:{settings.private_port}",
                                         "companions": [c.name for c in companions]})
         yield
         for companion in reversed(companions):
             await companion.stop()
         await link.stop()
 
-    app = FastAPI(title="Observatory ingest API", version=__version__, lifespan=lifespan,
-                  default_response_class=JSONResponse,
-                  description="Business events in; 202 only once RabbitMQ confirmed them.")
-    app.state.registry = registry
-    app.state.link = link
-
     checks = {"broker": link.up.is_set, **{c.name: c.ready for c in companions}}
-    app.include_router(health_router(checks, registry))
-    for router in routers:
-        app.include_router(router)
+    title = "Observatory ingest API" if service_name == "ingest" else f"Observatory {service_name}"
+    public = public_app(title, DESCRIPTION, checks, write_paths)
+    _document_write_paths(public, write_docs, components(schema, settings.strict))
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        public.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["POST", "OPTIONS"],
+                              allow_headers=["authorization", "content-type", "x-request-id"], max_age=600)
+    access = Access(api.read_keys(), {k.sha256 for k in settings.parsed_keys()} | api.write_hashes())
+    private = private_app(title, DESCRIPTION + " Read API (keys with scopes), metrics and docs.", checks,
+                          registry, access, lifespan=lifespan, routers=routers, public=public)
+    private.state.link = link
+    private.state.publisher = publisher
+    private.state.events_endpoint = endpoint
+    for app, name in ((public, service_name), (private, service_name)):
+        app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
+        app.add_middleware(RequestContextMiddleware)
+        tracing.instrument_app(app, name)  # outermost; not installed at all when tracing is off
+    return Listeners(public, private)
 
+
+def _document_write_paths(app: FastAPI, operations: dict[str, dict], schemas: dict[str, dict]) -> None:
     def openapi():
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes)
-            schema.setdefault("components", {}).setdefault("schemas", {})["Event"] = EVENT_SCHEMA
-            schema["paths"][PATH] = EVENTS_PATH
-            schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            schema["paths"].update(operations)
+            schema["components"]["securitySchemes"] = {"ingestKey": {
+                "type": "http", "scheme": "bearer", "description": "an ingest (write-only) key"}}
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi
-    app.add_middleware(FastPathMiddleware, endpoint=endpoint)
-    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["POST", "OPTIONS"],
-                           allow_headers=["authorization", "content-type", "x-request-id"], max_age=600)
-    app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
-    app.add_middleware(RequestContextMiddleware)
-    tracing.instrument_app(app, "ingest")  # outermost; not installed at all when tracing is off
-    return app

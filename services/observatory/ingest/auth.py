@@ -31,7 +31,8 @@ class TokenBucket:
         self.tokens, self.updated = burst, time.monotonic()
 
     def take(self, n: int) -> float:
-        """Take n tokens; returns 0 when allowed, else seconds to wait before retrying."""
+        """Take n tokens; returns 0 when allowed, else seconds to wait before retrying (inf: n is
+        larger than the burst, so it can never pass: callers answer that before asking)."""
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
@@ -41,6 +42,10 @@ class TokenBucket:
         if n > self.burst:
             return math.inf
         return (n - self.tokens) / self.rate
+
+    def refund(self, n: int) -> None:
+        """Give back tokens of a request that failed on our side (it will be retried)."""
+        self.tokens = min(self.burst, self.tokens + n)
 
 
 class RateLimiter:
@@ -53,3 +58,8 @@ class RateLimiter:
         if bucket is None:
             bucket = self._buckets[source] = TokenBucket(self.rate, self.burst)
         return bucket.take(n)
+
+    def refund(self, source: str, n: int) -> None:
+        bucket = self._buckets.get(source)
+        if bucket is not None:
+            bucket.refund(n)

@@ -2,8 +2,10 @@
 
   202 {"accepted": n, "rejected": [{"index": i, "reason": "...", "code": "..."}]}  durably queued
   400 malformed JSON, empty batch, or every event invalid (same body shape, accepted = 0)
-  401 missing/unknown API key · 413 body over the limit or too many events · 415 not JSON
-  429 rate limited (Retry-After) · 503 broker did not confirm (Retry-After): nothing was accepted
+  401 missing/unknown API key · 405 not POST · 415 not JSON
+  413 body over the limit, too many events, or more events than the key's rate-limit burst (never passes)
+  429 rate limited (Retry-After) · 503 broker did not confirm, or any unexpected error while publishing
+      (Retry-After): nothing was accepted, and the request's rate-limit tokens are given back
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class EventsEndpoint:
 
     async def __call__(self, scope, receive, send) -> None:
         scope["route"] = Route
-        status, body, extra = await self.handle(scope, receive)
+        if scope["method"] != "POST":
+            status, body, extra = self._error(405, "method_not_allowed", "use POST", (b"allow", b"POST"))
+        else:
+            status, body, extra = await self.handle(scope, receive)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -97,12 +102,15 @@ class EventsEndpoint:
         if len(events) > self.s.max_batch:
             m.events_rejected.labels(reason="batch_too_large").inc(len(events))
             return self._error(413, "batch_too_large", f"at most {self.s.max_batch} events per request")
+        if len(events) > self.limiter.burst:
+            m.events_rejected.labels(reason="batch_over_burst").inc(len(events))
+            return self._error(413, "batch_over_burst", f"{len(events)} events exceed this key's rate-limit burst "
+                                                        f"of {self.limiter.burst:g}: split the batch")
         wait = self.limiter.take(source, len(events))
         if wait:
             m.events_rejected.labels(reason="rate_limited").inc(len(events))
-            seconds = 60 if math.isinf(wait) else max(1, math.ceil(wait))
             return self._error(429, "rate_limited", "rate limit exceeded for this API key",
-                               (b"retry-after", str(seconds).encode()))
+                               (b"retry-after", str(max(1, math.ceil(wait))).encode()))
 
         received = datetime.now(timezone.utc)
         accepted, rejected = [], []
@@ -124,15 +132,25 @@ class EventsEndpoint:
                 m.publish_failures.labels(reason=exc.reason).inc()
                 m.events_rejected.labels(reason="broker_" + exc.reason).inc(len(accepted))
                 log.warning("publish not confirmed: %s", exc, extra={"reason": exc.reason, "events": len(accepted)})
+                self.limiter.refund(source, len(events))
                 return self._error(503, "broker_unavailable", f"{exc}; nothing was accepted, retry later",
                                    (b"retry-after", self.retry_after))
+            except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen failure: never a 500, never silent
+                tracing.record_exception(exc)
+                m.publish_failures.labels(reason="unexpected").inc()
+                m.events_rejected.labels(reason="broker_unexpected").inc(len(accepted))
+                log.exception("unexpected error while publishing: %s", type(exc).__name__,
+                              extra={"reason": "unexpected", "events": len(accepted)})
+                self.limiter.refund(source, len(events))
+                return self._error(503, "publish_failed", "unexpected error while publishing; nothing was "
+                                                          "accepted, retry later", (b"retry-after", self.retry_after))
         m.events_accepted.labels(source=source).inc(len(accepted))
         return 202, orjson.dumps({"accepted": len(accepted), "rejected": rejected}), []
 
 
 def _client_context(events: list[dict], scope, agent: str | None) -> None:
     """Reserved fields for the consumer's web enrichment (events/enrich.py): the request's User-Agent
-    and client address (behind a proxy: what the server resolved from X-Forwarded-For for trusted
+    and client address (named so that no events column takes them: ClickHouse drops unknown keys) (behind a proxy: what the server resolved from X-Forwarded-For for trusted
     proxies). The consumer derives device, browser, OS and country, and drops the IP before the insert
     unless OBS_CONSUMER_STORE_CLIENT_IP=true."""
     client = scope.get("client")
@@ -141,19 +159,6 @@ def _client_context(events: list[dict], scope, agent: str | None) -> None:
         return
     for ev in events:
         if ip:
-            ev["client_ip"] = ip
+            ev["ingest_client_ip"] = ip
         if agent:
-            ev["user_agent"] = agent
-
-
-class FastPathMiddleware:
-    """Send POST /v1/events straight to the endpoint; everything else goes to the framework."""
-
-    def __init__(self, app, endpoint: EventsEndpoint) -> None:
-        self.app = app
-        self.endpoint = endpoint
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
-            return await self.endpoint(scope, receive, send)
-        return await self.app(scope, receive, send)
+            ev["ingest_user_agent"] = agent

@@ -94,7 +94,8 @@ def up(local: Path, ports: Mapping[str, int], state: dict, save) -> list[str]:
     Returns the summary lines about alert delivery. Raises RuntimeError when a port is taken."""
     from observatory.localstack.proc import port_open
     am, notes = alertmanager(local, ports["alertmanager"])
-    prom = prometheus(local, ports["prometheus"], ports["ingest"], ports["rabbitmq_prometheus"], ports["alertmanager"])
+    prom = prometheus(local, ports["prometheus"], ports.get("private", ports["ingest"]), ports["rabbitmq_prometheus"],
+                      ports["alertmanager"])
     for name, server, var in (("alertmanager", am, "OBS_LOCAL_ALERTMANAGER_PORT"),
                               ("prometheus", prom, "OBS_LOCAL_PROMETHEUS_PORT")):
         if _running(state, name):

@@ -6,9 +6,11 @@ observatory.monitoring.promconfig) written to `<base>/prometheus.yml` at start.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -64,3 +66,26 @@ class PrometheusServer(ManagedProcess):
         r = httpx.get(f"{self.url}/api/v1/rules", timeout=10)
         r.raise_for_status()
         return r.json()["data"]["groups"]
+
+    def evaluated_since(self, t: float) -> bool:
+        """Every rule group has been evaluated after the wall-clock time `t` (seconds since the epoch)."""
+        groups = self.rule_groups()
+        return bool(groups) and all(_epoch(g.get("lastEvaluation")) > t for g in groups)
+
+    def scraped_since(self, t: float) -> bool:
+        """Every active target has been scraped after the wall-clock time `t`."""
+        targets = self.targets()
+        return bool(targets) and all(_epoch(x.get("lastScrape")) > t for x in targets)
+
+
+_RFC3339 = re.compile(r"^(.+T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def _epoch(rfc3339: str | None) -> float:
+    """Prometheus' RFC 3339 timestamps (nanosecond fractions, `Z` or an offset) as seconds; 0 for none."""
+    m = _RFC3339.match(rfc3339 or "")
+    if not m or rfc3339.startswith("0001-"):   # Go's zero time: never happened
+        return 0.0
+    head, frac, zone = m.groups()
+    seconds = datetime.fromisoformat(head + ("+00:00" if zone == "Z" else zone)).timestamp()
+    return seconds + (float(frac) if frac else 0.0)

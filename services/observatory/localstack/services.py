@@ -8,34 +8,48 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from observatory.localstack.proc import stop_pid, wait_for
+from observatory.localstack.proc import free_port, stop_pid, wait_for
+
+# the settings naming each service's public and private (/metrics) ports
+LISTENER_ENV = {"ingest": ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT"),
+                "all-in-one": ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT"),
+                "consumer": ("OBS_CONSUMER_PORT", "OBS_CONSUMER_METRICS_PORT"),
+                "forecaster": ("OBS_FORECASTER_PORT", "OBS_FORECASTER_PRIVATE_PORT")}
 
 
 @dataclass
 class ServiceProcess:
     service: str                  # ingest | consumer | all-in-one
-    port: int                     # the port serving /health/ready and /metrics
+    port: int                     # the public listener: /health/ready (and the write paths)
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
+    private_port: int = field(default_factory=free_port)   # the private listener: /metrics, read API
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def private_url(self) -> str:
+        return f"http://127.0.0.1:{self.private_port}"
+
+    @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        """What Prometheus scrapes: /metrics on the private listener."""
+        return f"127.0.0.1:{self.private_port}"
 
     def start(self, timeout_s: float = 60.0) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_")}
         env.update(self.env)
+        public, private = LISTENER_ENV[self.service]
+        env.update({public: str(self.port), private: str(self.private_port)})
         with open(self.log_path, "ab") as out:  # the child keeps its own copy
             self.process = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", self.service], env=env,
                                             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -27,6 +27,7 @@ def _ports() -> dict[str, int]:
     env = os.environ
     return {
         "ingest": int(env.get("OBS_LOCAL_INGEST_PORT", 8080)),
+        "private": int(env.get("OBS_LOCAL_PRIVATE_PORT", 8081)),   # read API, /metrics, docs
         "amqp": int(env.get("OBS_LOCAL_AMQP_PORT", 5672)),
         "rabbitmq_prometheus": int(env.get("OBS_LOCAL_RABBITMQ_PROMETHEUS_PORT", 15692)),
         "rabbitmq_management": int(env.get("OBS_LOCAL_RABBITMQ_MANAGEMENT_PORT", 15672)),
@@ -43,6 +44,15 @@ def api_key(local: Path) -> str:
     return path.read_text().strip()
 
 
+def read_key(local: Path) -> str:
+    """The development read key (admin scope) for the private listener, next to the ingest key."""
+    path = local / "read-key"
+    if not path.exists():
+        path.write_text("obs_r_dev_" + secrets.token_urlsafe(18) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def service_env(local: Path, node_url: str, ports: dict[str, int]) -> dict[str, str]:
     return {
         "OBS_ENV": "development",
@@ -51,6 +61,9 @@ def service_env(local: Path, node_url: str, ports: dict[str, int]) -> dict[str, 
         "OBS_INGEST_API_KEYS": f"local-dev:sha256:{hash_key(api_key(local))}",
         "OBS_INGEST_HOST": "127.0.0.1",
         "OBS_INGEST_PORT": str(ports["ingest"]),
+        "OBS_INGEST_PRIVATE_HOST": "127.0.0.1",
+        "OBS_INGEST_PRIVATE_PORT": str(ports["private"]),
+        "OBS_API_KEYS": f"local-dev:sha256:{hash_key(read_key(local))}:admin",
     }
 
 
@@ -135,11 +148,13 @@ def up(local: Path) -> int:
 def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str] = ()) -> None:
     rows = [
         ("Ingest API", f"http://127.0.0.1:{ports['ingest']}/v1/events"),
-        ("API docs (OpenAPI)", f"http://127.0.0.1:{ports['ingest']}/docs"),
-        ("Health / metrics", f"http://127.0.0.1:{ports['ingest']}/health/ready  /metrics"),
+        ("API docs (OpenAPI)", f"http://127.0.0.1:{ports['private']}/docs  (private listener)"),
+        ("Health / metrics", f"http://127.0.0.1:{ports['ingest']}/health/ready  "
+                             f"http://127.0.0.1:{ports['private']}/metrics"),
         ("RabbitMQ management", f"http://127.0.0.1:{ports['rabbitmq_management']}  (guest/guest, loopback only)"),
         ("RabbitMQ metrics", f"http://127.0.0.1:{ports['rabbitmq_prometheus']}/metrics"),
-        ("KPIs and forecasts", f"http://127.0.0.1:{ports['ingest']}/v1/analytics  /v1/forecast/revenue"),
+        ("KPIs and forecasts", f"http://127.0.0.1:{ports['private']}/v1/analytics  /v1/forecast/revenue  "
+                               "(Authorization: Bearer <read key>)"),
         ("ClickHouse (embedded)", f"{(local / 'chdb')}  (SQL via `make query` once the stack is stopped)"),
         ("Prometheus", f"http://127.0.0.1:{ports['prometheus']}  (rules: alert-rules/*.rules.yml)"),
         ("Alertmanager", f"http://127.0.0.1:{ports['alertmanager']}"),
@@ -151,7 +166,8 @@ def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str] = 
         print(f"  {name.ljust(width)}  {where}")
     for note in alert_notes:
         print(f"  {'alerts'.ljust(width)}  {note}")
-    print(f"\n  development API key ({local / 'api-key'}):\n    {api_key(local)}\n")
+    print(f"\n  development ingest (write-only) key ({local / 'api-key'}):\n    {api_key(local)}")
+    print(f"  development read key, admin scope ({local / 'read-key'}):\n    {read_key(local)}\n")
     print("  try:  .venv/bin/observatory send user_signup -p signup_method=email")
     print("        .venv/bin/observatory demo --days 30 --rate 20")
     print("  stop: make local-down\n")

@@ -15,7 +15,6 @@ RUNBOOKS_DIR = REPO / "runbooks"
 PROMETHEUS_CONFIG = REPO / "config" / "prometheus" / "prometheus.yml"
 ALERTMANAGER_DIR = REPO / "config" / "alertmanager"
 ALERTMANAGER_CONFIG = ALERTMANAGER_DIR / "alertmanager.yml"
-ALERTMANAGER_PAGERDUTY_CONFIG = ALERTMANAGER_DIR / "alertmanager.pagerduty.yml"
 TEMPLATES_DIR = ALERTMANAGER_DIR / "templates"
 
 

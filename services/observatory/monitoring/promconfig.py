@@ -1,7 +1,8 @@
 """Prometheus configuration for loopback servers, derived from config/prometheus/prometheus.yml.
 
 The compose file is the source: a variant keeps its jobs (metrics paths, params) and only swaps
-targets, rule file paths, the Alertmanager address and the intervals. Jobs without a target here are
+targets (static ones: service discovery such as the consumer's DNS lookup is dropped), rule file
+paths, the Alertmanager address and the intervals. Jobs without a target here are
 dropped (nothing to scrape); a job the compose stack does not have, such as the local stack's
 `all-in-one` process, is cloned from the job whose endpoint it serves (ingest's /metrics).
 """
@@ -27,6 +28,7 @@ class Intervals:
 
 LOCAL_INTERVALS = Intervals(scrape="2s", evaluation="2s")   # `make local`: quick feedback, few targets
 FAST_INTERVALS = Intervals(scrape="1s", evaluation="1s")    # live tests and the alerting benchmark
+LOCAL_RUNBOOK_BASE_URL = "http://127.0.0.1:8081/runbooks"      # the local stack's private API serves runbooks/
 
 
 @dataclass
@@ -35,6 +37,8 @@ class LoopbackPlan:
     rule_files: list[str]                         # absolute paths or globs
     alertmanagers: list[str] = field(default_factory=list)
     intervals: Intervals = field(default_factory=lambda: LOCAL_INTERVALS)
+    # alert runbook links: `{runbook_base_url}/<Alert>.md` (external label read by every rule's annotation)
+    runbook_base_url: str = LOCAL_RUNBOOK_BASE_URL
 
 
 def compose_config(path: Path = PROMETHEUS_CONFIG) -> dict:
@@ -49,6 +53,8 @@ def loopback_config(plan: LoopbackPlan, base: dict | None = None) -> dict:
     cfg["global"]["evaluation_interval"] = plan.intervals.evaluation
     timeout = parse_duration(cfg["global"].get("scrape_timeout", "10s"))
     cfg["global"]["scrape_timeout"] = format_duration(min(timeout, scrape_s))
+    cfg["global"]["external_labels"] = {**cfg["global"].get("external_labels", {}),
+                                        "runbook_base_url": plan.runbook_base_url.rstrip("/")}
     cfg["rule_files"] = list(plan.rule_files)
     if plan.alertmanagers:
         cfg["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(plan.alertmanagers)}]}]}
@@ -63,6 +69,8 @@ def loopback_config(plan: LoopbackPlan, base: dict | None = None) -> dict:
     for name, targets in plan.targets.items():
         job = copy.deepcopy(by_name[CLONED_JOBS.get(name, name)])
         job["job_name"] = name
+        for sd in [k for k in job if k.endswith("_sd_configs")]:
+            job.pop(sd)                # compose's DNS discovery: loopback targets are static
         job["static_configs"] = [{"targets": list(targets)}]
         jobs.append(job)
     cfg["scrape_configs"] = jobs

@@ -93,8 +93,16 @@ class AlertingRig:
         self.alertmanager.start(timeout_s)
         self.prometheus.config = self._prom_config()
         self.prometheus.start(timeout_s)
-        wait_for("every scrape target of the rig up in Prometheus", self.all_targets_up, timeout_s)
+        try:
+            wait_for("every scrape target of the rig up in Prometheus", self.all_targets_up, timeout_s)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc} Targets not up: {self.down_targets() or 'none listed yet'}") from None
         return self
+
+    def down_targets(self) -> list[str]:
+        """`job instance: health (lastError)` of every active target that is not up."""
+        return [f"{t['labels'].get('job')} {t['labels'].get('instance')}: {t['health']} ({t.get('lastError') or '-'})"
+                for t in self.prometheus.targets() if t["health"] != "up"]
 
     def all_targets_up(self) -> bool:
         targets = self.prometheus.targets()

@@ -169,7 +169,8 @@ def send(msg: EmailMessage, settings: ReportSettings) -> None:
             if settings.smtp_security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if settings.smtp_username:
-                smtp.login(settings.smtp_username, settings.smtp_password or "")
+                smtp.login(settings.smtp_username,
+                           settings.smtp_password.get_secret_value() if settings.smtp_password else "")
             refused = smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         raise ReportError(f"cannot send the report via {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc

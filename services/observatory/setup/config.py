@@ -49,6 +49,8 @@ class SetupSettings(BaseSettings):
     grafana_user: str = "admin"
     grafana_password: SecretStr | None = None
     grafana_home_dashboard: str = "observatory-pipeline"
+    grafana_plugin_wait_s: float = Field(default=300.0, gt=0, description="how long Grafana may take to install "
+                                         "the provisioned datasources' plugins in the background")
 
     metabase_url: str = "http://metabase:3000"
     metabase_admin_email: str = "admin@observatory.local"

@@ -1,6 +1,13 @@
 """Grafana is provisioned from files (config/grafana/provisioning, dashboards/grafana); this job
-checks that the provisioning took (every datasource uid and dashboard uid exists), reports each
-datasource's health, and makes the Pipeline dashboard the organisation's home."""
+checks that the provisioning took (every datasource uid and dashboard uid exists, and the plugin of
+every provisioned datasource is installed), reports each datasource's health, and makes the
+Pipeline dashboard the organisation's home.
+
+Grafana installs datasource plugins it does not bundle in the background after it starts
+(GF_PLUGINS_PREINSTALL: the ClickHouse plugin; in Grafana 13 possibly also Prometheus,
+Elasticsearch and Jaeger), so Grafana is healthy whatever the network does. Without internet such a
+plugin never arrives: the job waits for it a bounded time, then fails naming the plugin and the
+offline remedy, instead of leaving dashboards that silently show "plugin not found"."""
 
 from __future__ import annotations
 
@@ -11,7 +18,12 @@ from observatory.setup.config import SetupSettings, require
 from observatory.setup.http import Api, SetupError, wait_for
 
 log = logging.getLogger("observatory.setup.grafana")
-DATASOURCES = ("prometheus", "alertmanager", "jaeger", "elasticsearch", "clickhouse")
+# provisioned datasource uid -> its plugin id (config/grafana/provisioning/datasources/datasources.yml)
+DATASOURCE_PLUGINS = {"prometheus": "prometheus", "alertmanager": "alertmanager", "jaeger": "jaeger",
+                      "elasticsearch": "elasticsearch", "clickhouse": "grafana-clickhouse-datasource"}
+DATASOURCES = tuple(DATASOURCE_PLUGINS)
+OFFLINE_HINT = ("Grafana installs these plugins from grafana.com in the background; without internet access, "
+                "install them by hand (docs/stack.md, 'Grafana without internet'), then run the setup job again")
 
 
 def api(s: SetupSettings) -> Api:
@@ -21,6 +33,21 @@ def api(s: SetupSettings) -> Api:
 
 def dashboard_uids(s: SetupSettings) -> list[str]:
     return [json.loads(p.read_text())["uid"] for p in sorted((s.dashboards_dir / "grafana").glob("*.json"))]
+
+
+def installed(g: Api, plugin: str) -> bool:
+    return g.request("GET", f"/api/plugins/{plugin}/settings", ok=(200, 404)).status_code == 200
+
+
+def wait_for_plugins(g: Api, s: SetupSettings) -> dict[str, str]:
+    """Waits for the plugin of every provisioned datasource; returns {uid: plugin} of those still missing."""
+    try:
+        wait_for("Grafana to install the datasource plugins",
+                 lambda: all(installed(g, p) for p in DATASOURCE_PLUGINS.values()),
+                 s.grafana_plugin_wait_s, s.interval_s)
+    except SetupError:
+        pass
+    return {uid: plugin for uid, plugin in DATASOURCE_PLUGINS.items() if not installed(g, plugin)}
 
 
 def run(s: SetupSettings) -> dict[str, bool]:
@@ -34,6 +61,9 @@ def run(s: SetupSettings) -> dict[str, bool]:
         if missing:
             raise SetupError(f"Grafana lacks provisioned datasources {missing}: check "
                              "config/grafana/provisioning/datasources and Grafana's log")
+        missing_plugins = wait_for_plugins(g, s)
+        if missing_plugins:
+            raise SetupError(f"Grafana has no plugin for provisioned datasources {missing_plugins}: {OFFLINE_HINT}")
         uids = dashboard_uids(s)
         # the file provider scans every updateIntervalSeconds: give it time after a fresh start
         wait_for("Grafana to load the provisioned dashboards",

@@ -22,6 +22,7 @@ def stack_definitions() -> dict:
     # the default names and limits of BrokerSettings are what the compose services use
     # field defaults only: OBS_AMQP_* variables of the shell that runs this must not leak in
     settings = BrokerSettings.model_construct(**{n: f.default for n, f in BrokerSettings.model_fields.items()})
+    settings.queue_type = "quorum"  # compose sets OBS_AMQP_QUEUE_TYPE=quorum to match (replicated, delivery limit)
     users = [{"name": USER, "password": PASSWORD_PLACEHOLDER, "tags": ["administrator"], "limits": {}}]
     return definitions(settings, vhost="/", users=users)
 

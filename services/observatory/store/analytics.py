@@ -33,6 +33,7 @@ DIMENSIONS = ("device_type", "browser", "os", "country")
 _PARAM = re.compile(r"\{([a-z_]+):([A-Za-z0-9(), ]+)\}")
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 MAX_BUCKETS = 20_000
+TIME_RANGE = (datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(2299, 12, 31, tzinfo=timezone.utc))
 DEFAULT_DAYS = 30
 DEFAULT_LIMIT = 10
 DEFAULT_WINDOW_S = 7 * 86400
@@ -125,6 +126,9 @@ def parse_params(query: Query, raw: Mapping[str, str], now: datetime | None = No
     start = parse_time("start", raw["start"]) if raw.get("start") else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise ParameterError("start", f"must be before end ({start.isoformat()} >= {end.isoformat()})")
+    for name, value in (("start", start), ("end", end)):
+        if not TIME_RANGE[0] <= value <= TIME_RANGE[1]:   # ClickHouse DateTime64's range
+            raise ParameterError(name, f"{value.isoformat()} is outside {TIME_RANGE[0].year}..{TIME_RANGE[1].year}")
     if "start" in query.params:
         out["start"], out["end"] = start, end
     if "granularity" in query.params:

@@ -13,6 +13,7 @@ from observatory.forecaster.app import create_app
 from observatory.metrics import new_registry
 from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
 from tests.conftest import unique
+from tests.integration.conftest import ADMIN, api_settings
 from tests.integration.shopdata import load, utc, webshop_events
 
 NOW = utc(2026, 3, 4, 15)   # a Wednesday afternoon
@@ -43,10 +44,11 @@ def make_forecaster(chdb):
     async def factory(store: StoreSettings, clock=None, reports: ReportSettings | None = None, **overrides):
         clock = clock or Clock(NOW)
         app = create_app(ForecasterSettings(**overrides), store, reports, registry=new_registry("forecaster", "test"),
-                         clock=clock, schedule=False)
+                         clock=clock, schedule=False, api=api_settings())
         chdb.track(app.state.forecaster.client)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://forecaster") as http:
+        async with app.lifespan():
+            # the private listener (the read API), with an admin key unless a test passes its own
+            transport = httpx.ASGITransport(app=app.private)
+            async with httpx.AsyncClient(transport=transport, base_url="http://forecaster", headers=ADMIN) as http:
                 yield app, http
     return factory

@@ -11,6 +11,7 @@ import httpx
 from observatory.cli import all_in_one_app
 from observatory.settings import hash_key
 from tests.conftest import unique
+from tests.integration.conftest import READ, read_keys_entry
 
 KEY = "obs_all_in_one_test_key"
 
@@ -21,26 +22,29 @@ async def test_all_in_one_serves_forecaster_over_the_consumers_store(monkeypatch
            "OBS_AMQP_QUEUE": broker_settings.queue, "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker_settings.dead_letter_exchange,
            "OBS_AMQP_DEAD_LETTER_QUEUE": broker_settings.dead_letter_queue,
            "OBS_CLICKHOUSE_DSN": chdb.dsn, "OBS_CLICKHOUSE_DATABASE": db,
-           "OBS_INGEST_API_KEYS": f"test:sha256:{hash_key(KEY)}",
+           "OBS_INGEST_API_KEYS": f"test:sha256:{hash_key(KEY)}", "OBS_API_KEYS": read_keys_entry(),
            "OBS_CONSUMER_FLUSH_MS": "50", "OBS_FORECASTER_METRICS": "revenue,dau", "OBS_FORECASTER_TICK_S": "0.2",
            "OBS_FORECASTER_EVALUATE_INTERVAL_S": "0.5"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     app = all_in_one_app()
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://aio") as http:
-            ready = await http.get("/health/ready")
+    async with app.lifespan():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://aio") as public, \
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app.private), base_url="http://aio-private",
+                                  headers=READ) as http:
+            ready = await public.get("/health/ready")
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"]["forecaster"] is True
             events = [{"event_name": "purchase_completed", "user_id": f"u{i}",
                        "properties": {"order_id": f"o{i}", "total_value": 10.25, "payment_method": "card",
                                       "items": [{"product_id": "p1", "quantity": 1, "price": 10.25}]}}
                       for i in range(3)]
-            r = await http.post("/v1/events", json=events, headers={"Authorization": f"Bearer {KEY}"})
+            r = await public.post("/v1/events", json=events, headers={"Authorization": f"Bearer {KEY}"})
             assert r.status_code == 202, r.text
             deadline = time.monotonic() + 15
             while True:
                 kpi = (await http.get("/v1/analytics/kpi_summary")).json()
+                assert (await public.get("/v1/analytics/kpi_summary")).status_code == 404, "not on the public door"
                 if kpi["rows"][0]["orders"] == 3 or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.2)

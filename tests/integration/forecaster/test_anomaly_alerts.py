@@ -19,7 +19,7 @@ import uvicorn
 from observatory.localstack.alertmanager import AlertmanagerServer
 from observatory.localstack.prometheus import PrometheusServer
 from observatory.localstack.proc import free_port, wait_for
-from observatory.monitoring import RULES_DIR, amconfig, promconfig, rules
+from observatory.monitoring import RULES_DIR, amconfig, load_yaml, promconfig, rules
 from observatory.monitoring.sinks import SlackRecorder
 from observatory.settings import StoreSettings
 from tests.conftest import unique
@@ -47,7 +47,7 @@ def drop_revenue(events: list[dict], keep: float = 0.3) -> list[dict]:
 def serve(app):
     """The forecaster app over HTTP on a loopback port (its lifespan already entered by the test)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app.private, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
                                           access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -107,7 +107,13 @@ async def test_revenue_drop_reaches_slack_alerts_business(shop, dropped, make_fo
                 post = slack.wait_for("a Slack post about the revenue drop on #alerts-business",
                                       lambda p: p.channel == "#alerts-business"
                                       and p.mentions("RevenueBelowMovingAverage"), timeout_s=30)
-                time.sleep(3)   # > every shortened `for:`: anything else that would fire has fired now
+                # anything else that would fire has fired once every rule was evaluated past the
+                # longest shortened `for:` after the drop was seen (a positive signal, not a sleep)
+                longest_for = max(rules.parse_duration(r.get("for", "0s")) for path in rule_copy
+                                  for g in load_yaml(path)["groups"] for r in g["rules"] if "alert" in r)
+                seen = time.time()
+                wait_for("every business rule evaluated past the longest `for:`",
+                         lambda: prom.evaluated_since(seen + longest_for), 60)
                 alerts = [a for a in prom.alerts() if a["state"] == "firing"]
     finally:
         if prom is not None:

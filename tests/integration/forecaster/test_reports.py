@@ -13,6 +13,7 @@ from observatory.monitoring.sinks import SmtpSink
 from observatory.reports.schedule import parse
 from observatory.settings import ReportSettings
 from tests.integration.analytics.reference import Reference
+from tests.integration.conftest import READ
 from tests.integration.forecaster.conftest import NOW, Clock
 from tests.integration.shopdata import utc
 
@@ -79,10 +80,10 @@ async def test_daily_report_arrives_with_kpi_table_and_inline_chart(shop, make_f
 async def test_weekly_report_compares_with_the_week_before(shop, make_forecaster, smtp):
     store, events = shop
     async with make_forecaster(store, reports=report_settings(smtp)) as (app, http):
-        r = await http.post("/v1/reports/weekly", params={"to": "analyst@shop.test"})
+        r = await http.post("/v1/reports/weekly", params={"to": "ops@shop.test"})   # narrows the list
     assert r.status_code == 200, r.text
     mail = smtp.wait_for("the weekly report", lambda m: "Weekly KPIs" in m.subject, timeout_s=10)
-    assert mail.rcpt_tos == ["analyst@shop.test"]
+    assert mail.rcpt_tos == ["ops@shop.test"]
     assert mail.subject == "[Observatory] Weekly KPIs 25 Feb – 03 Mar 2026"
     week = Reference(events, utc(2026, 2, 25), utc(2026, 3, 4)).kpi_summary()[0]
     prev = Reference(events, utc(2026, 2, 18), utc(2026, 2, 25)).kpi_summary()[0]
@@ -132,6 +133,34 @@ async def test_unreachable_smtp_is_counted_not_fatal(shop, make_forecaster, smtp
     assert unknown.status_code == 404
     assert "report:daily" in ran and "evaluate" in ran   # the loop went on
     assert 'forecaster_report_failures_total{kind="daily"} 2.0' in metrics
+
+
+async def test_reports_go_only_to_configured_recipients_and_need_admin(shop, make_forecaster, smtp):
+    store, _ = shop
+    async with make_forecaster(store, reports=report_settings(smtp)) as (app, http):
+        outside = await http.post("/v1/reports/daily", params={"to": "attacker@evil.test"})
+        mixed = await http.post("/v1/reports/daily", params={"to": "ops@shop.test,attacker@evil.test"})
+        read_only = await http.post("/v1/reports/daily", headers=READ)
+        no_key = await http.post("/v1/reports/daily", headers={"Authorization": ""})
+        inside = await http.post("/v1/reports/daily", params={"to": "CEO@shop.test"})
+    assert (outside.status_code, outside.json()["error"]) == (403, "recipient_not_allowed")
+    assert "attacker" not in outside.text, "the refusal does not echo addresses"
+    assert mixed.status_code == 403
+    assert (read_only.status_code, read_only.json()["error"]) == (403, "forbidden")
+    assert no_key.status_code == 401 and no_key.headers["www-authenticate"] == "Bearer"
+    assert inside.status_code == 200, inside.text
+    mail = smtp.wait_for("the allowed report", lambda m: "Daily KPIs" in m.subject, timeout_s=10)
+    assert mail.rcpt_tos == ["CEO@shop.test"]
+    assert len(smtp.mails) == 1, "nothing was sent for the refused requests"
+
+
+async def test_reports_on_demand_are_rate_limited(shop, make_forecaster, smtp):
+    store, _ = shop
+    async with make_forecaster(store, reports=report_settings(smtp, per_hour=2)) as (app, http):
+        codes = [(await http.post("/v1/reports/daily")).status_code for _ in range(3)]
+        limited = await http.post("/v1/reports/daily")
+    assert codes[:2] == [200, 200] and codes[2] == 429
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
 
 
 def test_schedule_parsing():

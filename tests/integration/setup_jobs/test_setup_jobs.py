@@ -10,11 +10,12 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
 from observatory.setup.config import SetupSettings
 from observatory.setup.http import SetupError
-from tests.integration.dashboards.panels import (GRAFANA_DIR, KIBANA_DIR, METABASE_DIR,
+from tests.integration.dashboards.panels import (DATASOURCES_FILE, GRAFANA_DIR, KIBANA_DIR, METABASE_DIR,
                                                  metabase_questions, provisioned_datasource_uids)
 from tests.integration.setup_jobs.fakes import FakeServer, Reject, multipart_files, require, require_basic, require_json
 
@@ -259,6 +260,21 @@ def fake_grafana() -> FakeServer:
             return 404, {"message": "Data source not found"}
         return 200, {"uid": m["uid"], "readOnly": True}
 
+    # the provisioned datasources' plugins: the ClickHouse one arrives after a few look-ups (installed in
+    # the background after Grafana started), unless the test makes Grafana offline
+    gf.offline, gf.plugin_lookups = False, 0
+    plugin_types = {d["type"] for d in yaml.safe_load(DATASOURCES_FILE.read_text())["datasources"]}
+
+    @gf.route("GET", r"/api/plugins/(?P<plugin>[\w-]+)/settings")
+    def plugin(req, m):
+        require_basic(req, "admin", GRAFANA_PW)
+        gf.plugin_lookups += 1
+        if m["plugin"] not in plugin_types:
+            return 404, {"message": "Plugin not found"}
+        if m["plugin"] == "grafana-clickhouse-datasource" and (gf.offline or gf.plugin_lookups < 8):
+            return 404, {"message": "Plugin not found, no installed plugin with that id"}
+        return 200, {"id": m["plugin"], "enabled": True}
+
     @gf.route("GET", r"/api/datasources/uid/(?P<uid>[\w-]+)/health")
     def ds_health(req, m):
         require_basic(req, "admin", GRAFANA_PW)
@@ -310,6 +326,27 @@ def test_grafana_setup_fails_when_a_datasource_is_not_provisioned(serve):
     serve(gf)
     with pytest.raises(SetupError, match=r"lacks provisioned datasources \['clickhouse'\]"):
         grafana.run(settings(grafana_url=gf.url))
+
+
+def test_grafana_setup_fails_loudly_when_a_datasource_plugin_never_arrives(serve):
+    """Offline: Grafana started (the plugin install runs in the background) but the ClickHouse plugin
+    cannot be downloaded. The job waits its bounded time, then fails naming the plugin and the fix."""
+    from observatory.setup import grafana
+    gf = fake_grafana()
+    gf.offline = True
+    serve(gf)
+    s = settings(grafana_url=gf.url)
+    s.grafana_plugin_wait_s = 2
+    with pytest.raises(SetupError, match=r"no plugin for provisioned datasources "
+                                         r"\{'clickhouse': 'grafana-clickhouse-datasource'\}.*without internet"):
+        grafana.run(s)
+    assert not gf.preferences, "nothing is changed after the failure"
+
+
+def test_grafana_job_knows_every_provisioned_datasource_and_its_plugin():
+    from observatory.setup import grafana
+    provisioned = {d["uid"]: d["type"] for d in yaml.safe_load(DATASOURCES_FILE.read_text())["datasources"]}
+    assert grafana.DATASOURCE_PLUGINS == provisioned
 
 
 # --- Metabase --------------------------------------------------------------------------------------

@@ -84,9 +84,10 @@ def run(rabbit, otlp, tmp_path_factory) -> Run:
     broker = BrokerSettings(url=rabbit.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx",
                             dead_letter_queue=f"{name}.dead")
     db = unique("t")
-    port, cport = free_port(), free_port()
+    port, pport, cport = free_port(), free_port(), free_port()
     env = service_env(broker, f"chdb://{work / 'chdb'}", db, OBS_OTLP_ENDPOINT=otlp.url, OBS_TRACE_SAMPLE_RATIO=1.0,
-                      OTEL_BSP_SCHEDULE_DELAY=100, OBS_INGEST_PORT=port, OBS_CONSUMER_METRICS_PORT=cport,
+                      OTEL_BSP_SCHEDULE_DELAY=100, OBS_INGEST_PORT=port, OBS_INGEST_PRIVATE_PORT=pport,
+                      OBS_CONSUMER_PORT=free_port(), OBS_CONSUMER_METRICS_PORT=cport,
                       OBS_CONSUMER_FLUSH_MS=50)
     otlp.clear()
     consumer = _start(["consumer"], env, work / "consumer.log")
@@ -128,7 +129,7 @@ def run(rabbit, otlp, tmp_path_factory) -> Run:
         wait_for("the two 404 server spans", lambda: len(otlp.named("GET")) >= 2)
 
         om = {"Accept": "application/openmetrics-text; version=1.0.0"}
-        ingest_metrics = httpx.get(f"{base}/metrics", headers=om, timeout=5).text
+        ingest_metrics = httpx.get(f"http://127.0.0.1:{pport}/metrics", headers=om, timeout=5).text
         consumer_metrics = httpx.get(f"http://127.0.0.1:{cport}/metrics", headers=om, timeout=5).text
     finally:
         _stop(ingest)

@@ -15,7 +15,7 @@ from observatory.forecaster.app import create_app as create_forecaster
 from observatory.metrics import new_registry
 from observatory.settings import ConsumerSettings, ForecasterSettings
 
-from tests.integration.conftest import count_rows, wait_until
+from tests.integration.conftest import READ, api_settings, count_rows, wait_until
 
 EVENT = {"event_name": "signup_custom", "user_id": "u-1", "properties": {"plan": "pro"}}
 
@@ -134,15 +134,15 @@ async def test_a_failed_insert_is_recorded_on_the_batch_span_and_its_log_line_is
 
 async def test_forecaster_clickhouse_queries_are_client_spans_of_the_request(traced, otlp, store_settings, chdb):
     app = create_forecaster(ForecasterSettings(), store_settings, None, registry=new_registry("forecaster", "t"),
-                            schedule=False)
+                            schedule=False, api=api_settings())
     chdb.track(app.state.forecaster.client)
-    async with app.router.lifespan_context(app), \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://f") as http:
+    async with app.lifespan(), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app.private), base_url="http://f", headers=READ) as http:
         r = await http.get("/v1/analytics/dau", params={"start": "2026-01-01", "end": "2026-01-08"})
         assert r.status_code == 200, r.text
     assert traced.force_flush()
     server = await wait_until("the forecaster's server span", lambda: next(
-        iter(otlp.named("GET /v1/analytics/{query}")), None))
+        iter(otlp.named("GET /v1/analytics/dau")), None))
     assert server.service == "forecaster" and server.attributes["http.response.status_code"] == 200
     queries = await wait_until("a ClickHouse span in the request's trace", lambda: [
         s for s in otlp.trace(server.trace_id) if s.kind == "client"])
@@ -159,7 +159,8 @@ async def test_tracing_off_installs_nothing_exports_nothing_and_the_pipeline_wor
     otlp.clear()
     assert tracing.current() is None and tracing.exemplar() is None
     async with make_pipeline(consumer=False) as p:
-        assert not any(m.cls is tracing.TracingMiddleware for m in p.app.user_middleware)
+        assert not any(m.cls is tracing.TracingMiddleware for app in (p.app.public, p.app.private)
+                       for m in app.user_middleware)
         r = await p.post(EVENT, headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"})
         assert r.status_code == 202
         conn = await aio_pika.connect(broker_settings.url)
@@ -167,7 +168,7 @@ async def test_tracing_off_installs_nothing_exports_nothing_and_the_pipeline_wor
             message = await (await (await conn.channel()).get_queue(broker_settings.queue)).get(timeout=5)
             await message.nack(requeue=True)
         assert "traceparent" not in (message.headers or {}), message.headers
-        metrics = await p.http.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+        metrics = await p.private.get("/metrics", headers={"Accept": "application/openmetrics-text"})
         assert "ingest_http_request_duration_seconds_bucket" in metrics.text and " # {" not in metrics.text
     async with make_pipeline() as p:
         assert p.consumer.tracing is None
