@@ -106,28 +106,32 @@ async def test_scheduler_scores_monthly_and_api_serves_it(cohort, chdb):
     from observatory.forecaster.app import create_app
     from observatory.metrics import new_registry
     from observatory.settings import ForecasterSettings
+    from tests.integration.conftest import READ, api_settings
     service, run, _, _, _ = cohort
     db = service.analytics.database
     service.analytics.client.command(f"TRUNCATE TABLE {db}.churn_scores")
     now = datetime(2026, 9, 2, 8, tzinfo=timezone.utc)
     store = StoreSettings(dsn=chdb.dsn, database=db)
     app = create_app(ForecasterSettings(metrics=""), store, registry=new_registry("forecaster", "test"),
-                     clock=lambda: now, schedule=False)
+                     clock=lambda: now, schedule=False, api=api_settings())
     chdb.track(app.state.forecaster.client)
     scheduler = app.state.forecaster.scheduler
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         assert "churn" in await scheduler.tick(now)
         scheduler.next_churn = None
         assert "churn" not in await scheduler.tick(now)           # scored already this month
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://f") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.private), base_url="http://f",
+                                     headers=READ) as http:
             body = (await http.get("/v1/churn")).json()
             top = (await http.get("/v1/churn/users", params={"limit": 5})).json()["users"]
             bad = await http.get("/v1/churn/users", params={"limit": 0})
+            anonymous = await http.get("/v1/churn", headers={"Authorization": ""})
             metrics = (await http.get("/metrics")).text
     assert body["cutoff"] == "2026-09-01"
     assert body["segments"]["all"][0]["users"] == len(run.users)
     assert body["model"]["evaluation"]["model"]["auc"] == pytest.approx(run.model.auc, abs=1e-4)
     assert len(top) == 5 and [u["probability"] for u in top] == sorted((u["probability"] for u in top), reverse=True)
     assert top[0]["probability"] == pytest.approx(max(u["probability"] for u in run.users))
-    assert bad.status_code == 422 and bad.json()["parameter"] == "limit"
+    assert bad.status_code == 422
+    assert anonymous.status_code == 401
     assert 'churn_users_at_risk{segment="all",value="all"}' in metrics
