@@ -163,8 +163,9 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
         except Exception as exc:  # noqa: BLE001
             raise _store_error(exc) from None
         if not rows["rows"]:
-            raise ApiError(404, "no_churn_scores", "no churn scores yet: the forecaster scores monthly once it has "
-                           f"{churn.min_users} active users at two consecutive month starts")
+            return {"cutoff": None, "segments": {}, "model": None,
+                    "message": "no churn scores yet: the forecaster scores monthly once it has "
+                               f"{churn.min_users} active users at two consecutive month starts"}
         segments: dict[str, list] = {}
         for r in rows["rows"]:
             segments.setdefault(r["segment"], []).append(

@@ -130,7 +130,9 @@ def parse_params(query: Query, raw: Mapping[str, str], now: datetime | None = No
         if not TIME_RANGE[0] <= value <= TIME_RANGE[1]:   # ClickHouse DateTime64's range
             raise ParameterError(name, f"{value.isoformat()} is outside {TIME_RANGE[0].year}..{TIME_RANGE[1].year}")
     if "start" in query.params:
-        out["start"], out["end"] = start, end
+        out["start"] = start
+    if "end" in query.params:
+        out["end"] = end
     if "granularity" in query.params:
         g = (raw.get("granularity") or "day").strip().lower()
         if g not in GRANULARITIES:
