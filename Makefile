@@ -55,5 +55,5 @@ bench: venv ## benchmarks with ceilings measured in the same run (prints a table
 demo: ## webshop traffic into the running stack: DAYS=30 RATE=20
 	$(OBS) demo --days $${DAYS:-30} --rate $${RATE:-20}
 
-query: ## run SQL on the store: make query SQL="select count() from {db}.events final"
+query: ## run SQL on the store (read-only through the API while make local runs): make query SQL="select count() from events final"
 	$(OBS) query "$$SQL"

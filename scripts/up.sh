@@ -152,7 +152,8 @@ print_table() {
   printf '%-14s %-36s %s\n' ClickHouse "http://$bind:$(port CLICKHOUSE_HTTP_PORT 8123)/play" "analyst / CLICKHOUSE_ANALYST_PASSWORD"
   printf '%-14s %-36s %s\n' Elasticsearch "http://$bind:$(port ELASTICSEARCH_PORT 9200)" "elastic / ELASTIC_PASSWORD"
   printf '%-14s %-36s %s\n' "Ingest API" "http://$bind:$(port INGEST_PORT 8080)/v1/events" "Bearer OBS_API_KEY"
-  printf '%-14s %-36s %s\n' "Read API" "forecaster:8091 (compose network)" "Bearer <read key>; README: Security model"
+  printf '%-14s %-36s %s\n' "Read API" "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/v1" "Bearer <read key>; README: Security model"
+  printf '%-14s %-36s %s\n' Runbooks "$(get_var "$ENV_FILE" RUNBOOK_BASE_URL | grep . || echo "http://localhost:$(port FORECASTER_PRIVATE_PORT 8091)/runbooks")/" "-"
   echo
   echo "Passwords and keys are in $(pwd)/$ENV_FILE (e.g. grep GRAFANA_ADMIN_PASSWORD $ENV_FILE)."
   echo "Send an event:  OBS_API_KEY=\$(grep ^OBS_API_KEY= $ENV_FILE | cut -d= -f2) .venv/bin/observatory send product_viewed -p product_id=p-001 -p price=9.5 -p category=books"

@@ -336,45 +336,102 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
-@app.command()
-def query(sql: Annotated[str, typer.Argument(help="SQL; `{db}` is replaced by the configured database")],
-          fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
-          dsn: Annotated[Optional[str], typer.Option(help="ClickHouse DSN (default: OBS_CLICKHOUSE_DSN)")] = None):
-    """Run a query and print the rows. Works on the embedded store while the local stack is stopped."""
-    from rich.console import Console
-    from rich.table import Table
+def _query_via_api(url: str, sql: str, read_key: str | None) -> tuple[list[str], list[list]]:
+    """`observatory query` through a running stack's PRIVATE listener (POST /v1/query, read key)."""
+    import httpx
 
+    from observatory.store.sql import READ_KEYWORDS, first_keyword, read_statement
+    if read_statement(sql) is None:
+        _fail(f"refused: through the running stack's API only read-only statements run ({', '.join(READ_KEYWORDS)}); "
+              f"this one starts with {first_keyword(sql) or 'nothing'}. To write, stop the stack (`make local-down`): "
+              "`observatory query` then opens the embedded store itself.", 2)
+    headers = _read_key(read_key)
+    if not headers:
+        _fail(f"no read key for {url}: pass --read-key, set OBS_READ_KEY, or start the local stack (`make local` "
+              "writes .local/read-key)")
+    try:
+        r = httpx.post(f"{url.rstrip('/')}/v1/query", json={"sql": sql}, headers=headers, timeout=120)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the private API at {url}: {exc}")
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    if r.status_code != 200:
+        _fail(f"{r.status_code} {body.get('error', '')}: {body.get('message', r.text[:300])}", 2 if r.status_code == 400 else 1)
+    return body["columns"], body["rows"]
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL; the session's database is OBS_CLICKHOUSE_DATABASE, and "
+                                                  "`{db}` is replaced by it")],
+          fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+          dsn: Annotated[Optional[str], typer.Option(help="ClickHouse DSN (default: OBS_CLICKHOUSE_DSN)")] = None,
+          url: Annotated[Optional[str], typer.Option(help="ask this PRIVATE listener (POST /v1/query, read-only) "
+                                                         "instead of opening the store")] = None,
+          read_key: Annotated[Optional[str], typer.Option(help="for the API: default OBS_READ_KEY or "
+                                                              ".local/read-key")] = None):
+    """Run a query and print the rows. Opens the store itself; while the local stack holds the embedded
+    store, asks the stack's private API instead (read-only statements). stderr says which."""
     from observatory.settings import StoreSettings
-    from observatory.store.client import StoreError, connect
+    from observatory.store import sql as adhoc
+    from observatory.store.client import StoreError, chdb_path, held_elsewhere
     _local_defaults()
     s = _settings(StoreSettings)
     if dsn:
         s = s.model_copy(update={"dsn": dsn})
-    try:
-        client = connect(s)
-        result = client.query(sql.replace("{db}", s.database))
-    except StoreError as exc:
-        _fail(str(exc) + ("\n(is the local stack running? the embedded store allows one process: "
-                          "query through the running stack or stop it with `make local-down`)"
-                          if "lock" in str(exc).lower() else ""))
-    except Exception as exc:  # noqa: BLE001 - show the server's message, not a traceback
-        _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-    names = list(result.column_names)
+    folder = chdb_path(s.dsn)
+
+    def running_stack() -> str:
+        """The local stack's private listener (from .local/observatory.env) when it holds the folder."""
+        where = f"http://{os.environ.get('OBS_INGEST_PRIVATE_HOST', '127.0.0.1').replace('0.0.0.0', '127.0.0.1')}:" \
+                f"{os.environ.get('OBS_INGEST_PRIVATE_PORT', '8081')}"
+        typer.echo(f"query: the embedded store {folder} is held by the running stack; asking its private API "
+                   f"{where}/v1/query (read-only statements)", err=True)
+        return where
+
+    if url is not None:
+        typer.echo(f"query: asking {url}/v1/query (read-only statements)", err=True)
+    elif folder is not None and not dsn and held_elsewhere(folder):
+        url = running_stack()
+    else:
+        try:
+            client = adhoc.open_session(s)
+        except StoreError as exc:
+            if dsn or folder is None or not held_elsewhere(folder):   # (taken since the check above)
+                _fail(str(exc))
+            url = running_stack()
+        except Exception as exc:  # noqa: BLE001 - e.g. a server that refuses the login: its message
+            _fail(adhoc.first_line(exc))
+        else:
+            typer.echo(f"query: {adhoc.where(s)} (opened directly)", err=True)
+            try:
+                rows = adhoc.run(client, sql, s.database)
+            except Exception as exc:  # noqa: BLE001 - show the store's message, not a traceback
+                _fail(adhoc.first_line(exc))
+            finally:
+                client.close()
+            names, data = rows.columns, rows.rows
+    if url is not None:
+        names, data = _query_via_api(url, sql, read_key)
+    _print_rows(names, data, fmt)
+
+
+def _print_rows(names: list[str], rows: list[list], fmt: OutputFormat) -> None:
+    """Rows already encoded by store.sql.jsonable (both query paths), so both print the same."""
     if fmt == OutputFormat.json:
-        for row in result.result_rows:
-            typer.echo(json.dumps(dict(zip(names, row)), default=str, ensure_ascii=False))
+        for row in rows:
+            typer.echo(json.dumps(dict(zip(names, row)), ensure_ascii=False))
     elif fmt == OutputFormat.csv:
         import csv
         w = csv.writer(sys.stdout)
         w.writerow(names)
-        w.writerows(result.result_rows)
+        w.writerows(rows)
     else:
+        from rich.console import Console
+        from rich.table import Table
         table = Table(*names)
-        for row in result.result_rows:
+        for row in rows:
             table.add_row(*(str(v) for v in row))
         Console().print(table)
-        typer.echo(f"{len(result.result_rows)} row(s)", err=True)
-    client.close()
+        typer.echo(f"{len(rows)} row(s)", err=True)
 
 
 # -- events ------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from observatory.api_keys import Access
 from observatory.errors import install_error_handlers
 from observatory.health import Checks, health_router, metrics_router
 from observatory.responses import JSONResponse
+from observatory.runbooks import runbooks_router
 
 log = logging.getLogger("observatory.listeners")
 
@@ -83,7 +84,8 @@ def public_app(title: str, description: str, checks: Checks, write_paths: Mappin
 
 def private_app(title: str, description: str, checks: Checks, registry: CollectorRegistry, access: Access, *,
                 lifespan=None, routers: Sequence[APIRouter] = (), public: FastAPI | None = None) -> FastAPI:
-    """The read side: health, /metrics, docs, the routers (each guarding itself with require_scope).
+    """The read side: health, /metrics, docs, the routers (each guarding itself with require_scope),
+    and the alert runbooks as HTML (/runbooks/, no key: see observatory.runbooks).
     `public`'s OpenAPI document is served here too, at /openapi/public.json."""
     app = FastAPI(title=title, version=__version__, description=description, lifespan=lifespan,
                   default_response_class=JSONResponse)
@@ -92,6 +94,7 @@ def private_app(title: str, description: str, checks: Checks, registry: Collecto
     install_error_handlers(app)
     app.include_router(health_router(checks))
     app.include_router(metrics_router(registry))
+    app.include_router(runbooks_router())
     for router in routers:
         app.include_router(router)
     if public is not None:

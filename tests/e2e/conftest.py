@@ -18,12 +18,13 @@ skipped with the name of the variable it needs.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from dataclasses import dataclass
 
 import httpx
 import pytest
+
+from observatory import poll
 
 
 def _compose_defaults(env: dict[str, str]) -> dict[str, str]:
@@ -62,18 +63,11 @@ class Stack:
 
     def wait(self, what: str, probe, interval_s: float = 2.0):
         """Call `probe` until it returns something truthy; fail naming `what` after the deadline."""
-        deadline = time.monotonic() + self.timeout_s
-        last = None
-        while True:
-            try:
-                result = probe()
-                if result:
-                    return result
-            except (httpx.HTTPError, ValueError, KeyError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if time.monotonic() > deadline:
-                pytest.fail(f"waited {self.timeout_s:.0f}s for {what}" + (f" (last error: {last})" if last else ""))
-            time.sleep(interval_s)
+        try:
+            return poll.wait_for(what, probe, self.timeout_s, interval_s,
+                                 transient=(httpx.HTTPError, ValueError, KeyError))
+        except poll.WaitTimeout as exc:
+            pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@ process, on the session's RabbitMQ node and chDB folder; plus helpers to wait on
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 
 import httpx
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from observatory.consumer.app import build_consumer
 from observatory.ingest.app import create_app
 from observatory.metrics import new_registry
+from observatory.poll import wait_for_async
 from observatory.settings import ApiSettings, ConsumerSettings, IngestSettings, hash_key
 
 API_KEY = "obs_test_key_5f1c2a9e"
@@ -84,17 +83,9 @@ def make_pipeline(broker_settings, store_settings, chdb):
 
 
 async def wait_until(what: str, check, timeout_s: float = 20.0, interval_s: float = 0.1):
-    """Await a condition (sync or async callable) with a deadline that names what was awaited."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last value: {last!r})")
+    """Await a condition (sync or async callable) with a deadline that names what was awaited
+    (observatory.poll; an exception in the check fails the test at once)."""
+    return await wait_for_async(what, check, timeout_s, interval_s, transient=())
 
 
 def count_rows(ch, db: str, final: bool = True, where: str = "1") -> int:

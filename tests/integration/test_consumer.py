@@ -6,6 +6,7 @@ import uuid
 
 import aio_pika
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from observatory.store.client import connect
 from observatory.store.migrate import migrate
@@ -16,6 +17,15 @@ def event(i: int, **kw) -> dict:
     return {"event_id": str(uuid.uuid4()), "event_name": "product_viewed", "user_id": f"u{i}", "session_id": "",
             "timestamp": "2026-11-20T10:00:00.000Z", "received_at": "2026-11-20T10:00:00.500Z",
             "properties": {"product_id": "p", "price": 1.0}, "source": "direct", **kw}
+
+
+def sample_value(exposition: str, name: str) -> float:
+    """The value of an unlabelled sample in a /metrics text (0 when absent)."""
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return sample.value
+    return 0.0
 
 
 async def publish_raw(broker, body: bytes, **props) -> None:
@@ -75,6 +85,7 @@ async def test_insert_failure_keeps_messages_until_store_recovers(make_pipeline,
     async with make_pipeline() as p:
         assert (await p.post({"event_name": "x", "user_id": "before"})).status_code == 202
         await wait_until("first row", lambda: count_rows(ch, p.db) == 1)
+        errors_before = sample_value((await p.private.get("/metrics")).text, "consumer_insert_errors_total")
 
         ch.command(f"DROP TABLE {p.db}.events_daily_mv")
         ch.command(f"DROP TABLE {p.db}.events")         # a real fault: inserts now fail
@@ -85,7 +96,8 @@ async def test_insert_failure_keeps_messages_until_store_recovers(make_pipeline,
         await wait_until("consumer reports not ready", lambda: not p.consumer.ready(), 10)
         ready = await p.http.get("/health/ready")
         assert ready.status_code == 503 and ready.json()["checks"]["consumer"] is False
-        assert 'consumer_insert_errors_total' in (await p.private.get("/metrics")).text
+        errors = sample_value((await p.private.get("/metrics")).text, "consumer_insert_errors_total")
+        assert errors > errors_before, "the failed inserts are counted"
 
         client = connect(store_settings)
         migrate(client, store_settings)                  # the operator repairs the schema

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from observatory.events import Rejection, Validator, load_schema
-from observatory.events.ids import uuid7
+from observatory.events import IdSource, Rejection, Validator
 from observatory.events.schema import SchemaError, parse_schema
+from observatory.events_io import load_schema, new_event_id
 from observatory.settings import default_schema_path
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 SCHEMA = load_schema(default_schema_path())
 
 
-def check(raw, strict=False):
-    return Validator(SCHEMA, strict=strict).validate(raw, NOW, "src")
+def counter_ids():
+    """A fixed id source: the clock stands still, the "random" bytes count up."""
+    state = {"n": 0}
+
+    def random_bytes(n: int) -> bytes:
+        state["n"] += 1
+        return state["n"].to_bytes(2, "big") * (n // 2)
+
+    return IdSource(random_bytes, lambda: 1_700_000_000_000_000_000)
+
+
+def check(raw, strict=False, new_id=None):
+    return Validator(SCHEMA, strict=strict, new_id=new_id or new_event_id).validate(raw, NOW, "src")
 
 
 def purchase(**props):
@@ -91,10 +103,37 @@ def test_given_event_id_is_kept_canonical():
 
 
 def test_uuid7_is_time_ordered_and_versioned():
-    ids = [uuid7(now_ms=1_700_000_000_000 + i) for i in range(100)]
+    ids = [new_event_id.uuid(now_ms=1_700_000_000_000 + i) for i in range(100)]
     assert ids == sorted(ids)
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
-    assert len({uuid7() for _ in range(1000)}) == 1000
+    assert len({new_event_id() for _ in range(1000)}) == 1000
+
+
+def test_generated_ids_come_from_the_given_source():
+    """The id is made of the source's clock and bytes: nothing else is read (48 bits of ms, version
+    7, rand_a = the 7th to 18th of the 80 random bits, variant 10, 62 bits of rand_b)."""
+    out = check({"event_name": "x", "user_id": "u"}, new_id=counter_ids())
+    assert out["event_id"] == "018bcfe5-6800-7004-8001-000100010001"
+    ids = counter_ids()
+    assert [ids() for _ in range(401)][400] == "018bcfe5-6800-7008-8002-000200020002", "a new block after 400 ids"
+    ids.forget()
+    assert ids() == "018bcfe5-6800-700c-8003-000300030003", "a forked child draws a fresh block"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_repeat_the_parents_ids():
+    new_event_id()  # the parent holds a block of random bytes
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: its next id, then out without running pytest's teardown
+        os.write(write, new_event_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = new_event_id()
+    assert len(child) == 36 and child[-17:] != parent[-17:], "the same random bits on both sides of the fork"
 
 
 def test_past_and_future_windows_follow_the_schema_limits():

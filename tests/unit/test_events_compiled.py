@@ -19,8 +19,9 @@ import orjson
 import pytest
 
 from observatory.demo.generator import Webshop
-from observatory.events import Rejection, Validator, load_schema
+from observatory.events import Rejection, Validator
 from observatory.events.schema import parse_schema
+from observatory.events_io import load_schema, new_event_id
 from observatory.settings import default_schema_path
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=timezone.utc)
@@ -110,7 +111,7 @@ def normalise_ids(results: list, raws: list) -> list:
 @pytest.mark.parametrize("strict", [False, True])
 def test_compiled_path_gives_exactly_what_the_rules_give(strict):
     rng = random.Random(15)
-    v = Validator(SCHEMA, strict=strict)
+    v = Validator(SCHEMA, strict=strict, new_id=new_event_id)
     raws = [m for ev in webshop_events(40) for m in mutations(rng, ev)]
     assert len(raws) > 5000
     for i in range(0, len(raws), 100):  # request-sized batches: one bad event must not spoil the others
@@ -125,7 +126,7 @@ def test_compiled_path_gives_exactly_what_the_rules_give(strict):
 
 
 def test_typical_events_take_the_compiled_path():
-    v = Validator(SCHEMA)
+    v = Validator(SCHEMA, new_id=new_event_id)
     events = webshop_events()
     window = (NOW - timedelta(days=400), NOW + timedelta(seconds=300))
     fast = v.fast.run(events, "2026-11-23T12:00:00.123Z", window, "src")
@@ -136,7 +137,7 @@ def test_typical_events_take_the_compiled_path():
 
 
 def test_normalised_event_serialises_like_the_reference():
-    v = Validator(SCHEMA)
+    v = Validator(SCHEMA, new_id=new_event_id)
     events = webshop_events(50)
     assert orjson.dumps(v.validate_many(events, NOW, "s")) == orjson.dumps(v.validate_reference(events, NOW, "s"))
 
@@ -145,7 +146,7 @@ def test_options_without_a_compiled_form_stay_with_the_rules():
     doc = {"version": 1, "events": {"odd": {"properties": {
         "n": {"type": "number", "enum": [1, 2]},
         "tags": {"type": "array", "items": {"type": "array"}}}}}}
-    v = Validator(parse_schema(doc))
+    v = Validator(parse_schema(doc), new_id=new_event_id)
     for props, ok in (({"n": 1, "tags": [[1]]}, True), ({"n": 3, "tags": [[1]]}, False),
                       ({"n": 1, "tags": [(1,)]}, False)):
         raw = {"event_name": "odd", "user_id": "u", "properties": props}

@@ -43,18 +43,35 @@ def test_api_keys_have_no_default(monkeypatch):
         IngestSettings()
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_token_bucket_allows_burst_then_asks_to_wait():
-    b = TokenBucket(rate=10, burst=20)
+    clock = FakeClock()
+    b = TokenBucket(rate=10, burst=20, clock=clock)
     assert b.take(20) == 0
-    wait = b.take(5)
-    assert 0.4 <= wait <= 0.51
+    assert b.take(5) == 0.5, "5 tokens at 10/s"
+    clock.now += 0.2
+    assert b.take(5) == pytest.approx(0.3), "2 tokens came back in 0.2 s"
+    clock.now += 0.3
+    assert b.take(5) == 0, "refilled to 5 after 0.5 s"
+    clock.now += 100
+    assert b.take(20) == 0 and b.take(1) == 0.1, "refill stops at the burst"
     assert math.isinf(b.take(21)), "more than the burst can never pass"
 
 
 def test_rate_limiter_keeps_one_bucket_per_key():
-    rl = RateLimiter(rate=1, burst=2)
-    assert rl.take("a", 2) == 0 and rl.take("a", 1) > 0
+    clock = FakeClock()
+    rl = RateLimiter(rate=1, burst=2, clock=clock)
+    assert rl.take("a", 2) == 0 and rl.take("a", 1) == 1.0
     assert rl.take("b", 2) == 0
+    clock.now += 1
+    assert rl.take("a", 1) == 0 and rl.take("b", 2) == 1.0
 
 
 def test_queue_arguments_bound_the_queue_and_dead_letter():

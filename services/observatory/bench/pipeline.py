@@ -30,7 +30,8 @@ import psutil
 from observatory.bench import ceilings, latency, profile, servers, validation
 from observatory.broker import topology
 from observatory.broker.publisher import encode_batch
-from observatory.events import Validator, load_schema
+from observatory.events import Validator
+from observatory.events_io import load_schema, new_event_id
 from observatory.localstack.proc import free_port, wait_for
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.settings import BrokerSettings, default_schema_path
@@ -144,7 +145,7 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     broker = BrokerSettings(url=node.url, max_length=50_000_000)
     ceiling_broker = BrokerSettings(url=node.url, exchange="ceiling", queue="ceiling",
                                     dead_letter_exchange="ceiling.dlx", dead_letter_queue="ceiling.dead")
-    schema = Validator(load_schema(default_schema_path()))
+    schema = Validator(load_schema(default_schema_path()), new_id=new_event_id)
     now = datetime.now(timezone.utc)
     one = [schema.validate(SINGLE, now, "bench")]
     hundred = schema.validate_many(validation.typical_events(), now, "bench")

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import orjson
 
 from observatory.demo.generator import Webshop
-from observatory.events import Validator, load_schema
+from observatory.events import Validator
+from observatory.events_io import load_schema, new_event_id
 from observatory.settings import default_schema_path
 
 S = "pipeline"
@@ -34,7 +35,7 @@ def per_event_us(fn, events: int, rounds: int = 15, calls: int = 20) -> float:
 
 
 def run(report) -> None:
-    v = Validator(load_schema(default_schema_path()))
+    v = Validator(load_schema(default_schema_path()), new_id=new_event_id)
     now = datetime.now(timezone.utc)
     typical = typical_events()
     body = orjson.dumps(typical)

@@ -1,6 +1,8 @@
-"""The event model: schema loading and validation (pure functions, no I/O beyond reading the schema)."""
+"""The event model: the schema (as data) and validation. Pure: no I/O; the schema file, the clock
+and the id source are given by the caller (observatory/events_io.py holds the process's own)."""
 
-from observatory.events.schema import EventSchema, load_schema
+from observatory.events.ids import IdSource
+from observatory.events.schema import EventSchema, parse_schema
 from observatory.events.validate import Rejection, ValidatedEvent, Validator
 
-__all__ = ["EventSchema", "load_schema", "Rejection", "ValidatedEvent", "Validator"]
+__all__ = ["EventSchema", "IdSource", "parse_schema", "Rejection", "ValidatedEvent", "Validator"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, Union
@@ -20,7 +21,6 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from observatory.events.ids import uuid7_str
 from observatory.events.schema import EventSchema, Limits, PropertySpec
 
 FMAX = sys.float_info.max
@@ -122,7 +122,8 @@ class FastPath:
     comparisons per event. run() gives, per event, the normalised dict or None (not recognised:
     the reference rules decide)."""
 
-    def __init__(self, schema: EventSchema, strict: bool) -> None:
+    def __init__(self, schema: EventSchema, strict: bool, new_id: Callable[[], str]) -> None:
+        self.new_id = new_id
         self.event = event_type(schema.limits)
         # a Struct around the list: msgspec caches a Struct's type info, not a list[...] alias's.
         # gc=False: these Structs are thrown away at once and hold no cycles; thousands of tracked
@@ -147,6 +148,7 @@ class FastPath:
             structs = [self._struct(raw) for raw in raws]
         lo, hi = self._bounds(received, window)
         known, strict, convert, invalid = self.events.get, self.strict, msgspec.convert, msgspec.ValidationError
+        new_id = self.new_id
         out: list = []
         add = out.append
         for raw, ev in zip(raws, structs):  # one loop, no call per event: this is the hot path
@@ -180,7 +182,7 @@ class FastPath:
                     add(None)
                     continue
             if ev.event_id is None:
-                event_id = uuid7_str()
+                event_id = new_id()
             else:
                 event_id = raw["event_id"]
                 if type(event_id) is not str or len(event_id) != 36:

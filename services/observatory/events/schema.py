@@ -1,11 +1,10 @@
-"""Load and check the YAML event schema (config/events/schema.yml)."""
+"""Check the event schema (config/events/schema.yml) given as data, the parsed YAML document.
+
+Pure: reading the file is observatory.events_io.load_schema's job."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import yaml
 
 TYPES = {"string", "number", "integer", "boolean", "array", "object"}
 PROPERTY_OPTIONS = {"type", "required", "minimum", "max_length", "enum", "items", "min_items"}
@@ -81,10 +80,3 @@ def parse_schema(doc: dict) -> EventSchema:
         events[name] = tuple(_property(name, p, raw or {}) for p, raw in props.items())
     return EventSchema(limits=limits, events=events)
 
-
-def load_schema(path: Path) -> EventSchema:
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError as exc:
-        raise SchemaError(f"event schema not found: {path}") from exc
-    return parse_schema(doc)

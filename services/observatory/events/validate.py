@@ -1,6 +1,7 @@
 """Validate one decoded event against the schema and its limits.
 
-Pure: takes a decoded JSON value and the receive time, returns either the normalised event (the
+Pure: takes a decoded JSON value and the receive time (ids for events sent without one come from
+the `new_id` function the Validator is given), returns either the normalised event (the
 form that travels through RabbitMQ) or a Rejection with a bounded reason code and a message for
 the caller. Codes become metric labels; messages go back to the client.
 
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from observatory.events.compiled import FastPath
-from observatory.events.ids import uuid7
 from observatory.events.schema import EventSchema, PropertySpec
 
 TOP_LEVEL = {"event_name", "event_id", "timestamp", "user_id", "session_id", "properties"}
@@ -66,11 +67,14 @@ _JSON_TYPES = {
 
 
 class Validator:
-    def __init__(self, schema: EventSchema, strict: bool = False) -> None:
+    def __init__(self, schema: EventSchema, strict: bool = False, *, new_id: Callable[[], str]) -> None:
+        """`new_id()` gives the id (a UUID string) of an event sent without one; the process's
+        source is observatory.events_io.new_event_id."""
         self.schema = schema
         self.limits = schema.limits
         self.strict = strict
-        self.fast = FastPath(schema, strict)
+        self.new_id = new_id
+        self.fast = FastPath(schema, strict, new_id)
 
     # -- public -----------------------------------------------------------------------------
     def validate(self, raw: object, received_at: datetime, source: str) -> ValidatedEvent | Rejection:
@@ -115,7 +119,7 @@ class Validator:
 
         event_id = raw.get("event_id")
         if event_id is None:
-            event_id = str(uuid7())
+            event_id = self.new_id()
         elif type(event_id) is str and _UUID.match(event_id):
             event_id = event_id.lower()
         else:

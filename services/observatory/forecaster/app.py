@@ -16,6 +16,7 @@ from observatory import __version__, tracing
 from observatory.churn.service import ChurnService
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
+from observatory.forecaster.sql_api import ReadOnlyStore, query_router
 from observatory.forecaster.service import ForecastService
 from observatory.api_keys import Access
 from observatory.metrics import ForecasterMetrics, new_registry
@@ -36,16 +37,19 @@ class Forecaster:
     router: APIRouter
     metrics: ForecasterMetrics
     client: object
+    sql: ReadOnlyStore | None = None        # POST /v1/query's read-only session
     churn: ChurnService | None = None
 
     def close(self) -> None:
         self.service.pool.close()
         self.client.close()
+        if self.sql is not None:
+            self.sql.close()
 
 
 def _event_names(settings: ForecasterSettings) -> set[str]:
     try:
-        from observatory.events import load_schema
+        from observatory.events_io import load_schema
         return set(load_schema(settings.schema_path).events)
     except Exception as exc:  # noqa: BLE001 - events:<name> then needs data to be known
         log.warning("event schema not loaded (%s): events:<name> metrics are known once data exists", exc)
@@ -64,7 +68,9 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
     service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
     churn = ChurnService(service.analytics, registry, min_users=settings.churn_min_users) if settings.churn else None
     scheduler = Scheduler(service, reports, clock, churn=churn)
-    return Forecaster(service, scheduler, forecaster_router(service, reports, churn), metrics, client, churn)
+    router, sql = forecaster_router(service, reports, churn), ReadOnlyStore(store)
+    router.include_router(query_router(sql))   # POST /v1/query: read-only SQL for a read key
+    return Forecaster(service, scheduler, router, metrics, client, sql, churn)
 
 
 def create_app(settings: ForecasterSettings, store: StoreSettings, reports: ReportSettings | None = None, *,

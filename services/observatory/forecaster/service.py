@@ -24,11 +24,13 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
+from observatory.forecaster import reporting
 from observatory.forecaster.model import BacktestResult, InsufficientHistory, ModelConfig, backtest, fit_predict
 from observatory.forecaster.series import (BASE_METRICS, GRANULARITIES, STEP, UnknownMetric, as_utc, bucket_start,
                                            data_start, load_series, source, window_total)
 from observatory.forecaster.workpool import Busy, FitPool
 from observatory.metrics import ForecasterMetrics
+from observatory.reports.forecast import ChartForecast
 from observatory.settings import ForecasterSettings
 from observatory.store.analytics import Analytics, utc
 
@@ -156,6 +158,13 @@ class ForecastService:
         if bt and bt.mase is not None:
             self.metrics.backtest_mase.labels(metric, granularity).set(bt.mase)
         return model
+
+    # -- what a report draws (observatory.reports.forecast.ForecastSource) --------------------------
+    def report_history(self, metric: str, now: datetime, days: int) -> pd.DataFrame:
+        return reporting.report_history(self, metric, now, days)
+
+    def report_forecast(self, metric: str, now: datetime, days: int) -> ChartForecast:
+        return reporting.report_forecast(self, metric, now, days)
 
     def stale(self, model: FittedModel, now: datetime) -> bool:
         age = (now - model.fitted_at).total_seconds()

@@ -22,8 +22,9 @@ from observatory.api_keys import Access
 from observatory.broker.connection import BrokerLink
 from observatory.broker.publisher import GroupPublisher, Publisher
 from observatory.broker.topology import ROUTING_KEY
-from observatory.events import Validator, load_schema
+from observatory.events import Validator
 from observatory.events.openapi import components
+from observatory.events_io import load_schema, new_event_id
 from observatory.ingest.auth import KeyRing, RateLimiter
 from observatory.ingest.endpoint import PATH, EventsEndpoint
 from observatory.ingest.openapi import events_operation
@@ -55,7 +56,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     keys = KeyRing(settings.parsed_keys())
     limiter = RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst)
     schema = load_schema(settings.schema_path)
-    validator = Validator(schema, strict=settings.strict)
+    validator = Validator(schema, strict=settings.strict, new_id=new_event_id)
     link = BrokerLink(broker, "ingest", on_state=lambda up: metrics.broker_up.set(1 if up else 0))
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
     publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
@@ -96,6 +97,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     private.state.link = link
     private.state.publisher = publisher
     private.state.events_endpoint = endpoint
+    private.state.publisher = publisher
     for app, name in ((public, service_name), (private, service_name)):
         app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 
 from observatory.settings import ApiKey
 
@@ -24,16 +25,17 @@ class KeyRing:
 
 
 class TokenBucket:
-    """Events per second with a burst allowance; one bucket per key (and per worker process)."""
+    """Events per second with a burst allowance; one bucket per key (and per worker process).
+    `clock` gives seconds on a monotonic scale (tests pass a fake one)."""
 
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.updated = burst, time.monotonic()
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.updated = burst, clock()
 
     def take(self, n: int) -> float:
         """Take n tokens; returns 0 when allowed, else seconds to wait before retrying (inf: n is
         larger than the burst, so it can never pass: callers answer that before asking)."""
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if n <= self.tokens:
@@ -49,14 +51,14 @@ class TokenBucket:
 
 
 class RateLimiter:
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
         self._buckets: dict[str, TokenBucket] = {}
 
     def take(self, source: str, n: int) -> float:
         bucket = self._buckets.get(source)
         if bucket is None:
-            bucket = self._buckets[source] = TokenBucket(self.rate, self.burst)
+            bucket = self._buckets[source] = TokenBucket(self.rate, self.burst, self.clock)
         return bucket.take(n)
 
     def refund(self, source: str, n: int) -> None:

@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from observatory.poll import wait_for  # noqa: F401 - re-exported: the one bounded poll
 
 
 def free_port() -> int:
@@ -23,22 +24,6 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout_s: float, interval_s: float = 0.2,
-             alive: Callable[[], bool] | None = None, log_hint: str = "") -> None:
-    """Poll `check` until it is true; raise TimeoutError naming what was awaited."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - a failing probe means "not yet"
-            pass
-        if alive is not None and not alive():
-            raise RuntimeError(f"{what}: the process exited while starting. {log_hint}")
-        time.sleep(interval_s)
-    raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}. {log_hint}")
 
 
 def pid_alive(pid: int) -> bool:

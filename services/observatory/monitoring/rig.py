@@ -83,7 +83,8 @@ class AlertingRig:
                      "prometheus": [f"127.0.0.1:{self.prometheus_port}"]},
             rule_files=[str(p) for p in copies],
             alertmanagers=[f"127.0.0.1:{self.alertmanager.port}"],
-            intervals=self.intervals)
+            intervals=self.intervals,
+            runbook_base_url=f"{self.ingest.private_url}/runbooks")   # live links: the rig's own ingest serves them
         return promconfig.loopback_config(plan)
 
     # -- lifecycle ---------------------------------------------------------------------------------

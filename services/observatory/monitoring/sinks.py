@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from observatory import poll
 from observatory.localstack.proc import free_port
 
 
@@ -52,16 +53,9 @@ class _Waitable:
         self._cond = threading.Condition()
 
     def _wait(self, what: str, find: Callable[[], object], timeout_s: float):
-        deadline = time.monotonic() + timeout_s
+        """Poll `find` under the lock; a delivery's notify wakes the wait early."""
         with self._cond:
-            while True:
-                found = find()
-                if found:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-                self._cond.wait(min(left, 0.5))
+            return poll.wait_for(what, find, timeout_s, 0.5, transient=(), sleep=self._cond.wait)
 
 
 class SlackRecorder(_Waitable):

@@ -39,11 +39,12 @@ def web_table(analytics: Analytics, p: Period) -> list[KpiRow]:
     return [KpiRow(k, label, fmt, hib, float(cur[k]), float(prev[k])) for k, label, fmt, hib in WEB_KPIS]
 
 
-def anomalies(model, history: pd.DataFrame, p: Period) -> list[dict]:
-    """Days of the period whose actual value lies outside the model's band for that day."""
-    if model is None:
+def anomalies(frame: pd.DataFrame | None, history: pd.DataFrame, p: Period) -> list[dict]:
+    """Days of the period whose actual value lies outside the model's band for that day (`frame`: the
+    model's fitted past and forecast, columns ds, yhat, yhat_lower, yhat_upper)."""
+    if frame is None:
         return []
-    band = model.frame.set_index("ds")
+    band = frame.set_index("ds")
     out = []
     for row in history.itertuples():
         day = utc(row.ds.to_pydatetime())
@@ -75,11 +76,11 @@ def churn_rows(analytics: Analytics, now: datetime) -> list[dict]:
     return analytics.run("churn_segments", end=now).dicts()
 
 
-def build(kind: str, analytics: Analytics, p: Period, now: datetime, model, history: pd.DataFrame,
-          metric: str) -> Extras:
+def build(kind: str, analytics: Analytics, p: Period, now: datetime, frame: pd.DataFrame | None,
+          history: pd.DataFrame, metric: str) -> Extras:
     x = Extras(web=web_table(analytics, p))
-    x.anomalies = anomalies(model, history, p)
-    x.anomaly_note = ("No forecast model: anomalies need one." if model is None else
+    x.anomalies = anomalies(frame, history, p)
+    x.anomaly_note = ("No forecast model: anomalies need one." if frame is None else
                       f"{metric}: days of the period outside the model's forecast band "
                       f"({len(x.anomalies)} of {(p.end - p.start).days}).")
     if kind == "monthly":

@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from observatory.forecaster.model import InsufficientHistory
-from observatory.forecaster.series import load_series
 from observatory.reports.chart import forecast_png
+from observatory.reports.forecast import ForecastSource
 from observatory.reports.kpis import KpiRow, Period, kpi_table, period
 from observatory.settings import ReportSettings
 from observatory.store.analytics import Analytics
@@ -45,31 +44,18 @@ class Report:
         return f"{self.kind.capitalize()} KPIs {self.period.label}"
 
 
-def build_report(kind: str, analytics: Analytics, settings: ReportSettings, now: datetime, service=None) -> Report:
-    """Query the KPIs of the period and draw the chart. `service` (a ForecastService) supplies the
-    forecast of `settings.forecast_metric`; without one, or without enough history, the chart shows
-    the actuals and says why there is no forecast."""
+def build_report(kind: str, analytics: Analytics, settings: ReportSettings, now: datetime,
+                 forecasts: ForecastSource) -> Report:
+    """Query the KPIs of the period and draw the chart. `forecasts` (the forecaster's ForecastService,
+    through the ForecastSource interface) supplies the history and the forecast of
+    `settings.forecast_metric`; without enough history the chart shows the actuals and says why
+    there is no forecast."""
     p = period(kind, now)
     rows = kpi_table(analytics, p)
     metric = settings.forecast_metric
-    history = load_series(analytics, metric, "day", now, settings.chart_history_days)
-    future, note, model = None, "", None
-    if service is not None:
-        try:
-            model = service.models.get((metric, "day"))
-            if model is None or service.stale(model, now):
-                model = service.fit(metric, "day", now)
-                service.models[(metric, "day")] = model
-            future = model.frame[model.frame["is_forecast"]].head(settings.chart_forecast_days)
-            note = (f"Forecast: Prophet (weekly seasonality), {int(model.frame['is_forecast'].sum())} days ahead, "
-                    f"{settings_band(service)} band, fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC on "
-                    f"{model.history_points} days of history"
-                    + (f"; backtest MAPE {model.backtest.mape * 100:.1f}%" if model.backtest and model.backtest.mape
-                       is not None else "") + ".")
-        except InsufficientHistory as exc:
-            model, note = None, f"No forecast yet: {exc}."
-    else:
-        note = "No forecast (the forecaster is not configured)."
+    history = forecasts.report_history(metric, now, settings.chart_history_days)
+    forecast = forecasts.report_forecast(metric, now, settings.chart_forecast_days)
+    future, note = forecast.future, forecast.note
     png = forecast_png(metric, history, future, f"{metric}: last {settings.chart_history_days} days and forecast")
     points = [] if future is None else [
         {"ds": r.ds.isoformat(), "yhat": float(r.yhat), "yhat_lower": float(r.yhat_lower),
@@ -78,14 +64,10 @@ def build_report(kind: str, analytics: Analytics, settings: ReportSettings, now:
     if kind in ("weekly", "monthly"):
         from observatory.reports import extras
         from observatory.reports.pdf import render_pdf
-        recent = load_series(analytics, metric, "day", now, 40)
-        report.extras = extras.build(kind, analytics, p, now, model, recent, metric)
+        recent = forecasts.report_history(metric, now, 40)
+        report.extras = extras.build(kind, analytics, p, now, forecast.frame, recent, metric)
         report.pdf = render_pdf(report)
     return report
-
-
-def settings_band(service) -> str:
-    return f"{service.settings.interval_width:.0%}"
 
 
 def render_html(report: Report) -> str:
@@ -178,12 +160,12 @@ def send(msg: EmailMessage, settings: ReportSettings) -> None:
         raise ReportError(f"recipients refused by the SMTP server: {sorted(refused)}")
 
 
-def send_report(kind: str, analytics: Analytics, settings: ReportSettings, now: datetime, service=None,
+def send_report(kind: str, analytics: Analytics, settings: ReportSettings, now: datetime, forecasts: ForecastSource,
                 recipients: list[str] | None = None) -> Report:
     to = recipients if recipients is not None else settings.recipient_list()
     if not to:
         raise ReportError("no recipients: set OBS_REPORT_RECIPIENTS or pass --to", status=422)
-    report = build_report(kind, analytics, settings, now, service)
+    report = build_report(kind, analytics, settings, now, forecasts)
     send(to_message(report, settings, to), settings)
     log.info("report sent", extra={"kind": kind, "recipients": len(to), "period": report.period.label})
     return report

@@ -5,11 +5,12 @@ the request and what the server said."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+from observatory import poll
 
 log = logging.getLogger("observatory.setup")
 TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
@@ -20,28 +21,13 @@ class SetupError(RuntimeError):
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: float = 2.0,
-              transient: tuple[type[BaseException], ...] = (httpx.TransportError,)) -> Any:
+             transient: tuple[type[BaseException], ...] = (httpx.TransportError,)) -> Any:
     """Call `probe` until it returns a truthy value; transient exceptions count as "not yet".
-    Raises SetupError naming `what` and the last reason after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer yet"
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            result = probe()
-            if result:
-                if attempt > 1:
-                    log.info("ready", extra={"target": what, "attempts": attempt})
-                return result
-            last = "not ready"
-        except transient as exc:
-            last = f"{type(exc).__name__}: {exc}".strip()
-        if time.monotonic() + interval_s > deadline:
-            raise SetupError(f"gave up after {timeout_s:.0f}s waiting for {what} (last: {last})")
-        if attempt == 1 or attempt % 10 == 0:
-            log.info("waiting", extra={"target": what, "reason": last[:200]})
-        time.sleep(interval_s)
+    Raises SetupError naming `what` and the last reason after `timeout_s` (observatory.poll)."""
+    try:
+        return poll.wait_for(what, probe, timeout_s, interval_s, transient=transient, log=log)
+    except poll.WaitTimeout as exc:
+        raise SetupError(str(exc)) from None
 
 
 class Api:

@@ -25,13 +25,30 @@ def chdb_path(dsn: str) -> Path | None:
     return Path(path)
 
 
-def connect(settings: StoreSettings) -> Client:
+def held_elsewhere(path: Path) -> bool:
+    """Whether another process holds the chDB folder (its engine keeps `status` flock-ed while open).
+    The error chDB raises then does not always say so, hence this check."""
+    import fcntl
+    try:
+        with open(path / "status", "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def connect(settings: StoreSettings, session: dict | None = None) -> Client:
+    """`session`: ClickHouse settings applied to the client's session, in order (see store.sql)."""
     path = chdb_path(settings.dsn)
     try:
         if path is not None:
             path.mkdir(parents=True, exist_ok=True)
-            return clickhouse_connect.get_client(dsn=f"chdb://{path}")
-        return clickhouse_connect.get_client(dsn=settings.dsn)
+            return clickhouse_connect.get_client(dsn=f"chdb://{path}", settings=session)
+        return clickhouse_connect.get_client(dsn=settings.dsn, settings=session)
     except Exception as exc:  # noqa: BLE001 - surface any driver failure with the DSN's kind
         kind = "embedded chDB folder" if path else "ClickHouse server"
         raise StoreError(f"cannot open {kind} {path or _redact(settings.dsn)}: {exc}") from exc

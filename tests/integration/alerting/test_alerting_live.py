@@ -7,14 +7,26 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from observatory.localstack.proc import wait_for
-from observatory.monitoring import load_yaml, promconfig
+from observatory.monitoring import load_yaml
 from observatory.monitoring.rig import ONCALL
 from observatory.monitoring.rules import rule_files
 
-RUNBOOKS = promconfig.LOCAL_RUNBOOK_BASE_URL + "/"   # the rig renders the local stack's link base
 GOOD = {"event_name": "page_view", "user_id": "u-alerting", "properties": {"path": "/"}}
 BAD = {"event_name": "page_view"}        # no user_id: refused with reason missing_field
+
+
+def runbooks(rig) -> str:
+    """The rig's link base: its own ingest process serves the runbooks on its private listener."""
+    return f"{rig.ingest.private_url}/runbooks/"
+
+
+def opens(link: str, name: str) -> bool:
+    """A runbook link as delivered opens like in a browser (no key): 200 and the alert's page."""
+    r = httpx.get(link, timeout=10)
+    return r.status_code == 200 and f"<h1>{name}</h1>" in r.text
 
 
 def _value(rig, expr: str) -> float | None:
@@ -78,7 +90,8 @@ def test_bad_events_warn_in_the_alerts_channel_and_page_nobody(rig, slack, smtp)
     assert post.attachment["color"] == "warning"
     assert "*FIRING: Ingest rejects " in post.text and "% of received events*" in post.text
     assert "severity `warning` · service `ingest`" in post.text
-    assert f"<{RUNBOOKS}IngestRejectionRatioHigh.md|IngestRejectionRatioHigh>" in post.text
+    assert f"<{runbooks(rig)}IngestRejectionRatioHigh.md|IngestRejectionRatioHigh>" in post.text
+    assert opens(f"{runbooks(rig)}IngestRejectionRatioHigh.md", "IngestRejectionRatioHigh")
     assert "|Observatory / Pipeline>" in post.text
 
     # positive proof of the routing, not a wait for absence: Alertmanager matched the #alerts receiver only
@@ -99,10 +112,11 @@ def test_a_stopped_consumer_pages_slack_and_email_then_resolves(rig, slack, smtp
     fired = slack.wait_for("ServiceDown (consumer) firing in #alerts-critical", critical("FIRING"), 90)
     assert fired.title == "[FIRING:1] ServiceDown · consumer · critical"
     assert fired.attachment["color"] == "danger"
-    assert fired.attachment["title_link"] == f"{RUNBOOKS}ServiceDown.md"
+    assert fired.attachment["title_link"] == f"{runbooks(rig)}ServiceDown.md"
+    assert opens(fired.attachment["title_link"], "ServiceDown")
     assert f"*FIRING: consumer is down ({rig.consumer.target})*" in fired.text
     assert "severity `critical` · service `consumer`" in fired.text
-    assert f"<{RUNBOOKS}ServiceDown.md|ServiceDown>" in fired.text
+    assert f"<{runbooks(rig)}ServiceDown.md|ServiceDown>" in fired.text
     assert "/d/observatory-pipeline|Observatory / Pipeline>" in fired.text
 
     # the recorder refused the first post to #alerts-critical with a 500: Alertmanager retried it
@@ -117,7 +131,7 @@ def test_a_stopped_consumer_pages_slack_and_email_then_resolves(rig, slack, smtp
     assert text and html, "the email needs a text and an HTML part"
     for body in (text, html):
         assert f"consumer is down ({rig.consumer.target})" in body
-        assert f"{RUNBOOKS}ServiceDown.md" in body
+        assert f"{runbooks(rig)}ServiceDown.md" in body
         assert "Observatory / Pipeline" in body
     assert "severity:  critical" in text and "service:   consumer" in text
     assert not [p for p in slack.posts if p.channel == "#alerts" and p.mentions("ServiceDown")]

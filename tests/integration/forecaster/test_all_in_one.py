@@ -3,12 +3,10 @@ SAME chDB folder as the consumer, so events posted to ingest show up in the anal
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 
 from observatory.cli import all_in_one_app
+from observatory.poll import wait_for_async
 from observatory.settings import hash_key
 from tests.conftest import unique
 from tests.integration.conftest import READ, read_keys_entry
@@ -41,19 +39,21 @@ async def test_all_in_one_serves_forecaster_over_the_consumers_store(monkeypatch
                       for i in range(3)]
             r = await public.post("/v1/events", json=events, headers={"Authorization": f"Bearer {KEY}"})
             assert r.status_code == 202, r.text
-            deadline = time.monotonic() + 15
-            while True:
-                kpi = (await http.get("/v1/analytics/kpi_summary")).json()
+
+            async def kpis():
+                row = (await http.get("/v1/analytics/kpi_summary")).json()["rows"][0]
                 assert (await public.get("/v1/analytics/kpi_summary")).status_code == 404, "not on the public door"
-                if kpi["rows"][0]["orders"] == 3 or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.2)
-            assert kpi["rows"][0]["orders"] == 3 and kpi["rows"][0]["revenue"] == 30.75
+                return row if row["orders"] == 3 else None
+
+            kpi = await wait_for_async("3 orders in the KPI summary", kpis, 15, 0.2, transient=())
+            assert kpi["revenue"] == 30.75
             too_young = await http.get("/v1/forecast/revenue")
             assert too_young.status_code == 422 and too_young.json()["error"] == "insufficient_history"
-            deadline = time.monotonic() + 10   # the scheduler companion runs: gauges appear
             gauge = 'forecaster_metric_actual{metric="revenue"} 30.75'
-            while gauge not in (metrics := (await http.get("/metrics")).text):
-                assert time.monotonic() < deadline, "the forecaster scheduler never updated its gauges"
-                await asyncio.sleep(0.2)
+
+            async def gauges():   # the scheduler companion runs: gauges appear
+                text = (await http.get("/metrics")).text
+                return text if gauge in text else None
+
+            metrics = await wait_for_async("the forecaster scheduler's gauges", gauges, 10, 0.2, transient=())
     assert "ingest_events_accepted_total" in metrics   # one registry for the whole process

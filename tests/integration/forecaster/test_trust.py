@@ -20,6 +20,7 @@ from tests.integration.conftest import (ADMIN, AUTH, READ, API_KEY, api_settings
 from tests.integration.forecaster.conftest import NOW, Clock
 
 WRITE = {"Authorization": f"Bearer {API_KEY}"}
+BODIES = {"/v1/query": {"sql": "SELECT count() FROM events FINAL"}}   # routes that need a request body
 
 
 def read_paths(app) -> list[tuple[str, str, dict]]:
@@ -44,7 +45,8 @@ async def test_every_read_route_needs_a_read_key_and_is_absent_from_the_public_d
     async with make_forecaster(store) as (app, http):
         paths = read_paths(app.private)
         assert {p for _, p, _ in paths} >= {"/v1/forecast", "/v1/forecast/revenue", "/v1/backtest/revenue",
-                                            "/v1/analytics", "/v1/analytics/kpi_summary", "/v1/reports/daily"}
+                                            "/v1/analytics", "/v1/analytics/kpi_summary", "/v1/reports/daily",
+                                            "/v1/query"}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://pub") as public:
             for method, path, params in paths:
                 none = await http.request(method, path, params=params, headers={"Authorization": ""})
@@ -61,7 +63,7 @@ async def test_every_read_route_needs_a_read_key_and_is_absent_from_the_public_d
                 if path.startswith("/v1/reports"):
                     assert (await http.request(method, path, headers=READ)).status_code == 403, "reports need admin"
                     continue   # sent with the admin key in test_reports.py (a real SMTP sink)
-                ok = await http.request(method, path, params=params, headers=READ)
+                ok = await http.request(method, path, params=params, headers=READ, json=BODIES.get(path))
                 assert ok.status_code == 200, (path, ok.text)
             for path in ("/metrics", "/docs", "/openapi.json"):
                 assert (await public.get(path)).status_code == 404

@@ -7,14 +7,13 @@ import contextlib
 import gzip
 import logging
 import threading
-import time
 import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
-from observatory import redact, tracing
+from observatory import poll, redact, tracing
 from observatory.logging import JsonFormatter
 from observatory.settings import CommonSettings
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -196,12 +195,6 @@ def read_json_lines(path) -> list[dict]:
 
 
 def wait_for(what: str, check, timeout_s: float = 20.0, interval_s: float = 0.05):
-    """Synchronous bounded wait naming what it waited for (for threads and subprocesses)."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last value: {last!r})")
+    """Synchronous bounded wait naming what it waited for (for threads and subprocesses; observatory.poll,
+    an exception in the check fails the test at once)."""
+    return poll.wait_for(what, check, timeout_s, interval_s, transient=())

@@ -1,0 +1,108 @@
+"""Ad-hoc SQL, as `observatory query` and the private `POST /v1/query` route run it.
+
+  open_session(settings, read_only=...)  a client whose session database is OBS_CLICKHOUSE_DATABASE
+                                         (so `SELECT count() FROM events` works); read_only: the
+                                         session is `readonly=1` (ClickHouse refuses every write,
+                                         settings change and table function) with time and row caps
+  run(client, sql, database)             `{db}` filled in, rows encoded ONCE for both paths (JSON-safe
+                                         values, see `jsonable`): the CLI prints the same rows whether
+                                         it read the embedded store itself or asked the running stack
+  read_statement(sql)                    the statement's first keyword, if it is a read; else None
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from observatory.settings import StoreSettings
+from observatory.store.client import _redact, chdb_path, connect
+
+MAX_ROWS = 100_000            # a bigger result through the API: add a LIMIT (or query the store directly)
+MAX_SECONDS = 60
+# order matters: readonly last, once it is set no setting can change (not even by the query)
+READ_ONLY_SESSION = {"max_execution_time": MAX_SECONDS, "max_result_rows": MAX_ROWS,
+                     "result_overflow_mode": "throw", "readonly": 1}
+READ_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS")
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)   # blanks, comments, opening parens
+_WORD = re.compile(r"[A-Za-z]+")
+READONLY_ERROR = 164          # ClickHouse READONLY: "Cannot execute query in readonly mode"
+
+
+@dataclass
+class Rows:
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "row_count": len(self.rows)}
+
+
+def open_session(settings: StoreSettings, *, read_only: bool = False):
+    """A client on the configured store with the session database set (when it exists yet)."""
+    client = connect(settings, session=READ_ONLY_SESSION if read_only else None)
+    try:
+        names = {r[0] for r in client.query("SELECT name FROM system.databases").result_rows}
+        if settings.database in names:
+            client.database = settings.database
+    except Exception:
+        client.close()
+        raise
+    return client
+
+
+def where(settings: StoreSettings) -> str:
+    """The store a session opens, for messages (no password)."""
+    path = chdb_path(settings.dsn)
+    return f"embedded store {path}" if path else f"ClickHouse {_redact(settings.dsn)}"
+
+
+def first_keyword(sql: str) -> str:
+    rest = sql[_LEADING.match(sql).end():]
+    word = _WORD.match(rest)
+    return word.group(0).upper() if word else ""
+
+
+def read_statement(sql: str) -> str | None:
+    """The first keyword when the statement only reads (SELECT, WITH, SHOW, ...), else None. The
+    read-only session is what enforces it; this only gives writes (and KILL, which ClickHouse allows
+    in readonly mode) a clear refusal before they reach the store."""
+    word = first_keyword(sql)
+    return word if word in READ_KEYWORDS else None
+
+
+def jsonable(value: Any) -> Any:
+    """One encoding for every printed or served value: JSON types as they are (non-finite floats as
+    text, map keys as text), everything else (dates, decimals, UUIDs, IPs) as its `str()`."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def run(client, sql: str, database: str) -> Rows:
+    result = client.query(sql.replace("{db}", database))
+    return Rows(list(result.column_names), [t.name for t in result.column_types],
+                [[jsonable(v) for v in row] for row in result.result_rows])
+
+
+def error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code of a driver exception (`code` attribute, or `Code: N.` in the text)."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    m = re.search(r"Code: (\d+)\.", str(exc))
+    return int(m.group(1)) if m else None
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
