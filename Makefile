@@ -4,7 +4,7 @@ VENV := .venv
 OBS := $(VENV)/bin/observatory
 PYTEST_ARGS ?=
 
-.PHONY: help up down logs ps e2e local local-down local-status test test-unit test-integration test-config lint bench demo query venv
+.PHONY: help up down logs ps e2e local local-down local-status soak test test-unit test-integration test-config lint bench demo query venv
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,15 +27,19 @@ ps: ## Docker stack status (one-shot jobs included)
 e2e: venv ## end-to-end tests against a running stack (OBS_E2E_* URLs, else the compose stack's .env)
 	@set -a; [ ! -f .env ] || . ./.env; set +a; $(VENV)/bin/pytest -q -rs tests/e2e $(PYTEST_ARGS)
 
-local: ## local stack without Docker: RabbitMQ + observatory on loopback (installs what is missing)
+local: ## local stack without Docker, supervised: RabbitMQ, observatory, Prometheus, Alertmanager, Pushgateway, blackbox
 	@scripts/bootstrap.sh runtime
 	@$(OBS) local up
 
-local-down: ## stop the local stack
+local-down: ## stop the local stack (supervisord and every program)
 	@$(OBS) local down
 
-local-status: ## what the local stack runs
+local-status: ## state, pid, uptime and readiness of every program of the local stack
 	@$(OBS) local status
+
+soak: ## kill -9 random components of a private local stack under traffic: SOAK_SECONDS=180 SOAK_KILL_EVERY=20
+	@scripts/bootstrap.sh runtime
+	@$(OBS) local soak --seconds $${SOAK_SECONDS:-180} --kill-every $${SOAK_KILL_EVERY:-20} --seed $${SOAK_SEED:-1}
 
 test: venv ## the whole test suite: unit, integration (real RabbitMQ, chDB, Prometheus, Alertmanager), config
 	$(VENV)/bin/pytest tests/unit tests/integration tests/config $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local stack and the tests need, idempotently:
-#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, prometheus-node-exporter, wrk)
-#     when root;
+#   - Debian packages (rabbitmq-server, prometheus, prometheus-alertmanager, prometheus-node-exporter,
+#     prometheus-pushgateway, prometheus-blackbox-exporter, wrk) when root;
 #     otherwise print the exact command and stop if one is missing.
 #   - .venv with the observatory package and its pinned dependencies.
 # Usage: scripts/bootstrap.sh [runtime|dev]   (dev adds test tools and Prophet/tracing extras)
@@ -13,7 +13,8 @@ VENV=".venv"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter wrk; do
+for pkg in rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-pushgateway \
+           prometheus-blackbox-exporter wrk; do
   have "$pkg" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -23,7 +24,8 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
     # the packages start system-wide daemons; the local stack runs its own private ones
-    for svc in rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter; do
+    for svc in rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-pushgateway \
+               prometheus-blackbox-exporter; do
       (systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
     done
   else

@@ -8,7 +8,8 @@ import shutil
 
 PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus", "amtool": "prometheus-alertmanager",
             "prometheus-alertmanager": "prometheus-alertmanager",
-            "prometheus-node-exporter": "prometheus-node-exporter"}
+            "prometheus-node-exporter": "prometheus-node-exporter", "prometheus-pushgateway": "prometheus-pushgateway",
+            "prometheus-blackbox-exporter": "prometheus-blackbox-exporter"}
 
 
 def require(binary: str) -> str:

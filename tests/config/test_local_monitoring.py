@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 import subprocess
 
+import yaml
+
 from observatory.localstack import alerting
+from observatory.localstack.exporters import BLACKBOX_CONFIG, BlackboxExporter
 from observatory.monitoring import amconfig, promconfig
 from observatory.monitoring.rules import rule_files
 from tests.tools import require
@@ -14,17 +17,43 @@ from tests.tools import require
 TOOLS = [require("promtool"), require("amtool")]
 
 
+PORTS = {"prometheus": 9090, "ingest": 8080, "private": 8081, "rabbitmq_prometheus": 15692, "alertmanager": 9093,
+         "blackbox": 9115, "pushgateway": 9091}
+
+
 def test_local_prometheus_loads_the_repo_rule_files_themselves(tmp_path):
-    server = alerting.prometheus(tmp_path, 9090, 8080, 15692, 9093)
+    server = alerting.prometheus(tmp_path, PORTS)
     path = promconfig.write(server.config, tmp_path / "prometheus.yml")
     result = subprocess.run(["promtool", "check", "config", str(path)], capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     checked = re.findall(r"SUCCESS: (\d+) rules found", result.stdout + result.stderr)
     assert len(checked) == len(rule_files()), result.stdout + result.stderr
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in server.config["scrape_configs"]}
-    assert jobs == {"all-in-one": ["127.0.0.1:8080"], "rabbitmq": ["127.0.0.1:15692"],
+    assert jobs == {"all-in-one": ["127.0.0.1:8081"], "rabbitmq": ["127.0.0.1:15692"],
                     "rabbitmq-queues": ["127.0.0.1:15692"], "alertmanager": ["127.0.0.1:9093"],
-                    "prometheus": ["127.0.0.1:9090"]}
+                    "prometheus": ["127.0.0.1:9090"], "pushgateway": ["127.0.0.1:9091"],
+                    "blackbox": ["http://127.0.0.1:8080/health/ready"]}
+
+
+def test_local_prometheus_probes_through_the_blackbox_exporter_and_honors_pushed_labels(tmp_path):
+    jobs = {j["job_name"]: j for j in alerting.prometheus(tmp_path, PORTS).config["scrape_configs"]}
+    assert jobs["pushgateway"].get("honor_labels") is True
+    assert not jobs["all-in-one"].get("honor_labels")
+    probe = jobs["blackbox"]
+    assert probe["metrics_path"] == "/probe" and probe["params"] == {"module": ["http_2xx"]}
+    relabel = probe["relabel_configs"]
+    assert {"source_labels": ["__address__"], "target_label": "__param_target"} in relabel
+    assert {"target_label": "__address__", "replacement": "127.0.0.1:9115"} in relabel
+    # the `service` label is what EndpointDown (critical for ingest) selects on
+    assert probe["static_configs"] == [{"targets": ["http://127.0.0.1:8080/health/ready"], "labels": {"service": "ingest"}}]
+
+
+def test_local_blackbox_exporter_loads_the_repo_modules(tmp_path):
+    exporter = BlackboxExporter(tmp_path / "blackbox", port=9115)
+    exporter.write_config()
+    assert yaml.safe_load(exporter.config_path.read_text()) == yaml.safe_load(BLACKBOX_CONFIG.read_text())
+    check = subprocess.run([*exporter.command(), "--config.check"], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_without_configuration_no_channel_is_rendered(tmp_path):

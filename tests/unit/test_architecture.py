@@ -17,21 +17,13 @@ ROOT = Path(observatory.__file__).parent
 
 # Cycles known when this test was written, each to be broken by issue 16 (item 2); empty this list
 # as they go. An entry is the set of nodes of one strongly connected group.
-KNOWN_CYCLES: list[frozenset[str]] = [
-    # localstack/{alerting,alertmanager,prometheus}.py render configs with monitoring.{amconfig,
-    # promconfig}, while monitoring/rig.py runs localstack's servers (AlertmanagerServer,
-    # PrometheusServer, ServiceProcess, proc helpers) and monitoring/sinks.py takes proc.free_port.
-    # Broken by moving the shared piece down: the process helpers into a small module both use and
-    # the rig beside the servers it runs (issue 16, item 2; b11-local's area).
-    frozenset({"localstack", "monitoring"}),
-]
+KNOWN_CYCLES: list[frozenset[str]] = []   # none left; a new cycle fails the test
 
 # Modules over MAX_LINES without a reason in their docstring, to be split by issue 16 (item 1).
 # A module may stay long when its docstring says why, in a paragraph starting "Long because".
 MAX_LINES = 300
 KNOWN_LONG = {
     "cli.py",             # every command and the service wiring: one module per command group
-    "tracing.py",         # provider setup plus per-service AMQP and ClickHouse instrumentation
     "bench/pipeline.py",  # the pipeline benchmark's scenarios
     "settings.py",        # every service's settings class (323 lines after issue 9's listeners and keys)
 }

@@ -1,5 +1,5 @@
 """Alerting benchmark: how long from a real fault to the Slack message, and from the fix to the
-"resolved" message, through real Prometheus and Alertmanager (observatory.monitoring.rig).
+"resolved" message, through real Prometheus and Alertmanager (observatory.localstack.rig).
 
 The fault: the consumer process is stopped -> ServiceDown (critical) -> Slack #alerts-critical and
 email. Two interval profiles, both with the repo's rules and routing tree (only `for:` divided by 60):
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.monitoring import amconfig, promconfig
-from observatory.monitoring.rig import AlertingRig
+from observatory.localstack.rig import AlertingRig
 from observatory.monitoring.sinks import SlackRecorder
 
 PROFILES = {

@@ -102,7 +102,7 @@ class GroupPublisher:
     `timeout` (and, if its group was not sent yet, its events are never published). Any unexpected
     exception reaches the caller as PublishError("internal"): no waiter is ever left hanging.
 
-    `tracing` (observatory.tracing.PublishTracing, None when tracing is off) captures each caller's
+    `tracing` (observatory.broker.tracing.PublishTracing, None when tracing is off) captures each caller's
     trace context and wraps a group's publish in a producer span whose context travels in the headers.
     """
 

@@ -26,6 +26,7 @@ import aio_pika
 from aiormq.exceptions import DeliveryError
 
 from observatory import tracing
+from observatory.consumer.tracing import consumer_tracing
 from observatory.broker.connection import BrokerLink
 from observatory.consumer import faults
 from observatory.consumer.decode import Item, PoisonMessage, decode
@@ -67,7 +68,7 @@ class Consumer:
         self._insert_failing = False
         self._consumer_tag: str | None = None
         self._tasks: list[asyncio.Task] = []
-        self.tracing = tracing.consumer_tracing(broker.queue)  # None when tracing is off
+        self.tracing = consumer_tracing(broker.queue)  # None when tracing is off
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
-from observatory import __version__, tracing
+from observatory import __version__
 from observatory.churn.service import ChurnService
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
@@ -20,7 +20,8 @@ from observatory.forecaster.sql_api import ReadOnlyStore, query_router
 from observatory.forecaster.service import ForecastService
 from observatory.api_keys import Access
 from observatory.metrics import ForecasterMetrics, new_registry
-from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
+from observatory.middleware import MetricsMiddleware, RequestContextMiddleware, instrument_app
+from observatory.store.tracing import traced_clickhouse
 from observatory.listeners import Listeners, private_app, public_app
 from observatory.settings import ApiSettings, ForecasterSettings, ReportSettings, StoreSettings
 from observatory.store.analytics import Analytics
@@ -62,7 +63,7 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
     """Open the store (or use `client`), apply migrations, and assemble service, routes, scheduler.
     In all-in-one pass the same StoreSettings as the consumer: a second client on the same chDB
     folder in the same process is fine."""
-    client = tracing.traced_clickhouse(client or connect(store), store.database)  # itself when tracing is off
+    client = traced_clickhouse(client or connect(store), store.database)  # itself when tracing is off
     migrate(client, store)
     metrics = ForecasterMetrics.create(registry)
     service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
@@ -102,7 +103,7 @@ def create_app(settings: ForecasterSettings, store: StoreSettings, reports: Repo
     for app in (public, private):
         app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)
-        tracing.instrument_app(app, "forecaster")
+        instrument_app(app, "forecaster")
     return Listeners(public, private)
 
 

@@ -17,9 +17,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
-from observatory import __version__, tracing
+from observatory import __version__
 from observatory.api_keys import Access
 from observatory.broker.connection import BrokerLink
+from observatory.broker.tracing import publish_tracing
 from observatory.broker.publisher import GroupPublisher, Publisher
 from observatory.broker.topology import ROUTING_KEY
 from observatory.events import Validator
@@ -30,7 +31,7 @@ from observatory.ingest.endpoint import PATH, EventsEndpoint
 from observatory.ingest.openapi import events_operation
 from observatory.listeners import Listeners, private_app, public_app
 from observatory.metrics import IngestMetrics, new_registry
-from observatory.middleware import MetricsMiddleware, RequestContextMiddleware
+from observatory.middleware import MetricsMiddleware, RequestContextMiddleware, instrument_app
 from observatory.settings import ApiSettings, BrokerSettings, IngestSettings
 
 log = logging.getLogger("observatory.ingest")
@@ -61,7 +62,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
     publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
                                max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
-                               tracing=tracing.publish_tracing(broker.exchange, ROUTING_KEY),
+                               tracing=publish_tracing(broker.exchange, ROUTING_KEY),
                                max_group_bytes=settings.publish_group_bytes, max_waiting=settings.publish_max_waiting,
                                max_waiting_bytes=settings.publish_max_waiting_bytes,
                                deadline_s=settings.confirm_timeout_s)
@@ -101,7 +102,7 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     for app, name in ((public, service_name), (private, service_name)):
         app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)
-        tracing.instrument_app(app, name)  # outermost; not installed at all when tracing is off
+        instrument_app(app, name)  # outermost; not installed at all when tracing is off
     return Listeners(public, private)
 
 

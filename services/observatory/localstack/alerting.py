@@ -1,7 +1,8 @@
-"""Prometheus and Alertmanager of the local stack (`make local`).
+"""Prometheus and Alertmanager of the local stack (`make local`): their configurations.
 
 Prometheus loads the repo's rule files themselves (alert-rules/*.rules.yml, the same files compose
-mounts) and scrapes the all-in-one process and RabbitMQ on loopback; its config is derived from
+mounts) and scrapes the all-in-one process, RabbitMQ, the Pushgateway and the blackbox exporter's
+probes of the public endpoints on loopback; its config is derived from
 config/prometheus/prometheus.yml. Alertmanager runs the repo's routing tree with the receivers the
 user configured through the environment:
 
@@ -23,6 +24,10 @@ from pathlib import Path
 from observatory.localstack.alertmanager import AlertmanagerServer
 from observatory.localstack.prometheus import PrometheusServer
 from observatory.monitoring import RULES_DIR, amconfig, promconfig
+
+
+# the variables above belong to Alertmanager's receivers, not to the observatory process
+CHANNEL_VARIABLE_PREFIXES = ("OBS_SLACK_", "OBS_SMTP_", "OBS_ALERT_", "OBS_PAGERDUTY_")
 
 
 def _secret(base: Path, name: str, value_var: str, file_var: str, env: Mapping[str, str]) -> Path | None:
@@ -72,48 +77,25 @@ def alertmanager(local: Path, port: int, env: Mapping[str, str] = os.environ) ->
     return AlertmanagerServer(base, amconfig.render(endpoints, amconfig.LOCAL_TIMING), port=port), notes
 
 
-def prometheus(local: Path, port: int, ingest_port: int, rabbit_port: int, am_port: int) -> PrometheusServer:
-    rabbit = f"127.0.0.1:{rabbit_port}"
+def probe_targets(ports: Mapping[str, int]) -> dict[str, str]:
+    """The public endpoints the local blackbox exporter probes (synthetic uptime checks), by service."""
+    return {"ingest": f"http://127.0.0.1:{ports['ingest']}/health/ready"}
+
+
+def prometheus(local: Path, ports: Mapping[str, int]) -> PrometheusServer:
+    """The local Prometheus: the repo's rule files, every local component scraped on loopback."""
+    def at(name: str) -> list[str]:
+        return [f"127.0.0.1:{ports[name]}"]
+    rabbit = at("rabbitmq_prometheus")
     plan = promconfig.LoopbackPlan(
-        targets={"all-in-one": [f"127.0.0.1:{ingest_port}"], "rabbitmq": [rabbit], "rabbitmq-queues": [rabbit],
-                 "alertmanager": [f"127.0.0.1:{am_port}"], "prometheus": [f"127.0.0.1:{port}"]},
+        targets={"all-in-one": at("private" if "private" in ports else "ingest"),   # where /metrics is served
+                 "rabbitmq": rabbit, "rabbitmq-queues": rabbit,
+                 "alertmanager": at("alertmanager"), "prometheus": at("prometheus")},
         rule_files=[str(RULES_DIR / "*.rules.yml")],
-        alertmanagers=[f"127.0.0.1:{am_port}"],
-        intervals=promconfig.LOCAL_INTERVALS)
-    return PrometheusServer(local / "prometheus", promconfig.loopback_config(plan), port=port)
-
-
-def _running(state: dict, name: str) -> bool:
-    from observatory.localstack.proc import pid_alive
-    pid = state.get(name, {}).get("pid")
-    return bool(pid and pid_alive(pid))
-
-
-def up(local: Path, ports: Mapping[str, int], state: dict, save) -> list[str]:
-    """Start Alertmanager, then Prometheus, unless already running (pids go into `state`, then `save()`).
-    Returns the summary lines about alert delivery. Raises RuntimeError when a port is taken."""
-    from observatory.localstack.proc import port_open
-    am, notes = alertmanager(local, ports["alertmanager"])
-    prom = prometheus(local, ports["prometheus"], ports.get("private", ports["ingest"]), ports["rabbitmq_prometheus"],
-                      ports["alertmanager"])
-    for name, server, var in (("alertmanager", am, "OBS_LOCAL_ALERTMANAGER_PORT"),
-                              ("prometheus", prom, "OBS_LOCAL_PROMETHEUS_PORT")):
-        if _running(state, name):
-            print(f"{name} already running (pid {state[name]['pid']}); `make local-down` first to apply new settings")
-            continue
-        if port_open(server.port):
-            raise RuntimeError(f"port {server.port} ({name}) is taken by another program; set {var} to a free one")
-        print(f"starting {name} on 127.0.0.1:{server.port} ...", flush=True)
-        server.start(timeout_s=60, detach=True)
-        state[name] = {"pid": server.pid, "base": str(server.base)}
-        save()
-    return notes
-
-
-def down(state: dict) -> list[str]:
-    from observatory.localstack.proc import stop_pid
-    lines = []
-    for name in ("prometheus", "alertmanager"):
-        if name in state:
-            lines.append(f"stopped {name}" if stop_pid(state[name]["pid"], 20) else f"{name} was not running")
-    return lines
+        alertmanagers=at("alertmanager"),
+        intervals=promconfig.LOCAL_INTERVALS,
+        runbook_base_url=(f"http://127.0.0.1:{ports['private']}/runbooks" if "private" in ports
+                          else promconfig.LOCAL_RUNBOOK_BASE_URL),
+        extra_jobs=[promconfig.blackbox_job(at("blackbox")[0], probe_targets(ports)),
+                    promconfig.pushgateway_job(at("pushgateway"))])
+    return PrometheusServer(local / "prometheus", promconfig.loopback_config(plan), port=ports["prometheus"])

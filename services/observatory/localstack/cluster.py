@@ -13,7 +13,7 @@ import secrets
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from observatory.localstack.proc import free_port, pid_alive, wait_for
@@ -24,16 +24,13 @@ CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
 @dataclass
 class ConfiguredNode(RabbitNode):
-    """A RabbitNode with extra rabbitmq.conf lines and, for clustering, a given Erlang cookie."""
+    """A RabbitNode (extra rabbitmq.conf lines: RabbitNode.extra_config) with, for clustering, a given
+    Erlang cookie."""
 
-    extra_config: list[str] = field(default_factory=list)
     cookie: str | None = None
 
     def write_config(self) -> None:
         super().write_config()
-        if self.extra_config:
-            with open(self.base / "rabbitmq.conf", "a") as f:
-                f.write("\n".join(self.extra_config) + "\n")
         if self.cookie:
             path = self.base / ".erlang.cookie"  # HOME is the node's folder
             if path.exists():

@@ -30,6 +30,7 @@ class RabbitNode:
     name: str = "obs"
     process: subprocess.Popen | None = None
     pid: int | None = None
+    extra_config: list[str] = field(default_factory=list)   # more rabbitmq.conf lines (e.g. log rotation)
 
     @property
     def url(self) -> str:
@@ -75,6 +76,7 @@ class RabbitNode:
         ]
         if self.management_port:
             lines += [f"management.tcp.port = {self.management_port}", "management.tcp.ip = 127.0.0.1"]
+        lines += self.extra_config
         (self.base / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
 
     def start(self, timeout_s: float = 60.0, detach: bool = False) -> "RabbitNode":

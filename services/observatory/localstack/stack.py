@@ -1,151 +1,120 @@
-"""`make local`: RabbitMQ and observatory all-in-one (ingest + consumer over embedded ClickHouse)
-as background processes on loopback, state in `.local/`. Safe to re-run; `down` stops exactly the
-processes recorded in `.local/state.json`.
+"""`make local`: the local stack (RabbitMQ, observatory all-in-one over embedded ClickHouse, Prometheus,
+Alertmanager, Pushgateway, blackbox exporter) under supervisord, everything in the stack folder
+(`.local/`): configs, data, logs (rotated) under `logs/`, supervisord's pidfile and socket under
+`supervisor/`.
+
+`up` writes the configs and either starts supervisord or reconciles the running one (`update`, and
+start what is stopped or FATAL), then waits for every component's readiness. It is safe to re-run at
+any time, after any crash: a killed component is restarted by supervisord itself; orphans of a killed
+supervisord are recognised as the stack's own (see `owners`) and replaced. `down` stops exactly this
+stack; `status` shows every program's state, uptime and readiness.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import subprocess
 import sys
+import time
+import xmlrpc.client
 from pathlib import Path
 
-import httpx
-
-from observatory.localstack import alerting
-from observatory.localstack.proc import pid_alive, port_open, stop_pid, wait_for
-from observatory.localstack.rabbitmq import RabbitNode
-from observatory.settings import hash_key
+from observatory.localstack import owners, plan
+from observatory.localstack.plan import Component
+from observatory.localstack.proc import port_open
+from observatory.localstack.supervisor import Supervisor
 
 NOT_HERE = ("Grafana, Kibana, Elasticsearch, Jaeger and Metabase need Docker: run `make up` on a "
             "machine with a Docker engine for the full stack.")
+READY_TIMEOUT_S = 120.0
+api_key, read_key = plan.api_key, plan.read_key   # kept importable from here (their former home)
 
 
-def _ports() -> dict[str, int]:
-    env = os.environ
-    return {
-        "ingest": int(env.get("OBS_LOCAL_INGEST_PORT", 8080)),
-        "private": int(env.get("OBS_LOCAL_PRIVATE_PORT", 8081)),   # read API, /metrics, docs
-        "amqp": int(env.get("OBS_LOCAL_AMQP_PORT", 5672)),
-        "rabbitmq_prometheus": int(env.get("OBS_LOCAL_RABBITMQ_PROMETHEUS_PORT", 15692)),
-        "rabbitmq_management": int(env.get("OBS_LOCAL_RABBITMQ_MANAGEMENT_PORT", 15672)),
-        "prometheus": int(env.get("OBS_LOCAL_PROMETHEUS_PORT", 9090)),
-        "alertmanager": int(env.get("OBS_LOCAL_ALERTMANAGER_PORT", 9093)),
-    }
+def _supervisor(local: Path, comps: list[Component]) -> Supervisor:
+    return Supervisor(local, [c.program for c in comps])
 
 
-def api_key(local: Path) -> str:
-    path = local / "api-key"
-    if not path.exists():
-        path.write_text("obs_dev_" + secrets.token_urlsafe(18) + "\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+def foreign_ports(local: Path, comps: list[Component], ports: dict[str, int]) -> list[str]:
+    """One error line per port held by a program that is not this stack's."""
+    errors = []
+    for c in comps:
+        for name in c.ports:
+            port = ports[name]
+            pid = owners.port_listener(port)
+            if pid is None and not port_open(port):
+                continue
+            if not owners.is_ours(pid, local):
+                errors.append(f"port {port} ({name}, for {c.program.name}) is taken by another program; "
+                              f"set {plan.PORTS[name][0]} to a free one")
+    return errors
 
 
-def read_key(local: Path) -> str:
-    """The development read key (admin scope) for the private listener, next to the ingest key."""
-    path = local / "read-key"
-    if not path.exists():
-        path.write_text("obs_r_dev_" + secrets.token_urlsafe(18) + "\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+def wait_ready(sup: Supervisor, comps: list[Component], timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Every component ready, or an error naming the first that is not (FATAL ones at once)."""
+    deadline = time.monotonic() + timeout_s
+    for c in comps:
+        while True:
+            try:
+                if c.ready():
+                    break
+            except Exception:  # noqa: BLE001 - a failing probe means "not yet"
+                pass
+            state = next((p["statename"] for p in sup.processes() if p["name"] == c.program.name), "UNKNOWN")
+            if state == "FATAL":
+                raise RuntimeError(f"{c.program.name} keeps exiting at start (FATAL); see {sup.log_path(c.program.name)}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {c.ready_what} "
+                                   f"({c.program.name} is {state}); see {sup.log_path(c.program.name)}")
+            time.sleep(0.3)
 
 
-def service_env(local: Path, node_url: str, ports: dict[str, int]) -> dict[str, str]:
-    return {
-        "OBS_ENV": "development",
-        "OBS_AMQP_URL": node_url,
-        "OBS_CLICKHOUSE_DSN": f"chdb://{(local / 'chdb').resolve()}",
-        "OBS_INGEST_API_KEYS": f"local-dev:sha256:{hash_key(api_key(local))}",
-        "OBS_INGEST_HOST": "127.0.0.1",
-        "OBS_INGEST_PORT": str(ports["ingest"]),
-        "OBS_INGEST_PRIVATE_HOST": "127.0.0.1",
-        "OBS_INGEST_PRIVATE_PORT": str(ports["private"]),
-        "OBS_API_KEYS": f"local-dev:sha256:{hash_key(read_key(local))}:admin",
-    }
-
-
-def _load(local: Path) -> dict:
-    try:
-        return json.loads((local / "state.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _save(local: Path, state: dict) -> None:
-    (local / "state.json").write_text(json.dumps(state, indent=2))
-
-
-def _alive(state: dict, name: str) -> bool:
-    pid = state.get(name, {}).get("pid")
-    return bool(pid and pid_alive(pid))
-
-
-def up(local: Path) -> int:
+def up(local: Path, env=os.environ, quiet: bool = False) -> int:
     local = local.resolve()
     local.mkdir(parents=True, exist_ok=True)
-    (local / "logs").mkdir(exist_ok=True)
-    ports = _ports()
-    state = _load(local)
-
-    # RabbitMQ -------------------------------------------------------------------------------------
-    node = RabbitNode(local / "rabbitmq", amqp_port=ports["amqp"], prometheus_port=ports["rabbitmq_prometheus"],
-                      management_port=ports["rabbitmq_management"], name="observatory",
-                      **({k: state["rabbitmq"][k] for k in ("dist_port", "epmd_port")} if "rabbitmq" in state else {}))
-    if _alive(state, "rabbitmq") and node.running():
-        print(f"RabbitMQ already running (pid {state['rabbitmq']['pid']})")
-    else:
-        for name, port in (("AMQP", ports["amqp"]), ("ingest", ports["ingest"])):
-            if port_open(port):
-                print(f"error: port {port} ({name}) is taken by another program; set OBS_LOCAL_"
-                      f"{'AMQP' if name == 'AMQP' else 'INGEST'}_PORT to a free one", file=sys.stderr)
-                return 1
-        print(f"starting RabbitMQ on 127.0.0.1:{ports['amqp']} ...", flush=True)
-        try:
-            node.start(timeout_s=90, detach=True)
-        except (RuntimeError, TimeoutError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        state["rabbitmq"] = {"pid": node._beam_pid() or node.pid, "dist_port": node.dist_port,
-                             "epmd_port": node.epmd_port, "base": str(node.base)}
-        _save(local, state)
-
-    # observatory all-in-one -------------------------------------------------------------------------
-    settings_env = service_env(local, node.url, ports)
-    env = {**os.environ, **settings_env}
-    (local / "observatory.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(settings_env.items())))
-    if _alive(state, "observatory"):
-        print(f"observatory all-in-one already running (pid {state['observatory']['pid']})")
-    else:
-        print(f"starting observatory all-in-one on 127.0.0.1:{ports['ingest']} ...", flush=True)
-        log = open(local / "logs" / "observatory.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "all-in-one"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        state["observatory"] = {"pid": proc.pid}
-        _save(local, state)
-    ingest = f"http://127.0.0.1:{ports['ingest']}"
+    ports = plan.ports(env)
     try:
-        wait_for(f"observatory readiness at {ingest}/health/ready",
-                 lambda: httpx.get(f"{ingest}/health/ready", timeout=2).status_code == 200, 90,
-                 alive=lambda: _alive(state, "observatory"), log_hint=f"see {local / 'logs' / 'observatory.log'}")
+        comps, alert_notes = plan.prepare(local, ports, env)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    sup = _supervisor(local, comps)
+    sup.write()
+    legacy = owners.legacy_processes(local)
+    if legacy:   # a stack started before supervision: stop it, supervisord takes over from here
+        print("stopping the previous (unsupervised) local stack: " + ", ".join(owners.terminate(legacy, 60)))
+    (local / "state.json").unlink(missing_ok=True)
+    errors = foreign_ports(local, comps, ports)
+    deadline = time.monotonic() + 10
+    while errors and time.monotonic() < deadline:   # a process killed a moment ago may still hold its port
+        time.sleep(0.5)
+        errors = foreign_ports(local, comps, ports)
+    if errors:
+        for e in errors:
+            print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        if sup.running():
+            for line in sup.reconcile() or ["nothing to change"]:
+                print(f"supervisor: {line}")
+        else:
+            stale = owners.stack_processes(local)
+            if stale:   # a supervisord that was killed left its programs running: replace them
+                print("stopping leftovers of a previous run: " + ", ".join(owners.terminate(stale)))
+            print(f"starting the stack under supervisord ({sup.conf}) ...", flush=True)
+            sup.start()
+        wait_ready(sup, comps)
     except (RuntimeError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-
-    # Prometheus + Alertmanager (the repo's rules and routing tree) ----------------------------------------
-    try:
-        alert_notes = alerting.up(local, ports, state, lambda: _save(local, state))
-    except (RuntimeError, TimeoutError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (OSError, xmlrpc.client.Error) as exc:
+        print(f"error: supervisord ({sup.conf}) is not answering as expected: {exc}; "
+              f"see {sup.logs / 'supervisord.log'}", file=sys.stderr)
         return 1
-    _print_summary(local, ports, alert_notes)
+    if not quiet:
+        _print_summary(local, ports, alert_notes, sup)
     return 0
 
 
-def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str] = ()) -> None:
+def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str], sup: Supervisor) -> None:
     rows = [
         ("Ingest API", f"http://127.0.0.1:{ports['ingest']}/v1/events"),
         ("API docs (OpenAPI)", f"http://127.0.0.1:{ports['private']}/docs  (private listener)"),
@@ -158,16 +127,19 @@ def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str] = 
         ("ClickHouse (embedded)", f"{(local / 'chdb')}  (SQL via `make query` once the stack is stopped)"),
         ("Prometheus", f"http://127.0.0.1:{ports['prometheus']}  (rules: alert-rules/*.rules.yml)"),
         ("Alertmanager", f"http://127.0.0.1:{ports['alertmanager']}"),
-        ("Logs", str(local / "logs")),
+        ("Pushgateway", f"http://127.0.0.1:{ports['pushgateway']}  (batch jobs push here; scraped with honor_labels)"),
+        ("Blackbox exporter", f"http://127.0.0.1:{ports['blackbox']}  (probes the ingest health endpoint)"),
+        ("Logs (rotated)", str(local / "logs")),
+        ("Supervisor", f"make local-status  |  .venv/bin/supervisorctl -c {sup.conf} <command>"),
     ]
     width = max(len(r[0]) for r in rows)
-    print("\nObservatory local stack is up\n")
+    print("\nObservatory local stack is up (supervised: a crashed component restarts by itself)\n")
     for name, where in rows:
         print(f"  {name.ljust(width)}  {where}")
     for note in alert_notes:
         print(f"  {'alerts'.ljust(width)}  {note}")
-    print(f"\n  development ingest (write-only) key ({local / 'api-key'}):\n    {api_key(local)}")
-    print(f"  development read key, admin scope ({local / 'read-key'}):\n    {read_key(local)}\n")
+    print(f"\n  development ingest (write-only) key ({local / 'api-key'}):\n    {plan.api_key(local)}")
+    print(f"  development read key, admin scope ({local / 'read-key'}):\n    {plan.read_key(local)}\n")
     print("  try:  .venv/bin/observatory send user_signup -p signup_method=email")
     print("        .venv/bin/observatory demo --days 30 --rate 20")
     print("  stop: make local-down\n")
@@ -176,31 +148,45 @@ def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str] = 
 
 def down(local: Path) -> int:
     local = local.resolve()
-    state = _load(local)
-    if not state:
-        print("local stack is not running (no .local/state.json)")
-        return 0
-    for line in alerting.down(state):
-        print(line)
-    if "observatory" in state:
-        stopped = stop_pid(state["observatory"]["pid"], timeout_s=40)
-        print("stopped observatory all-in-one" if stopped else "observatory all-in-one was not running")
-    if "rabbitmq" in state:
-        r = state["rabbitmq"]
-        node = RabbitNode(Path(r["base"]), amqp_port=_ports()["amqp"], dist_port=r["dist_port"],
-                          epmd_port=r["epmd_port"], name="observatory")
-        node.pid = r["pid"]
-        node.stop()
-        print("stopped RabbitMQ")
-    (local / "state.json").unlink(missing_ok=True)
+    sup = Supervisor(local, [])
+    stopped = sup.shutdown(timeout_s=150)
+    if stopped:
+        print("stopped the local stack (supervisord and every program)")
+    leftovers = owners.stack_processes(local)   # orphans of a killed supervisord, a stray epmd
+    if leftovers:
+        print("stopped leftovers: " + ", ".join(owners.terminate(leftovers)))
+    elif not stopped:
+        print("local stack is not running")
+    sup.pidfile.unlink(missing_ok=True)
     return 0
 
 
-def status(local: Path) -> int:
-    state = _load(local.resolve())
-    if not state:
-        print("local stack is not running")
+def status(local: Path, env=os.environ) -> int:
+    """Every program's state, pid, uptime and readiness; exit 0 only if all are running and ready."""
+    local = local.resolve()
+    sup = Supervisor(local, [])
+    if not sup.running():
+        stray = owners.stack_processes(local)
+        print("local stack is not running (supervisord is not)" +
+              (f"; leftovers: {', '.join(f'{p.name()} (pid {p.pid})' for p in stray)} (`make local` replaces them)"
+               if stray else ""))
         return 1
-    for name, info in state.items():
-        print(f"{name:12} pid {info.get('pid')}  {'running' if _alive(state, name) else 'STOPPED'}")
-    return 0 if all(_alive(state, n) for n in state) else 1
+    ready = plan.readiness(plan.ports(env))
+    ok = True
+    print(f"{'program':13} {'state':9} {'pid':>8}  {'uptime':>9}  ready")
+    for p in sup.processes():
+        up_s = int(p["now"] - p["start"]) if p["statename"] == "RUNNING" else 0
+        uptime = f"{up_s // 3600}:{up_s // 60 % 60:02d}:{up_s % 60:02d}" if up_s else "-"
+        check = ready.get(p["name"])
+        r = "-" if check is None else ("yes" if _safe(check[1]) else "NO")
+        ok &= p["statename"] == "RUNNING" and r != "NO"
+        print(f"{p['name']:13} {p['statename']:9} {p['pid'] or '-':>8}  {uptime:>9}  {r}")
+    print(f"\nlogs: {sup.logs}")
+    return 0 if ok else 1
+
+
+def _safe(check) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001
+        return False

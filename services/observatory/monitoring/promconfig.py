@@ -5,6 +5,8 @@ targets (static ones: service discovery such as the consumer's DNS lookup is dro
 paths, the Alertmanager address and the intervals. Jobs without a target here are
 dropped (nothing to scrape); a job the compose stack does not have, such as the local stack's
 `all-in-one` process, is cloned from the job whose endpoint it serves (ingest's /metrics).
+Jobs whose shape depends on where the exporter runs (the blackbox probes, the Pushgateway) are
+rendered whole by `blackbox_job` / `pushgateway_job` and passed as `extra_jobs`.
 """
 
 from __future__ import annotations
@@ -37,8 +39,26 @@ class LoopbackPlan:
     rule_files: list[str]                         # absolute paths or globs
     alertmanagers: list[str] = field(default_factory=list)
     intervals: Intervals = field(default_factory=lambda: LOCAL_INTERVALS)
+    extra_jobs: list[dict] = field(default_factory=list)   # complete jobs; replace a same-named one
     # alert runbook links: `{runbook_base_url}/<Alert>.md` (external label read by every rule's annotation)
     runbook_base_url: str = LOCAL_RUNBOOK_BASE_URL
+
+
+def blackbox_job(exporter: str, probes: dict[str, str], module: str = "http_2xx", name: str = "blackbox") -> dict:
+    """Synthetic checks: Prometheus asks the blackbox exporter at `exporter` (host:port) to probe each
+    URL of `probes` (service -> URL); the series carry `instance=<URL>`, `service` (which the
+    EndpointDown/SlowProbe rules read), `probe_success` and `probe_duration_seconds`."""
+    return {"job_name": name, "metrics_path": "/probe", "params": {"module": [module]},
+            "static_configs": [{"targets": [url], "labels": {"service": service}} for service, url in probes.items()],
+            "relabel_configs": [
+                {"source_labels": ["__address__"], "target_label": "__param_target"},
+                {"source_labels": ["__param_target"], "target_label": "instance"},
+                {"target_label": "__address__", "replacement": exporter}]}
+
+
+def pushgateway_job(targets: list[str], name: str = "pushgateway") -> dict:
+    """The Pushgateway: `honor_labels` keeps the pushed `job`/`instance` labels of each batch job."""
+    return {"job_name": name, "honor_labels": True, "static_configs": [{"targets": list(targets)}]}
 
 
 def compose_config(path: Path = PROMETHEUS_CONFIG) -> dict:
@@ -73,7 +93,8 @@ def loopback_config(plan: LoopbackPlan, base: dict | None = None) -> dict:
             job.pop(sd)                # compose's DNS discovery: loopback targets are static
         job["static_configs"] = [{"targets": list(targets)}]
         jobs.append(job)
-    cfg["scrape_configs"] = jobs
+    extra = {job["job_name"] for job in plan.extra_jobs}
+    cfg["scrape_configs"] = [j for j in jobs if j["job_name"] not in extra] + copy.deepcopy(plan.extra_jobs)
     return cfg
 
 

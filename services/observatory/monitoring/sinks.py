@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from observatory import poll
-from observatory.localstack.proc import free_port
+from observatory.process import free_port
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Fixtures for the live alerting tests: the alerting rig (observatory.monitoring.rig) on a RabbitMQ
+"""Fixtures for the live alerting tests: the alerting rig (observatory.localstack.rig) on a RabbitMQ
 node of its own, so no queue left over by other tests can raise or mask an alert; the Slack recorder
 answers 500 to the first post on #alerts-critical to prove Alertmanager retries; an aiosmtpd sink
 receives the emails. A bare Alertmanager per test (same repo config) serves the routing tests."""
@@ -12,7 +12,7 @@ from tests.tools import require
 from observatory.localstack.alertmanager import AlertmanagerServer
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.monitoring import amconfig
-from observatory.monitoring.rig import AlertingRig
+from observatory.localstack.rig import AlertingRig
 from observatory.monitoring.sinks import SlackRecorder, SmtpSink
 
 require("prometheus"), require("promtool"), require("prometheus-alertmanager")  # the rig launches them

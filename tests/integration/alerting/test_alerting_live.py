@@ -11,7 +11,7 @@ import httpx
 
 from observatory.localstack.proc import wait_for
 from observatory.monitoring import load_yaml
-from observatory.monitoring.rig import ONCALL
+from observatory.localstack.rig import ONCALL
 from observatory.monitoring.rules import rule_files
 
 GOOD = {"event_name": "page_view", "user_id": "u-alerting", "properties": {"path": "/"}}

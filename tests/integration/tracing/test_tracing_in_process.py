@@ -11,8 +11,10 @@ import httpx
 import pytest
 from observatory import tracing
 from observatory.broker.publisher import GroupPublisher
+from observatory.broker.tracing import publish_tracing
 from observatory.forecaster.app import create_app as create_forecaster
 from observatory.metrics import new_registry
+from observatory.middleware import TracingMiddleware
 from observatory.settings import ConsumerSettings, ForecasterSettings
 
 from tests.integration.conftest import READ, api_settings, count_rows, wait_until
@@ -36,7 +38,7 @@ class GatedPublisher:
 async def test_group_commit_publish_span_is_child_of_the_first_request_and_links_the_others(traced, otlp):
     tracer = traced.tracer("ingest")
     inner = GatedPublisher()
-    group = GroupPublisher(inner, max_in_flight=1, tracing=tracing.publish_tracing("events", "events"))
+    group = GroupPublisher(inner, max_in_flight=1, tracing=publish_tracing("events", "events"))
     spans = {}
 
     async def request(name: str) -> None:
@@ -74,7 +76,7 @@ async def test_unsampled_requests_are_not_linked_and_a_sampled_one_is_preferred_
     from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
     unsampled = SpanContext(int("a" * 32, 16), int("b" * 16, 16), is_remote=True, trace_flags=TraceFlags(0))
     sampled = SpanContext(int("c" * 32, 16), int("d" * 16, 16), is_remote=True, trace_flags=TraceFlags(1))
-    pt = tracing.publish_tracing("events", "events")
+    pt = publish_tracing("events", "events")
     message = aio_pika.Message(body=b"[]", message_id="m1")
     ctxs = [trace.set_span_in_context(NonRecordingSpan(unsampled)), trace.set_span_in_context(NonRecordingSpan(sampled))]
     span = pt.start(message, ctxs, 2)
@@ -159,7 +161,7 @@ async def test_tracing_off_installs_nothing_exports_nothing_and_the_pipeline_wor
     otlp.clear()
     assert tracing.current() is None and tracing.exemplar() is None
     async with make_pipeline(consumer=False) as p:
-        assert not any(m.cls is tracing.TracingMiddleware for app in (p.app.public, p.app.private)
+        assert not any(m.cls is TracingMiddleware for app in (p.app.public, p.app.private)
                        for m in app.user_middleware)
         r = await p.post(EVENT, headers={"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"})
         assert r.status_code == 202
