@@ -13,8 +13,10 @@ VENV=".venv"
 
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-pushgateway \
-           prometheus-blackbox-exporter wrk; do
+pkgs=(rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-pushgateway
+      prometheus-blackbox-exporter wrk)
+[ "$MODE" = "dev" ] && pkgs+=(chromium)   # the real-browser SDK test (tests/browser)
+for pkg in "${pkgs[@]}"; do
   have "$pkg" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -77,4 +79,10 @@ if [ "$MODE" = "dev" ]; then
     npm ci --prefix "$schema" --no-audit --no-fund --silent
     touch "$schema/node_modules"
   fi
+fi
+
+# npm packages of the real-browser test (posthog-js, analytics-next, puppeteer-core), from the lock file
+if [ "$MODE" = "dev" ] && { [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; }; then
+  echo "==> installing npm packages (tests/browser)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
 fi

@@ -9,7 +9,7 @@ import shutil
 PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus", "amtool": "prometheus-alertmanager",
             "prometheus-alertmanager": "prometheus-alertmanager",
             "prometheus-node-exporter": "prometheus-node-exporter", "prometheus-pushgateway": "prometheus-pushgateway",
-            "prometheus-blackbox-exporter": "prometheus-blackbox-exporter"}
+            "prometheus-blackbox-exporter": "prometheus-blackbox-exporter", "chromium": "chromium", "node": "nodejs npm"}
 
 
 def require(binary: str) -> str:

@@ -61,11 +61,15 @@ class WritePaths:
 
     def __init__(self, app, routes: Mapping[str, Callable]) -> None:
         self.app = app
-        self.routes = dict(routes)
+        self.routes = {path: h for path, h in routes.items() if not path.endswith("*")}
+        self.prefixes = [(path[:-1], h) for path, h in routes.items() if path.endswith("*")]  # "/array/*"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            handler = self.routes.get(scope["path"])
+            path = scope["path"]
+            handler = self.routes.get(path)
+            if handler is None:
+                handler = next((h for prefix, h in self.prefixes if path.startswith(prefix)), None)
             if handler is not None:
                 return await handler(scope, receive, send)
         return await self.app(scope, receive, send)

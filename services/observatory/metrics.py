@@ -30,6 +30,7 @@ class IngestMetrics:
     http_duration: Histogram
     events_accepted: Counter
     events_rejected: Counter
+    events_dead_lettered: Counter
     publish_confirm: Histogram
     publish_failures: Counter
     broker_up: Gauge
@@ -50,6 +51,9 @@ class IngestMetrics:
             events_rejected=Counter(
                 "ingest_events_rejected", "Events refused, by reason code",
                 ["reason"], registry=registry),
+            events_dead_lettered=Counter(
+                "ingest_events_dead_lettered", "Invalid events of SDK batches put on the dead-letter queue "
+                "(the rest of the batch accepted), by reason code", ["reason"], registry=registry),
             publish_confirm=Histogram(
                 "ingest_publish_confirm_seconds", "Time from publish to broker confirm",
                 buckets=LATENCY_BUCKETS, registry=registry),

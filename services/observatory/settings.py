@@ -179,7 +179,17 @@ class IngestSettings(BaseSettings):
                                      description="largest AMQP message a publish group makes (one request larger "
                                                  "than this goes alone); keep it under the broker's "
                                                  "max_message_size (16 MiB in config/rabbitmq/rabbitmq.conf)")
-    cors_origins: str = Field(default="", description="comma-separated origins allowed to POST from browsers")
+    cors_origins: str = Field(default="", description="comma-separated origins allowed to POST from browsers; "
+                              "`*` allows any (ingest keys are write-only)")
+    # SDK doors (PostHog, Segment, RudderStack): see docs/sdk.md
+    sdk_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024,
+                                    description="largest SDK request body as sent (compressed)")
+    max_decompressed_bytes: int = Field(default=8 * 1024 * 1024, ge=1024,
+                                        description="largest body after gunzip/base64 (gzip bombs get 413); keep "
+                                                    "it under the broker's max_message_size (16 MiB)")
+    page_patterns: str = Field(default="/,/products/*,/product/*,/cart,/checkout*,/account*,/search*",
+                               description="comma-separated path globs: the web-vitals `page` label; else `other`")
+    max_exception_types: int = Field(default=50, ge=1, description="distinct exception-type label values")
     strict: bool = Field(default=False, description="reject event names not in the schema")
     schema_path: Path = Field(default_factory=default_schema_path)
 
@@ -198,6 +208,9 @@ class IngestSettings(BaseSettings):
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    def page_pattern_list(self) -> list[str]:
+        return [p.strip() for p in self.page_patterns.split(",") if p.strip()]
 
 
 class ConsumerSettings(BaseSettings):

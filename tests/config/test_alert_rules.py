@@ -129,7 +129,7 @@ def test_promtool_expectations_carry_full_labels_and_annotations():
 
 RUNBOOK_SECTIONS = ("## What it means", "## Impact", "## First checks", "## Mitigation", "## Escalation")
 DASHBOARDS = ("Observatory / Pipeline", "Observatory / SLOs", "Observatory / Infrastructure",
-              "Observatory / Stack health", "Observatory / Business KPIs")
+              "Observatory / Stack health", "Observatory / Business KPIs", "Observatory / Frontend")
 
 
 @pytest.mark.parametrize("name", sorted({a.name for a in ALERTS}))

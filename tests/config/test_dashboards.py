@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROVISIONING = REPO / "config" / "grafana" / "provisioning"
 EXPECTED = {
     "Observatory / Pipeline", "Observatory / Business KPIs", "Observatory / SLOs",
-    "Observatory / Infrastructure", "Observatory / Stack health",
+    "Observatory / Infrastructure", "Observatory / Stack health", "Observatory / Frontend",
 }
 DASHBOARDS = dashboards()
 
@@ -108,9 +108,11 @@ def test_prometheus_queries_use_known_metrics():
     RabbitMQ plugin, or by a component of the Docker stack."""
     from prometheus_client import CollectorRegistry
 
+    from observatory.ingest.frontend import FrontendObserver
     from observatory.metrics import ConsumerMetrics, ForecasterMetrics, IngestMetrics, new_registry
     registry = new_registry("x", "0")
     IngestMetrics.create(registry)
+    FrontendObserver(registry, ["/"], 1)
     ConsumerMetrics.create(registry)
     forecaster = new_registry("f", "0")
     ForecasterMetrics.create(forecaster)
@@ -127,7 +129,8 @@ def test_prometheus_queries_use_known_metrics():
         names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{|\[|\)|$| )", re.sub(r'"[^"]*"', "", q.text)))
         for name in names - functions:
             if name.isupper() or name in ("mode", "code", "route", "queue", "reason", "source", "job", "cpu",
-                                          "integration", "container_label_com_docker_compose_service", "metric"):
+                                          "integration", "container_label_com_docker_compose_service", "metric",
+                                          "page", "type"):
                 continue
             if re.match(r"^\d", name) or name.startswith("$"):
                 continue
@@ -139,7 +142,7 @@ def test_every_metric_source_of_the_panels_is_scraped_in_compose():
     that exporter: each metric family prefix must map to a scrape job whose target is a compose service."""
     source = {"node_": "node-exporter", "container_": "cadvisor", "ClickHouse": "clickhouse",
               "alertmanager_": "alertmanager", "prometheus_": "prometheus", "rabbitmq_": "rabbitmq",
-              "ingest_": "ingest", "consumer_": "consumer", "forecaster_": "forecaster", "otelcol_": "jaeger"}
+              "ingest_": "ingest", "frontend_": "ingest", "consumer_": "consumer", "forecaster_": "forecaster", "otelcol_": "jaeger"}
     prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
     jobs = {j["job_name"]: [t for sc in j.get("static_configs", []) for t in sc["targets"]] for j in prom["scrape_configs"]}
     services = set(yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"])

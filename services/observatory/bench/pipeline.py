@@ -209,6 +209,9 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     url = prod["url"]
     report.add(S, "ingest worker RSS (max of workers, after load)", prod["rss"], "MB", target="<= 100 MB")
     report.add(S, "100-event batch POST p99 (uvicorn)", prod["batch"]["p99"], "ms", target="<= 100 ms")
+    asyncio.run(purge(node.url, broker.queue))  # same start as the native batch run: an empty queue
+    _posthog_batch(report, url.rsplit("/v1/events", 1)[0], work, hundred, native=prod["batch"]["rps"] * 100,
+                   seconds=seconds)
 
     _consumer(report, work, node, broker, env, procs, url, seconds)
     servers.stop(prod["proc"])
@@ -328,6 +331,27 @@ async def _peek(url: str, queue: str, n: int) -> list[bytes]:
             bodies.append(msg.body)
         await ch.close()  # unacked: back to the queue
     return bodies
+
+
+def _posthog_batch(report, base: str, work: Path, events: list[dict], native: float, seconds: int) -> None:
+    """The same 100 events as posthog-python sends them to /batch/ (gzip, key in the body), beside the
+    native 100-event batch of this run (the `ceiling` column: ratio = SDK door / native door)."""
+    import gzip
+    print("100-event PostHog /batch gzip POST ...", flush=True)
+    batch = [{"event": e["event_name"], "distinct_id": e["user_id"], "uuid": e["event_id"], "timestamp": e["timestamp"],
+              "properties": {**e["properties"], "$session_id": e["session_id"], "$lib": "posthog-python"}}
+             for e in events]
+    body = work / "posthog-batch.json.gz"
+    body.write_bytes(gzip.compress(json.dumps({"api_key": KEY, "batch": batch}).encode()))
+    script = work / "posthog.lua"
+    script.write_text(f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f'wrk.headers["Content-Encoding"] = "gzip"\n'
+                      f'local f = io.open({json.dumps(str(body))}, "rb")\nwrk.body = f:read("*all")\nf:close()\n')
+    r = wrk(f"{base}/batch/", script, 16, seconds)
+    report.add(S, "100-event PostHog /batch gzip POST throughput", r["rps"] * 100, "events/s",
+               target=">= 80% of the native batch", ceiling=native,
+               note=f"SDK door vs native 100-event batch in this run; p99 {r['p99']:.1f} ms, non-2xx {r['non2xx']}")
+    report.add(S, "100-event PostHog /batch gzip POST p99", r["p99"], "ms", target="<= 100 ms")
 
 
 async def _depth(url: str, queue: str) -> int:

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from observatory import __version__
@@ -27,8 +26,13 @@ from observatory.events import Validator
 from observatory.events.openapi import components
 from observatory.events_io import load_schema, new_event_id
 from observatory.ingest.auth import KeyRing, RateLimiter
+from observatory.ingest.cors import CorsMiddleware
+from observatory.ingest.deadletter import DeadLetters
 from observatory.ingest.endpoint import PATH, EventsEndpoint
+from observatory.ingest.frontend import FrontendObserver
 from observatory.ingest.openapi import events_operation
+from observatory.ingest.pipeline import Pipeline
+from observatory.ingest.sdk import sdk_doors
 from observatory.listeners import Listeners, private_app, public_app
 from observatory.metrics import IngestMetrics, new_registry
 from observatory.middleware import MetricsMiddleware, RequestContextMiddleware, instrument_app
@@ -66,9 +70,13 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
                                max_group_bytes=settings.publish_group_bytes, max_waiting=settings.publish_max_waiting,
                                max_waiting_bytes=settings.publish_max_waiting_bytes,
                                deadline_s=settings.confirm_timeout_s)
-    endpoint = EventsEndpoint(settings, keys, limiter, validator, publisher, metrics)
-    # THE write paths of the public listener: path -> raw ASGI handler (SDK formats add theirs here)
-    write_paths = {PATH: endpoint}
+    frontend = FrontendObserver(registry, settings.page_pattern_list(), settings.max_exception_types)
+    pipeline = Pipeline(settings, keys, limiter, validator, publisher,
+                        DeadLetters(link, settings.confirm_timeout_s), metrics, observers=[frontend])
+    endpoint = EventsEndpoint(pipeline)
+    # THE write paths of the public listener: path -> raw ASGI handler; the SDK doors (PostHog,
+    # Segment/RudderStack, posthog-js init stubs: ingest/sdk.py) share the native door's pipeline
+    write_paths = {PATH: endpoint, **sdk_doors(pipeline)}
     write_docs = {PATH: events_operation(settings)}
 
     @asynccontextmanager
@@ -89,9 +97,9 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     public = public_app(title, DESCRIPTION, checks, write_paths)
     _document_write_paths(public, write_docs, components(schema, settings.strict))
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    if origins:
-        public.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["POST", "OPTIONS"],
-                              allow_headers=["authorization", "content-type", "x-request-id"], max_age=600)
+    if origins:  # CORS for the write paths (ingest/cors.py): origin echoed, credentials, headers mirrored
+        public.add_middleware(CorsMiddleware, origins=origins, is_write_path=lambda p: p in write_paths
+                              or any(p.startswith(w[:-1]) for w in write_paths if w.endswith("*")))
     access = Access(api.read_keys(), {k.sha256 for k in settings.parsed_keys()} | api.write_hashes())
     private = private_app(title, DESCRIPTION + " Read API (keys with scopes), metrics and docs.", checks,
                           registry, access, lifespan=lifespan, routers=routers, public=public)

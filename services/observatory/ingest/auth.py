@@ -21,7 +21,11 @@ class KeyRing:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return self._by_hash.get(hashlib.sha256(token.strip().encode()).hexdigest())
+        return self.source_for_key(token.strip())
+
+    def source_for_key(self, key: str) -> str | None:
+        """The key's name for a plain key (as SDKs send it in bodies or Basic auth), else None."""
+        return self._by_hash.get(hashlib.sha256(key.encode()).hexdigest())
 
 
 class TokenBucket:

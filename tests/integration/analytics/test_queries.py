@@ -166,7 +166,8 @@ def test_every_query_is_covered():
               "add_to_cart_rate", "refund_rate", "payment_failure_rate", "retention_cohorts", "event_counts",
               "kpi_summary", "web_overview", "web_traffic", "session_duration", "top_pages", "entry_pages",
               "exit_pages", "top_referrers", "traffic_sources", "web_breakdown", "churn_features",
-              "churn_segments"}   # churn_segments: tests/integration/churn
+              "churn_segments",   # churn_segments: tests/integration/churn
+              "top_exceptions"}   # top_exceptions: test_exception_query.py
     assert set(queries()) == tested
 
 

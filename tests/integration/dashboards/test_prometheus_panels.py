@@ -130,6 +130,15 @@ class Rig:
         self.burst()
         assert httpx.post(f"{self.app.url}/v1/events", headers={"Authorization": "Bearer wrong"},
                           json={"event_name": "x", "user_id": "u"}, timeout=10).status_code == 401
+        # browser signals through the PostHog door: web vitals and exceptions (the Frontend dashboard)
+        vitals = [{"event": "$web_vitals", "distinct_id": f"b{i}", "properties": {
+            "$current_url": f"http://shop.test/{'cart' if i % 2 else ''}", "$web_vitals_LCP_value": 900 + 400 * i,
+            "$web_vitals_INP_value": 40 + 30 * i, "$web_vitals_CLS_value": 0.02 * i, "$web_vitals_FCP_value": 500 + 100 * i,
+            "$web_vitals_TTFB_value": 80 + 20 * i}} for i in range(10)]
+        errors = [{"event": "$exception", "distinct_id": f"b{i}", "properties": {
+            "$exception_list": [{"type": "TypeError" if i % 3 else "ChunkLoadError", "value": "boom"}]}} for i in range(6)]
+        sdk = httpx.post(f"{self.app.url}/batch/", json={"api_key": API_KEY, "batch": vitals + errors}, timeout=10)
+        assert sdk.status_code == 200, sdk.text
         import asyncio
 
         async def poison():
@@ -150,7 +159,8 @@ def rig(tmp_path_factory, rabbit):
         # counters only grow, so these conditions stay true once met, however slow the machine is
         ready = ("consumer_rows_inserted_total > 0", "consumer_dead_lettered_total > 0",
                  "ingest_events_rejected_total > 0", 'forecaster_metric_expected{metric="revenue"}',
-                 'forecaster_backtest_mape{metric="revenue"}')
+                 'forecaster_backtest_mape{metric="revenue"}',
+                 "frontend_exceptions_total > 0", "frontend_web_vitals_lcp_seconds_count > 0")  # the SDK door
         try:
             wait_for("rows inserted, events rejected, a dead letter and the forecaster's models in Prometheus",
                      lambda: all(r.prometheus.query(e) for e in ready), 180, interval_s=0.5,

@@ -1,0 +1,38 @@
+"""Invalid events of an SDK batch go to the dead-letter queue (events.dead), one message each, with
+the same reason headers the consumer writes; published with confirms before the request is answered."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aio_pika
+import orjson
+
+from observatory.broker.connection import BrokerLink
+from observatory.broker.publisher import PublishError
+
+
+class DeadLetters:
+    def __init__(self, link: BrokerLink, confirm_timeout_s: float) -> None:
+        self.link, self.timeout = link, confirm_timeout_s
+
+    async def publish(self, items: list[tuple[object, str, str]], source: str, door: str) -> None:
+        """items: (original event as sent, reason code, message). Raises PublishError unless all confirmed."""
+        dlx = self.link.dlx
+        if dlx is None or not self.link.up.is_set():
+            raise PublishError("unavailable", "message broker unavailable")
+        now = int(time.time())
+        messages = [aio_pika.Message(
+            body=orjson.dumps(original, default=str), content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers={"x-observatory-reason": code, "x-observatory-error": message[:1000],
+                     "x-observatory-dead-lettered-at": now, "x-observatory-source": source,
+                     "x-observatory-door": door}) for original, code, message in items]
+        try:
+            await asyncio.wait_for(asyncio.gather(*(dlx.publish(m, routing_key="") for m in messages)),
+                                   self.timeout)
+        except asyncio.TimeoutError as exc:
+            raise PublishError("timeout", "message broker did not confirm the dead letters in time") from exc
+        except Exception as exc:  # noqa: BLE001 - nack, closed channel: the request is refused (503)
+            raise PublishError("unavailable", f"dead letters not confirmed: {exc}") from exc

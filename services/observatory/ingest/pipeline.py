@@ -1,0 +1,153 @@
+"""The one pipeline every ingest door shares after decoding:
+auth → limits → validate → publish with confirms (+ dead letters) → observe → result.
+
+Doors (ingest/endpoint.py native, ingest/sdk.py PostHog and Segment) decode their wire format
+(ingest/formats/) and shape the answer; everything in between happens here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from observatory import tracing
+from observatory.broker.publisher import GroupPublisher, PublishError
+from observatory.events import Rejection, Validator
+from observatory.ingest.auth import KeyRing, RateLimiter
+from observatory.ingest.deadletter import DeadLetters
+from observatory.ingest.formats import DecodeError
+from observatory.metrics import IngestMetrics
+from observatory.settings import IngestSettings
+
+log = logging.getLogger("observatory.ingest")
+
+
+@dataclass
+class Result:
+    accepted: int
+    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, settings: IngestSettings, keys: KeyRing, limiter: RateLimiter, validator: Validator,
+                 publisher: GroupPublisher, dead_letters: DeadLetters, metrics: IngestMetrics,
+                 observers: Sequence[Callable[[list[dict]], None]] = ()) -> None:
+        self.s = settings
+        self.keys, self.limiter, self.validator = keys, limiter, validator
+        self.publisher, self.dead_letters, self.metrics = publisher, dead_letters, metrics
+        self.observers = list(observers)
+        self.retry_after = str(settings.retry_after_s).encode()
+
+    # -- auth ---------------------------------------------------------------------------------
+    def authenticate(self, keys: set[str]) -> str:
+        """The source name of the request's one key; 401 when absent, unknown or conflicting."""
+        if not keys:
+            raise DecodeError(401, "unauthorized", "missing API key", ((b"www-authenticate", b"Bearer"),))
+        if len(keys) > 1:
+            raise DecodeError(401, "conflicting_keys", "the request carries more than one API key")
+        source = self.keys.source_for_key(next(iter(keys)))
+        if source is None:
+            raise DecodeError(401, "unauthorized", "unknown API key", ((b"www-authenticate", b"Bearer"),))
+        return source
+
+    def refuse(self, reason: str, n: int) -> None:
+        self.metrics.events_rejected.labels(reason=reason).inc(n)
+
+    # -- the rest -----------------------------------------------------------------------------
+    async def run(self, source: str, items: list, received_at: datetime, *, originals: list | None = None,
+                  door: str = "native", client: tuple[str | None, str | None] = (None, None)) -> Result:
+        """Validate and publish `items` (native-shaped events, or Rejections from mapping).
+
+        With `originals` (SDK doors), each invalid event goes to the dead-letter queue as sent and the
+        request succeeds with the valid ones; without (native door), invalid ones are only reported.
+        Raises DecodeError for refusals of the whole request (nothing written).
+        """
+        m = self.metrics
+        if not items:
+            raise DecodeError(400, "empty_batch", "the batch holds no event")
+        if len(items) > self.s.max_batch:
+            self.refuse("batch_too_large", len(items))
+            raise DecodeError(413, "batch_too_large", f"at most {self.s.max_batch} events per request")
+        if len(items) > self.limiter.burst:
+            self.refuse("batch_over_burst", len(items))
+            raise DecodeError(413, "batch_over_burst", f"{len(items)} events exceed this key's rate-limit burst "
+                                                       f"of {self.limiter.burst:g}: split the batch")
+        wait = self.limiter.take(source, len(items))
+        if wait:
+            self.refuse("rate_limited", len(items))
+            seconds = 60 if math.isinf(wait) else max(1, math.ceil(wait))
+            raise DecodeError(429, "rate_limited", "rate limit exceeded for this API key",
+                              ((b"retry-after", str(seconds).encode()),))
+
+        to_validate = [(i, item) for i, item in enumerate(items) if not isinstance(item, Rejection)]
+        results = self.validator.validate_many([item for _, item in to_validate], received_at, source)
+        accepted, rejected = [], [(i, item) for i, item in enumerate(items) if isinstance(item, Rejection)]
+        for (index, _), result in zip(to_validate, results):
+            if isinstance(result, Rejection):
+                rejected.append((index, result))
+            else:
+                accepted.append(result)
+        client_context(accepted, *client)
+        rejected.sort(key=lambda r: r[0])
+        for _, rejection in rejected:
+            m.events_rejected.labels(reason=rejection.code).inc()
+        dead = [(originals[i], r.code, r.message) for i, r in rejected] if originals is not None else []
+        if not accepted and not dead:
+            return Result(0, rejected)
+
+        with tracing.timed(m.publish_confirm):
+            try:
+                await asyncio.gather(*([self.publisher.publish(accepted)] if accepted else []),
+                                     *([self.dead_letters.publish(dead, source, door)] if dead else []))
+            except PublishError as exc:
+                tracing.record_exception(exc)
+                m.publish_failures.labels(reason=exc.reason).inc()
+                m.events_rejected.labels(reason="broker_" + exc.reason).inc(len(accepted))
+                log.warning("publish not confirmed: %s", exc,
+                            extra={"reason": exc.reason, "events": len(accepted), "door": door})
+                self.limiter.refund(source, len(items))
+                raise DecodeError(503, "broker_unavailable", f"{exc}; nothing was accepted, retry later",
+                                  ((b"retry-after", self.retry_after),)) from None
+            except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen failure: never a 500, never silent
+                tracing.record_exception(exc)
+                m.publish_failures.labels(reason="unexpected").inc()
+                m.events_rejected.labels(reason="broker_unexpected").inc(len(accepted))
+                log.exception("unexpected error while publishing: %s", type(exc).__name__,
+                              extra={"reason": "unexpected", "events": len(accepted), "door": door})
+                self.limiter.refund(source, len(items))
+                raise DecodeError(503, "publish_failed", "unexpected error while publishing; nothing was "
+                                                         "accepted, retry later",
+                                  ((b"retry-after", self.retry_after),)) from None
+        if accepted:
+            m.events_accepted.labels(source=source).inc(len(accepted))
+        for _, code, message in dead:
+            m.events_dead_lettered.labels(reason=code).inc()
+            log.warning("invalid SDK event dead-lettered (%s): %s", code, message[:300], extra={"reason": code, "door": door, "error": message[:300]})
+        for observe in self.observers:
+            observe(accepted)
+        return Result(len(accepted), rejected)
+
+
+def client_of(scope, headers: dict[str, str]) -> tuple[str | None, str | None]:
+    """(client address, User-Agent) of a request, for the consumer's web enrichment. Behind a proxy the
+    address is what the HTTP server resolved from X-Forwarded-For for its trusted proxies."""
+    client = scope.get("client")
+    agent = headers.get("user-agent")
+    return (client[0] if client else None), (agent[:1000] if agent else None)
+
+
+def client_context(events: list[dict], ip: str | None, agent: str | None) -> None:
+    """Reserved fields for the consumer's web enrichment (events/enrich.py), named so that no events
+    column takes them (ClickHouse drops unknown keys): the consumer derives device, browser, OS and
+    country, and the IP is stored only when OBS_CONSUMER_STORE_CLIENT_IP=true."""
+    if not ip and not agent:
+        return
+    for ev in events:
+        if ip:
+            ev["ingest_client_ip"] = ip
+        if agent:
+            ev["ingest_user_agent"] = agent
