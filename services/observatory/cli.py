@@ -471,7 +471,7 @@ def demo(rate: Annotated[float, typer.Option(help="live events per second (0: no
          seed: int = 7,
          url: Annotated[str, typer.Option(envvar="OBS_INGEST_URL")] = "http://127.0.0.1:8080",
          api_key: Annotated[Optional[str], typer.Option()] = None,
-         door: Annotated[str, typer.Option(help="native (/v1/events) or posthog (/batch/)")] = "native",
+         door: Annotated[str, typer.Option(help="posthog (/batch/, PostHog-shaped events) or native (/v1/events)")] = "posthog",
          churn_users: Annotated[int, typer.Option(help="users with known churn in a backfill of >= 60 days")] = 300):
     """Webshop traffic generator: browser sessions (pageviews, referrers, UTM, user agents, client IPs from
     documentation ranges) and a purchase funnel with weekly seasonality."""

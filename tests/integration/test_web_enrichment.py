@@ -52,3 +52,20 @@ async def test_the_ip_is_kept_when_the_setting_says_so(make_pipeline, ch):
     row = stored(ch, p.db)
     assert row["client_ip"] == "127.0.0.1" and row["country"] == ""     # loopback: no country
     assert row["device_type"] == "mobile"
+
+
+async def test_posthog_door_events_are_enriched_too(make_pipeline, ch):
+    """The demo's door: a PostHog batch (api_key in the body, $session_id and $ip as properties)."""
+    from observatory.demo.web import to_posthog
+    from tests.integration.conftest import API_KEY
+    ev = pageview("203.0.113.200")
+    ev["timestamp"] = "2026-11-20T10:00:00.000Z"
+    async with make_pipeline() as p:
+        r = await p.http.post("/batch/", json={"api_key": API_KEY, "batch": [to_posthog(ev)]},
+                              headers={"User-Agent": IPHONE})
+        assert r.status_code == 200, r.text
+        await wait_until("the pageview stored", lambda: count_rows(ch, p.db) == 1)
+    row = stored(ch, p.db)
+    assert (row["event_name"], row["user_id"], row["session_id"]) == ("$pageview", "v-1", "s-42")
+    assert (row["device_type"], row["country"], row["client_ip"]) == ("mobile", "BR", "")
+    assert "203.0.113.200" not in str(row)

@@ -1,7 +1,7 @@
 """POST generated webshop traffic to ingest: a backfill with a progress bar, then live traffic.
 
-Two doors: `native` (POST /v1/events, the default while the PostHog-compatible door is not in this
-checkout) and `posthog` (POST /batch/ with PostHog's body, the events shaped by demo/web.to_posthog).
+Two doors: `posthog` (default: POST /batch/ with PostHog's body, the events shaped by
+demo/web.to_posthog, as a PostHog SDK sends them) and `native` (POST /v1/events).
 The backfill also sends a cohort of users whose churn is known (demo/churn.py) when it spans 60 days
 or more, so the monthly churn model has something to learn from.
 """
@@ -53,7 +53,7 @@ class Sender:
 
 
 def run_demo(url: str, api_key: str, *, rate: float, days: int, duration: float,
-             sessions_per_day: float, seed: int, door: str = "native", churn_users: int = 300) -> int:
+             sessions_per_day: float, seed: int, door: str = "posthog", churn_users: int = 300) -> int:
     shop = Webshop(seed=seed)
     sender = Sender(url, api_key, door)
     try:
