@@ -321,6 +321,30 @@ d.add(src(ch_table("Top products by revenue", aq("top_products_by_revenue", limi
                                "properties": [{"id": "unit", "value": "currencyEUR"},
                                               {"id": "custom.cellOptions", "value": {"type": "gauge", "mode": "gradient"}}]}]),
           "top_products_by_revenue", limit=10), 14, 9)
+d.row("Web traffic and churn risk")
+for title, col, unit, th, dec in (("Visitors", "visitors", "short", None, 0), ("Sessions", "sessions", "short", None, 0),
+                                 ("Bounce rate", "bounce_rate", "percentunit", [("green", None), ("orange", 0.5), ("red", 0.7)], 1),
+                                 ("Avg session duration", "avg_session_duration_s", "s", None, 0)):
+    d.add(src(stat(title, None, unit, ds=CH, th=th, decimals=dec, sql=wrap(col, "web_overview"),
+                   desc="Sessions: session id, else 30 minutes of inactivity per user; bounce = one pageview"), "web_overview"), 3, 4)
+d.add(src(stat("Active users at risk of churning", None, "short", ds=CH, decimals=0,
+               sql=wrap("at_risk", "churn_segments") + "\nWHERE segment = 'all'",
+               desc="Users of the newest monthly churn scoring with a churn probability >= 50%"), "churn_segments"), 6, 4)
+d.add(src(stat("Mean churn probability", None, "percentunit", ds=CH, decimals=1,
+               th=[("green", None), ("orange", 0.15), ("red", 0.3)],
+               sql=wrap("mean_probability", "churn_segments") + "\nWHERE segment = 'all'"), "churn_segments"), 6, 4)
+d.add(src(ch_ts("Sessions and visitors per day", [wrap("bucket AS time, sessions, visitors", "web_traffic", granularity="day") + "\nORDER BY time"], "short"),
+          "web_traffic", granularity="day"), 12, 8)
+d.add(src(ch_ts("Bounce rate per day", [wrap("bucket AS time, bounce_rate", "web_traffic", granularity="day") + "\nORDER BY time"], "percentunit"),
+          "web_traffic", granularity="day"), 12, 8)
+d.add(src(ch_bargauge("Churn risk by plan, device and source (mean probability)",
+                      wrap("concat(segment, ': ', if(value = '', 'unknown', value)) AS segment_value, mean_probability", "churn_segments")
+                      + "\nWHERE segment IN ('plan', 'device_type', 'source')\nORDER BY segment_value", unit="percentunit",
+                      desc="Newest monthly churn scoring (logistic regression on six months of engagement)"), "churn_segments"), 12, 9)
+d.add(src(ch_table("Churn risk by country", wrap("value AS country, users, mean_probability, at_risk", "churn_segments")
+                   + "\nWHERE segment = 'country'\nORDER BY users DESC",
+                   overrides=[{"matcher": {"id": "byName", "options": "mean_probability"},
+                               "properties": [{"id": "unit", "value": "percentunit"}]}]), "churn_segments"), 12, 9)
 d.row("Forecaster: anomaly gauges (Prometheus)")
 d.add(ts("Revenue, trailing 24 h: actual vs forecast band", [('max(forecaster_metric_actual{metric="revenue"})', "actual"),
                                                               ('max(forecaster_metric_expected{metric="revenue"})', "expected"),

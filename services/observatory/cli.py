@@ -287,10 +287,12 @@ def forecast_backtest(
 class ReportKind(str, Enum):
     daily = "daily"
     weekly = "weekly"
+    monthly = "monthly"
 
 
 @app.command()
-def report(kind: Annotated[ReportKind, typer.Argument(help="daily: yesterday vs the day before; weekly: last 7 days")],
+def report(kind: Annotated[ReportKind, typer.Argument(help="daily: yesterday vs the day before; weekly: last 7 "
+                                                              "days (+ PDF); monthly: last month (+ PDF, YoY, churn)")],
            to: Annotated[Optional[str], typer.Option(help="comma-separated recipients (default OBS_REPORT_RECIPIENTS)")] = None,
            out: Annotated[Optional[Path], typer.Option(help="write the email (.eml) here instead of sending it")] = None,
            url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one (its PRIVATE "
@@ -494,11 +496,14 @@ def demo(rate: Annotated[float, typer.Option(help="live events per second (0: no
          sessions_per_day: Annotated[float, typer.Option(help="history volume")] = 200.0,
          seed: int = 7,
          url: Annotated[str, typer.Option(envvar="OBS_INGEST_URL")] = "http://127.0.0.1:8080",
-         api_key: Annotated[Optional[str], typer.Option()] = None):
-    """Webshop traffic generator: sessions and a purchase funnel with weekly seasonality."""
+         api_key: Annotated[Optional[str], typer.Option()] = None,
+         door: Annotated[str, typer.Option(help="posthog (/batch/, PostHog-shaped events) or native (/v1/events)")] = "posthog",
+         churn_users: Annotated[int, typer.Option(help="users with known churn in a backfill of >= 60 days")] = 300):
+    """Webshop traffic generator: browser sessions (pageviews, referrers, UTM, user agents, client IPs from
+    documentation ranges) and a purchase funnel with weekly seasonality."""
     from observatory.demo.sender import run_demo
     sys.exit(run_demo(url, _api_key(api_key), rate=rate, days=days, duration=duration,
-                      sessions_per_day=sessions_per_day, seed=seed))
+                      sessions_per_day=sessions_per_day, seed=seed, door=door, churn_users=churn_users))
 
 
 # -- operations --------------------------------------------------------------------------------------

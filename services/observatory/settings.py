@@ -227,6 +227,8 @@ class ConsumerSettings(BaseSettings):
     metrics_host: str = Field(default="127.0.0.1", description="private listener: /metrics (and health)")
     metrics_port: int = 9101
     queue_poll_s: float = Field(default=5.0, gt=0, description="how often queue depth is sampled")
+    store_client_ip: bool = Field(default=False, description="keep the client IP in events.client_ip and the "
+                                  "`$ip` property; by default it is only used to look up the country, then dropped")
 
 
 def _duration_s(text: str) -> float:
@@ -283,6 +285,8 @@ class ForecasterSettings(BaseSettings):
                                                    "models, e.g. DE or DE,AT")
     yearly_min_days: int = Field(default=730, ge=365, description="yearly seasonality from this much daily history")
     payment_window_s: int = Field(default=3600, ge=60, description="window of the payment failure rate gauge")
+    churn: bool = Field(default=True, description="score churn monthly (churn_scores table, /v1/churn, gauges)")
+    churn_min_users: int = Field(default=50, ge=2, description="fewer active users at a cutoff: no churn model")
     schema_path: Path = Field(default_factory=default_schema_path)
 
     def metric_list(self) -> list[str]:
@@ -349,7 +353,9 @@ class ReportSettings(BaseSettings):
                                             description="no default; placeholders refused outside development")
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     daily_at: str = Field(default="07:00", description="HH:MM UTC; empty: no daily report")
-    weekly_at: str = Field(default="mon 07:00", description="DAY HH:MM UTC; empty: no weekly report")
+    weekly_at: str = Field(default="mon 07:00", description="DAY HH:MM UTC; empty: no weekly report (with PDF)")
+    monthly_at: str = Field(default="1 07:00", description="DAY-OF-MONTH HH:MM UTC; empty: no monthly report (PDF "
+                            "with year-over-year and churn analysis)")
     forecast_metric: str = "revenue"
     chart_history_days: int = Field(default=28, ge=7)
     chart_forecast_days: int = Field(default=14, ge=1)

@@ -164,8 +164,10 @@ def test_every_metric_source_of_the_panels_is_scraped_in_compose():
 
 def test_clickhouse_panels_read_deduplicated_data_in_the_dashboard_range():
     for q in queries("clickhouse"):
-        assert re.search(r"observatory\.(events|forecasts) FINAL", q.text), f"{q.key}: read with FINAL (redeliveries)"
-        assert "$__timeFilter(" in q.text or ("$__fromTime" in q.text and "$__toTime" in q.text), \
+        assert re.search(r"observatory\.(events|forecasts|churn_scores) FINAL", q.text), \
+            f"{q.key}: read with FINAL (redeliveries)"
+        snapshot = "observatory.churn_scores FINAL" in q.text and "$__toTime" in q.text   # newest scoring up to the range end
+        assert snapshot or "$__timeFilter(" in q.text or ("$__fromTime" in q.text and "$__toTime" in q.text), \
             f"{q.key}: ignores the dashboard's time range"
 
 
@@ -256,7 +258,7 @@ def test_metabase_definitions():
         for cell in layout(d["questions"]):
             assert cell["col"] + cell["size_x"] <= GRID_WIDTH
         for q in d["questions"]:
-            assert "observatory.events" in q["sql"] and "FINAL" in q["sql"], q["name"]
+            assert re.search(r"observatory\.(events|churn_scores)\b", q["sql"]) and "FINAL" in q["sql"], q["name"]
             assert not re.search(r"\{[a-z_]+:[A-Za-z0-9()]+\}", q["sql"]), f"{q['name']}: unbound parameter"
             assert "$__" not in q["sql"] and "{{" not in q["sql"], f"{q['name']}: Grafana macro or template tag"
 

@@ -91,10 +91,10 @@ def test_columns_come_from_the_table(ch, store_settings):
     key of the same name, a DEFAULT column is computed by ClickHouse."""
     db = store_settings.database
     migrate(ch, store_settings)
-    ch.command(f"ALTER TABLE {db}.events ADD COLUMN country LowCardinality(String)")
+    ch.command(f"ALTER TABLE {db}.events ADD COLUMN region LowCardinality(String)")
     ch.command(f"ALTER TABLE {db}.events ADD COLUMN name_length UInt32 DEFAULT length(event_name)")
     sink = ClickHouseSink(ch, db)  # a consumer (re)started after the migration; a running one re-reads
-    sink.insert(decode(orjson.dumps([ev("with-country", country="NZ"), ev("without")])).rows)
+    sink.insert(decode(orjson.dumps([ev("with-region", region="NZ"), ev("without")])).rows)
     rows = stored(ch, db)
-    assert rows["with-country"]["country"] == "NZ" and rows["without"]["country"] == ""
+    assert rows["with-region"]["region"] == "NZ" and rows["without"]["region"] == ""
     assert rows["without"]["name_length"] == len("product_viewed")

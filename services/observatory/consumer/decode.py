@@ -7,6 +7,11 @@ is kept as it came (msgspec.Raw). A body that is not JSON, or neither an event o
 of events, is poison as a whole. Inside a good body, an event that cannot become a row is poison
 on its own (the per-event path below, taken only when the whole-body check fails); the rest are
 inserted.
+
+Web enrichment (events/enrich.py): an event with browser context (web properties such as
+`$current_url`, or a browser's User-Agent recorded by ingest) is rewritten with its enrichment keys
+(device_type, browser, os, country, ...: columns of migration 0004) and without the client IP; other
+events keep their text untouched. The ingest_* fields match no column, so ClickHouse drops them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Annotated, Union
 
 import msgspec
 import orjson
+
+from observatory.events import enrich
 
 _TZ = Annotated[datetime, msgspec.Meta(tz=True)]
 
@@ -33,6 +40,7 @@ class Row(msgspec.Struct, gc=False):
     received_at: Union[_TZ, None] = None     # absent: the sink stores the timestamp, as before
     session_id: Union[str, None] = None      # null: ClickHouse stores "", as before
     source: Union[str, None] = None
+    ingest_user_agent: Union[str, None] = None   # the request's User-Agent (web enrichment)
 
 
 class Item(msgspec.Struct, array_like=True, gc=False):
@@ -58,18 +66,38 @@ _ROWS = msgspec.json.Decoder(Union[list[Row], Row])
 _TEXTS = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def decode(body: bytes) -> Decoded:
+def decode(body: bytes, keep_ip: bool = False) -> Decoded:
     try:
         rows = _ROWS.decode(body)
     except msgspec.DecodeError:  # not JSON, or some event is not a row: find out which, one by one
-        return _per_event(body)
+        return _per_event(body, keep_ip)
     if type(rows) is not list:
-        return Decoded([Item(body, rows.received_at or rows.timestamp)])
+        return Decoded([_item(body, rows, keep_ip)])
     texts = _TEXTS.decode(body)
-    return Decoded([Item(text, row.received_at or row.timestamp) for text, row in zip(texts, rows)])
+    return Decoded([_item(text, row, keep_ip) for text, row in zip(texts, rows)])
 
 
-def _per_event(body: bytes) -> Decoded:
+def _item(text, row: Row, keep_ip: bool) -> Item:
+    received = row.received_at or row.timestamp
+    if not enrich.wanted(row.properties, row.ingest_user_agent):
+        return Item(text, received)
+    return Item(orjson.dumps(_enriched(orjson.loads(bytes(text)), keep_ip)), received)
+
+
+def _enriched(ev: dict, keep_ip: bool) -> dict:
+    """The event with its web enrichment keys, its session from `$session_id` when it has none, and
+    neither `$ip` nor the ingest_* fields unless the IP is kept."""
+    props = ev.get("properties") or {}
+    columns, props = enrich.enrich(ev, props, keep_ip)
+    out = {k: v for k, v in ev.items() if k not in enrich.RESERVED}
+    out.update(zip(enrich.COLUMNS, columns))
+    out["properties"] = props
+    if not out.get("session_id") and isinstance(props.get("$session_id"), str):
+        out["session_id"] = props["$session_id"][:200]   # SDKs (PostHog) send the session as a property
+    return out
+
+
+def _per_event(body: bytes, keep_ip: bool = False) -> Decoded:
     try:
         events = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -81,13 +109,13 @@ def _per_event(body: bytes) -> Decoded:
     out = Decoded()
     for ev in events:
         try:
-            out.rows.append(to_row(ev))
+            out.rows.append(to_row(ev, keep_ip))
         except (ValueError, KeyError, TypeError, AttributeError, msgspec.ValidationError) as exc:
             out.poison.append((orjson.dumps(ev), "invalid_event", str(exc) or type(exc).__name__))
     return out
 
 
-def to_row(ev: object) -> Item:
+def to_row(ev: object, keep_ip: bool = False) -> Item:
     """One event of a body that failed the whole-body check: the old row rules, and a normalised
     JSON text (missing or null optional fields filled in) for the ones that pass."""
     if not isinstance(ev, dict):
@@ -105,6 +133,9 @@ def to_row(ev: object) -> Item:
     received = _ts(ev.get("received_at") or ev.get("timestamp"))
     normal = {**ev, "event_id": str(uuid.UUID(ev["event_id"])), "timestamp": timestamp.isoformat(),
               "received_at": received.isoformat(), "session_id": session, "properties": props, "source": source}
+    agent = ev.get("ingest_user_agent")
+    if enrich.wanted(props, agent if isinstance(agent, str) else None):
+        normal = _enriched(normal, keep_ip)
     return Item(orjson.dumps(normal), received)
 
 

@@ -123,7 +123,7 @@ class Consumer:
         if self.tracing is not None:
             span, first_row, first_poison = self.tracing.consume(message), len(batch.rows), len(batch.poison)
         try:
-            decoded = decode(message.body)
+            decoded = decode(message.body, self.settings.store_client_ip)
         except PoisonMessage as exc:
             batch.poison.append((message.body, exc.reason, str(exc), dict(message.headers or {})))
         else:

@@ -1,5 +1,7 @@
 """Realistic webshop sessions: signup → views → cart → checkout → purchase (or payment failure),
 support tickets and refunds, with weekly seasonality and slow growth. Deterministic for a seed.
+With `web=True` (default) each visit is browser-shaped too (demo/web.py: pageviews, referrers, UTM
+tags, user agents, client IPs) and anonymous visitors add bounce visits.
 
 Pure: yields event dicts in the ingest API's format; nothing is sent from here.
 """
@@ -11,6 +13,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+from observatory.demo.web import Web
 
 CATEGORIES = ("shoes", "shirts", "bags", "watches", "books", "electronics")
 PAYMENT_METHODS = ("card", "paypal", "apple_pay", "bank_transfer")
@@ -40,8 +44,11 @@ def _id(rng: random.Random) -> str:
 
 
 class Webshop:
-    def __init__(self, seed: int = 7, n_products: int = 40, returning_ratio: float = 0.6) -> None:
+    def __init__(self, seed: int = 7, n_products: int = 40, returning_ratio: float = 0.6, web: bool = True,
+                 anonymous_ratio: float = 0.35) -> None:
         self.rng = random.Random(seed)
+        self.web = Web(seed) if web else None
+        self.anonymous_ratio = anonymous_ratio if web else 0.0
         self.products = catalogue(self.rng, n_products)
         # popularity: a few products get most of the views
         self.weights = [1 / (i + 1) ** 0.8 for i in range(n_products)]
@@ -69,8 +76,11 @@ class Webshop:
                            "timestamp": t.isoformat().replace("+00:00", "Z"), "properties": props})
 
         if new_user:
-            emit("user_signup", {"signup_method": rng.choice(("email", "google", "apple")),
-                                 "referrer": rng.choice(("ads", "organic", "newsletter", "social"))})
+            props = {"signup_method": rng.choice(("email", "google", "apple")),
+                     "referrer": rng.choice(("ads", "organic", "newsletter", "social"))}
+            if self.web:
+                props["plan"] = self.web.plan()
+            emit("user_signup", props)
         cart: list[tuple[Product, int]] = []
         for _ in range(rng.randint(1, 6)):
             p = rng.choices(self.products, self.weights)[0]
@@ -100,7 +110,7 @@ class Webshop:
             emit("customer_support_ticket", {"ticket_id": _id(rng)[:8], "category": rng.choice(
                 ("shipping", "payment", "product", "account")),
                 "priority": rng.choice(("low", "normal", "high", "urgent"))})
-        return events
+        return self.web.decorate(events) if self.web else events
 
     def history(self, days: int, base_sessions: float = 200, growth_per_day: float = 0.003,
                 end: datetime | None = None) -> Iterator[dict]:
@@ -118,10 +128,22 @@ class Webshop:
                 if ts > end - timedelta(minutes=30):
                     continue
                 yield from self.session(ts)
+            if self.web:
+                yield from self._anonymous(day, n, end)
+
+    def _anonymous(self, day: datetime, sessions: int, end: datetime) -> Iterator[dict]:
+        rng = self.web.rng
+        for _ in range(int(round(sessions * self.anonymous_ratio))):
+            ts = day + timedelta(seconds=rng.uniform(0, 86399))
+            if ts <= end - timedelta(hours=1):
+                yield from self.web.anonymous_visit(ts)
 
     def live(self, now: datetime) -> list[dict]:
         """One session that just happened: events 1-4 s apart, the last one before `now`."""
-        return self.session(now - timedelta(seconds=60), step_s=(1, 4))
+        events = self.session(now - timedelta(seconds=60), step_s=(1, 4))
+        if self.web and self.web.rng.random() < self.anonymous_ratio:
+            events += self.web.anonymous_visit(now - timedelta(seconds=5))[:1]
+        return events
 
 
 def expected_sessions(days: int, base: float, growth: float) -> float:

@@ -1,4 +1,10 @@
-"""POST generated webshop traffic to ingest: a backfill with a progress bar, then live traffic."""
+"""POST generated webshop traffic to ingest: a backfill with a progress bar, then live traffic.
+
+Two doors: `posthog` (default: POST /batch/ with PostHog's body, the events shaped by
+demo/web.to_posthog, as a PostHog SDK sends them) and `native` (POST /v1/events).
+The backfill also sends a cohort of users whose churn is known (demo/churn.py) when it spans 60 days
+or more, so the monthly churn model has something to learn from.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +15,34 @@ import httpx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from observatory.demo.generator import Webshop, expected_sessions
+from observatory.demo.web import to_posthog
 
 BATCH = 500
 
 
 class Sender:
-    def __init__(self, url: str, api_key: str) -> None:
+    def __init__(self, url: str, api_key: str, door: str = "native") -> None:
+        if door not in ("native", "posthog"):
+            raise ValueError(f"door {door!r} is not native or posthog")
         self.client = httpx.Client(base_url=url, timeout=30,
-                                   headers={"Authorization": f"Bearer {api_key}"})
+                                   headers={"Authorization": f"Bearer {api_key}", "User-Agent": "observatory-demo"})
+        self.api_key, self.door = api_key, door
         self.sent = self.rejected = 0
 
     def post(self, events: list[dict]) -> None:
         """POST a batch; retries on 429/503 as the server's Retry-After says (bounded)."""
         for attempt in range(30):
-            r = self.client.post("/v1/events", json=events)
+            if self.door == "posthog":
+                r = self.client.post("/batch/", json={"api_key": self.api_key,
+                                                      "batch": [to_posthog(e) for e in events]})
+            else:
+                r = self.client.post("/v1/events", json=events)
             if r.status_code in (429, 503):
                 time.sleep(min(float(r.headers.get("retry-after", "1")), 5))
                 continue
+            if self.door == "posthog" and r.status_code == 200:
+                self.sent += len(events)
+                return
             if r.status_code not in (202, 400):
                 raise RuntimeError(f"ingest answered {r.status_code}: {r.text[:300]}")
             body = r.json()
@@ -36,9 +53,9 @@ class Sender:
 
 
 def run_demo(url: str, api_key: str, *, rate: float, days: int, duration: float,
-             sessions_per_day: float, seed: int) -> int:
+             sessions_per_day: float, seed: int, door: str = "posthog", churn_users: int = 300) -> int:
     shop = Webshop(seed=seed)
-    sender = Sender(url, api_key)
+    sender = Sender(url, api_key, door)
     try:
         sender.client.get("/health/live").raise_for_status()
     except httpx.HTTPError as exc:
@@ -60,6 +77,8 @@ def run_demo(url: str, api_key: str, *, rate: float, days: int, duration: float,
                 sender.post(batch)
                 progress.advance(task, len(batch))
             progress.update(task, total=progress.tasks[0].completed)
+        if days >= 60 and churn_users > 0:
+            _churn_cohort(sender, days, churn_users, seed)
         print(f"backfill done: {sender.sent} events accepted, {sender.rejected} rejected")
     if rate <= 0:
         return 0
@@ -77,3 +96,16 @@ def run_demo(url: str, api_key: str, *, rate: float, days: int, duration: float,
         pass
     print(f"sent {sender.sent} events, {sender.rejected} rejected")
     return 0
+
+
+def _churn_cohort(sender: Sender, days: int, users: int, seed: int) -> None:
+    from datetime import timedelta
+
+    from observatory.demo.churn import ChurnCohort
+    end = datetime.now(timezone.utc) - timedelta(minutes=30)
+    events, truth = ChurnCohort(seed=seed).generate(users, end - timedelta(days=days), end)
+    events.sort(key=lambda e: e["timestamp"])
+    for i in range(0, len(events), BATCH):
+        sender.post(events[i:i + BATCH])
+    gone = sum(1 for t in truth.values() if t is not None)
+    print(f"churn cohort: {users} users (c-*), {gone} of them churned at known times, {len(events)} events")

@@ -6,7 +6,9 @@ GET  /v1/forecast/{metric}            ?periods=30&granularity=day|hour -> points
 GET  /v1/backtest/{metric}            ?granularity=day&horizon=30&folds=5 -> MAPE, MASE vs seasonal naive
 GET  /v1/analytics                    the analytics queries and their parameters
 GET  /v1/analytics/<query>            one route per query (store/queries/<query>.sql), its own parameters
-POST /v1/reports/{kind}               send the daily|weekly report now to OBS_REPORT_RECIPIENTS (?to= narrows)
+POST /v1/reports/{kind}               send the daily|weekly|monthly report now to OBS_REPORT_RECIPIENTS (?to= narrows)
+GET  /v1/churn                        newest churn scoring: evaluation, churn risk per segment
+GET  /v1/churn/users                  ?limit=100 -> the users most at risk at the newest cutoff
 
 Errors: {"error": code, "message": text, ...}: 401/403 (keys), 404 unknown_metric / unknown_report,
 422 invalid_parameter / insufficient_history (with `needed` and `have`), 429 rate_limited and
@@ -78,7 +80,7 @@ def _periods(name: str, value: int | None, g: str, service: ForecastService) -> 
     return value
 
 
-def forecaster_router(service: ForecastService, reports: ReportSettings | None = None) -> APIRouter:
+def forecaster_router(service: ForecastService, reports: ReportSettings | None = None, churn=None) -> APIRouter:
     router = APIRouter(tags=["forecaster"], responses=AUTH_ERRORS)
     s = service.settings
     read, admin = require_scope("read"), require_scope("admin")
@@ -152,12 +154,51 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
     for q in queries().values():
         _add_query_route(router, service, q, read)
 
-    @router.post("/v1/reports/{kind}", summary="Send the daily or weekly KPI report now",
+    @router.get("/v1/churn", summary="Churn risk per segment (newest monthly scoring) and the model's evaluation",
+                dependencies=[read], responses=error_responses(404, 503))
+    async def get_churn() -> dict:
+        if churn is None:
+            raise ApiError(404, "churn_disabled", "churn scoring is off (OBS_FORECASTER_CHURN=false)")
+        try:
+            rows = await asyncio.to_thread(lambda: service.analytics.run("churn_segments", end=service.clock()).json())
+        except Exception as exc:  # noqa: BLE001
+            raise _store_error(exc) from None
+        if not rows["rows"]:
+            return {"cutoff": None, "segments": {}, "model": None,
+                    "message": "no churn scores yet: the forecaster scores monthly once it has "
+                               f"{churn.min_users} active users at two consecutive month starts"}
+        segments: dict[str, list] = {}
+        for r in rows["rows"]:
+            segments.setdefault(r["segment"], []).append(
+                {k: r[k] for k in ("value", "users", "mean_probability", "at_risk")})
+        return {"cutoff": rows["rows"][0]["cutoff"], "segments": segments,
+                "model": churn.last.as_dict() if churn.last else None}
+
+    @router.get("/v1/churn/users", summary="Users most at risk of churning at the newest cutoff",
+                dependencies=[read], responses=error_responses(404, 422, 503))
+    async def get_churn_users(limit: Annotated[int, Query(ge=1, le=10_000, description="rows")] = 100) -> dict:
+        if churn is None:
+            raise ApiError(404, "churn_disabled", "churn scoring is off (OBS_FORECASTER_CHURN=false)")
+        db = service.analytics.database
+        sql = (f"SELECT cutoff, user_id, probability, country, device_type, source, plan, recency_days, frequency, "
+               f"monetary, sessions, support_tickets, refunds, payment_failures FROM {db}.churn_scores FINAL "
+               f"WHERE cutoff = (SELECT max(cutoff) FROM {db}.churn_scores) "
+               "ORDER BY probability DESC, user_id LIMIT {n:UInt32}")
+        try:
+            result = await asyncio.to_thread(service.analytics.client.query, sql, parameters={"n": limit})
+        except Exception as exc:  # noqa: BLE001
+            raise _store_error(exc) from None
+        users = [dict(zip(result.column_names, row)) for row in result.result_rows]
+        for u in users:
+            u["cutoff"] = u["cutoff"].isoformat()
+        return {"users": users}
+
+    @router.post("/v1/reports/{kind}", summary="Send the daily, weekly or monthly KPI report now",
                  description="Goes to OBS_REPORT_RECIPIENTS; `to` may narrow that list, never add to it.",
                  response_model=schemas.ReportSent,
                  responses=error_responses(403, 404, 422, 429, 502, e403="a recipient outside "
                                            "OBS_REPORT_RECIPIENTS, or a key without the admin scope"))
-    async def post_report(kind: Annotated[str, Path(description="daily or weekly")], principal: Annotated[Principal, admin],
+    async def post_report(kind: Annotated[str, Path(description="daily, weekly (+ PDF) or monthly (+ PDF)")], principal: Annotated[Principal, admin],
                           to: Annotated[str | None, Query(description="comma-separated subset of the configured "
                                                           "recipients")] = None):
         from observatory.reports.kpis import KINDS
@@ -197,6 +238,8 @@ def _params() -> dict:
         "limit": (int | None, Query(ge=1, le=1000, description="top-N size (default 10)")),
         "window_seconds": (int | None, Query(ge=1, le=366 * 86400, description="funnel window (default 7 days)")),
         "event_name": (str, Query(pattern=r"^[A-Za-z0-9_.:-]{1,200}$")),
+        "dimension": (Literal["device_type", "browser", "os", "country"] | None,
+                      Query(description="web_breakdown: default device_type")),
     }
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
 from observatory import __version__
+from observatory.churn.service import ChurnService
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
 from observatory.forecaster.sql_api import ReadOnlyStore, query_router
@@ -38,6 +39,7 @@ class Forecaster:
     metrics: ForecasterMetrics
     client: object
     sql: ReadOnlyStore | None = None        # POST /v1/query's read-only session
+    churn: ChurnService | None = None
 
     def close(self) -> None:
         self.service.pool.close()
@@ -65,10 +67,11 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
     migrate(client, store)
     metrics = ForecasterMetrics.create(registry)
     service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
-    scheduler = Scheduler(service, reports, clock)
-    router, sql = forecaster_router(service, reports), ReadOnlyStore(store)
+    churn = ChurnService(service.analytics, registry, min_users=settings.churn_min_users) if settings.churn else None
+    scheduler = Scheduler(service, reports, clock, churn=churn)
+    router, sql = forecaster_router(service, reports, churn), ReadOnlyStore(store)
     router.include_router(query_router(sql))   # POST /v1/query: read-only SQL for a read key
-    return Forecaster(service, scheduler, router, metrics, client, sql)
+    return Forecaster(service, scheduler, router, metrics, client, sql, churn)
 
 
 def create_app(settings: ForecasterSettings, store: StoreSettings, reports: ReportSettings | None = None, *,

@@ -25,8 +25,10 @@ class Scheduler:
     name = "forecaster"
 
     def __init__(self, service: ForecastService, reports: ReportSettings | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, churn=None) -> None:
         self.service = service
+        self.churn = churn                      # a ChurnService: scored once per month (checked hourly)
+        self.next_churn: datetime | None = None
         self.settings = service.settings
         self.reports = reports
         self.clock = clock or service.clock
@@ -36,7 +38,8 @@ class Scheduler:
         self.schedules = []
         if reports is not None and reports.recipient_list():
             self.schedules = [s for s in (report_schedule.parse("daily", reports.daily_at),
-                                          report_schedule.parse("weekly", reports.weekly_at)) if s]
+                                          report_schedule.parse("weekly", reports.weekly_at),
+                                          report_schedule.parse("monthly", reports.monthly_at)) if s]
         self._task: asyncio.Task | None = None
         self.last_error: str | None = None
         self.closers: list[Callable[[], None]] = []   # run at stop (all-in-one: close the store client)
@@ -112,12 +115,27 @@ class Scheduler:
                 self.last_error = f"evaluate: {exc}"
                 log.exception("anomaly evaluation failed")
             self.next_evaluate = now + timedelta(seconds=self.settings.evaluate_interval_s)
+        if self.churn is not None and (self.next_churn is None or now >= self.next_churn):
+            await self._churn(now, ran)
         for s in self.schedules:
             if now >= self.next_report[s.kind]:
                 await self.send_report(s.kind, now)
                 self.next_report[s.kind] = s.next_after(now)
                 ran.append(f"report:{s.kind}")
         return ran
+
+    async def _churn(self, now: datetime, ran: list[str]) -> None:
+        from observatory.churn.service import InsufficientChurnData
+        self.next_churn = now + timedelta(hours=1)
+        try:
+            if await asyncio.to_thread(self.churn.due, now):
+                await asyncio.to_thread(self.churn.run, now)
+                ran.append("churn")
+        except InsufficientChurnData as exc:
+            log.info("no churn model yet: %s", exc)
+        except Exception as exc:  # noqa: BLE001
+            self.last_error = f"churn: {exc}"
+            log.exception("churn scoring failed")
 
     async def send_report(self, kind: str, now: datetime) -> bool:
         from observatory.reports.mail import send_report

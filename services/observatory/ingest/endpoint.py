@@ -20,7 +20,7 @@ import orjson
 
 from observatory.ingest.formats import DecodeError, Request, native
 from observatory.ingest.http import answer, headers_of, read_body
-from observatory.ingest.pipeline import Pipeline
+from observatory.ingest.pipeline import Pipeline, client_of
 
 log = logging.getLogger("observatory.ingest")
 PATH = "/v1/events"
@@ -64,7 +64,8 @@ class EventsEndpoint:
                 if exc.code in _CODE_REASONS:
                     self.pipeline.refuse(_CODE_REASONS[exc.code], 1)
                 raise
-            result = await self.pipeline.run(source, payload.messages, datetime.now(timezone.utc))
+            result = await self.pipeline.run(source, payload.messages, datetime.now(timezone.utc),
+                                             client=client_of(scope, headers))
         except DecodeError as exc:
             return exc.status, orjson.dumps({"error": exc.code, "message": exc.message}), exc.headers
         rejected = [{"index": i, "reason": r.message, "code": r.code} for i, r in result.rejected]

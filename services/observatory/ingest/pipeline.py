@@ -59,7 +59,7 @@ class Pipeline:
 
     # -- the rest -----------------------------------------------------------------------------
     async def run(self, source: str, items: list, received_at: datetime, *, originals: list | None = None,
-                  door: str = "native") -> Result:
+                  door: str = "native", client: tuple[str | None, str | None] = (None, None)) -> Result:
         """Validate and publish `items` (native-shaped events, or Rejections from mapping).
 
         With `originals` (SDK doors), each invalid event goes to the dead-letter queue as sent and the
@@ -91,6 +91,7 @@ class Pipeline:
                 rejected.append((index, result))
             else:
                 accepted.append(result)
+        client_context(accepted, *client)
         rejected.sort(key=lambda r: r[0])
         for _, rejection in rejected:
             m.events_rejected.labels(reason=rejection.code).inc()
@@ -129,3 +130,24 @@ class Pipeline:
         for observe in self.observers:
             observe(accepted)
         return Result(len(accepted), rejected)
+
+
+def client_of(scope, headers: dict[str, str]) -> tuple[str | None, str | None]:
+    """(client address, User-Agent) of a request, for the consumer's web enrichment. Behind a proxy the
+    address is what the HTTP server resolved from X-Forwarded-For for its trusted proxies."""
+    client = scope.get("client")
+    agent = headers.get("user-agent")
+    return (client[0] if client else None), (agent[:1000] if agent else None)
+
+
+def client_context(events: list[dict], ip: str | None, agent: str | None) -> None:
+    """Reserved fields for the consumer's web enrichment (events/enrich.py), named so that no events
+    column takes them (ClickHouse drops unknown keys): the consumer derives device, browser, OS and
+    country, and the IP is stored only when OBS_CONSUMER_STORE_CLIENT_IP=true."""
+    if not ip and not agent:
+        return
+    for ev in events:
+        if ip:
+            ev["ingest_client_ip"] = ip
+        if agent:
+            ev["ingest_user_agent"] = agent

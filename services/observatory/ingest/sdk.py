@@ -19,7 +19,7 @@ import orjson
 from observatory.ingest.formats import DecodeError, Request, posthog, segment
 from observatory.ingest.formats.mapping import skew
 from observatory.ingest.http import answer, headers_of, query_of, read_body
-from observatory.ingest.pipeline import Pipeline
+from observatory.ingest.pipeline import Pipeline, client_of
 
 NO_FLAGS = orjson.dumps({"flags": {}, "featureFlags": {}, "featureFlagPayloads": {},
                          "errorsWhileComputingFlags": False, "sessionRecording": False, "surveys": False})
@@ -87,7 +87,8 @@ class SdkDoor:
             raise DecodeError(413, "batch_too_large", f"at most {self.s.max_batch} events per request")
         clock_skew = skew(payload.sent_at, received)
         events = [self.fmt.to_event(m, source, received, clock_skew) for m in payload.messages]
-        await self.pipeline.run(source, events, received, originals=payload.messages, door=self.fmt.DOOR)
+        await self.pipeline.run(source, events, received, originals=payload.messages, door=self.fmt.DOOR,
+                                client=client_of(scope, headers))
         return self.ok_body
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from observatory.store.analytics import Analytics, utc
 
-KINDS = ("daily", "weekly")
+KINDS = ("daily", "weekly", "monthly")
 # (key in kpi_summary or "avg_dau", label, format, higher is better)
 KPIS = (
     ("revenue", "Revenue", "money", True),
@@ -35,13 +35,24 @@ class Period:
         last = self.end - timedelta(days=1)
         if self.kind == "daily":
             return self.start.strftime("%a %d %b %Y")
+        if self.kind == "monthly":
+            return self.start.strftime("%B %Y")
         return f"{self.start:%d %b} – {last:%d %b %Y}"
 
 
+def month_start(t: datetime, add: int = 0) -> datetime:
+    index = t.year * 12 + (t.month - 1) + add
+    return t.replace(year=index // 12, month=index % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 def period(kind: str, now: datetime) -> Period:
-    """daily: yesterday vs the day before; weekly: the last 7 complete days vs the 7 before."""
+    """daily: yesterday vs the day before; weekly: the last 7 complete days vs the 7 before;
+    monthly: the last complete calendar month vs the one before."""
     if kind not in KINDS:
         raise ValueError(f"report kind {kind!r} is not one of {KINDS}")
+    if kind == "monthly":
+        this = month_start(utc(now))
+        return Period(kind, month_start(this, -1), this, month_start(this, -2), month_start(this, -1))
     today = utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
     days = 1 if kind == "daily" else 7
     span = timedelta(days=days)
@@ -92,6 +103,11 @@ def _values(analytics: Analytics, start: datetime, end: datetime) -> dict:
     n_days = max(1, round((end - start).total_seconds() / 86400))
     row["avg_dau"] = sum(d["active_users"] for d in days) / n_days
     return row
+
+
+def year_ago(p: Period) -> Period:
+    """The same calendar month one year earlier, as the `previous` of a year-over-year table."""
+    return Period(p.kind, p.start, p.end, month_start(p.start, -12), month_start(p.end, -12))
 
 
 def kpi_table(analytics: Analytics, p: Period) -> list[KpiRow]:

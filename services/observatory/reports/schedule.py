@@ -1,4 +1,4 @@
-"""When reports run: `HH:MM` every day, `DAY HH:MM` every week (UTC)."""
+"""When reports run: `HH:MM` every day, `DAY HH:MM` every week, `N HH:MM` on day N of every month (UTC)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,18 @@ class Schedule:
     hour: int
     minute: int
     weekday: int | None = None  # 0 = Monday (weekly only)
+    monthday: int | None = None  # 1..28 (monthly only)
 
     def next_after(self, after: datetime) -> datetime:
         """The first run time strictly after `after`."""
         after = after.astimezone(timezone.utc)
+        if self.monthday is not None:
+            year, month = after.year, after.month
+            while True:
+                candidate = datetime(year, month, self.monthday, self.hour, self.minute, tzinfo=timezone.utc)
+                if candidate > after:
+                    return candidate
+                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         candidate = after.replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
         if self.weekday is not None:
             candidate += timedelta(days=(self.weekday - candidate.weekday()) % 7)
@@ -36,6 +44,11 @@ def parse(kind: str, spec: str) -> Schedule | None:
     text = spec.strip().lower()
     if not text:
         return None
+    if kind == "monthly":
+        mm = re.fullmatch(r"([1-9]|1\d|2[0-8])\s+([01]?\d|2[0-3]):([0-5]\d)", text)
+        if not mm:
+            raise ValueError(f"monthly report time {spec!r} is not `DAY-OF-MONTH HH:MM` (1-28), e.g. `1 07:00`")
+        return Schedule(kind, int(mm.group(2)), int(mm.group(3)), monthday=int(mm.group(1)))
     m = _SPEC.match(text)
     if not m:
         raise ValueError(f"report time {spec!r} is not `HH:MM` or `DAY HH:MM` (UTC)")

@@ -3,14 +3,15 @@ runs: Metabase native questions (a fixed trailing window) and Grafana ClickHouse
 dashboard's time range macros). One source of SQL for the forecaster's API, Metabase and Grafana.
 
 Placeholders (store/queries/README.md): `${db}`, `{start:DateTime64(3)}`, `{end:DateTime64(3)}`,
-`{granularity:String}`, `{limit:UInt32}`, `{window_seconds:UInt32}`, `{event_name:String}`.
+`{granularity:String}`, `{limit:UInt32}`, `{window_seconds:UInt32}`, `{event_name:String}`,
+`{dimension:String}`.
 """
 
 from __future__ import annotations
 
 import re
 
-from observatory.store.analytics import get_query
+from observatory.store.analytics import DIMENSIONS, get_query
 from observatory.store.client import render
 
 _PARAM = re.compile(r"\{([a-z_]+):([A-Za-z0-9(), ]+)\}")
@@ -22,9 +23,11 @@ class SqlTemplateError(ValueError):
 
 
 def _literal(name: str, value) -> str:
-    if name in ("granularity", "event_name"):
+    if name in ("granularity", "event_name", "dimension"):
         if name == "granularity" and value not in GRANULARITIES:
             raise SqlTemplateError(f"granularity {value!r} is not one of {GRANULARITIES}")
+        if name == "dimension" and value not in DIMENSIONS:
+            raise SqlTemplateError(f"dimension {value!r} is not one of {DIMENSIONS}")
         if not re.fullmatch(r"[A-Za-z0-9_.:-]+", str(value)):
             raise SqlTemplateError(f"{name} {value!r} is not a plain name")
         return f"'{value}'"

@@ -8,6 +8,7 @@ Each file is one KPI. Placeholders (see store/queries/README.md):
   `{limit:UInt32}`           top-N size
   `{window_seconds:UInt32}`  funnel window
   `{event_name:String}`      event for `event_counts`
+  `{dimension:String}`       device_type | browser | os | country for `web_breakdown`
 
 `parse_params` turns untrusted strings (HTTP query string) into typed values with defaults and raises
 `ParameterError` with a message meant for the caller; `Analytics.run` executes a query.
@@ -28,6 +29,7 @@ from typing import Any
 from observatory.store.client import render
 
 GRANULARITIES = ("hour", "day", "week", "month")
+DIMENSIONS = ("device_type", "browser", "os", "country")
 _PARAM = re.compile(r"\{([a-z_]+):([A-Za-z0-9(), ]+)\}")
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 MAX_BUCKETS = 20_000
@@ -128,7 +130,9 @@ def parse_params(query: Query, raw: Mapping[str, str], now: datetime | None = No
         if not TIME_RANGE[0] <= value <= TIME_RANGE[1]:   # ClickHouse DateTime64's range
             raise ParameterError(name, f"{value.isoformat()} is outside {TIME_RANGE[0].year}..{TIME_RANGE[1].year}")
     if "start" in query.params:
-        out["start"], out["end"] = start, end
+        out["start"] = start
+    if "end" in query.params:
+        out["end"] = end
     if "granularity" in query.params:
         g = (raw.get("granularity") or "day").strip().lower()
         if g not in GRANULARITIES:
@@ -148,6 +152,11 @@ def parse_params(query: Query, raw: Mapping[str, str], now: datetime | None = No
         if not _EVENT_NAME.match(name):
             raise ParameterError("event_name", "required: an event name (letters, digits, _ . : -)")
         out["event_name"] = name
+    if "dimension" in query.params:
+        d = (raw.get("dimension") or "device_type").strip().lower()
+        if d not in DIMENSIONS:
+            raise ParameterError("dimension", f"{d!r} is not one of {', '.join(DIMENSIONS)}")
+        out["dimension"] = d
     return out
 
 

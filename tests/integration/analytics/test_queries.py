@@ -4,6 +4,9 @@ stopped so the duplicates really sit on disk)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 
 from observatory.settings import StoreSettings
@@ -161,7 +164,10 @@ def test_every_query_is_covered():
     tested = {"dau", "active_users", "wau_mau", "new_vs_returning", "funnel", "revenue",
               "revenue_by_payment_method", "top_products_by_views", "top_products_by_revenue",
               "add_to_cart_rate", "refund_rate", "payment_failure_rate", "retention_cohorts", "event_counts",
-              "kpi_summary", "top_exceptions"}  # top_exceptions: test_exception_query.py
+              "kpi_summary", "web_overview", "web_traffic", "session_duration", "top_pages", "entry_pages",
+              "exit_pages", "top_referrers", "traffic_sources", "web_breakdown", "churn_features",
+              "churn_segments",   # churn_segments: tests/integration/churn
+              "top_exceptions"}   # top_exceptions: test_exception_query.py
     assert set(queries()) == tested
 
 
@@ -181,5 +187,116 @@ def test_parameter_parsing_refuses_bad_input():
         parse_params(get_query("top_products_by_views"), {"limit": "0"})
     with pytest.raises(ParameterError, match="event_name"):
         parse_params(get_query("event_counts"), {})
+    with pytest.raises(ParameterError, match="dimension"):
+        parse_params(get_query("web_breakdown"), {"dimension": "ip"})
     with pytest.raises(UnknownQuery):
         get_query("drop_table")
+
+
+# -- web analytics (sessions, pages, sources, devices) ---------------------------------------------
+@pytest.fixture(scope="module")
+def web(shop):
+    from tests.integration.analytics.web_reference import WebReference
+    return WebReference(shop[1].events, START, END)
+
+
+def close(actual, expected):
+    """Rows equal, floats to 1e-9 (sums of durations are added in another order)."""
+    assert len(actual) == len(expected), (actual[:3], expected[:3])
+    for a, e in zip(actual, expected):
+        assert len(a) == len(e), (a, e)
+        for x, y in zip(a, e):
+            if isinstance(y, float):
+                assert x == pytest.approx(y, rel=1e-9, abs=1e-9), (a, e)
+            else:
+                assert x == y, (a, e)
+
+
+def test_web_data_is_browser_shaped(shop, web):
+    """The generated data exercises every rule: sessions with and without ids, bounces, all sources."""
+    assert len(web.sessions) > 3000
+    assert {x.first["source"] for x in web.sessions} >= {"direct", "search", "social", "referral", "campaign"}
+    assert sum(1 for e, _, sid, _ in web.web if not sid) > 500
+    assert 0.1 < web.overview()[0][4] < 0.6            # bounce rate
+    assert {x.first["country"] for x in web.sessions} >= {"DE", "FR", "GB", "US", "JP", "ES"}
+    assert {x.first["device_type"] for x in web.sessions} == {"desktop", "mobile", "tablet"}
+
+
+def test_web_overview(shop, web):
+    close(run(shop[0], "web_overview"), web.overview())
+
+
+@pytest.mark.parametrize("granularity", ["hour", "day", "week"])
+def test_web_traffic(shop, web, granularity):
+    close(run(shop[0], "web_traffic", granularity=granularity), web.traffic(granularity))
+
+
+def test_session_duration_distribution(shop, web):
+    rows = run(shop[0], "session_duration")
+    close(rows, web.session_duration())
+    assert len(rows) >= 5 and sum(r[3] for r in rows) == pytest.approx(1)
+
+
+def test_sessions_split_at_30_minutes_of_inactivity(chdb):
+    """Pageviews without a session id: a gap of more than 30 minutes starts a new session, exactly 30
+    minutes does not; a session id wins over the gap rule; a lone $pageleave is no session."""
+    store = StoreSettings(dsn=chdb.dsn, database=unique("sessions"))
+    client = chdb.client()
+    t0 = utc(2026, 2, 10, 10)
+
+    def pv(user, minutes, path, session="", name="$pageview"):
+        return {"event_id": str(uuid.uuid4()), "event_name": name, "user_id": user, "session_id": session,
+                "timestamp": (t0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
+                "properties": {"$pathname": path, "$current_url": "https://shop.example" + path}}
+    events = [pv("a", 0, "/"), pv("a", 10, "/p1"), pv("a", 40, "/p2"),          # 30 min exactly: same session
+              pv("a", 70.5, "/p3"), pv("a", 75, "/p4"),                        # 30.5 min: second session
+              pv("a", 300, "/"),                                               # third: a bounce
+              pv("b", 0, "/", "s-1"), pv("b", 200, "/x", "s-1"),               # one session by id despite the gap
+              pv("c", 0, "/gone", name="$pageleave")]                         # no pageview: no session
+    load(client, store, events, dup_ratio=0.5)
+    rows = Analytics(client, store.database).run("web_overview", start=t0, end=t0 + timedelta(days=1)).rows
+    visitors, pageviews, sessions, bounces, bounce_rate, avg_duration, per_session = rows[0]
+    assert (visitors, pageviews, sessions, bounces) == (2, 8, 4, 1)
+    assert avg_duration == pytest.approx((40 * 60 + 4.5 * 60 + 0 + 200 * 60) / 4)
+    entry = Analytics(client, store.database).run("entry_pages", start=t0, end=t0 + timedelta(days=1), limit=10).rows
+    assert sorted((p, n) for p, n, *_ in entry) == [("/", 3), ("/p3", 1)]
+    client.close()
+
+
+@pytest.mark.parametrize("name", ["top_pages", "entry_pages", "exit_pages"])
+def test_pages(shop, web, name):
+    close(run(shop[0], name, limit=15), getattr(web, name)(15))
+
+
+def test_top_referrers(shop, web):
+    rows = run(shop[0], "top_referrers", limit=10)
+    expected = web.top_referrers(10)
+    assert [(r[0], r[2], r[3]) for r in rows] == [(e[0], e[2], e[3]) for e in expected]
+    assert all(r[1] in e[1] for r, e in zip(rows, expected))
+
+
+def test_traffic_sources(shop, web):
+    close(run(shop[0], "traffic_sources"), web.traffic_sources())
+
+
+@pytest.mark.parametrize("dimension", ["device_type", "browser", "os", "country"])
+def test_web_breakdown(shop, web, dimension):
+    close(run(shop[0], "web_breakdown", dimension=dimension), web.by(dimension))
+
+
+def test_client_ip_is_not_stored(shop):
+    """The demo sends `$ip` from the documentation ranges: the country is derived, the IP is gone."""
+    analytics, _ = shop
+    db = analytics.database
+    leaked = analytics.client.query(
+        f"SELECT count() FROM {db}.events WHERE client_ip != '' OR position(properties, '\"$ip\"') > 0 "
+        "OR match(properties, '(192\\\\.0\\\\.2|198\\\\.51\\\\.100|203\\\\.0\\\\.113)\\\\.')").result_rows[0][0]
+    countries = analytics.client.query(f"SELECT count() FROM {db}.events WHERE country != ''").result_rows[0][0]
+    assert leaked == 0 and countries > 1000
+
+
+def test_churn_features(shop):
+    from tests.integration.analytics.web_reference import churn_features
+    rows = run(shop[0], "churn_features")
+    close(rows, churn_features(shop[1].events, START, END))
+    assert sum(r[5] for r in rows) > 0 and sum(r[7] for r in rows) > 0 and {r[11] for r in rows} > {""}

@@ -38,7 +38,8 @@ def demo_store(tmp_path_factory, chdb):
     # a redelivered batch: FINAL must still count each event once
     sink.insert(rows[:500])
     _forecast_revenue(client, settings.database)
-    yield client, settings.database, end, len(rows)
+    n_churn = _churn_scores(client, settings.database, end)
+    yield client, settings.database, end, len(rows) + n_churn
 
 
 def _forecast_revenue(client, database: str) -> None:
@@ -50,6 +51,18 @@ def _forecast_revenue(client, database: str) -> None:
     settings = ForecasterSettings(backtest_folds=0, uncertainty_samples=50, max_periods_day=14)
     service = ForecastService(settings, Analytics(client, database), ForecasterMetrics.create(new_registry("t", "0")))
     service.store_forecast(service.fit("revenue", "day"))
+
+
+def _churn_scores(client, database: str, end: datetime) -> int:
+    """Five months of a cohort with known churn, scored by the real churn model (<db>.churn_scores)."""
+    from observatory.churn.service import ChurnService, month_start
+    from observatory.demo.churn import ChurnCohort
+    from observatory.store.analytics import Analytics
+    events, _ = ChurnCohort(seed=5).generate(400, month_start(end, -4), end)
+    rows = [to_row(ev) for ev in events]
+    ClickHouseSink(client, database).insert(rows)
+    ChurnService(Analytics(client, database)).run(end)
+    return len(rows)
 
 
 def _check_result(key: str, result) -> None:

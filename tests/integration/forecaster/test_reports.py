@@ -100,7 +100,8 @@ async def test_scheduler_sends_at_the_configured_time(shop, make_forecaster, smt
     async with make_forecaster(store, clock=clock, reports=settings, metrics="revenue") as (app, http):
         scheduler = app.state.forecaster.scheduler
         scheduler.plan(clock.now)
-        assert scheduler.next_report == {"daily": utc(2026, 3, 5, 7), "weekly": utc(2026, 3, 5, 7)}
+        assert scheduler.next_report == {"daily": utc(2026, 3, 5, 7), "weekly": utc(2026, 3, 5, 7),
+                                         "monthly": utc(2026, 4, 1, 7)}
         first = await scheduler.tick(utc(2026, 3, 5, 6) + timedelta(minutes=59))
         assert not any(job.startswith("report:") for job in first)
         assert smtp.mails == []
@@ -109,7 +110,8 @@ async def test_scheduler_sends_at_the_configured_time(shop, make_forecaster, smt
         assert [j for j in second if j.startswith("report:")] == ["report:daily", "report:weekly"]
         third = await scheduler.tick(clock.now + timedelta(minutes=1))
         assert not any(job.startswith("report:") for job in third)
-        assert scheduler.next_report == {"daily": utc(2026, 3, 6, 7), "weekly": utc(2026, 3, 12, 7)}
+        assert scheduler.next_report == {"daily": utc(2026, 3, 6, 7), "weekly": utc(2026, 3, 12, 7),
+                                         "monthly": utc(2026, 4, 1, 7)}
         metrics = (await http.get("/metrics")).text
     smtp.wait_for("two reports", lambda m: len(smtp.mails) >= 2, timeout_s=10)
     assert sorted(m.subject for m in smtp.mails) == ["[Observatory] Daily KPIs Wed 04 Mar 2026",
@@ -122,7 +124,7 @@ async def test_unreachable_smtp_is_counted_not_fatal(shop, make_forecaster, smtp
     dead = report_settings(smtp, smtp_port=1, smtp_timeout_s=2)
     async with make_forecaster(store, reports=dead, metrics="revenue") as (app, http):
         r = await http.post("/v1/reports/daily")
-        unknown = await http.post("/v1/reports/monthly")
+        unknown = await http.post("/v1/reports/yearly")
         scheduler = app.state.forecaster.scheduler
         scheduler.plan(NOW)
         ran = await scheduler.tick(utc(2026, 3, 5, 7) + timedelta(minutes=1))   # the daily report is due and fails
@@ -167,6 +169,63 @@ def test_schedule_parsing():
     assert parse("weekly", "Mon 06:00").next_after(utc(2026, 3, 4, 8)) == utc(2026, 3, 9, 6)
     assert parse("weekly", "mon 06:00").next_after(utc(2026, 3, 9, 6)) == utc(2026, 3, 16, 6)
     assert parse("daily", "") is None
-    for kind, bad in (("daily", "7h"), ("daily", "25:00"), ("weekly", "07:00"), ("daily", "mon 07:00")):
+    assert parse("monthly", "1 07:00").next_after(utc(2026, 3, 4, 8)) == utc(2026, 4, 1, 7)
+    assert parse("monthly", "3 07:00").next_after(utc(2026, 12, 3, 7)) == utc(2027, 1, 3, 7)
+    for kind, bad in (("daily", "7h"), ("daily", "25:00"), ("weekly", "07:00"), ("daily", "mon 07:00"),
+                      ("monthly", "07:00"), ("monthly", "31 07:00")):
         with pytest.raises(ValueError):
             parse(kind, bad)
+
+
+def pdf_text(mail) -> tuple[str, str]:
+    """(file name, text) of the mail's PDF attachment, extracted with pypdf."""
+    import io
+
+    from pypdf import PdfReader
+    (pdf,) = [p for p in mail.message.iter_attachments() if p.get_content_type() == "application/pdf"]
+    data = pdf.get_content()
+    assert data[:5] == b"%PDF-"
+    reader = PdfReader(io.BytesIO(data))
+    return pdf.get_filename(), "\n".join(page.extract_text() for page in reader.pages)
+
+
+async def test_weekly_report_has_a_pdf_with_the_figures_of_the_week(shop, make_forecaster, smtp):
+    from tests.integration.analytics.web_reference import WebReference
+    store, events = shop
+    async with make_forecaster(store, reports=report_settings(smtp)) as (app, http):
+        r = await http.post("/v1/reports/weekly")
+    assert r.status_code == 200, r.text
+    mail = smtp.wait_for("the weekly report", lambda m: "Weekly KPIs" in m.subject, timeout_s=10)
+    name, text = pdf_text(mail)
+    assert name == "observatory-weekly-2026-02-25.pdf"
+    flat = " ".join(text.split())
+    week = Reference(events, utc(2026, 2, 25), utc(2026, 3, 4)).kpi_summary()[0]
+    prev = Reference(events, utc(2026, 2, 18), utc(2026, 2, 25)).kpi_summary()[0]
+    assert f"Revenue {week[3]:,.2f} {prev[3]:,.2f} {(week[3] - prev[3]) / prev[3] * 100:+.1f}%" in flat
+    assert f"Orders {week[2]:,} {prev[2]:,}" in flat
+    web = WebReference(events, utc(2026, 2, 25), utc(2026, 3, 4)).overview()[0]
+    web_prev = WebReference(events, utc(2026, 2, 18), utc(2026, 2, 25)).overview()[0]
+    assert f"Sessions {web[2]:,} {web_prev[2]:,}" in flat
+    assert f"Visitors {web[0]:,} {web_prev[0]:,}" in flat
+    assert f"Bounce rate {web[4] * 100:.2f}% {web_prev[4] * 100:.2f}%" in flat
+    assert "Anomalies" in flat and "revenue: days of the period outside the model's forecast band" in flat
+    assert "Forecast: Prophet" in flat
+    assert "attached: observatory-weekly-2026-02-25.pdf" in mail.part("html")
+
+
+async def test_monthly_report_pdf_has_year_over_year_and_churn(shop, make_forecaster, smtp):
+    store, events = shop
+    async with make_forecaster(store, reports=report_settings(smtp)) as (app, http):
+        r = await http.post("/v1/reports/monthly")
+    assert r.status_code == 200, r.text
+    assert r.json()["period"] == "February 2026"
+    mail = smtp.wait_for("the monthly report", lambda m: "Monthly KPIs" in m.subject, timeout_s=10)
+    assert mail.subject == "[Observatory] Monthly KPIs February 2026"
+    name, text = pdf_text(mail)
+    flat = " ".join(text.split())
+    feb = Reference(events, utc(2026, 2, 1), utc(2026, 3, 1)).kpi_summary()[0]
+    jan = Reference(events, utc(2026, 1, 1), utc(2026, 2, 1)).kpi_summary()[0]
+    assert name == "observatory-monthly-2026-02-01.pdf"
+    assert f"Revenue {feb[3]:,.2f} {jan[3]:,.2f}" in flat
+    assert "Year over year" in flat and f"Revenue {feb[3]:,.2f} 0.00" in flat   # no history a year back
+    assert "Churn analysis" in flat and "No churn scores yet" in flat

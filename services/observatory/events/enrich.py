@@ -1,0 +1,248 @@
+"""Web enrichment of one event (pure functions; the consumer calls `enrich` before the insert).
+
+Columns produced (migration 0004), all bounded:
+  device_type         desktop | mobile | tablet | bot | other | '' (no user agent and no `$device_type`)
+  browser             one of BROWSERS or '' (Chrome, Safari, Firefox, Edge, Opera, Samsung Internet, Other)
+  os                  one of OSES or '' (Windows, macOS, iOS, Android, Linux, Chrome OS, Other)
+  country             ISO 3166-1 alpha-2 from the client IP, '' when unknown (private, reserved, absent)
+  acquisition_source  campaign | search | social | referral | direct | internal | '' (not a web event)
+  referrer_host       host of `$referrer` without `www.`, lower case, at most 100 characters
+  page_path           `$pathname`, else the path of `$current_url`; no query string; at most 300 characters
+  client_ip           '' unless the consumer is told to keep it (OBS_CONSUMER_STORE_CLIENT_IP=true)
+
+Inputs: what the SDK sent in `properties` wins (`$browser`, `$os`, `$device_type`, `$raw_user_agent`,
+`$ip`, `$current_url`, `$pathname`, `$referrer`, `utm_*`); otherwise the request's User-Agent header and
+client address, which ingest records on the event as the reserved fields `ingest_user_agent` and
+`ingest_client_ip` (no column has those names: ClickHouse drops them).
+The IP leaves the event here: `$ip` is removed from the stored properties unless it is kept.
+
+Country: the documentation ranges (RFC 5737 / RFC 3849) map to fixed countries (DOCUMENTATION_RANGES:
+the demo traffic and the tests use them; real traffic never comes from them), everything else is looked
+up in the offline database shipped inside the `geoip2fast` package (no download at run time).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+BROWSERS = ("Chrome", "Safari", "Firefox", "Edge", "Opera", "Samsung Internet", "Other")
+OSES = ("Windows", "macOS", "iOS", "Android", "Linux", "Chrome OS", "Other")
+DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "other")
+SOURCES = ("campaign", "search", "social", "referral", "direct", "internal")
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+COLUMNS = ("device_type", "browser", "os", "country", "acquisition_source", "referrer_host", "page_path",
+           "client_ip")
+RESERVED = ("ingest_user_agent", "ingest_client_ip")   # set by ingest on each event; never stored
+WEB_KEYS = frozenset(("$current_url", "$pathname", "$referrer", "$raw_user_agent", "$ip", "$browser", "$os",
+                      "$device_type", "$session_id", "$host", *UTM_KEYS))
+
+# Documentation ranges -> countries (demo traffic and tests; never seen on the Internet).
+DOCUMENTATION_RANGES = {
+    "192.0.2.0/26": "DE", "192.0.2.64/26": "FR", "192.0.2.128/26": "GB", "192.0.2.192/26": "NL",
+    "198.51.100.0/25": "US", "198.51.100.128/25": "CA",
+    "203.0.113.0/25": "JP", "203.0.113.128/25": "BR",
+    "2001:db8::/33": "ES", "2001:db8:8000::/33": "IT",
+}
+_DOC_NETS = [(ipaddress.ip_network(cidr), cc) for cidr, cc in DOCUMENTATION_RANGES.items()]
+
+SEARCH_HOSTS = ("google.", "bing.com", "duckduckgo.com", "yahoo.", "yandex.", "baidu.com", "ecosia.org",
+                "search.brave.com", "qwant.com", "startpage.com")
+SOCIAL_HOSTS = ("facebook.com", "fb.com", "instagram.com", "t.co", "twitter.com", "x.com", "linkedin.com",
+                "lnkd.in", "reddit.com", "pinterest.", "tiktok.com", "youtube.com", "youtu.be", "mastodon.",
+                "bsky.app", "threads.net", "news.ycombinator.com", "whatsapp.com", "telegram.org")
+
+_BROWSER_FAMILIES = {
+    "chrome": "Chrome", "chrome mobile": "Chrome", "chrome mobile ios": "Chrome", "chrome mobile webview": "Chrome",
+    "chromium": "Chrome", "headlesschrome": "Chrome",
+    "safari": "Safari", "mobile safari": "Safari", "mobile safari ui/wkwebview": "Safari",
+    "firefox": "Firefox", "firefox mobile": "Firefox", "firefox ios": "Firefox",
+    "edge": "Edge", "edge mobile": "Edge", "microsoft edge": "Edge",
+    "opera": "Opera", "opera mobile": "Opera", "opera mini": "Opera",
+    "samsung internet": "Samsung Internet",
+}
+_OS_FAMILIES = {
+    "windows": "Windows", "mac os x": "macOS", "macos": "macOS", "mac os": "macOS", "ios": "iOS",
+    "ipados": "iOS", "android": "Android", "linux": "Linux", "ubuntu": "Linux", "debian": "Linux",
+    "fedora": "Linux", "chrome os": "Chrome OS", "chromeos": "Chrome OS",
+}
+
+
+def _text(value: object, limit: int) -> str:
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def browser_name(family: str) -> str:
+    """A browser family (ua-parser's or an SDK's `$browser`) folded into BROWSERS."""
+    f = family.strip().lower()
+    if not f:
+        return ""
+    if f in _BROWSER_FAMILIES:
+        return _BROWSER_FAMILIES[f]
+    if f.startswith("firefox"):
+        return "Firefox"
+    if f.startswith("chrome"):
+        return "Chrome"
+    return "Other"
+
+
+def os_name(family: str) -> str:
+    """An OS family (ua-parser's or an SDK's `$os`) folded into OSES."""
+    f = family.strip().lower()
+    if not f:
+        return ""
+    if f in _OS_FAMILIES:
+        return _OS_FAMILIES[f]
+    if f.startswith("windows"):
+        return "Windows"
+    return "Other"
+
+
+def device_name(value: str) -> str:
+    v = value.strip().lower()
+    if not v:
+        return ""
+    return v if v in DEVICE_TYPES else "other"
+
+
+@lru_cache(maxsize=4096)
+def parse_user_agent(ua: str) -> tuple[str, str, str]:
+    """(device_type, browser, os) of a User-Agent string. Cached: a site sees few distinct strings."""
+    if not ua:
+        return "", "", ""
+    from ua_parser import parse   # uses the ua-parser-rs accelerator when installed
+    r = parse(ua[:1000])
+    family = r.user_agent.family if r.user_agent else "Other"
+    os_family = r.os.family if r.os else "Other"
+    dev = r.device.family if r.device else "Other"
+    low = ua.lower()
+    if dev == "Spider" or "bot" in low or "crawler" in low or "spider" in low:
+        device = "bot"
+    elif not low.startswith("mozilla/"):
+        device = "other"
+    elif "ipad" in low or "tablet" in low or ("android" in low and "mobile" not in low):
+        device = "tablet"
+    elif "mobi" in low or "iphone" in low or "ipod" in low:
+        device = "mobile"
+    else:
+        device = "desktop"
+    return device, browser_name(family), os_name(os_family)
+
+
+class _Geo:
+    """The geoip2fast database (IPv4 + IPv6 countries), loaded once per process on first use."""
+
+    _db = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def db(cls):
+        if cls._db is None:
+            with cls._lock:
+                if cls._db is None:
+                    import geoip2fast
+                    from geoip2fast import GeoIP2Fast
+                    path = os.path.join(os.path.dirname(geoip2fast.__file__), "geoip2fast-ipv6.dat.gz")
+                    cls._db = GeoIP2Fast(geoip2fast_data_file=path, verbose=False)
+        return cls._db
+
+
+@lru_cache(maxsize=65536)
+def country(ip: str) -> str:
+    """ISO alpha-2 country of an IP address; '' when it is not an address or has no country."""
+    try:
+        addr = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ""
+    for net, cc in _DOC_NETS:
+        if addr.version == net.version and addr in net:
+            return cc
+    if not addr.is_global:
+        return ""
+    code = _Geo.db().lookup(str(addr)).country_code
+    return code if isinstance(code, str) and len(code) == 2 and code.isalpha() else ""
+
+
+@lru_cache(maxsize=65536)
+def host_of(url: str) -> str:
+    if not url or url == "$direct":
+        return ""
+    try:
+        host = (urlsplit(url if "//" in url else "//" + url).hostname or "").lower()
+    except ValueError:
+        return ""
+    return (host[4:] if host.startswith("www.") else host)[:100]
+
+
+def _matches(host: str, patterns: tuple[str, ...]) -> bool:
+    for p in patterns:
+        if p.endswith("."):
+            if host.startswith(p) or f".{p}" in host:
+                return True
+        elif host == p or host.endswith("." + p):
+            return True
+    return False
+
+
+def acquisition_source(props: dict, referrer_host: str, own_host: str) -> str:
+    """campaign (any utm_* parameter), search / social (referrer's host), internal (referrer on the
+    page's own host), referral (any other referrer), direct (no referrer). '' for non-web events."""
+    if any(_text(props.get(k), 200) for k in UTM_KEYS):
+        return "campaign"
+    web = any(k in props for k in ("$current_url", "$pathname", "$referrer"))
+    if not web:
+        return ""
+    if not referrer_host:
+        return "direct"
+    if own_host and (referrer_host == own_host or referrer_host.endswith("." + own_host)):
+        return "internal"
+    if _matches(referrer_host, SEARCH_HOSTS):
+        return "search"
+    if _matches(referrer_host, SOCIAL_HOSTS):
+        return "social"
+    return "referral"
+
+
+def page_path(props: dict) -> str:
+    path = _text(props.get("$pathname"), 2000)
+    if not path:
+        url = _text(props.get("$current_url"), 2000)
+        path = _url_path(url) if url else ""
+    return path.split("?")[0].split("#")[0][:300]
+
+
+@lru_cache(maxsize=65536)
+def _url_path(url: str) -> str:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return ""
+
+
+def wanted(props, agent: str | None) -> bool:
+    """Does the event have browser context (web properties, or a browser's User-Agent)? Events
+    without (backend events) are stored as they came, unenriched."""
+    if agent is not None and agent.startswith("Mozilla/"):
+        return True
+    return any(k in WEB_KEYS for k in props)
+
+
+def enrich(ev: dict, props: dict, keep_ip: bool = False) -> tuple[list, dict]:
+    """The enrichment columns (in COLUMNS order) of an event, and its properties to store (without
+    `$ip` unless `keep_ip`). `ev` carries the reserved `ingest_user_agent` / `ingest_client_ip`."""
+    ua = _text(props.get("$raw_user_agent"), 1000) or _text(ev.get("ingest_user_agent"), 1000)
+    device, browser, os_ = parse_user_agent(ua) if ua else ("", "", "")
+    device = device_name(_text(props.get("$device_type"), 50)) or device
+    browser = browser_name(_text(props.get("$browser"), 100)) or browser
+    os_ = os_name(_text(props.get("$os"), 100)) or os_
+    ip = _text(props.get("$ip"), 64) or _text(ev.get("ingest_client_ip"), 64)
+    ref_host = host_of(_text(props.get("$referrer"), 2000))
+    own_host = host_of(_text(props.get("$current_url"), 2000)) or host_of(_text(props.get("$host"), 300))
+    columns = [device, browser, os_, country(ip) if ip else "", acquisition_source(props, ref_host, own_host),
+               ref_host, page_path(props), ip if keep_ip else ""]
+    if "$ip" in props and not keep_ip:
+        props = {k: v for k, v in props.items() if k != "$ip"}
+    return columns, props
