@@ -209,7 +209,7 @@ async def test_weekly_report_has_a_pdf_with_the_figures_of_the_week(shop, make_f
     assert f"Visitors {web[0]:,} {web_prev[0]:,}" in flat
     assert f"Bounce rate {web[4] * 100:.2f}% {web_prev[4] * 100:.2f}%" in flat
     assert "Anomalies" in flat and "revenue: days of the period outside the model's forecast band" in flat
-    assert "Forecast: Prophet" in flat
+    assert "(best model by backtest)" in flat   # the note names the served model
     assert "attached: observatory-weekly-2026-02-25.pdf" in mail.part("html")
 
 
