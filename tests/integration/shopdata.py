@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from observatory.consumer.decode import to_row
-from observatory.consumer.sink import ClickHouseSink
 from observatory.demo.generator import Webshop
 from observatory.store.migrate import migrate
+from observatory.store.sink import ClickHouseSink
 
 
 def ms(ts: str) -> str:

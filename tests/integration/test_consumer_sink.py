@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from observatory.consumer.decode import decode
-from observatory.consumer.faults import DataError
-from observatory.consumer.sink import ClickHouseSink
+from observatory.store.errors import DataError
 from observatory.store.migrate import migrate
+from observatory.store.sink import ClickHouseSink
 
 
 def ev(user: str, **kw) -> dict:

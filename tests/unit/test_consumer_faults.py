@@ -6,7 +6,8 @@ import asyncio
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from observatory.consumer.faults import DataError, as_data_error, insert_isolating, item_body
+from observatory.consumer.faults import insert_isolating, item_body
+from observatory.store.errors import DataError, as_data_error
 
 
 def test_clickhouse_codes_decide_the_kind():

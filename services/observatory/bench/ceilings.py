@@ -103,7 +103,7 @@ def chdb_insert_rate(work: Path, bodies: list[bytes], repeat: int = 3) -> dict:
 import time, uuid, orjson, datetime as dt, clickhouse_connect
 from observatory.settings import StoreSettings
 from observatory.store.migrate import migrate
-from observatory.consumer.sink import ClickHouseSink, SETTINGS
+from observatory.store.sink import ClickHouseSink, SETTINGS
 s = StoreSettings(dsn="chdb://{work / 'chdb-ceiling'}", database="ceiling")
 c = clickhouse_connect.get_client(dsn=s.dsn); migrate(c, s)
 sink = ClickHouseSink(c, "ceiling")

@@ -8,14 +8,14 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from observatory import __version__
-from observatory.consumer.service import Consumer
-from observatory.consumer.sink import ClickHouseSink
 from observatory.api_keys import Access
+from observatory.consumer.service import Consumer
 from observatory.listeners import Listeners, private_app, public_app
 from observatory.metrics import ConsumerMetrics, new_registry
 from observatory.settings import BrokerSettings, ConsumerSettings, StoreSettings
 from observatory.store.client import connect
 from observatory.store.migrate import migrate
+from observatory.store.sink import ClickHouseSink
 
 
 def build_consumer(broker: BrokerSettings, settings: ConsumerSettings, store: StoreSettings,

@@ -25,6 +25,7 @@ import msgspec
 import orjson
 
 from observatory.events import enrich
+from observatory.store.sink import Item
 
 _TZ = Annotated[datetime, msgspec.Meta(tz=True)]
 
@@ -41,13 +42,6 @@ class Row(msgspec.Struct, gc=False):
     session_id: Union[str, None] = None      # null: ClickHouse stores "", as before
     source: Union[str, None] = None
     ingest_user_agent: Union[str, None] = None   # the request's User-Agent (web enrichment)
-
-
-class Item(msgspec.Struct, array_like=True, gc=False):
-    """One event for the sink: its JSON text, and when ingest received it (end-to-end latency)."""
-
-    json: bytes | msgspec.Raw
-    received_at: datetime
 
 
 @dataclass

@@ -18,21 +18,21 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
-from dataclasses import dataclass, field
 
 import aio_pika
 from aiormq.exceptions import DeliveryError
 
 from observatory import tracing
-from observatory.consumer.tracing import consumer_tracing
 from observatory.broker.connection import BrokerLink
 from observatory.consumer import faults
-from observatory.consumer.decode import Item, PoisonMessage, decode
-from observatory.consumer.sink import ClickHouseSink
+from observatory.consumer.decode import PoisonMessage, decode
+from observatory.consumer.tracing import consumer_tracing
 from observatory.metrics import ConsumerMetrics, observe_many
 from observatory.settings import BrokerSettings, ConsumerSettings
+from observatory.store.sink import ClickHouseSink, Item
 
 log = logging.getLogger("observatory.consumer")
 

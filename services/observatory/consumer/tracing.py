@@ -7,6 +7,7 @@ import contextlib
 
 from observatory import tracing
 
+
 def _header_get(carrier, key: str):
     value = carrier.get(key)
     if value is None:

@@ -106,7 +106,6 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     private.state.link = link
     private.state.publisher = publisher
     private.state.events_endpoint = endpoint
-    private.state.publisher = publisher
     for app, name in ((public, service_name), (private, service_name)):
         app.add_middleware(MetricsMiddleware, requests=metrics.http_requests, duration=metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)

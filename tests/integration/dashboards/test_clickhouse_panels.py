@@ -13,11 +13,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from observatory.consumer.decode import to_row
-from observatory.consumer.sink import ClickHouseSink
 from observatory.demo.generator import Webshop
 from observatory.store.migrate import migrate
-from tests.integration.dashboards.panels import (expand_clickhouse, metabase_questions, queries,
-                                                 rename_database)
+from observatory.store.sink import ClickHouseSink
+from tests.integration.dashboards.panels import expand_clickhouse, metabase_questions, queries, rename_database
 
 DAYS = 30
 

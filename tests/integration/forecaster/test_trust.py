@@ -142,12 +142,13 @@ async def test_tokens_of_a_request_refused_with_503_are_given_back(make_pipeline
 
 async def test_an_unexpected_publish_error_is_a_logged_503(make_pipeline, caplog, broker_settings):
     async with make_pipeline(consumer=False) as p:
-        endpoint = p.app.state.events_endpoint
+        publisher = p.app.state.events_endpoint.pipeline.publisher
+        assert publisher is p.app.state.publisher
 
-        async def broken(events):   # fault injection into the real endpoint: a bug below the publisher
+        async def broken(events):   # fault injection into the real pipeline: a bug below the publisher
             raise KeyError("delivery_tag")
 
-        endpoint.publisher.publish = broken
+        publisher.publish = broken
         with caplog.at_level(logging.ERROR, logger="observatory.ingest"):
             r = await p.post({"event_name": "x", "user_id": "u"}, headers={"X-Request-ID": "boom-1"})
         assert (r.status_code, r.json()["error"]) == (503, "publish_failed"), r.text

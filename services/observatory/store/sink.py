@@ -8,7 +8,7 @@ expression are left to ClickHouse to compute.
 The embedded engine (chDB) reads the batch from a temporary file (`file()`), a server from the
 request body (`input()`).
 
-An insert that ClickHouse refuses because of the data itself raises consumer.faults.DataError
+An insert that ClickHouse refuses because of the data itself raises store.errors.DataError
 (retrying the same items fails again: the consumer bisects the batch and dead-letters the refused
 items); any other failure is raised as it is (transient: the consumer retries).
 """
@@ -19,10 +19,18 @@ import os
 import tempfile
 from datetime import datetime, timezone
 
+import msgspec
 from clickhouse_connect.driver.client import Client
 
-from observatory.consumer.decode import Item
-from observatory.consumer.faults import as_data_error
+from observatory.store.errors import as_data_error
+
+
+class Item(msgspec.Struct, array_like=True, gc=False):
+    """One event for the sink: its JSON text, and when ingest received it (end-to-end latency)."""
+
+    json: bytes | msgspec.Raw
+    received_at: datetime
+
 
 FALLBACK = {"received_at": "timestamp"}  # an event without received_at keeps its timestamp there
 STAMP = "inserted_at"                     # set by the sink, the same for the whole batch
