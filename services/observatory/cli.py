@@ -200,15 +200,38 @@ def _forecast_service():
 
 @forecast_app.command("backtest")
 def forecast_backtest(
-        metric: Annotated[str, typer.Argument(help="revenue, orders, dau, signups or events:<event_name>")],
+        metric: Annotated[Optional[str], typer.Argument(help="revenue, orders, dau, signups or events:<event_name>")] = None,
         granularity: Annotated[str, typer.Option(help="day or hour")] = "day",
         horizon: Annotated[int, typer.Option(help="buckets held out per fold")] = 30,
-        folds: Annotated[int, typer.Option(help="rolling-origin folds")] = 3,
+        folds: Annotated[int, typer.Option(help="rolling-origin folds")] = 5,
         url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one (its PRIVATE "
                                                          "listener) instead")] = None,
         read_key: Annotated[Optional[str], typer.Option(help="with --url: default OBS_READ_KEY or .local/read-key")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False):
-    """MAPE and MASE of Prophet on a rolling holdout, against a seasonal-naive baseline."""
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        csv: Annotated[Optional[Path], typer.Option(help="backtest the series in this file (columns ds,y) instead "
+                                                         "of a metric; prints JSON")] = None):
+    """The served model (selection + calibrated band) on rolling holdouts, against the baselines."""
+    if csv is not None or metric is None:
+        if csv is None or metric is not None or url:
+            _fail("give a METRIC or --csv FILE (without --url)")
+        from observatory.forecaster.config import model_config
+        from observatory.forecaster.csvfile import CsvError, backtest_csv
+        from observatory.forecaster.model import InsufficientHistory
+        from observatory.settings import ForecasterSettings
+        if granularity not in ("day", "hour"):
+            _fail("--granularity must be day or hour")
+        f = _settings(ForecasterSettings)
+        try:
+            with typer.progressbar(length=folds, label=f"backtest {csv.name}: {folds} fold(s)", file=sys.stderr) as bar:
+                result = backtest_csv(csv, granularity, horizon, folds,
+                                      f.min_history_days if granularity == "day" else f.min_history_hours,
+                                      model_config(f), bar.update)
+        except CsvError as exc:
+            _fail(str(exc), 2)
+        except InsufficientHistory as exc:
+            _fail(f"{csv}: {exc} for {folds} fold(s) of {horizon}", 3)
+        typer.echo(json.dumps(result, indent=2))
+        return
     if url:
         import httpx
         try:
@@ -220,7 +243,8 @@ def forecast_backtest(
             _fail(f"{r.status_code}: {r.json().get('message', r.text) if r.headers.get('content-type', '').startswith('application/json') else r.text}")
         result = r.json()
     else:
-        from observatory.forecaster.model import InsufficientHistory, backtest
+        from observatory.forecaster.evaluation import backtest
+        from observatory.forecaster.model import InsufficientHistory
         from observatory.forecaster.series import GRANULARITIES, UnknownMetric
         if granularity not in GRANULARITIES:
             _fail(f"--granularity must be one of {', '.join(GRANULARITIES)}")
@@ -229,7 +253,7 @@ def forecast_backtest(
         svc = fc.service
         try:
             svc.check_metric(metric)
-            series = svc.history(metric, granularity)
+            series = svc.history(metric, granularity, extra=horizon * folds)
             result = {"metric": metric, **backtest(series, granularity, horizon, folds, svc.min_points(granularity),
                                                    svc.config).as_dict()}
         except UnknownMetric:
@@ -250,12 +274,14 @@ def forecast_backtest(
 
     typer.echo(f"{result['metric']} ({result['granularity']}): {result['folds']} fold(s) x {result['horizon']} "
                f"buckets held out, seasonal period {result['season']}")
-    typer.echo(f"  prophet         MAPE {pct(result['mape']):>7}   MASE {num(result['mase'])}   MAE {result['mae']:.2f}")
-    typer.echo(f"  seasonal naive  MAPE {pct(result['naive_mape']):>7}   MASE {num(result['naive_mase'])}   "
-               f"MAE {result['naive_mae']:.2f}")
-    rel = result["relative_mae"]
-    verdict = "n/a" if rel is None else ("beats seasonal naive" if rel < 1 else "does NOT beat seasonal naive")
-    typer.echo(f"  MAE(prophet) / MAE(seasonal naive) = {num(rel)}: {verdict}")
+    models = sorted({r["model"] for r in result.get("fold_results", [])})
+    typer.echo(f"  served ({', '.join(models)})  MAPE {pct(result['mape']):>7}   MASE {num(result['mase'])}   "
+               f"MAE {result['mae']:.2f}   coverage {pct(result.get('coverage'))} (nominal {pct(result.get('interval_width'))})")
+    typer.echo(f"  seasonal naive (week)  MAPE {pct(result['naive_mape']):>7}   MASE {num(result['naive_mase'])}   "
+               f"MAE {num(result['naive_mae'])}")
+    rel, best = result["relative_mae"], result.get("best_baseline")
+    verdict = "n/a" if rel is None else ("beats every baseline" if rel < 1 else "does NOT beat the best baseline")
+    typer.echo(f"  MAE(served) / MAE(best baseline: {best}) = {num(rel)}: {verdict}")
 
 
 class ReportKind(str, Enum):

@@ -137,6 +137,9 @@ class ForecasterMetrics:
     model_fitted: Gauge
     backtest_mape: Gauge
     backtest_mase: Gauge
+    backtest_relative_mae: Gauge
+    band_coverage: Gauge
+    model_selected: Gauge
     reports_sent: Counter
     report_failures: Counter
     ready: Gauge
@@ -187,11 +190,21 @@ class ForecasterMetrics:
                 "forecaster_model_fitted_timestamp_seconds", "Unix time the model was last fitted",
                 ["metric", "granularity"], registry=registry),
             backtest_mape=Gauge(
-                "forecaster_backtest_mape", "Holdout MAPE of the last fit (0.1 = 10%)",
+                "forecaster_backtest_mape", "Holdout MAPE of the served model at its last fit (0.1 = 10%)",
                 ["metric", "granularity"], registry=registry),
             backtest_mase=Gauge(
-                "forecaster_backtest_mase", "Holdout MASE of the last fit (< 1: beats seasonal naive)",
-                ["metric", "granularity"], registry=registry),
+                "forecaster_backtest_mase", "Holdout MASE of the served model (in-sample weekly seasonal naive "
+                "scale; < 1: beats it)", ["metric", "granularity"], registry=registry),
+            backtest_relative_mae=Gauge(
+                "forecaster_backtest_relative_mae", "Holdout MAE of the served model / MAE of the best baseline "
+                "(seasonal naive daily/weekly, ETS) on the same folds", ["metric", "granularity"], registry=registry),
+            band_coverage=Gauge(
+                "forecaster_band_coverage", "Held-out share of actuals inside the served, calibrated band "
+                "(leave-one-fold-out; nominal: OBS_FORECASTER_INTERVAL_WIDTH)", ["metric", "granularity"],
+                registry=registry),
+            model_selected=Gauge(
+                "forecaster_model_selected", "1 for the model serving the metric, 0 for the other candidates",
+                ["metric", "granularity", "model"], registry=registry),
             reports_sent=Counter(
                 "forecaster_reports_sent", "KPI report emails sent, by kind (daily, weekly)", ["kind"],
                 registry=registry),

@@ -240,6 +240,9 @@ def _duration_s(text: str) -> float:
     return float(text)
 
 
+FORECAST_CANDIDATES = ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble")
+
+
 class ForecasterSettings(BaseSettings):
     """Forecaster: Prophet models of business metrics, analytics API, anomaly gauges, report schedule."""
 
@@ -261,7 +264,8 @@ class ForecasterSettings(BaseSettings):
     retry_s: float = Field(default=600.0, gt=0, description="retry a failed or too-short model after this long")
     evaluate_interval_s: float = Field(default=60.0, gt=0, description="how often the anomaly gauges are updated")
     tick_s: float = Field(default=5.0, gt=0, description="scheduler wake-up period")
-    history_days: int = Field(default=365, ge=7, description="daily models look back this far")
+    history_days: int = Field(default=1095, ge=7, description="daily models train on at most this many days "
+                                                              "(yearly seasonality from 730)")
     history_hours: int = Field(default=24 * 28, ge=24, description="hourly models look back this far")
     min_history_days: int = Field(default=14, ge=2, description="fewer complete days: 422")
     min_history_hours: int = Field(default=72, ge=2, description="fewer complete hours: 422")
@@ -269,10 +273,17 @@ class ForecasterSettings(BaseSettings):
     max_periods_hour: int = Field(default=168, ge=1)
     interval_width: float = Field(default=0.95, gt=0, lt=1, description="forecast band (yhat_lower..yhat_upper)")
     seasonality_mode: Literal["additive", "multiplicative"] = "multiplicative"
-    uncertainty_samples: int = Field(default=300, ge=10, description="Prophet samples for the band")
-    backtest_horizon_days: int = Field(default=14, ge=1, description="holdout of the metadata backtest")
+    uncertainty_samples: int = Field(default=300, ge=10, description="Prophet samples for its own band (served "
+                                     "only while the history is too short to calibrate one)")
+    backtest_horizon_days: int = Field(default=14, ge=1, description="holdout per model-selection fold")
     backtest_horizon_hours: int = Field(default=24, ge=1)
-    backtest_folds: int = Field(default=1, ge=0, description="metadata backtest folds per refresh (0: none)")
+    backtest_folds: int = Field(default=5, ge=0, description="model-selection folds per refresh (0: Prophet, "
+                                                             "uncalibrated band)")
+    candidates: str = Field(default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble",
+                            description="models compared at each refresh; the first serves when none can be compared")
+    holidays: str = Field(default="", description="country codes (holidays package) whose public holidays Prophet "
+                                                   "models, e.g. DE or DE,AT")
+    yearly_min_days: int = Field(default=730, ge=365, description="yearly seasonality from this much daily history")
     payment_window_s: int = Field(default=3600, ge=60, description="window of the payment failure rate gauge")
     churn: bool = Field(default=True, description="score churn monthly (churn_scores table, /v1/churn, gauges)")
     churn_min_users: int = Field(default=50, ge=2, description="fewer active users at a cutoff: no churn model")
@@ -303,7 +314,28 @@ class ForecasterSettings(BaseSettings):
             raise ValueError(f"OBS_FORECASTER_REFRESH: {exc}") from None
         if any(v <= 0 for v in intervals.values()):
             raise ValueError("OBS_FORECASTER_REFRESH: intervals must be positive")
+        self.candidate_list(), self.holiday_countries()   # unknown names fail at start-up
         return self
+
+    def candidate_list(self) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(c.strip() for c in self.candidates.split(",") if c.strip()))
+        unknown = [c for c in names if c not in FORECAST_CANDIDATES]
+        if unknown or not names:
+            raise ValueError(f"OBS_FORECASTER_CANDIDATES: unknown {unknown or 'empty list'}; "
+                             f"choose from {', '.join(FORECAST_CANDIDATES)}")
+        return names
+
+    def holiday_countries(self) -> tuple[str, ...]:
+        codes = tuple(dict.fromkeys(c.strip().upper() for c in self.holidays.split(",") if c.strip()))
+        if codes:
+            import holidays   # a dependency of prophet (the forecast extra)
+            for code in codes:
+                try:
+                    holidays.country_holidays(code)
+                except NotImplementedError:
+                    raise ValueError(f"OBS_FORECASTER_HOLIDAYS: unknown country {code!r} "
+                                     "(ISO 3166 code, e.g. DE, US)") from None
+        return codes
 
 
 class ReportSettings(BaseSettings):

@@ -3,7 +3,7 @@ needs a read key (observatory.api_keys); reports need the admin scope.
 
 GET  /v1/forecast                     metrics and cached models
 GET  /v1/forecast/{metric}            ?periods=30&granularity=day|hour -> points + model metadata
-GET  /v1/backtest/{metric}            ?granularity=day&horizon=30&folds=3 -> MAPE, MASE vs seasonal naive
+GET  /v1/backtest/{metric}            ?granularity=day&horizon=30&folds=5 -> MAPE, MASE vs seasonal naive
 GET  /v1/analytics                    the analytics queries and their parameters
 GET  /v1/analytics/<query>            one route per query (store/queries/<query>.sql), its own parameters
 POST /v1/reports/{kind}               send the daily|weekly|monthly report now to OBS_REPORT_RECIPIENTS (?to= narrows)
@@ -27,7 +27,8 @@ from fastapi import APIRouter, Path, Query, Request
 from observatory.api_keys import AUTH_ERRORS, Principal, require_scope
 from observatory.errors import ApiError, error_responses
 from observatory.forecaster import schemas
-from observatory.forecaster.model import InsufficientHistory, backtest
+from observatory.forecaster.evaluation import backtest
+from observatory.forecaster.model import InsufficientHistory
 from observatory.forecaster.series import BASE_METRICS, UnknownMetric
 from observatory.forecaster.service import ForecastService
 from observatory.forecaster.workpool import Busy
@@ -127,12 +128,12 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
     async def get_backtest(metric: str, principal: Annotated[Principal, read],
                            granularity: Annotated[Granularity, Query()] = "day",
                            horizon: Annotated[int | None, Query(ge=1, le=most, description="buckets per fold")] = None,
-                           folds: Annotated[int, Query(ge=1, le=20)] = 3):
+                           folds: Annotated[int, Query(ge=1, le=20)] = 5):
         h = _periods("horizon", horizon, granularity, service)
         _limited(backtests, principal, "backtest")
         try:
             await asyncio.to_thread(service.check_metric, metric)
-            series = await asyncio.to_thread(service.history, metric, granularity)
+            series = await asyncio.to_thread(service.history, metric, granularity, None, h * folds)
             result = await service.pool.run(backtest, series, granularity, h, folds, service.min_points(granularity),
                                             service.config, wait=False)
         except UnknownMetric:

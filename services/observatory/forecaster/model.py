@@ -1,30 +1,29 @@
-"""Prophet models and their evaluation (pure: pandas in, pandas/dataclasses out, no I/O).
+"""Prophet, the forecaster's richest candidate, and the error measures every evaluation uses (pure:
+pandas in, pandas/numbers out, no I/O).
 
-- `fit_predict`: Prophet with weekly seasonality (plus daily for hourly data), the history's fitted
-  values and `periods` future buckets with yhat, yhat_lower, yhat_upper (clipped at 0: every metric
-  here is a count or an amount).
-- `backtest`: rolling-origin holdout. For each fold the model is fitted on everything before the
-  cutoff and forecasts the next `horizon` buckets. Reported:
-    MAPE  mean(|y - yhat| / |y|) over holdout points with y != 0
-    MASE  MAE(model) / MAE of the in-sample seasonal-naive forecast (y[t] = y[t - m]) on the
-          training data (Hyndman & Koehler 2006); < 1: better than seasonal naive in-sample
-    relative_mae  MAE(model) / MAE(seasonal-naive forecast of the same holdout, which repeats the
-          last season of the training data); < 1: beats seasonal naive out of sample
-  and the same MAPE/MASE for the seasonal-naive baseline itself.
+- `fit_predict`: Prophet with weekly seasonality; hourly data gets two daily profiles (weekdays and
+  weekends, as conditional seasonalities) instead of one; yearly seasonality once the history spans
+  `yearly_min_days`; country holidays (`holidays` package) when configured. Returns the history's
+  fitted values and `periods` future buckets with yhat, yhat_lower, yhat_upper (clipped at 0: every
+  metric here is a count or an amount). Its own band (Prophet's simulations) is only served when
+  there is too little history to calibrate one from backtest residuals (see calibrate.py).
+- MAPE: mean(|y - yhat| / |y|) over points with y != 0; MASE: MAE / in-sample MAE of the seasonal
+  naive forecast y[t] = y[t - m] with m one week (7 days, 168 hours) (Hyndman & Koehler 2006).
+Model candidates, selection and backtests: candidates.py, selection.py, evaluation.py.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 FREQ = {"day": "D", "hour": "h"}
-SEASON = {"day": 7, "hour": 24}     # seasonal-naive period (one week of days, one day of hours)
+SEASON = {"day": 7, "hour": 168}    # MASE scale: seasonal naive with the weekly season
+DAY_SEASON = {"day": 1, "hour": 24}  # the daily season (for daily data: the last value)
 
 
 class InsufficientHistory(Exception):
@@ -37,9 +36,19 @@ class InsufficientHistory(Exception):
 class ModelConfig:
     seasonality_mode: str = "multiplicative"
     interval_width: float = 0.95
-    uncertainty_samples: int = 300
+    uncertainty_samples: int = 300       # Prophet's own band: only when no calibrated band is possible
     changepoint_prior_scale: float = 0.05
     seed: int = 20260301
+    candidates: tuple[str, ...] = ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble")
+    selection_folds: int = 5             # rolling-origin folds compared at every refresh
+    selection_horizon: tuple[int, int] = (14, 24)   # (days, hours) held out per selection fold
+    history: tuple[int, int] = (1095, 24 * 28)       # (days, hours) each fit trains on at most
+    holidays: tuple[str, ...] = ()       # ISO country codes for Prophet's holiday effects
+    yearly_min_days: int = 730           # yearly seasonality from this much daily history
+    ets_window: tuple[int, int] = (365, 24 * 28)     # ETS trains on the last (days, hours)
+
+    def pick(self, pair: tuple[int, int], granularity: str) -> int:
+        return pair[0] if granularity == "day" else pair[1]
 
 
 def _quiet() -> None:
@@ -62,28 +71,72 @@ def _prophet():
     return Prophet
 
 
-def fit_predict(history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig = ModelConfig()
-                ) -> pd.DataFrame:
+def _weekday_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    weekend = frame["ds"].dt.day_of_week >= 5
+    return frame.assign(is_weekday=~weekend, is_weekend=weekend)
+
+
+def holiday_frame(countries: tuple[str, ...], first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame | None:
+    """Public holidays of `countries` (ISO codes, `holidays` package) from first's year to a year past
+    last: one row per (holiday, date) as Prophet wants them. Raises ValueError for an unknown code."""
+    if not countries:
+        return None
+    import holidays as hol
+    rows = []
+    for code in countries:
+        try:
+            days = hol.country_holidays(code, years=range(first.year, last.year + 2))
+        except NotImplementedError:
+            raise ValueError(f"unknown holiday country {code!r} (ISO 3166 code, e.g. DE, US, FR)") from None
+        rows += [(f"{code}:{name}", pd.Timestamp(day)) for day, name in days.items()]
+    return pd.DataFrame(rows, columns=["holiday", "ds"]).drop_duplicates()
+
+
+def prophet_settings(history: pd.DataFrame, granularity: str, config: ModelConfig) -> dict:
+    """The seasonalities Prophet gets for this history (also reported in the model metadata)."""
+    # Prophet's own measure of the span (last - first): below 730 days it warns that yearly is under-identified
+    span_days = (history["ds"].iloc[-1] - history["ds"].iloc[0]).total_seconds() / 86400 if len(history) else 0
+    return {"weekly_seasonality": True, "daily_seasonality": granularity == "hour",
+            "daily_profiles": "weekday/weekend" if granularity == "hour" else None,
+            "yearly_seasonality": granularity == "day" and span_days >= config.yearly_min_days,
+            "holidays": list(config.holidays)}
+
+
+def fit_predict(history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig = ModelConfig(),
+                band: bool = True) -> pd.DataFrame:
     """history: columns ds (naive UTC, one row per bucket, no gaps) and y. Returns ds, yhat, yhat_lower,
-    yhat_upper, is_forecast for the history and `periods` buckets after it."""
+    yhat_upper, is_forecast for the history and `periods` buckets after it. band=False skips Prophet's
+    simulations (yhat_lower = yhat_upper = yhat): the served band is then calibrated elsewhere."""
     Prophet = _prophet()
-    span_days = (history["ds"].iloc[-1] - history["ds"].iloc[0]).total_seconds() / 86400
+    shape = prophet_settings(history, granularity, config)
+    hourly = granularity == "hour"
     model = Prophet(
         growth="linear",
         weekly_seasonality=True,
-        daily_seasonality=granularity == "hour",
-        yearly_seasonality=span_days >= 730,
+        daily_seasonality=False,
+        yearly_seasonality=shape["yearly_seasonality"],
         seasonality_mode=config.seasonality_mode if history["y"].abs().sum() > 0 else "additive",
         interval_width=config.interval_width,
-        uncertainty_samples=config.uncertainty_samples,
+        uncertainty_samples=config.uncertainty_samples if band else 0,
         changepoint_prior_scale=config.changepoint_prior_scale,
+        holidays=holiday_frame(config.holidays, history["ds"].iloc[0], history["ds"].iloc[-1]),
     )
-    model.fit(history[["ds", "y"]])
+    train = history[["ds", "y"]]
+    if hourly:   # one daily profile for weekdays, one for weekends
+        model.add_seasonality("daily_weekday", period=1, fourier_order=6, condition_name="is_weekday")
+        model.add_seasonality("daily_weekend", period=1, fourier_order=6, condition_name="is_weekend")
+        train = _weekday_columns(train)
+    model.fit(train)
     future = model.make_future_dataframe(periods=periods, freq=FREQ[granularity], include_history=True)
+    if hourly:
+        future = _weekday_columns(future)
     # the band comes from Prophet's simulations (numpy's global generator): seed it so the same
     # history always gives the same band (alert thresholds must not jitter between refreshes)
     np.random.seed(config.seed)
-    fc = model.predict(future)[["ds", "yhat", "yhat_lower", "yhat_upper"]]
+    fc = model.predict(future)
+    if not band:
+        fc["yhat_lower"] = fc["yhat_upper"] = fc["yhat"]
+    fc = fc[["ds", "yhat", "yhat_lower", "yhat_upper"]].copy()
     for col in ("yhat", "yhat_lower", "yhat_upper"):
         fc[col] = fc[col].clip(lower=0.0)
     fc["is_forecast"] = fc["ds"] > history["ds"].iloc[-1]
@@ -108,56 +161,3 @@ def mase_scale(train: np.ndarray, m: int) -> float | None:
         return None
     scale = float(np.mean(np.abs(train[m:] - train[:-m])))
     return scale if scale > 0 else None
-
-
-@dataclass
-class BacktestResult:
-    granularity: str
-    horizon: int
-    folds: int
-    season: int
-    points: int
-    mape: float | None
-    mase: float | None
-    relative_mae: float | None
-    naive_mape: float | None
-    naive_mase: float | None
-    mae: float
-    naive_mae: float
-
-    def as_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
-
-
-def backtest(series: pd.DataFrame, granularity: str, horizon: int, folds: int, min_train: int,
-             config: ModelConfig = ModelConfig()) -> BacktestResult:
-    """Rolling-origin evaluation: folds consecutive holdouts of `horizon` buckets at the end of
-    `series`, each forecast from a model fitted on everything before it."""
-    y = series["y"].to_numpy(dtype=float)
-    m = SEASON[granularity]
-    needed = max(min_train, 2 * m) + horizon * folds
-    if folds < 1 or len(y) < needed:
-        raise InsufficientHistory(needed, len(y), granularity)
-    actual_all, model_all, naive_all, mases, naive_mases = [], [], [], [], []
-    for k in range(folds, 0, -1):
-        cutoff = len(y) - k * horizon
-        train = series.iloc[:cutoff]
-        fc = fit_predict(train, horizon, granularity, config)
-        predicted = fc["yhat"].to_numpy()[cutoff:cutoff + horizon]
-        actual = y[cutoff:cutoff + horizon]
-        naive = seasonal_naive(y[:cutoff], horizon, m)
-        scale = mase_scale(y[:cutoff], m)
-        if scale:
-            mases.append(float(np.mean(np.abs(actual - predicted))) / scale)
-            naive_mases.append(float(np.mean(np.abs(actual - naive))) / scale)
-        actual_all.append(actual)
-        model_all.append(predicted)
-        naive_all.append(naive)
-    actual, predicted, naive = (np.concatenate(a) for a in (actual_all, model_all, naive_all))
-    mae, naive_mae = float(np.mean(np.abs(actual - predicted))), float(np.mean(np.abs(actual - naive)))
-    return BacktestResult(
-        granularity=granularity, horizon=horizon, folds=folds, season=m, points=len(actual),
-        mape=mape(actual, predicted), mase=float(np.mean(mases)) if mases else None,
-        relative_mae=mae / naive_mae if naive_mae > 0 else None,
-        naive_mape=mape(actual, naive), naive_mase=float(np.mean(naive_mases)) if naive_mases else None,
-        mae=mae, naive_mae=naive_mae)

@@ -1,11 +1,15 @@
 """The forecaster's logic: fitted models cached per (metric, granularity), refreshed when older than
 the metric's refresh interval, written to `<db>.forecasts` for dashboards, and the anomaly gauges.
 
+A refresh compares the candidate models on rolling-origin folds of the metric's history
+(selection.py), serves the best one with a band calibrated from its fold residuals, and exports the
+choice and its scores (forecaster_model_selected, forecaster_backtest_*, forecaster_band_coverage).
+
 Anomaly gauges (updated every OBS_FORECASTER_EVALUATE_INTERVAL_S, daily models):
   forecaster_metric_actual{metric}          the metric over the trailing 24 hours [now-24h, now)
   forecaster_metric_expected/lower/upper    the daily forecast for the same 24 hours: the forecast of
                                             yesterday and of today, weighted by how much of the
-                                            window falls on each day
+                                            window falls on each day (lower/upper: the calibrated band)
   forecaster_metric_moving_average_7d       mean daily value of the last 7 complete UTC days
   forecaster_payment_failure_ratio          over [now - payment_window, now); 0 when no attempt
   forecaster_payment_failure_ratio_7d       the same over 7 days (baseline)
@@ -25,7 +29,10 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 
 from observatory.forecaster import reporting
-from observatory.forecaster.model import BacktestResult, InsufficientHistory, ModelConfig, backtest, fit_predict
+from observatory.forecaster.config import model_config
+from observatory.forecaster.model import InsufficientHistory, prophet_settings
+from observatory.forecaster.scores import export_scores
+from observatory.forecaster.selection import Selection, select, serve
 from observatory.forecaster.series import (BASE_METRICS, GRANULARITIES, STEP, UnknownMetric, as_utc, bucket_start,
                                            data_start, load_series, source, window_total)
 from observatory.forecaster.workpool import Busy, FitPool
@@ -54,7 +61,8 @@ class FittedModel:
     fitted_at: datetime
     fit_seconds: float
     horizon: int
-    backtest: BacktestResult | None
+    backtest: Selection           # the refresh's model comparison: chosen model, scores, calibration
+    shape: dict                   # Prophet's seasonalities for this history (metadata)
 
     def points(self, periods: int) -> list[dict]:
         future = self.frame[self.frame["is_forecast"]].head(periods)
@@ -68,11 +76,22 @@ class FittedModel:
             "fitted_at": _iso(self.fitted_at),
             "fit_seconds": round(self.fit_seconds, 4),
             "horizon": self.horizon,
-            "backtest": self.backtest.as_dict() if self.backtest else None,
-            "model": {"kind": "prophet", "weekly_seasonality": True, "daily_seasonality": self.granularity == "hour",
-                      "seasonality_mode": settings.seasonality_mode, "interval_width": settings.interval_width},
+            "backtest": self.backtest.as_dict() if self.backtest.folds else None,
+            "model": {"kind": self.backtest.chosen, **self.seasonalities(),
+                      "seasonality_mode": settings.seasonality_mode, "interval_width": settings.interval_width,
+                      "calibrated": self.backtest.calibration is not None,
+                      "coverage": self.backtest.calibration.coverage if self.backtest.calibration else None},
             "refresh_s": settings.refresh_s(self.metric),
         }
+
+    def seasonalities(self) -> dict:
+        """What the served model knows: every candidate has the weekly (and, hourly, the daily) cycle;
+        yearly seasonality, holidays and weekday/weekend daily profiles are Prophet's (and the ensemble's)."""
+        prophet = self.backtest.chosen in ("prophet", "ensemble")
+        return {"weekly_seasonality": True, "daily_seasonality": self.granularity == "hour",
+                "daily_profiles": self.shape["daily_profiles"] if prophet else None,
+                "yearly_seasonality": prophet and self.shape["yearly_seasonality"],
+                "holidays": self.shape["holidays"] if prophet else []}
 
     def row(self, day: datetime) -> pd.Series | None:
         match = self.frame[self.frame["ds"] == pd.Timestamp(utc(day).replace(tzinfo=None))]
@@ -89,7 +108,7 @@ class ForecastService:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.models: dict[tuple[str, str], FittedModel] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self.config = ModelConfig(settings.seasonality_mode, settings.interval_width, settings.uncertainty_samples)
+        self.config = model_config(settings)
         self.store_ok = False
         self.pool = FitPool(settings.fit_workers, settings.fit_waiting)
 
@@ -116,11 +135,14 @@ class ForecastService:
         return self.settings.max_periods_day if granularity == "day" else self.settings.max_periods_hour
 
     def lookback(self, granularity: str) -> int:
-        return self.settings.history_days if granularity == "day" else self.settings.history_hours
+        """The training window plus the selection folds before it (each fold trains on a full window)."""
+        window = self.settings.history_days if granularity == "day" else self.settings.history_hours
+        return window + self.settings.backtest_folds * self.config.pick(self.config.selection_horizon, granularity)
 
     # -- fitting ---------------------------------------------------------------------------------
-    def history(self, metric: str, granularity: str, now: datetime | None = None) -> pd.DataFrame:
-        return load_series(self.analytics, metric, granularity, now or self.clock(), self.lookback(granularity))
+    def history(self, metric: str, granularity: str, now: datetime | None = None, extra: int = 0) -> pd.DataFrame:
+        """The complete buckets a refresh needs (plus `extra` before them, e.g. a backtest's folds)."""
+        return load_series(self.analytics, metric, granularity, now or self.clock(), self.lookback(granularity) + extra)
 
     def fit(self, metric: str, granularity: str, now: datetime | None = None) -> FittedModel:
         """Fit now (blocking). Raises InsufficientHistory."""
@@ -132,15 +154,8 @@ class ForecastService:
             if len(series) < needed:
                 raise InsufficientHistory(needed, len(series), granularity)
             horizon = self.max_periods(granularity)
-            frame = fit_predict(series, horizon, granularity, self.config)
-            bt = None
-            bt_horizon = (self.settings.backtest_horizon_days if granularity == "day"
-                          else self.settings.backtest_horizon_hours)
-            if self.settings.backtest_folds:
-                try:
-                    bt = backtest(series, granularity, bt_horizon, self.settings.backtest_folds, needed, self.config)
-                except InsufficientHistory:
-                    bt = None   # enough to forecast, not yet enough to hold some back
+            selection = select(series, granularity, needed, self.config)
+            frame = serve(series, selection, horizon, granularity, self.config)
         except InsufficientHistory:
             self.metrics.model_fits.labels(metric, granularity, "insufficient_history").inc()
             raise
@@ -148,15 +163,14 @@ class ForecastService:
             self.metrics.model_fits.labels(metric, granularity, "error").inc()
             raise
         elapsed = time.perf_counter() - started
-        model = FittedModel(metric, granularity, frame, as_utc(series["ds"].iloc[0]), as_utc(series["ds"].iloc[-1]),
-                            len(series), now, elapsed, horizon, bt)
+        window = frame[~frame["is_forecast"]]
+        model = FittedModel(metric, granularity, frame, as_utc(window["ds"].iloc[0]), as_utc(window["ds"].iloc[-1]),
+                            len(window), now, elapsed, horizon, selection,
+                            prophet_settings(window, granularity, self.config))
         self.metrics.model_fits.labels(metric, granularity, "ok").inc()
         self.metrics.fit_duration.observe(elapsed)
         self.metrics.model_fitted.labels(metric, granularity).set(now.timestamp())
-        if bt and bt.mape is not None:
-            self.metrics.backtest_mape.labels(metric, granularity).set(bt.mape)
-        if bt and bt.mase is not None:
-            self.metrics.backtest_mase.labels(metric, granularity).set(bt.mase)
+        export_scores(self.metrics, model.metric, model.granularity, model.backtest, self.config.candidates)
         return model
 
     # -- what a report draws (observatory.reports.forecast.ForecastSource) --------------------------
@@ -186,7 +200,8 @@ class ForecastService:
                 await asyncio.to_thread(self.store_forecast, model)
             log.info("model fitted", extra={"metric": metric, "granularity": granularity,
                                             "points": model.history_points, "seconds": round(model.fit_seconds, 3),
-                                            "mape": model.backtest.mape if model.backtest else None})
+                                            "model": model.backtest.chosen, "mape": model.backtest.mape,
+                                            "relative_mae": model.backtest.score.relative_mae})
             return model
 
     async def forecast(self, metric: str, granularity: str, *, wait: bool = True) -> FittedModel:

@@ -38,7 +38,12 @@ async def test_revenue_forecast_points_band_and_metadata(shop, make_forecaster):
     assert meta["fitted_at"] == "2026-03-04T15:00:00Z"
     assert meta["model"]["weekly_seasonality"] is True and meta["model"]["daily_seasonality"] is False
     bt = meta["backtest"]
-    assert bt["horizon"] == 14 and bt["points"] == 14 and 0 < bt["mape"] < 0.5 and bt["mase"] > 0
+    # 42 days = 14 to train + 2 selection folds of 14 (5 by default, fewer when the history is short)
+    assert (bt["horizon"], bt["folds"], bt["points"]) == (14, 2, 28) and 0 < bt["mape"] < 0.5 and bt["mase"] > 0
+    assert meta["model"]["kind"] == bt["chosen"] and bt["chosen"] in bt["candidates"]
+    assert bt["mae"] == min(c["mae"] for c in bt["candidates"].values() if c.get("mae") is not None)   # all compete
+    assert bt["best_baseline"] in ("seasonal_naive_day", "seasonal_naive_week", "ets")
+    assert bt["band"]["method"] == "split_conformal" and bt["band"]["scores"] == 28 and meta["model"]["calibrated"]
     # the forecast is of the right size: the mean forecast of the next week is within 30% of the last week
     daily = {}
     for e in events:
@@ -180,7 +185,9 @@ async def test_backtest_endpoint(shop, make_forecaster):
 
 async def test_anomaly_gauges_hold_the_independently_computed_values(shop, make_forecaster):
     store, events = shop
-    async with make_forecaster(store, metrics="revenue,orders,dau,signups,events:add_to_cart") as (app, http):
+    # selection folds of 5 days: 42 days hold 5 of them, enough for a held-out (leave-one-fold-out) coverage
+    async with make_forecaster(store, metrics="revenue,orders,dau,signups,events:add_to_cart",
+                               backtest_horizon_days=5) as (app, http):
         ran = await app.state.forecaster.scheduler.tick()
         text = (await http.get("/metrics")).text
         ready = await http.get("/health/ready")
@@ -201,6 +208,19 @@ async def test_anomaly_gauges_hold_the_independently_computed_values(shop, make_
     week = [e for e in events if today - timedelta(days=7) <= ts(e) < today and e["event_name"] == "purchase_completed"]
     assert g[("forecaster_metric_moving_average_7d", "revenue")] == \
            sum(cents(e["properties"]["total_value"]) for e in week) / 100 / 7
+    every = samples(text)
+    for metric in ("revenue", "orders", "dau", "signups", "events:add_to_cart"):
+        labels = (("granularity", "day"), ("metric", metric))
+        selected = {dict(k[1])["model"]: v for k, v in every.items()
+                    if k[0] == "forecaster_model_selected" and ("metric", metric) in k[1]}
+        served = app.state.forecaster.service.models[(metric, "day")]
+        assert selected == {c: float(c == served.backtest.chosen) for c in
+                            ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble")}
+        # the gauges hold the served model's fold scores and the held-out coverage of its calibrated band
+        assert every[("forecaster_backtest_relative_mae", labels)] == served.backtest.score.relative_mae > 0
+        assert served.backtest.folds == 5 and served.backtest.calibration.scores == 25
+        assert every[("forecaster_band_coverage", labels)] == served.backtest.calibration.coverage
+        assert 0.5 <= served.backtest.calibration.coverage <= 1
     for metric in ("revenue", "orders", "dau", "signups"):
         lo, mid, hi = (g[(f"forecaster_metric_{k}", metric)] for k in ("lower", "expected", "upper"))
         assert 0 <= lo <= mid <= hi

@@ -73,7 +73,7 @@ async def test_daily_report_arrives_with_kpi_table_and_inline_chart(shop, make_f
     assert f'src="cid:{cid}"' in html
     assert images[0].get_content_disposition() == "inline"
     assert png_size(images[0].get_content()) == (800, 320)
-    assert "Forecast: Prophet" in html and "backtest MAPE" in html
+    assert "(best model by backtest)" in html and "backtest MAPE" in html
     assert "Revenue" in mail.part("plain")
 
 
@@ -209,7 +209,7 @@ async def test_weekly_report_has_a_pdf_with_the_figures_of_the_week(shop, make_f
     assert f"Visitors {web[0]:,} {web_prev[0]:,}" in flat
     assert f"Bounce rate {web[4] * 100:.2f}% {web_prev[4] * 100:.2f}%" in flat
     assert "Anomalies" in flat and "revenue: days of the period outside the model's forecast band" in flat
-    assert "Forecast: Prophet" in flat
+    assert "(best model by backtest)" in flat   # the note names the served model
     assert "attached: observatory-weekly-2026-02-25.pdf" in mail.part("html")
 
 

@@ -1,0 +1,121 @@
+"""The forecasting models a metric can be served by, behind one call (pure: arrays in, arrays out).
+
+  prophet               model.fit_predict (weekday/weekend daily profiles, yearly, holidays)
+  ets                   Holt-Winters exponential smoothing (statsmodels): additive damped trend,
+                        additive weekly season (7 days / 168 hours; 24 hours or none when the history
+                        is shorter than two seasons), trained on the last `ets_window` buckets
+  seasonal_naive_week   repeat the last week (7 days / 168 hours)
+  seasonal_naive_day    repeat the last day (24 hours; for daily data: the last value)
+  ensemble              mean of prophet and ets
+
+Baselines (what the relative MAE is measured against): both seasonal naives and ETS.
+Every forecast is clipped at 0 (metrics are counts and amounts).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from observatory.forecaster.model import DAY_SEASON, SEASON, ModelConfig, fit_predict, seasonal_naive
+
+BASELINES = ("seasonal_naive_day", "seasonal_naive_week", "ets")
+
+
+class CandidateError(Exception):
+    """A candidate could not be fitted on this history (it is then left out of the comparison)."""
+
+
+@dataclass
+class Forecast:
+    fitted: np.ndarray    # in-sample values for the training buckets
+    future: np.ndarray    # the `periods` buckets after them
+    lower: np.ndarray | None = None   # Prophet's own band (only with band=True)
+    upper: np.ndarray | None = None
+
+
+def _naive(y: np.ndarray, periods: int, m: int) -> Forecast:
+    m = max(1, min(m, len(y)))
+    fitted = np.concatenate([y[:m], y[:-m]]) if len(y) > m else y.copy()
+    return Forecast(fitted, seasonal_naive(y, periods, m))
+
+
+def _ets(y: np.ndarray, periods: int, granularity: str, config: ModelConfig) -> Forecast:
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    window = config.pick(config.ets_window, granularity)
+    train = y[-window:]
+    n = len(train)
+    m = next((p for p in (SEASON[granularity], DAY_SEASON[granularity]) if p > 1 and n >= 2 * p + 10), None)
+    if n < 4 or not np.isfinite(train).all():
+        raise CandidateError(f"ets: {n} points")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            fit = ExponentialSmoothing(train, trend="add", damped_trend=True, seasonal="add" if m else None,
+                                       seasonal_periods=m, initialization_method="heuristic" if m else "estimated"
+                                       ).fit(use_brute=False)   # brute-force start values: 1/3 of the time, no gain here
+            future = np.asarray(fit.forecast(periods), dtype=float)
+            fitted = np.concatenate([y[:len(y) - n], np.asarray(fit.fittedvalues, dtype=float)])
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise CandidateError(f"ets: {exc}") from exc
+    if not np.isfinite(future).all():
+        raise CandidateError("ets: non-finite forecast")
+    return Forecast(fitted, future)
+
+
+def _prophet(history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig, band: bool) -> Forecast:
+    fc = fit_predict(history, periods, granularity, config, band=band)
+    n = len(history)
+    yhat = fc["yhat"].to_numpy()
+    lower, upper = (fc["yhat_lower"].to_numpy(), fc["yhat_upper"].to_numpy()) if band else (None, None)
+    return Forecast(yhat[:n], yhat[n:], lower, upper)
+
+
+def forecast(name: str, history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig,
+             band: bool = False) -> Forecast:
+    """Fit `name` on history (ds, y; already cut to the training window) and forecast `periods` ahead."""
+    y = history["y"].to_numpy(dtype=float)
+    if name == "prophet":
+        out = _prophet(history, periods, granularity, config, band)
+    elif name == "ets":
+        out = _ets(y, periods, granularity, config)
+    elif name == "seasonal_naive_week":
+        out = _naive(y, periods, SEASON[granularity])
+    elif name == "seasonal_naive_day":
+        out = _naive(y, periods, DAY_SEASON[granularity])
+    elif name == "ensemble":
+        parts = [forecast(n, history, periods, granularity, config) for n in ("prophet", "ets")]
+        out = Forecast(*(np.mean([getattr(p, a) for p in parts], axis=0) for a in ("fitted", "future")))
+    else:
+        raise ValueError(f"unknown candidate {name!r}")
+    out.fitted, out.future = np.clip(out.fitted, 0, None), np.clip(out.future, 0, None)
+    return out
+
+
+def forecast_all(names: tuple[str, ...], history: pd.DataFrame, periods: int, granularity: str,
+                 config: ModelConfig) -> dict[str, np.ndarray | CandidateError]:
+    """Future values of several candidates on the same history; the ensemble reuses prophet and ets.
+    A candidate that fails maps to its CandidateError."""
+    out: dict[str, np.ndarray | CandidateError] = {}
+    quick = replace(config, uncertainty_samples=0)
+    for name in [n for n in names if n != "ensemble"] + (["ensemble"] if "ensemble" in names else []):
+        if name == "ensemble":
+            parts = [out.get(n) if n in out else _try(n, history, periods, granularity, quick) for n in ("prophet", "ets")]
+            bad = [p for p in parts if isinstance(p, CandidateError)]
+            out[name] = bad[0] if bad else np.mean(parts, axis=0)
+        else:
+            out[name] = _try(name, history, periods, granularity, quick)
+    return out
+
+
+def _try(name, history, periods, granularity, config) -> np.ndarray | CandidateError:
+    try:
+        return forecast(name, history, periods, granularity, config).future
+    except CandidateError as exc:
+        return exc
