@@ -178,7 +178,7 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
         wrk(base + "/", single, 16, 2)
         ceiling = wrk(base + "/", single, 64, seconds)
         servers.stop(bare)
-        proc, base = servers.start(server, "observatory.cli:ingest_public_app_from_env", env,
+        proc, base = servers.start(server, "observatory.cli.run:ingest_public_app_from_env", env,
                                    work / f"ingest-{server}.log", factory=True)
         procs.append(proc)
         url = f"{base}/v1/events"

@@ -46,7 +46,7 @@ def start(server: str, target: str, env: dict, log: Path, workers: int = 2, fact
     it answers. Ingest is started through `observatory run ingest` for uvicorn (its production
     path) and through Granian's own CLI for Granian."""
     port = free_port()
-    if server == "uvicorn" and target == "observatory.cli:ingest_public_app_from_env":
+    if server == "uvicorn" and target == "observatory.cli.run:ingest_public_app_from_env":
         cmd = [sys.executable, "-m", "observatory.cli", "run", "ingest", "--workers", str(workers)]
         env = {**env, "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port()),
                "OBS_ACCESS_LOG": "true" if access_log else "false"}

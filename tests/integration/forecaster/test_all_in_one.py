@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from observatory.cli import all_in_one_app
+from observatory.cli.run import all_in_one_app
 from observatory.poll import wait_for_async
 from observatory.settings import hash_key
 from tests.conftest import unique

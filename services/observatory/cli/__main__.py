@@ -1,0 +1,5 @@
+"""`python -m observatory.cli`."""
+
+from observatory.cli import main
+
+main()
