@@ -41,8 +41,9 @@ def rabbit(tmp_path_factory) -> RabbitNode:
 def broker_settings(rabbit) -> BrokerSettings:
     """Topology names unique to the test, on the session's node."""
     name = unique("events")
-    return BrokerSettings(url=rabbit.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx",
-                          dead_letter_queue=f"{name}.dead")
+    return BrokerSettings(
+        url=rabbit.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx", dead_letter_queue=f"{name}.dead"
+    )
 
 
 class Chdb:
@@ -55,6 +56,7 @@ class Chdb:
 
     def client(self):
         import clickhouse_connect
+
         c = clickhouse_connect.get_client(dsn=self.dsn)
         self._clients.append(c)
         return c

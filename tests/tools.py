@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import shutil
 
-PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus", "amtool": "prometheus-alertmanager",
-            "prometheus-alertmanager": "prometheus-alertmanager",
-            "prometheus-node-exporter": "prometheus-node-exporter", "prometheus-pushgateway": "prometheus-pushgateway",
-            "prometheus-blackbox-exporter": "prometheus-blackbox-exporter", "chromium": "chromium", "node": "nodejs npm"}
+PACKAGES = {
+    "promtool": "prometheus",
+    "prometheus": "prometheus",
+    "amtool": "prometheus-alertmanager",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "prometheus-node-exporter": "prometheus-node-exporter",
+    "prometheus-pushgateway": "prometheus-pushgateway",
+    "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+    "chromium": "chromium",
+    "node": "nodejs npm",
+}
 
 
 def require(binary: str) -> str:
     path = shutil.which(binary)
     if path is None:
-        raise RuntimeError(f"{binary} not found: run scripts/bootstrap.sh dev "
-                           f"(or apt-get install -y {PACKAGES.get(binary, binary)})")
+        raise RuntimeError(
+            f"{binary} not found: run scripts/bootstrap.sh dev (or apt-get install -y {PACKAGES.get(binary, binary)})"
+        )
     return path

@@ -23,15 +23,28 @@ from observatory.settings import (
 )
 
 
-def create_app(ingest: IngestSettings, broker: BrokerSettings, consumer_settings: ConsumerSettings,
-               store: StoreSettings, forecaster_settings: ForecasterSettings, report: ReportSettings,
-               api: ApiSettings) -> Listeners:
+def create_app(
+    ingest: IngestSettings,
+    broker: BrokerSettings,
+    consumer_settings: ConsumerSettings,
+    store: StoreSettings,
+    forecaster_settings: ForecasterSettings,
+    report: ReportSettings,
+    api: ApiSettings,
+) -> Listeners:
     registry = new_registry("all-in-one", __version__)
     consumer, _client = build_consumer(broker, consumer_settings, store, registry)
     # the forecaster shares the process and its chDB folder (a second client on the same folder)
     forecaster = build_forecaster(forecaster_settings, store, registry, report)
     forecaster.scheduler.closers.append(forecaster.close)
-    listeners = create_ingest(ingest, broker, registry=registry, companions=[consumer, forecaster.scheduler],
-                              routers=[forecaster.router], service_name="all-in-one", api=api)
+    listeners = create_ingest(
+        ingest,
+        broker,
+        registry=registry,
+        companions=[consumer, forecaster.scheduler],
+        routers=[forecaster.router],
+        service_name="all-in-one",
+        api=api,
+    )
     listeners.state.forecaster = forecaster
     return listeners

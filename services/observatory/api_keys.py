@@ -45,8 +45,9 @@ class Access:
     """Who may do what on the private listener: read keys by hash, and write keys to recognise."""
 
     def __init__(self, read_keys: list[ScopedKey], write_hashes: set[str] = frozenset()) -> None:
-        self._read = {k.sha256: Principal(k.name, frozenset(s for scope in k.scopes for s in IMPLIED[scope]))
-                      for k in read_keys}
+        self._read = {
+            k.sha256: Principal(k.name, frozenset(s for scope in k.scopes for s in IMPLIED[scope])) for k in read_keys
+        }
         self._write = set(write_hashes)
 
     def check(self, token: str | None, scope: str) -> Principal:
@@ -56,8 +57,11 @@ class Access:
         principal = next((p for h, p in self._read.items() if hmac.compare_digest(h, digest)), None)
         if principal is None:
             if digest in self._write:
-                raise ApiError(403, "forbidden", "this is an ingest (write-only) key; the read API needs a "
-                                                 "read key from OBS_API_KEYS")
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    "this is an ingest (write-only) key; the read API needs a read key from OBS_API_KEYS",
+                )
             raise _unauthorized("unknown API key")
         if scope not in principal.scopes:
             raise ApiError(403, "forbidden", f"key {principal.name!r} lacks the {scope!r} scope")

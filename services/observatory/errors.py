@@ -25,11 +25,16 @@ class ErrorBody(BaseModel):
 
 
 DESCRIPTIONS = {
-    400: "malformed request", 401: "missing or unknown read API key (see WWW-Authenticate)",
+    400: "malformed request",
+    401: "missing or unknown read API key (see WWW-Authenticate)",
     403: "the key lacks the scope this route needs, or the request asks for something not allowed",
-    404: "unknown resource", 413: "request too large", 415: "unsupported media type",
-    422: "invalid parameter", 429: "rate limited; retry after Retry-After seconds",
-    502: "an upstream server (SMTP) refused", 503: "busy or a dependency is unavailable; see Retry-After",
+    404: "unknown resource",
+    413: "request too large",
+    415: "unsupported media type",
+    422: "invalid parameter",
+    429: "rate limited; retry after Retry-After seconds",
+    502: "an upstream server (SMTP) refused",
+    503: "busy or a dependency is unavailable; see Retry-After",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 _AUTHENTICATE = {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}}
@@ -50,15 +55,15 @@ def error_responses(*codes: int, **descriptions: str) -> dict:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                 **extra) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers, self.extra = headers or {}, extra
 
     def response(self) -> JSONResponse:
-        return JSONResponse({"error": self.code, "message": self.message, **self.extra}, status_code=self.status,
-                            headers=self.headers)
+        return JSONResponse(
+            {"error": self.code, "message": self.message, **self.extra}, status_code=self.status, headers=self.headers
+        )
 
 
 def _location(loc: tuple) -> str:
@@ -75,11 +80,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         parameter = _location(tuple(first.get("loc", ())))
-        return JSONResponse({"error": "invalid_parameter", "message": f"{parameter}: {first.get('msg')}",
-                             "parameter": parameter}, status_code=422)
+        return JSONResponse(
+            {"error": "invalid_parameter", "message": f"{parameter}: {first.get('msg')}", "parameter": parameter},
+            status_code=422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -31,13 +31,18 @@ def health_router(checks: Checks) -> APIRouter:
     async def live() -> dict:
         return {"status": "ok"}
 
-    @router.get("/health/ready", summary="Dependencies reachable: ready to take traffic", response_model=Ready,
-                responses={503: {"model": Ready, "description": "a dependency is not ready"}})
+    @router.get(
+        "/health/ready",
+        summary="Dependencies reachable: ready to take traffic",
+        response_model=Ready,
+        responses={503: {"model": Ready, "description": "a dependency is not ready"}},
+    )
     async def ready() -> JSONResponse:
         results = {name: bool(check()) for name, check in checks.items()}
         ok = all(results.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": results},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": results}, status_code=200 if ok else 503
+        )
 
     return router
 
@@ -45,11 +50,20 @@ def health_router(checks: Checks) -> APIRouter:
 def metrics_router(registry: CollectorRegistry) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/metrics", summary="Prometheus metrics (OpenMetrics when asked, with exemplars)",
-                response_class=Response,
-                responses={200: {"description": "the exposition",
-                                 "content": {"text/plain": {"schema": {"type": "string"}},
-                                             OPENMETRICS.split(";")[0]: {"schema": {"type": "string"}}}}})
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics (OpenMetrics when asked, with exemplars)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the exposition",
+                "content": {
+                    "text/plain": {"schema": {"type": "string"}},
+                    OPENMETRICS.split(";")[0]: {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
     async def metrics(request: Request) -> Response:
         if "application/openmetrics-text" in request.headers.get("accept", ""):
             return Response(generate_openmetrics(registry), media_type=OPENMETRICS)

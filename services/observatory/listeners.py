@@ -49,9 +49,11 @@ class Listeners:
     def public_asgi(self):
         """The public app with the shared lifespan, as ONE ASGI app: for a server that runs a
         single app (Granian in `make bench`); the private listener is then not served."""
+
         async def app(scope, receive, send):
             target = self.private if scope["type"] == "lifespan" else self.public
             return await target(scope, receive, send)
+
         return app
 
 
@@ -77,8 +79,15 @@ class WritePaths:
 
 def public_app(title: str, description: str, checks: Checks, write_paths: Mapping[str, Callable] = {}) -> FastAPI:
     """Health and the write paths; no docs, no metrics, no read route (those answer 404 here)."""
-    app = FastAPI(title=f"{title} (public)", version=__version__, description=description,
-                  default_response_class=JSONResponse, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=f"{title} (public)",
+        version=__version__,
+        description=description,
+        default_response_class=JSONResponse,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     install_error_handlers(app)
     app.include_router(health_router(checks))
     if write_paths:
@@ -86,13 +95,27 @@ def public_app(title: str, description: str, checks: Checks, write_paths: Mappin
     return app
 
 
-def private_app(title: str, description: str, checks: Checks, registry: CollectorRegistry, access: Access, *,
-                lifespan=None, routers: Sequence[APIRouter] = (), public: FastAPI | None = None) -> FastAPI:
+def private_app(
+    title: str,
+    description: str,
+    checks: Checks,
+    registry: CollectorRegistry,
+    access: Access,
+    *,
+    lifespan=None,
+    routers: Sequence[APIRouter] = (),
+    public: FastAPI | None = None,
+) -> FastAPI:
     """The read side: health, /metrics, docs, the routers (each guarding itself with require_scope),
     and the alert runbooks as HTML (/runbooks/, no key: see observatory.runbooks).
     `public`'s OpenAPI document is served here too, at /openapi/public.json."""
-    app = FastAPI(title=title, version=__version__, description=description, lifespan=lifespan,
-                  default_response_class=JSONResponse)
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        description=description,
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
     app.state.access = access
     app.state.registry = registry
     install_error_handlers(app)
@@ -102,9 +125,11 @@ def private_app(title: str, description: str, checks: Checks, registry: Collecto
     for router in routers:
         app.include_router(router)
     if public is not None:
+
         @app.get("/openapi/public.json", include_in_schema=False)
         async def public_openapi() -> JSONResponse:
             return JSONResponse(public.openapi())
+
     return app
 
 
@@ -122,16 +147,34 @@ def _config(app, bind: Bind, access_log: bool):
     import uvicorn
 
     from observatory.logging import uvicorn_log_config
-    return uvicorn.Config(app, host=bind.host, port=bind.port, lifespan="off", log_config=uvicorn_log_config(),
-                          access_log=access_log, timeout_graceful_shutdown=30, server_header=False)
+
+    return uvicorn.Config(
+        app,
+        host=bind.host,
+        port=bind.port,
+        lifespan="off",
+        log_config=uvicorn_log_config(),
+        access_log=access_log,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
 
 
-async def serve_async(listeners: Listeners, public: Bind, private: Bind, *, access_log: bool = True,
-                      sockets: tuple[socket.socket, socket.socket] | None = None) -> None:
+async def serve_async(
+    listeners: Listeners,
+    public: Bind,
+    private: Bind,
+    *,
+    access_log: bool = True,
+    sockets: tuple[socket.socket, socket.socket] | None = None,
+) -> None:
     """Start the shared lifespan, then both servers; SIGTERM/SIGINT stop both gracefully."""
     import uvicorn
-    servers = [uvicorn.Server(_config(listeners.public, public, access_log)),
-               uvicorn.Server(_config(listeners.private, private, access_log))]
+
+    servers = [
+        uvicorn.Server(_config(listeners.public, public, access_log)),
+        uvicorn.Server(_config(listeners.private, private, access_log)),
+    ]
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -144,10 +187,12 @@ async def serve_async(listeners: Listeners, public: Bind, private: Bind, *, acce
         async with listeners.lifespan():
             log.info("listening", extra={"public": str(public), "private": str(private)})
             # _serve: Server.serve() without its own signal capture (one handler stops both here)
-            tasks = [asyncio.create_task(server._serve([sock] if sock else None))
-                     for server, sock in zip(servers, sockets or (None, None))]
+            tasks = [
+                asyncio.create_task(server._serve([sock] if sock else None))
+                for server, sock in zip(servers, sockets or (None, None))
+            ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            stop()   # one listener ended (could not bind, or shut down): end the other too
+            stop()  # one listener ended (could not bind, or shut down): end the other too
             await asyncio.gather(*tasks)
             if any(not s.started for s in servers):
                 raise SystemExit(3)
@@ -190,8 +235,10 @@ def serve(build: Listeners | str, public: Bind, private: Bind, *, workers: int =
     sockets = [_config(None, b, access_log).bind_socket() for b in (public, private)]
     multiprocessing.allow_connection_pickling()
     spawn = multiprocessing.get_context("spawn")
-    procs = [spawn.Process(target=_worker, args=(build, public, private, access_log, sockets), daemon=False)
-             for _ in range(workers)]
+    procs = [
+        spawn.Process(target=_worker, args=(build, public, private, access_log, sockets), daemon=False)
+        for _ in range(workers)
+    ]
     for p in procs:
         p.start()
     stopping = []

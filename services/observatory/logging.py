@@ -20,8 +20,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         doc = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -66,6 +65,7 @@ def setup_logging(service: str, level: str = "INFO") -> None:
 def mask_ip(address: str) -> str:
     """`203.0.113.77:51234` -> `203.0.113.0`, an IPv6 address -> its /48 (`2001:db8:1::`)."""
     import ipaddress
+
     host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address
     host = host.strip("[]")
     if "]:" in address:

@@ -3,6 +3,9 @@
 Each service builds its metrics into a registry it owns (nothing registered at import time).
 Label values are bounded: routes are templates, reasons are codes from a fixed set, key names
 come from configuration. No user ids, event ids or raw paths ever become label values.
+
+Long because every service's metric families are declared here, in one place, so that names,
+labels and buckets stay consistent with the alert rules and dashboards that read them.
 """
 
 from __future__ import annotations
@@ -18,9 +21,7 @@ BATCH_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
 
 def new_registry(service: str, version: str) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
-    Info("observatory_build", "Build information", registry=registry).info(
-        {"service": service, "version": version}
-    )
+    Info("observatory_build", "Build information", registry=registry).info({"service": service, "version": version})
     return registry
 
 
@@ -37,33 +38,53 @@ class IngestMetrics:
     queue_max_length: Gauge
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> "IngestMetrics":
+    def create(cls, registry: CollectorRegistry) -> IngestMetrics:
         return cls(
             http_requests=Counter(
-                "ingest_http_requests", "HTTP requests by route template, method and status code",
-                ["route", "method", "code"], registry=registry),
+                "ingest_http_requests",
+                "HTTP requests by route template, method and status code",
+                ["route", "method", "code"],
+                registry=registry,
+            ),
             http_duration=Histogram(
-                "ingest_http_request_duration_seconds", "HTTP request duration",
-                ["route", "method"], buckets=LATENCY_BUCKETS, registry=registry),
+                "ingest_http_request_duration_seconds",
+                "HTTP request duration",
+                ["route", "method"],
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
             events_accepted=Counter(
-                "ingest_events_accepted", "Events durably queued (broker confirmed)",
-                ["source"], registry=registry),
+                "ingest_events_accepted", "Events durably queued (broker confirmed)", ["source"], registry=registry
+            ),
             events_rejected=Counter(
-                "ingest_events_rejected", "Events refused, by reason code",
-                ["reason"], registry=registry),
+                "ingest_events_rejected", "Events refused, by reason code", ["reason"], registry=registry
+            ),
             events_dead_lettered=Counter(
-                "ingest_events_dead_lettered", "Invalid events of SDK batches put on the dead-letter queue "
-                "(the rest of the batch accepted), by reason code", ["reason"], registry=registry),
+                "ingest_events_dead_lettered",
+                "Invalid events of SDK batches put on the dead-letter queue "
+                "(the rest of the batch accepted), by reason code",
+                ["reason"],
+                registry=registry,
+            ),
             publish_confirm=Histogram(
-                "ingest_publish_confirm_seconds", "Time from publish to broker confirm",
-                buckets=LATENCY_BUCKETS, registry=registry),
+                "ingest_publish_confirm_seconds",
+                "Time from publish to broker confirm",
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
             publish_failures=Counter(
-                "ingest_publish_failures", "Publishes not confirmed (nack, timeout, unavailable)",
-                ["reason"], registry=registry),
+                "ingest_publish_failures",
+                "Publishes not confirmed (nack, timeout, unavailable)",
+                ["reason"],
+                registry=registry,
+            ),
             broker_up=Gauge("ingest_broker_up", "1 when the broker connection is open", registry=registry),
             queue_max_length=Gauge(
-                "observatory_queue_max_length", "Configured x-max-length of the queue ingest publishes to",
-                ["queue"], registry=registry),
+                "observatory_queue_max_length",
+                "Configured x-max-length of the queue ingest publishes to",
+                ["queue"],
+                registry=registry,
+            ),
         )
 
 
@@ -82,33 +103,49 @@ class ConsumerMetrics:
     queue_consumers: Gauge
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> "ConsumerMetrics":
+    def create(cls, registry: CollectorRegistry) -> ConsumerMetrics:
         return cls(
             messages_received=Counter(
-                "consumer_messages_received", "AMQP messages taken from the queue", registry=registry),
+                "consumer_messages_received", "AMQP messages taken from the queue", registry=registry
+            ),
             batch_rows=Histogram(
-                "consumer_batch_rows", "Rows per ClickHouse insert", buckets=BATCH_BUCKETS, registry=registry),
+                "consumer_batch_rows", "Rows per ClickHouse insert", buckets=BATCH_BUCKETS, registry=registry
+            ),
             insert_duration=Histogram(
-                "consumer_insert_duration_seconds", "Duration of one ClickHouse batch insert",
-                buckets=LATENCY_BUCKETS, registry=registry),
+                "consumer_insert_duration_seconds",
+                "Duration of one ClickHouse batch insert",
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
             rows_inserted=Counter("consumer_rows_inserted", "Rows inserted into ClickHouse", registry=registry),
             insert_errors=Counter(
-                "consumer_insert_errors", "Failed ClickHouse inserts (the batch is retried)", registry=registry),
+                "consumer_insert_errors", "Failed ClickHouse inserts (the batch is retried)", registry=registry
+            ),
             dead_lettered=Counter(
-                "consumer_dead_lettered", "Messages or events sent to the dead-letter queue, by reason code",
-                ["reason"], registry=registry),
+                "consumer_dead_lettered",
+                "Messages or events sent to the dead-letter queue, by reason code",
+                ["reason"],
+                registry=registry,
+            ),
             e2e_latency=Histogram(
-                "consumer_end_to_end_latency_seconds", "From ingest receipt to ClickHouse insert",
-                buckets=E2E_BUCKETS, registry=registry),
+                "consumer_end_to_end_latency_seconds",
+                "From ingest receipt to ClickHouse insert",
+                buckets=E2E_BUCKETS,
+                registry=registry,
+            ),
             last_insert=Gauge(
-                "consumer_last_insert_timestamp_seconds", "Unix time of the last successful insert",
-                registry=registry),
+                "consumer_last_insert_timestamp_seconds", "Unix time of the last successful insert", registry=registry
+            ),
             ready=Gauge("consumer_ready", "1 when the consumer can consume and insert", registry=registry),
             queue_messages=Gauge(
-                "observatory_queue_messages", "Messages waiting in a queue, sampled by the consumer",
-                ["queue"], registry=registry),
+                "observatory_queue_messages",
+                "Messages waiting in a queue, sampled by the consumer",
+                ["queue"],
+                registry=registry,
+            ),
             queue_consumers=Gauge(
-                "observatory_queue_consumers", "Consumers attached to a queue", ["queue"], registry=registry),
+                "observatory_queue_consumers", "Consumers attached to a queue", ["queue"], registry=registry
+            ),
         )
 
 
@@ -145,72 +182,131 @@ class ForecasterMetrics:
     ready: Gauge
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> "ForecasterMetrics":
+    def create(cls, registry: CollectorRegistry) -> ForecasterMetrics:
         return cls(
             http_requests=Counter(
-                "forecaster_http_requests", "HTTP requests by route template, method and status code",
-                ["route", "method", "code"], registry=registry),
+                "forecaster_http_requests",
+                "HTTP requests by route template, method and status code",
+                ["route", "method", "code"],
+                registry=registry,
+            ),
             http_duration=Histogram(
-                "forecaster_http_request_duration_seconds", "HTTP request duration",
-                ["route", "method"], buckets=LATENCY_BUCKETS, registry=registry),
+                "forecaster_http_request_duration_seconds",
+                "HTTP request duration",
+                ["route", "method"],
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
             actual=Gauge(
-                "forecaster_metric_actual", "Metric over the trailing 24 hours (revenue in currency units)",
-                ["metric"], registry=registry),
+                "forecaster_metric_actual",
+                "Metric over the trailing 24 hours (revenue in currency units)",
+                ["metric"],
+                registry=registry,
+            ),
             expected=Gauge(
-                "forecaster_metric_expected", "Forecast (yhat) for the same trailing 24 hours",
-                ["metric"], registry=registry),
+                "forecaster_metric_expected",
+                "Forecast (yhat) for the same trailing 24 hours",
+                ["metric"],
+                registry=registry,
+            ),
             lower=Gauge(
-                "forecaster_metric_lower", "Lower bound of the forecast band for the trailing 24 hours",
-                ["metric"], registry=registry),
+                "forecaster_metric_lower",
+                "Lower bound of the forecast band for the trailing 24 hours",
+                ["metric"],
+                registry=registry,
+            ),
             upper=Gauge(
-                "forecaster_metric_upper", "Upper bound of the forecast band for the trailing 24 hours",
-                ["metric"], registry=registry),
+                "forecaster_metric_upper",
+                "Upper bound of the forecast band for the trailing 24 hours",
+                ["metric"],
+                registry=registry,
+            ),
             moving_average=Gauge(
-                "forecaster_metric_moving_average_7d", "Mean daily value over the last 7 complete UTC days",
-                ["metric"], registry=registry),
+                "forecaster_metric_moving_average_7d",
+                "Mean daily value over the last 7 complete UTC days",
+                ["metric"],
+                registry=registry,
+            ),
             payment_failure_ratio=Gauge(
                 "forecaster_payment_failure_ratio",
                 "payment_failed / (payment_failed + purchase_completed) over the payment window (0 when no attempt)",
-                registry=registry),
+                registry=registry,
+            ),
             payment_failure_ratio_7d=Gauge(
-                "forecaster_payment_failure_ratio_7d", "Payment failure ratio over the last 7 days (baseline)",
-                registry=registry),
+                "forecaster_payment_failure_ratio_7d",
+                "Payment failure ratio over the last 7 days (baseline)",
+                registry=registry,
+            ),
             payment_attempts=Gauge(
-                "forecaster_payment_attempts", "Payment attempts over the payment window", registry=registry),
+                "forecaster_payment_attempts", "Payment attempts over the payment window", registry=registry
+            ),
             evaluated=Gauge(
-                "forecaster_anomaly_evaluation_timestamp_seconds", "Unix time the anomaly gauges were last updated",
-                registry=registry),
+                "forecaster_anomaly_evaluation_timestamp_seconds",
+                "Unix time the anomaly gauges were last updated",
+                registry=registry,
+            ),
             model_fits=Counter(
-                "forecaster_model_fits", "Model fits by metric, granularity and outcome "
-                "(ok, insufficient_history, error)", ["metric", "granularity", "outcome"], registry=registry),
+                "forecaster_model_fits",
+                "Model fits by metric, granularity and outcome (ok, insufficient_history, error)",
+                ["metric", "granularity", "outcome"],
+                registry=registry,
+            ),
             fit_duration=Histogram(
-                "forecaster_model_fit_duration_seconds", "Fit + predict time of one model (backtest included)",
-                buckets=FIT_BUCKETS, registry=registry),
+                "forecaster_model_fit_duration_seconds",
+                "Fit + predict time of one model (backtest included)",
+                buckets=FIT_BUCKETS,
+                registry=registry,
+            ),
             model_fitted=Gauge(
-                "forecaster_model_fitted_timestamp_seconds", "Unix time the model was last fitted",
-                ["metric", "granularity"], registry=registry),
+                "forecaster_model_fitted_timestamp_seconds",
+                "Unix time the model was last fitted",
+                ["metric", "granularity"],
+                registry=registry,
+            ),
             backtest_mape=Gauge(
-                "forecaster_backtest_mape", "Holdout MAPE of the served model at its last fit (0.1 = 10%)",
-                ["metric", "granularity"], registry=registry),
+                "forecaster_backtest_mape",
+                "Holdout MAPE of the served model at its last fit (0.1 = 10%)",
+                ["metric", "granularity"],
+                registry=registry,
+            ),
             backtest_mase=Gauge(
-                "forecaster_backtest_mase", "Holdout MASE of the served model (in-sample weekly seasonal naive "
-                "scale; < 1: beats it)", ["metric", "granularity"], registry=registry),
+                "forecaster_backtest_mase",
+                "Holdout MASE of the served model (in-sample weekly seasonal naive scale; < 1: beats it)",
+                ["metric", "granularity"],
+                registry=registry,
+            ),
             backtest_relative_mae=Gauge(
-                "forecaster_backtest_relative_mae", "Holdout MAE of the served model / MAE of the best baseline "
-                "(seasonal naive daily/weekly, ETS) on the same folds", ["metric", "granularity"], registry=registry),
+                "forecaster_backtest_relative_mae",
+                "Holdout MAE of the served model / MAE of the best baseline "
+                "(seasonal naive daily/weekly, ETS) on the same folds",
+                ["metric", "granularity"],
+                registry=registry,
+            ),
             band_coverage=Gauge(
-                "forecaster_band_coverage", "Held-out share of actuals inside the served, calibrated band "
-                "(leave-one-fold-out; nominal: OBS_FORECASTER_INTERVAL_WIDTH)", ["metric", "granularity"],
-                registry=registry),
+                "forecaster_band_coverage",
+                "Held-out share of actuals inside the served, calibrated band "
+                "(leave-one-fold-out; nominal: OBS_FORECASTER_INTERVAL_WIDTH)",
+                ["metric", "granularity"],
+                registry=registry,
+            ),
             model_selected=Gauge(
-                "forecaster_model_selected", "1 for the model serving the metric, 0 for the other candidates",
-                ["metric", "granularity", "model"], registry=registry),
+                "forecaster_model_selected",
+                "1 for the model serving the metric, 0 for the other candidates",
+                ["metric", "granularity", "model"],
+                registry=registry,
+            ),
             reports_sent=Counter(
-                "forecaster_reports_sent", "KPI report emails sent, by kind (daily, weekly)", ["kind"],
-                registry=registry),
+                "forecaster_reports_sent",
+                "KPI report emails sent, by kind (daily, weekly)",
+                ["kind"],
+                registry=registry,
+            ),
             report_failures=Counter(
-                "forecaster_report_failures", "KPI report emails that could not be built or sent", ["kind"],
-                registry=registry),
+                "forecaster_report_failures",
+                "KPI report emails that could not be built or sent",
+                ["kind"],
+                registry=registry,
+            ),
             ready=Gauge("forecaster_ready", "1 when the forecaster can read the store", registry=registry),
         )
 

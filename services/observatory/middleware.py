@@ -12,8 +12,8 @@ import uuid
 
 from prometheus_client import Counter, Histogram
 
-from observatory.logging import request_id_var
 from observatory import tracing
+from observatory.logging import request_id_var
 from observatory.tracing import exemplar
 
 HEALTH_PATHS = ("/metrics", "/health/live", "/health/ready")
@@ -93,6 +93,7 @@ class TracingMiddleware:
     def __init__(self, app, tracer, skip: tuple[str, ...] = HEALTH_PATHS) -> None:
         from opentelemetry import context as otel_context
         from opentelemetry import trace
+
         self.app = app
         self.tracer = tracer
         self.skip = skip
@@ -137,13 +138,17 @@ class TracingMiddleware:
 
     def _finish(self, span, scope, method: str, code: int | None, error: BaseException | None) -> None:
         from opentelemetry.trace import Status, StatusCode
+
         route = getattr(scope.get("route"), "path", None)
         if route:
             span.update_name(f"{method} {route}")
         server = scope.get("server") or (None, None)
-        attributes = {"http.request.method": method, "url.path": scope["path"],
-                      "url.scheme": scope.get("scheme", "http"),
-                      "network.protocol.version": scope.get("http_version", "1.1")}
+        attributes = {
+            "http.request.method": method,
+            "url.path": scope["path"],
+            "url.scheme": scope.get("scheme", "http"),
+            "network.protocol.version": scope.get("http_version", "1.1"),
+        }
         if route:
             attributes["http.route"] = route
         if server[0]:

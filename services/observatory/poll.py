@@ -39,10 +39,18 @@ def _timeout(what: str, timeout_s: float, last: object, hint: str) -> WaitTimeou
     return WaitTimeout(f"{text}. {hint}" if hint else text, None if last is _NOTHING else last)
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float, interval_s: float = 0.2, *,
-             transient: tuple[type[BaseException], ...] = NOT_YET, alive: Callable[[], bool] | None = None,
-             log_hint: str = "", log: logging.Logger | None = None,
-             sleep: Callable[[float], object] = time.sleep) -> Any:
+def wait_for(
+    what: str,
+    check: Callable[[], Any],
+    timeout_s: float,
+    interval_s: float = 0.2,
+    *,
+    transient: tuple[type[BaseException], ...] = NOT_YET,
+    alive: Callable[[], bool] | None = None,
+    log_hint: str = "",
+    log: logging.Logger | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Any:
     """Call `check` until it returns a truthy value and return that value.
 
     Exceptions of the `transient` types count as "not yet" (others propagate). `alive`, when given,
@@ -74,8 +82,15 @@ def wait_for(what: str, check: Callable[[], Any], timeout_s: float, interval_s: 
         sleep(min(interval_s, left))
 
 
-async def wait_for_async(what: str, check: Callable[[], Any], timeout_s: float, interval_s: float = 0.1, *,
-                         transient: tuple[type[BaseException], ...] = NOT_YET, log_hint: str = "") -> Any:
+async def wait_for_async(
+    what: str,
+    check: Callable[[], Any],
+    timeout_s: float,
+    interval_s: float = 0.1,
+    *,
+    transient: tuple[type[BaseException], ...] = NOT_YET,
+    log_hint: str = "",
+) -> Any:
     """wait_for on an event loop: `check` may be a plain or an async function."""
     deadline = time.monotonic() + timeout_s
     last: object = _NOTHING

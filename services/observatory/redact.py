@@ -21,8 +21,9 @@ CARD = re.compile(r"(?<![\w-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4
 DEFAULT_PROPERTIES = "email,phone,phone_number,card_number,password,iban,ssn,ip_address"
 MASK = "[redacted]"
 # log fields written by the formatter itself: never personal data, not worth scanning
-_LOG_FIXED = frozenset({"timestamp", "level", "service", "logger", "trace_id", "span_id", "request_id",
-                        "trace_sampled"})
+_LOG_FIXED = frozenset(
+    {"timestamp", "level", "service", "logger", "trace_id", "span_id", "request_id", "trace_sampled"}
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -59,8 +60,9 @@ class Redactor:
         if isinstance(v, str):
             return self.text(v)
         if isinstance(v, dict):
-            return {k: MASK if isinstance(k, str) and k.lower() in self.properties else self.value(x)
-                    for k, x in v.items()}
+            return {
+                k: MASK if isinstance(k, str) and k.lower() in self.properties else self.value(x) for k, x in v.items()
+            }
         if isinstance(v, (list, tuple)):
             return type(v)(self.value(x) for x in v)
         return v
@@ -97,6 +99,7 @@ def configure(names: str | None) -> Redactor:
     """Set the process's redactor (property names from OBS_REDACT_PROPERTIES) and mask log lines."""
     global _current
     from observatory.logging import add_enricher
+
     _current = Redactor.from_setting(names)
     add_enricher(log_hook)
     return _current

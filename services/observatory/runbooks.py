@@ -54,10 +54,11 @@ def available(directory: Path) -> dict[str, Path]:
 
 
 @lru_cache(maxsize=128)
-def _render(path: Path, mtime_ns: int) -> str:   # mtime in the key: an edited runbook is rendered again
+def _render(path: Path, mtime_ns: int) -> str:  # mtime in the key: an edited runbook is rendered again
     name = path.stem
-    return PAGE.format(title=f"{html.escape(name)} runbook", nav=NAV,
-                       body=_markdown.render(path.read_text(encoding="utf-8")))
+    return PAGE.format(
+        title=f"{html.escape(name)} runbook", nav=NAV, body=_markdown.render(path.read_text(encoding="utf-8"))
+    )
 
 
 def render(path: Path) -> str:
@@ -66,8 +67,11 @@ def render(path: Path) -> str:
 
 def index_page(names: list[str]) -> str:
     items = "\n".join(f'<li><a href="{html.escape(n)}">{html.escape(n[:-3])}</a></li>' for n in names)
-    body = (f"<h1>Runbooks</h1><p>{len(names)} runbook(s), one per alert rule.</p><ul>\n{items}\n</ul>"
-            if names else "<h1>Runbooks</h1><p>No runbook found on this server.</p>")
+    body = (
+        f"<h1>Runbooks</h1><p>{len(names)} runbook(s), one per alert rule.</p><ul>\n{items}\n</ul>"
+        if names
+        else "<h1>Runbooks</h1><p>No runbook found on this server.</p>"
+    )
     return PAGE.format(title="Runbooks", nav="", body=body)
 
 
@@ -82,7 +86,7 @@ def runbooks_router(directory: Path | None = None) -> APIRouter:
 
     @router.get("/{name}", response_class=HTMLResponse)
     async def runbook(name: str) -> HTMLResponse:
-        path = available(folder).get(name)   # only listed names: no path of the request reaches the disk
+        path = available(folder).get(name)  # only listed names: no path of the request reaches the disk
         if path is None:
             raise ApiError(404, "not_found", f"no runbook named {name!r} (the index is at /runbooks/)")
         return HTMLResponse(render(path))

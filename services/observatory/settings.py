@@ -40,10 +40,13 @@ class CommonSettings(BaseSettings):
     redact_properties: str = Field(
         default=DEFAULT_PROPERTIES,
         description="comma-separated property names whose values are masked in logs and span attributes "
-                    "(e-mail addresses and card numbers are masked wherever they appear)")
+        "(e-mail addresses and card numbers are masked wherever they appear)",
+    )
     mask_client_ip: bool | None = Field(
-        default=None, description="mask the client address in access logs (IPv4 /24, IPv6 /48); "
-                                  "default: on in production, off otherwise")
+        default=None,
+        description="mask the client address in access logs (IPv4 /24, IPv6 /48); "
+        "default: on in production, off otherwise",
+    )
 
     @field_validator("redact_properties")
     @classmethod
@@ -59,9 +62,12 @@ class BrokerSettings(BaseSettings):
     """RabbitMQ connection and the topology every service declares at start."""
 
     model_config = _settings("OBS_AMQP_")
-    url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/%2F", repr=False,
-                     description="one AMQP URL or a comma-separated list (cluster nodes): services connect to "
-                                 "the first that answers and fail over to the next on connection loss (holds passwords: kept out of reprs)")
+    url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/%2F",
+        repr=False,
+        description="one AMQP URL or a comma-separated list (cluster nodes): services connect to "
+        "the first that answers and fail over to the next on connection loss (holds passwords: kept out of reprs)",
+    )
     exchange: str = "events"
     queue: str = "events"
     dead_letter_exchange: str = "events.dlx"
@@ -70,9 +76,14 @@ class BrokerSettings(BaseSettings):
     message_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=1000)
     heartbeat_s: int = 30
     queue_type: Literal["classic", "quorum"] = Field(
-        default="classic", description="quorum: replicated events queue with a delivery limit (clusters)")
-    delivery_limit: int = Field(default=10, ge=1, description="quorum only: deliveries of a message before it is "
-                                "dead-lettered (a message that crashes the consumer every time)")
+        default="classic", description="quorum: replicated events queue with a delivery limit (clusters)"
+    )
+    delivery_limit: int = Field(
+        default=10,
+        ge=1,
+        description="quorum only: deliveries of a message before it is "
+        "dead-lettered (a message that crashes the consumer every time)",
+    )
 
     def urls(self) -> list[str]:
         urls = [u.strip() for u in self.url.split(",") if u.strip()]
@@ -85,8 +96,9 @@ class StoreSettings(BaseSettings):
     """ClickHouse: a server (`http://user:pass@host:8123`) or embedded chDB (`chdb:///abs/path`)."""
 
     model_config = _settings("OBS_CLICKHOUSE_")
-    dsn: str = Field(default="chdb:///var/lib/observatory/chdb", repr=False,
-                     description="may hold a password: kept out of reprs")
+    dsn: str = Field(
+        default="chdb:///var/lib/observatory/chdb", repr=False, description="may hold a password: kept out of reprs"
+    )
     database: str = "observatory"
     ttl_days: int = Field(default=400, ge=1, description="events older than this are dropped (whole parts)")
 
@@ -128,10 +140,15 @@ class ApiSettings(BaseSettings):
     """Who may use the private (read) API: read keys with scopes; ingest keys only to tell them apart."""
 
     model_config = _settings("OBS_")
-    api_keys: str = Field(default="", description="comma-separated `name:sha256:<64 hex>:read|admin` read keys "
-                                                  "(`observatory keygen --read NAME`); empty: the read API is closed")
-    ingest_api_keys: str = Field(default="", description="the ingest (write-only) keys; a write key on the read "
-                                                         "API then answers 403 instead of 401")
+    api_keys: str = Field(
+        default="",
+        description="comma-separated `name:sha256:<64 hex>:read|admin` read keys "
+        "(`observatory keygen --read NAME`); empty: the read API is closed",
+    )
+    ingest_api_keys: str = Field(
+        default="",
+        description="the ingest (write-only) keys; a write key on the read API then answers 403 instead of 401",
+    )
 
     def read_keys(self) -> list[ScopedKey]:
         keys = []
@@ -147,7 +164,7 @@ class ApiSettings(BaseSettings):
         return {digest for _, digest, _ in _key_entries(self.ingest_api_keys, "OBS_INGEST_API_KEYS")}
 
     @model_validator(mode="after")
-    def _valid(self) -> "ApiSettings":
+    def _valid(self) -> ApiSettings:
         keys = self.read_keys()
         _no_placeholders({k.name: k.sha256 for k in keys}, "read API key")
         self.write_hashes()
@@ -161,34 +178,52 @@ class IngestSettings(BaseSettings):
     private_host: str = Field(default="127.0.0.1", description="private listener: read API, /metrics, /docs")
     private_port: int = 8081
     workers: int = Field(default=1, ge=1)
-    api_keys: str = Field(
-        description="comma-separated `name:sha256hex` entries (see `observatory keygen`); no default"
-    )
+    api_keys: str = Field(description="comma-separated `name:sha256hex` entries (see `observatory keygen`); no default")
     max_batch: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_events_per_s: float = Field(default=20_000.0, gt=0, description="per key and per worker")
     rate_limit_burst: float = Field(default=40_000.0, gt=0)
     confirm_timeout_s: float = Field(default=5.0, gt=0)
-    publish_in_flight: int = Field(default=4, ge=1, description="messages awaiting broker confirms at once; "
-                                   "requests arriving meanwhile share the next message (group commit)")
+    publish_in_flight: int = Field(
+        default=4,
+        ge=1,
+        description="messages awaiting broker confirms at once; "
+        "requests arriving meanwhile share the next message (group commit)",
+    )
     retry_after_s: int = Field(default=5, ge=1)
-    publish_max_waiting: int = Field(default=2000, ge=1, description="requests waiting for a broker confirm at "
-                                     "once; beyond it (or publish_max_waiting_bytes) ingest answers 503 at once")
+    publish_max_waiting: int = Field(
+        default=2000,
+        ge=1,
+        description="requests waiting for a broker confirm at "
+        "once; beyond it (or publish_max_waiting_bytes) ingest answers 503 at once",
+    )
     publish_max_waiting_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    publish_group_bytes: int = Field(default=4 * 1024 * 1024, ge=1024,
-                                     description="largest AMQP message a publish group makes (one request larger "
-                                                 "than this goes alone); keep it under the broker's "
-                                                 "max_message_size (16 MiB in config/rabbitmq/rabbitmq.conf)")
-    cors_origins: str = Field(default="", description="comma-separated origins allowed to POST from browsers; "
-                              "`*` allows any (ingest keys are write-only)")
+    publish_group_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="largest AMQP message a publish group makes (one request larger "
+        "than this goes alone); keep it under the broker's "
+        "max_message_size (16 MiB in config/rabbitmq/rabbitmq.conf)",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="comma-separated origins allowed to POST from browsers; "
+        "`*` allows any (ingest keys are write-only)",
+    )
     # SDK doors (PostHog, Segment, RudderStack): see docs/sdk.md
-    sdk_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024,
-                                    description="largest SDK request body as sent (compressed)")
-    max_decompressed_bytes: int = Field(default=8 * 1024 * 1024, ge=1024,
-                                        description="largest body after gunzip/base64 (gzip bombs get 413); keep "
-                                                    "it under the broker's max_message_size (16 MiB)")
-    page_patterns: str = Field(default="/,/products/*,/product/*,/cart,/checkout*,/account*,/search*",
-                               description="comma-separated path globs: the web-vitals `page` label; else `other`")
+    sdk_max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="largest SDK request body as sent (compressed)"
+    )
+    max_decompressed_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="largest body after gunzip/base64 (gzip bombs get 413); keep "
+        "it under the broker's max_message_size (16 MiB)",
+    )
+    page_patterns: str = Field(
+        default="/,/products/*,/product/*,/cart,/checkout*,/account*,/search*",
+        description="comma-separated path globs: the web-vitals `page` label; else `other`",
+    )
     max_exception_types: int = Field(default=50, ge=1, description="distinct exception-type label values")
     strict: bool = Field(default=False, description="reject event names not in the schema")
     schema_path: Path = Field(default_factory=default_schema_path)
@@ -200,7 +235,7 @@ class IngestSettings(BaseSettings):
         return keys
 
     @model_validator(mode="after")
-    def _keys_valid(self) -> "IngestSettings":
+    def _keys_valid(self) -> IngestSettings:
         _no_placeholders({k.name: k.sha256 for k in self.parsed_keys()}, "API key")
         return self
 
@@ -216,8 +251,9 @@ class IngestSettings(BaseSettings):
 class ConsumerSettings(BaseSettings):
     model_config = _settings("OBS_CONSUMER_")
     batch_rows: int = Field(default=50_000, ge=1, description="flush when a batch holds this many rows")
-    batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024,
-                             description="flush when the batch's message bodies reach this many bytes")
+    batch_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="flush when the batch's message bodies reach this many bytes"
+    )
     flush_ms: int = Field(default=500, ge=1, description="flush a non-empty batch after this long")
     prefetch: int = Field(default=2000, ge=1, description="unacknowledged messages the broker may send")
     retry_initial_s: float = Field(default=0.5, gt=0)
@@ -227,8 +263,11 @@ class ConsumerSettings(BaseSettings):
     metrics_host: str = Field(default="127.0.0.1", description="private listener: /metrics (and health)")
     metrics_port: int = 9101
     queue_poll_s: float = Field(default=5.0, gt=0, description="how often queue depth is sampled")
-    store_client_ip: bool = Field(default=False, description="keep the client IP in events.client_ip and the "
-                                  "`$ip` property; by default it is only used to look up the country, then dropped")
+    store_client_ip: bool = Field(
+        default=False,
+        description="keep the client IP in events.client_ip and the "
+        "`$ip` property; by default it is only used to look up the country, then dropped",
+    )
 
 
 def _duration_s(text: str) -> float:
@@ -251,21 +290,30 @@ class ForecasterSettings(BaseSettings):
     port: int = 8090
     private_host: str = Field(default="127.0.0.1", description="private listener: the read API, /metrics, /docs")
     private_port: int = 8091
-    fit_workers: int = Field(default=1, ge=1, description="threads fitting models and running backtests "
-                                                         "(their own pool, apart from store inserts)")
-    fit_waiting: int = Field(default=1, ge=0, description="HTTP requests that may wait for a fit thread; "
-                                                         "beyond that: 503 with Retry-After")
+    fit_workers: int = Field(
+        default=1,
+        ge=1,
+        description="threads fitting models and running backtests (their own pool, apart from store inserts)",
+    )
+    fit_waiting: int = Field(
+        default=1, ge=0, description="HTTP requests that may wait for a fit thread; beyond that: 503 with Retry-After"
+    )
     backtests_per_minute: float = Field(default=6.0, gt=0, description="per read key; beyond: 429")
-    metrics: str = Field(default="revenue,orders,dau,signups",
-                         description="metrics refreshed on schedule and exported as anomaly gauges "
-                                     "(revenue, orders, dau, signups, events:<event_name>)")
-    refresh: str = Field(default="revenue=1d,orders=1d,dau=7d,signups=7d,events=1d",
-                         description="model refresh interval per metric (`events` covers events:*)")
+    metrics: str = Field(
+        default="revenue,orders,dau,signups",
+        description="metrics refreshed on schedule and exported as anomaly gauges "
+        "(revenue, orders, dau, signups, events:<event_name>)",
+    )
+    refresh: str = Field(
+        default="revenue=1d,orders=1d,dau=7d,signups=7d,events=1d",
+        description="model refresh interval per metric (`events` covers events:*)",
+    )
     retry_s: float = Field(default=600.0, gt=0, description="retry a failed or too-short model after this long")
     evaluate_interval_s: float = Field(default=60.0, gt=0, description="how often the anomaly gauges are updated")
     tick_s: float = Field(default=5.0, gt=0, description="scheduler wake-up period")
-    history_days: int = Field(default=1095, ge=7, description="daily models train on at most this many days "
-                                                              "(yearly seasonality from 730)")
+    history_days: int = Field(
+        default=1095, ge=7, description="daily models train on at most this many days (yearly seasonality from 730)"
+    )
     history_hours: int = Field(default=24 * 28, ge=24, description="hourly models look back this far")
     min_history_days: int = Field(default=14, ge=2, description="fewer complete days: 422")
     min_history_hours: int = Field(default=72, ge=2, description="fewer complete hours: 422")
@@ -273,16 +321,24 @@ class ForecasterSettings(BaseSettings):
     max_periods_hour: int = Field(default=168, ge=1)
     interval_width: float = Field(default=0.95, gt=0, lt=1, description="forecast band (yhat_lower..yhat_upper)")
     seasonality_mode: Literal["additive", "multiplicative"] = "multiplicative"
-    uncertainty_samples: int = Field(default=300, ge=10, description="Prophet samples for its own band (served "
-                                     "only while the history is too short to calibrate one)")
+    uncertainty_samples: int = Field(
+        default=300,
+        ge=10,
+        description="Prophet samples for its own band (served only while the history is too short to calibrate one)",
+    )
     backtest_horizon_days: int = Field(default=14, ge=1, description="holdout per model-selection fold")
     backtest_horizon_hours: int = Field(default=24, ge=1)
-    backtest_folds: int = Field(default=5, ge=0, description="model-selection folds per refresh (0: Prophet, "
-                                                             "uncalibrated band)")
-    candidates: str = Field(default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble",
-                            description="models compared at each refresh; the first serves when none can be compared")
-    holidays: str = Field(default="", description="country codes (holidays package) whose public holidays Prophet "
-                                                   "models, e.g. DE or DE,AT")
+    backtest_folds: int = Field(
+        default=5, ge=0, description="model-selection folds per refresh (0: Prophet, uncalibrated band)"
+    )
+    candidates: str = Field(
+        default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble",
+        description="models compared at each refresh; the first serves when none can be compared",
+    )
+    holidays: str = Field(
+        default="",
+        description="country codes (holidays package) whose public holidays Prophet models, e.g. DE or DE,AT",
+    )
     yearly_min_days: int = Field(default=730, ge=365, description="yearly seasonality from this much daily history")
     payment_window_s: int = Field(default=3600, ge=60, description="window of the payment failure rate gauge")
     churn: bool = Field(default=True, description="score churn monthly (churn_scores table, /v1/churn, gauges)")
@@ -307,34 +363,38 @@ class ForecasterSettings(BaseSettings):
         return intervals.get(key, 86400.0)
 
     @model_validator(mode="after")
-    def _valid(self) -> "ForecasterSettings":
+    def _valid(self) -> ForecasterSettings:
         try:
             intervals = self.refresh_intervals()
         except ValueError as exc:
             raise ValueError(f"OBS_FORECASTER_REFRESH: {exc}") from None
         if any(v <= 0 for v in intervals.values()):
             raise ValueError("OBS_FORECASTER_REFRESH: intervals must be positive")
-        self.candidate_list(), self.holiday_countries()   # unknown names fail at start-up
+        self.candidate_list(), self.holiday_countries()  # unknown names fail at start-up
         return self
 
     def candidate_list(self) -> tuple[str, ...]:
         names = tuple(dict.fromkeys(c.strip() for c in self.candidates.split(",") if c.strip()))
         unknown = [c for c in names if c not in FORECAST_CANDIDATES]
         if unknown or not names:
-            raise ValueError(f"OBS_FORECASTER_CANDIDATES: unknown {unknown or 'empty list'}; "
-                             f"choose from {', '.join(FORECAST_CANDIDATES)}")
+            raise ValueError(
+                f"OBS_FORECASTER_CANDIDATES: unknown {unknown or 'empty list'}; "
+                f"choose from {', '.join(FORECAST_CANDIDATES)}"
+            )
         return names
 
     def holiday_countries(self) -> tuple[str, ...]:
         codes = tuple(dict.fromkeys(c.strip().upper() for c in self.holidays.split(",") if c.strip()))
         if codes:
-            import holidays   # a dependency of prophet (the forecast extra)
+            import holidays  # a dependency of prophet (the forecast extra)
+
             for code in codes:
                 try:
                     holidays.country_holidays(code)
                 except NotImplementedError:
-                    raise ValueError(f"OBS_FORECASTER_HOLIDAYS: unknown country {code!r} "
-                                     "(ISO 3166 code, e.g. DE, US)") from None
+                    raise ValueError(
+                        f"OBS_FORECASTER_HOLIDAYS: unknown country {code!r} (ISO 3166 code, e.g. DE, US)"
+                    ) from None
         return codes
 
 
@@ -349,26 +409,33 @@ class ReportSettings(BaseSettings):
     smtp_port: int = 25
     smtp_security: Literal["none", "starttls", "ssl"] = "none"
     smtp_username: str | None = None
-    smtp_password: SecretStr | None = Field(default=None,
-                                            description="no default; placeholders refused outside development")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="no default; placeholders refused outside development"
+    )
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     daily_at: str = Field(default="07:00", description="HH:MM UTC; empty: no daily report")
     weekly_at: str = Field(default="mon 07:00", description="DAY HH:MM UTC; empty: no weekly report (with PDF)")
-    monthly_at: str = Field(default="1 07:00", description="DAY-OF-MONTH HH:MM UTC; empty: no monthly report (PDF "
-                            "with year-over-year and churn analysis)")
+    monthly_at: str = Field(
+        default="1 07:00",
+        description="DAY-OF-MONTH HH:MM UTC; empty: no monthly report (PDF with year-over-year and churn analysis)",
+    )
     forecast_metric: str = "revenue"
     chart_history_days: int = Field(default=28, ge=7)
     chart_forecast_days: int = Field(default=14, ge=1)
     subject_prefix: str = "[Observatory]"
-    per_hour: float = Field(default=10.0, gt=0, description="reports sent on demand (HTTP) per hour and key; "
-                                                          "beyond: 429")
+    per_hour: float = Field(
+        default=10.0, gt=0, description="reports sent on demand (HTTP) per hour and key; beyond: 429"
+    )
 
     def recipient_list(self) -> list[str]:
         return [r.strip() for r in self.recipients.split(",") if r.strip()]
 
     @model_validator(mode="after")
-    def _password(self) -> "ReportSettings":
-        if self.smtp_password and self.smtp_password.get_secret_value().lower() in PLACEHOLDER_SECRETS \
-                and CommonSettings().env != "development":
+    def _password(self) -> ReportSettings:
+        if (
+            self.smtp_password
+            and self.smtp_password.get_secret_value().lower() in PLACEHOLDER_SECRETS
+            and CommonSettings().env != "development"
+        ):
             raise ValueError("placeholder SMTP password refused outside development")
         return self

@@ -53,8 +53,9 @@ def traces_url(endpoint: str) -> str:
 class Tracing:
     """The process's providers (one per component), built lazily on first use."""
 
-    def __init__(self, endpoint: str, ratio: float, environment: str, process: str,
-                 export_delay_ms: float | None = None) -> None:
+    def __init__(
+        self, endpoint: str, ratio: float, environment: str, process: str, export_delay_ms: float | None = None
+    ) -> None:
         self.url = traces_url(endpoint)
         self.ratio = ratio
         self.environment = environment
@@ -80,12 +81,21 @@ class Tracing:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-        resource = Resource.create({
-            "service.name": component, "service.namespace": "observatory", "service.version": __version__,
-            "service.instance.id": f"{socket.gethostname()}:{os.getpid()}",
-            "deployment.environment.name": self.environment, "observatory.process": self.process})
-        provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(self.ratio)),
-                                  span_limits=SpanLimits(max_links=MAX_LINKS))
+        resource = Resource.create(
+            {
+                "service.name": component,
+                "service.namespace": "observatory",
+                "service.version": __version__,
+                "service.instance.id": f"{socket.gethostname()}:{os.getpid()}",
+                "deployment.environment.name": self.environment,
+                "observatory.process": self.process,
+            }
+        )
+        provider = TracerProvider(
+            resource=resource,
+            sampler=ParentBased(TraceIdRatioBased(self.ratio)),
+            span_limits=SpanLimits(max_links=MAX_LINKS),
+        )
         exporter = RedactingExporter(OTLPSpanExporter(endpoint=self.url, timeout=10))
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=self.export_delay_ms))
         return provider
@@ -112,6 +122,7 @@ def setup(common, process: str, *, export_delay_ms: float | None = None) -> Trac
     from opentelemetry.trace import get_current_span
 
     from observatory.logging import add_enricher
+
     _get_current_span = get_current_span
     _state = Tracing(common.otlp_endpoint, common.trace_sample_ratio, common.env, process, export_delay_ms)
     add_enricher(_log_hook)
@@ -179,6 +190,7 @@ class timed:
 
 def fail(span, exc: BaseException, status_description: str | None = None) -> None:
     from opentelemetry.trace import Status, StatusCode
+
     span.record_exception(exc)
     span.set_attribute("error.type", type(exc).__qualname__)
     span.set_status(Status(StatusCode.ERROR, status_description or f"{type(exc).__name__}: {exc}"))
@@ -194,6 +206,7 @@ class RedactingExporter:
 
     def export(self, spans: Sequence):
         from observatory.redact import current
+
         redactor = current()
         return self.inner.export([redact_span(s, redactor) for s in spans])
 
@@ -227,16 +240,28 @@ def redact_span(span, redactor):
     links = [_masked(link.attributes, redactor) for link in span.links]
     status = span.status
     description = redactor.text(status.description) if status.description else status.description
-    if name is span.name and attributes is None and description is status.description \
-            and not any(x is not None for x in events) and not any(x is not None for x in links):
+    if (
+        name is span.name
+        and attributes is None
+        and description is status.description
+        and not any(x is not None for x in events)
+        and not any(x is not None for x in links)
+    ):
         return span
     return ReadableSpan(
-        name=name, context=span.context, parent=span.parent, resource=span.resource,
-        attributes=attributes if attributes is not None else span.attributes, kind=span.kind,
+        name=name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes if attributes is not None else span.attributes,
+        kind=span.kind,
         status=Status(status.status_code, description) if description is not status.description else status,
         events=[Event(e.name, m if m is not None else e.attributes, e.timestamp) for e, m in zip(span.events, events)],
         links=[Link(link.context, m if m is not None else link.attributes) for link, m in zip(span.links, links)],
-        start_time=span.start_time, end_time=span.end_time, instrumentation_scope=span.instrumentation_scope)
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 # -- shared by the per-service instrumentation (broker/, consumer/, store/, middleware) ----------------
@@ -249,9 +274,11 @@ def propagator():
     from opentelemetry.trace.propagation.tracecontext import (
         TraceContextTextMapPropagator,
     )
+
     return TraceContextTextMapPropagator()
 
 
 def empty_context():
     from opentelemetry.context import Context
+
     return Context()

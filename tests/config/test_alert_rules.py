@@ -10,11 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from tests.tools import require
 import yaml
+
 from observatory.monitoring import RULE_TESTS_DIR, RULES_DIR, RUNBOOKS_DIR
 from observatory.monitoring.rules import alerts, iter_rules, rule_files
+from tests.tools import require
 
 PROMTOOL = require("promtool")
 
@@ -108,8 +108,9 @@ def _tested() -> tuple[set[tuple[str, str]], set[str]]:
 
 def test_every_alert_has_a_firing_and_a_silent_promtool_case():
     firing, silent = _tested()
-    never_fired = sorted({f"{a.name} ({a.labels['severity']})" for a in ALERTS
-                          if (a.name, a.labels["severity"]) not in firing})
+    never_fired = sorted(
+        {f"{a.name} ({a.labels['severity']})" for a in ALERTS if (a.name, a.labels["severity"]) not in firing}
+    )
     never_silent = sorted({a.name for a in ALERTS if a.name not in silent})
     assert not never_fired, f"alerts no promtool test sees firing: {never_fired}"
     assert not never_silent, f"alerts no promtool test checks at a time they must not fire: {never_silent}"
@@ -128,8 +129,14 @@ def test_promtool_expectations_carry_full_labels_and_annotations():
 
 
 RUNBOOK_SECTIONS = ("## What it means", "## Impact", "## First checks", "## Mitigation", "## Escalation")
-DASHBOARDS = ("Observatory / Pipeline", "Observatory / SLOs", "Observatory / Infrastructure",
-              "Observatory / Stack health", "Observatory / Business KPIs", "Observatory / Frontend")
+DASHBOARDS = (
+    "Observatory / Pipeline",
+    "Observatory / SLOs",
+    "Observatory / Infrastructure",
+    "Observatory / Stack health",
+    "Observatory / Business KPIs",
+    "Observatory / Frontend",
+)
 
 
 @pytest.mark.parametrize("name", sorted({a.name for a in ALERTS}))

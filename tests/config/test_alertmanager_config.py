@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools import require
 from observatory.monitoring import (
     ALERTMANAGER_CONFIG,
     load_yaml,
@@ -22,6 +21,7 @@ from observatory.monitoring.amconfig import (
     render,
     write,
 )
+from tests.tools import require
 
 AMTOOL = require("amtool")
 
@@ -34,6 +34,8 @@ ROUTES = [
     ({"alertname": "RevenueDrop", "team": "business", "severity": "critical"}, "slack-business"),
     ({"alertname": "Unlabelled"}, "slack-alerts"),
 ]
+
+
 def _amtool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([AMTOOL, *args], capture_output=True, text=True, check=False, timeout=60)
 
@@ -46,8 +48,9 @@ def test_check_config():
 def test_templates_parse_in_a_rendered_config(tmp_path):
     """The repo file points at container paths; the rendered copy points at the repo's templates, so
     amtool really parses them."""
-    cfg = render(Endpoints(slack_url_file=tmp_path / "url", smtp_smarthost="127.0.0.1:25", email_to="a@b.test"),
-                 FAST_TIMING)
+    cfg = render(
+        Endpoints(slack_url_file=tmp_path / "url", smtp_smarthost="127.0.0.1:25", email_to="a@b.test"), FAST_TIMING
+    )
     path = write(cfg, tmp_path / "alertmanager.yml")
     result = _amtool("check-config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -57,15 +60,22 @@ def test_templates_parse_in_a_rendered_config(tmp_path):
 @pytest.mark.parametrize(("labels", "receivers"), ROUTES, ids=lambda v: str(v))
 def test_routes(labels, receivers):
     args = [f"{k}={v}" for k, v in labels.items()]
-    result = _amtool("config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}",
-                     f"--verify.receivers={receivers}", *args)
+    result = _amtool(
+        "config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}", f"--verify.receivers={receivers}", *args
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_wrong_route_expectation_fails():
     """The route checks above can fail: amtool exits non-zero on a receiver mismatch."""
-    result = _amtool("config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}",
-                     "--verify.receivers=slack-alerts", "severity=critical")
+    result = _amtool(
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTMANAGER_CONFIG}",
+        "--verify.receivers=slack-alerts",
+        "severity=critical",
+    )
     assert result.returncode != 0
 
 
@@ -89,8 +99,13 @@ def test_receivers_follow_the_conventions():
     assert by_receiver["slack-alerts"]["repeat_interval"] == "4h"
     receivers = {r["name"]: r for r in cfg["receivers"]}
     channels = {name: [s["channel"] for s in r.get("slack_configs", [])] for name, r in receivers.items()}
-    assert channels == {"slack-alerts": ["#alerts"], "slack-business": ["#alerts-business"],
-                        "oncall-critical": ["#alerts-critical"], "pagerduty": [], "opsgenie": []}
+    assert channels == {
+        "slack-alerts": ["#alerts"],
+        "slack-business": ["#alerts-business"],
+        "oncall-critical": ["#alerts-critical"],
+        "pagerduty": [],
+        "opsgenie": [],
+    }
     for r in receivers.values():
         for kind in ("slack_configs", "email_configs", "pagerduty_configs", "opsgenie_configs"):
             for c in r.get(kind, []):
@@ -109,8 +124,12 @@ def test_inhibitions():
 
 # --- every channel combination ------------------------------------------------------------------------
 # integration kinds of a receiver config -> the channel names used below
-KINDS = {"slack_configs": "slack", "email_configs": "email", "pagerduty_configs": "pagerduty",
-         "opsgenie_configs": "opsgenie"}
+KINDS = {
+    "slack_configs": "slack",
+    "email_configs": "email",
+    "pagerduty_configs": "pagerduty",
+    "opsgenie_configs": "opsgenie",
+}
 CRITICAL = {"alertname": "ServiceDown", "service": "consumer", "severity": "critical"}
 WARNING = {"alertname": "QueueBacklogHigh", "service": "consumer", "severity": "warning"}
 BUSINESS = {"alertname": "RevenueDrop", "team": "business", "severity": "critical"}
@@ -138,8 +157,12 @@ COMBOS = {
     "slack+email": ({"slack", "email"}, {"slack", "email"}, {"slack"}, {"slack"}),
     "pagerduty": ({"pagerduty"}, {"pagerduty"}, set(), set()),
     "opsgenie": ({"opsgenie"}, {"opsgenie"}, set(), set()),
-    "all": ({"slack", "email", "pagerduty", "opsgenie"}, {"slack", "email", "pagerduty", "opsgenie"}, {"slack"},
-            {"slack"}),
+    "all": (
+        {"slack", "email", "pagerduty", "opsgenie"},
+        {"slack", "email", "pagerduty", "opsgenie"},
+        {"slack"},
+        {"slack"},
+    ),
 }
 
 
@@ -184,24 +207,39 @@ def secrets(tmp: Path, **files: str) -> Path:
     d = tmp / "secrets"
     d.mkdir(exist_ok=True)
     for name in ("slack-webhook-url", "smtp-password", "pagerduty-routing-key", "opsgenie-api-key"):
-        (d / name).write_text(files.get(name.replace("-", "_"), ""))   # compose mounts every file, empty or not
+        (d / name).write_text(files.get(name.replace("-", "_"), ""))  # compose mounts every file, empty or not
     return d
 
 
-@pytest.mark.parametrize(("env", "files", "channels"), [
-    ({}, {}, []),
-    ({}, {"slack_webhook_url": "https://hooks.slack.test/x\n"}, ["slack"]),
-    ({}, {"slack_webhook_url": "\n"}, []),                                         # whitespace only: off
-    ({"ALERT_SMTP_SMARTHOST": "smtp.site.test:587", "ALERT_EMAIL_TO": "oncall@site.test"}, {}, ["email"]),
-    ({"ALERT_SMTP_SMARTHOST": "smtp.site.test:587"}, {"smtp_password": "pw"}, []),  # nobody to mail
-    ({"ALERT_EMAIL_TO": "oncall@site.test"}, {}, []),                               # no server
-    ({}, {"pagerduty_routing_key": "R0123"}, ["pagerduty"]),
-    ({}, {"opsgenie_api_key": "k-0123"}, ["opsgenie"]),
-    ({"ALERT_SMTP_SMARTHOST": "s:25", "ALERT_EMAIL_TO": "a@b.test"},
-     {"slack_webhook_url": "u", "pagerduty_routing_key": "r", "opsgenie_api_key": "k"},
-     ["slack", "email", "pagerduty", "opsgenie"]),
-], ids=["none", "slack", "slack-blank", "email", "email-no-recipient", "email-no-server", "pagerduty", "opsgenie",
-        "all"])
+@pytest.mark.parametrize(
+    ("env", "files", "channels"),
+    [
+        ({}, {}, []),
+        ({}, {"slack_webhook_url": "https://hooks.slack.test/x\n"}, ["slack"]),
+        ({}, {"slack_webhook_url": "\n"}, []),  # whitespace only: off
+        ({"ALERT_SMTP_SMARTHOST": "smtp.site.test:587", "ALERT_EMAIL_TO": "oncall@site.test"}, {}, ["email"]),
+        ({"ALERT_SMTP_SMARTHOST": "smtp.site.test:587"}, {"smtp_password": "pw"}, []),  # nobody to mail
+        ({"ALERT_EMAIL_TO": "oncall@site.test"}, {}, []),  # no server
+        ({}, {"pagerduty_routing_key": "R0123"}, ["pagerduty"]),
+        ({}, {"opsgenie_api_key": "k-0123"}, ["opsgenie"]),
+        (
+            {"ALERT_SMTP_SMARTHOST": "s:25", "ALERT_EMAIL_TO": "a@b.test"},
+            {"slack_webhook_url": "u", "pagerduty_routing_key": "r", "opsgenie_api_key": "k"},
+            ["slack", "email", "pagerduty", "opsgenie"],
+        ),
+    ],
+    ids=[
+        "none",
+        "slack",
+        "slack-blank",
+        "email",
+        "email-no-recipient",
+        "email-no-server",
+        "pagerduty",
+        "opsgenie",
+        "all",
+    ],
+)
 def test_compose_channels_follow_the_secret_files_and_variables(tmp_path, env, files, channels):
     e = from_environment(env, secrets(tmp_path, **files))
     assert e.channels() == channels
@@ -212,24 +250,34 @@ def test_compose_render_job_writes_a_valid_config_that_names_files_only(tmp_path
     import json
     import os
     import sys
+
     from tests.config.test_compose import env_file_for, run_compose
+
     env_path = env_file_for(tmp_path / ".env")
     r = run_compose(env_path, "config", "--format", "json")
     assert r.returncode == 0, r.stderr
     svc = json.loads(r.stdout)["services"]["alertmanager-config"]
     assert svc["entrypoint"] == ["python", "-m", "observatory.monitoring.amconfig"]
     mounts = {m["target"]: m["source"] for m in svc["volumes"] if m["type"] == "bind"}
-    secret_dir = secrets(tmp_path, slack_webhook_url="https://hooks.slack.test/T/B/secretpart",
-                         pagerduty_routing_key="pd-secret-key")
-    remap = {"/etc/alertmanager/secrets": str(secret_dir),
-             "/etc/alertmanager/templates": str(ALERTMANAGER_CONFIG.parent / "templates"),
-             "/etc/alertmanager/rendered/alertmanager.yml": str(tmp_path / "out" / "alertmanager.yml")}
+    secret_dir = secrets(
+        tmp_path, slack_webhook_url="https://hooks.slack.test/T/B/secretpart", pagerduty_routing_key="pd-secret-key"
+    )
+    remap = {
+        "/etc/alertmanager/secrets": str(secret_dir),
+        "/etc/alertmanager/templates": str(ALERTMANAGER_CONFIG.parent / "templates"),
+        "/etc/alertmanager/rendered/alertmanager.yml": str(tmp_path / "out" / "alertmanager.yml"),
+    }
     remap.update(mounts)
     args = [remap.get(a, a) for a in svc["command"]]
     env = {k: v for k, v in svc["environment"].items() if v is not None}
     env.update(ALERT_SMTP_SMARTHOST="smtp.site.test:587", ALERT_EMAIL_TO="oncall@site.test")
-    run = subprocess.run([sys.executable, "-m", "observatory.monitoring.amconfig", *args], capture_output=True,
-                         text=True, timeout=60, env={**os.environ, **env})
+    run = subprocess.run(
+        [sys.executable, "-m", "observatory.monitoring.amconfig", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
     assert run.returncode == 0, run.stderr
     assert "channels: slack, email, pagerduty" in run.stderr
     out = tmp_path / "out" / "alertmanager.yml"

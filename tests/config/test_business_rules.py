@@ -7,12 +7,11 @@ import re
 import subprocess
 from pathlib import Path
 
-
-from tests.tools import require
 import yaml
 from prometheus_client import CollectorRegistry
 
 from observatory.metrics import ForecasterMetrics
+from tests.tools import require
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alert-rules" / "business.rules.yml"
@@ -20,9 +19,15 @@ TESTS = ROOT / "alert-rules" / "tests" / "business.test.yml"
 PROMTOOL = require("promtool")
 
 ALERTS = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r]
-EXPECTED = {"RevenueBelowMovingAverage", "RevenueAboveMovingAverage", "RevenueBelowForecastBand",
-            "RevenueAboveForecastBand", "DailyActiveUsersBelowExpected", "PaymentFailureRateSpike",
-            "BusinessAnomalyDetectionStale"}
+EXPECTED = {
+    "RevenueBelowMovingAverage",
+    "RevenueAboveMovingAverage",
+    "RevenueBelowForecastBand",
+    "RevenueAboveForecastBand",
+    "DailyActiveUsersBelowExpected",
+    "PaymentFailureRateSpike",
+    "BusinessAnomalyDetectionStale",
+}
 
 
 def test_promtool_checks_and_unit_tests_pass():
@@ -40,8 +45,9 @@ def test_a_broken_threshold_fails_the_unit_tests(tmp_path):
     tests_dir = tmp_path / "tests"
     tests_dir.mkdir()
     (tests_dir / "business.test.yml").write_text(TESTS.read_text())
-    result = subprocess.run([PROMTOOL, "test", "rules", str(tests_dir / "business.test.yml")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [PROMTOOL, "test", "rules", str(tests_dir / "business.test.yml")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "RevenueBelowMovingAverage" in result.stdout + result.stderr
 
@@ -60,8 +66,9 @@ def test_the_required_alerts_exist_and_go_to_the_business_team():
 def test_rules_only_read_metrics_the_forecaster_exports():
     registry = CollectorRegistry()
     ForecasterMetrics.create(registry)
-    exported = {s.name for family in registry.collect() for s in family.samples} | \
-               {family.name for family in registry.collect()}
+    exported = {s.name for family in registry.collect() for s in family.samples} | {
+        family.name for family in registry.collect()
+    }
     used = set()
     for a in ALERTS:
         used |= set(re.findall(r"\b(forecaster_[a-z0-9_]+)", a["expr"]))

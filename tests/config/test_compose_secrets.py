@@ -14,7 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SECRET_NAME = re.compile(
     r"(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|encryption[_-]?key|webhook[_-]?url|access[_-]?key)"
-    r"[\w.-]*[\"']?[ \t]*[:=][ \t]*[\"']?([^\s\"',;}{)]+)")
+    r"[\w.-]*[\"']?[ \t]*[:=][ \t]*[\"']?([^\s\"',;}{)]+)"
+)
 SIGNATURES = {
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
@@ -22,8 +23,11 @@ SIGNATURES = {
     "Slack token": re.compile(r"\bxox[abpr]-[0-9A-Za-z-]{20,}"),
     "GitHub token": re.compile(r"\bgh[pousr]_[0-9A-Za-z]{30,}"),
 }
-PLACEHOLDER = re.compile(r"^(\$|@.*@$|<.*>$|\*+$|x+$|\.\.\.|changeme|change-me|example|none|null|true|false|"
-                         r"required|optional|str|string|secretstr|field|os\.environ|env|getenv|/|\./|[a-z_]+\()", re.I)
+PLACEHOLDER = re.compile(
+    r"^(\$|@.*@$|<.*>$|\*+$|x+$|\.\.\.|changeme|change-me|example|none|null|true|false|"
+    r"required|optional|str|string|secretstr|field|os\.environ|env|getenv|/|\./|[a-z_]+\()",
+    re.I,
+)
 BINARY_SUFFIXES = {".png", ".jpg", ".gif", ".ico", ".pdf", ".gz", ".zip", ".jar", ".woff", ".woff2"}
 
 
@@ -57,7 +61,7 @@ def test_env_file_is_ignored_and_untracked():
 
 
 def test_scanner_finds_what_it_should():
-    assert suspicious_assignments('GRAFANA_ADMIN_PASSWORD=Zx81kQpLr0vT7mWb2YcN\n')
+    assert suspicious_assignments("GRAFANA_ADMIN_PASSWORD=Zx81kQpLr0vT7mWb2YcN\n")
     assert suspicious_assignments('"password": "Zx81kQpLr0vT7mWb2YcN"')
     assert not suspicious_assignments("GRAFANA_ADMIN_PASSWORD=\n")
     assert not suspicious_assignments("password: ${GRAFANA_ADMIN_PASSWORD:?run make up}\n")

@@ -23,12 +23,19 @@ DASHBOARDS = sorted((REPO / "dashboards" / "grafana").glob("*.json"))
 def run_check(files: list[Path]) -> subprocess.CompletedProcess:
     node = shutil.which("node")
     if node is None or not (CHECKER / "node_modules" / "@grafana" / "schema").is_dir():
-        raise RuntimeError("the dashboard schema check is not installed: run scripts/bootstrap.sh dev "
-                           f"(or npm ci --prefix {CHECKER.relative_to(REPO)})")
+        raise RuntimeError(
+            "the dashboard schema check is not installed: run scripts/bootstrap.sh dev "
+            f"(or npm ci --prefix {CHECKER.relative_to(REPO)})"
+        )
     out = CHECKER / f".out-{uuid.uuid4().hex[:8]}"
     try:
-        return subprocess.run([node, str(CHECKER / "check.mjs"), str(out), *map(str, files)], capture_output=True,
-                              text=True, timeout=300, cwd=CHECKER)
+        return subprocess.run(
+            [node, str(CHECKER / "check.mjs"), str(out), *map(str, files)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=CHECKER,
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -58,7 +65,11 @@ def test_a_dashboard_breaking_the_schema_is_refused(tmp_path):
     broken.write_text(json.dumps(d))
     r = run_check([broken])
     assert r.returncode != 0
-    for needle in ("colourMode\"' does not exist", "Type 'number' is not assignable to type 'string'", "gridPosition\"' does not exist"):
+    for needle in (
+        "colourMode\"' does not exist",
+        "Type 'number' is not assignable to type 'string'",
+        "gridPosition\"' does not exist",
+    ):
         assert needle in r.stdout, f"{needle!r} not reported:\n{r.stdout[:3000]}"
 
 

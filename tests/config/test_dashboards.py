@@ -11,14 +11,25 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.dashboards.panels import (KIBANA_DIR, METABASE_DIR, all_panels, dashboards,
-                                                 metabase_questions, provisioned_datasource_uids, queries)
+from tests.integration.dashboards.panels import (
+    KIBANA_DIR,
+    METABASE_DIR,
+    all_panels,
+    dashboards,
+    metabase_questions,
+    provisioned_datasource_uids,
+    queries,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PROVISIONING = REPO / "config" / "grafana" / "provisioning"
 EXPECTED = {
-    "Observatory / Pipeline", "Observatory / Business KPIs", "Observatory / SLOs",
-    "Observatory / Infrastructure", "Observatory / Stack health", "Observatory / Frontend",
+    "Observatory / Pipeline",
+    "Observatory / Business KPIs",
+    "Observatory / SLOs",
+    "Observatory / Infrastructure",
+    "Observatory / Stack health",
+    "Observatory / Frontend",
 }
 DASHBOARDS = dashboards()
 
@@ -55,8 +66,12 @@ def test_refresh_range_and_layout(name):
 
 
 def test_stat_panels_with_a_good_and_bad_direction_colour_it():
-    coloured = [p for d in DASHBOARDS.values() for p in all_panels(d) if p["type"] == "stat"
-                and len(p["fieldConfig"]["defaults"]["thresholds"]["steps"]) > 1]
+    coloured = [
+        p
+        for d in DASHBOARDS.values()
+        for p in all_panels(d)
+        if p["type"] == "stat" and len(p["fieldConfig"]["defaults"]["thresholds"]["steps"]) > 1
+    ]
     assert len(coloured) >= 15
     for p in coloured:
         assert p["options"]["colorMode"] == "background", p["title"]
@@ -69,8 +84,9 @@ def test_every_datasource_uid_is_provisioned():
         for p in all_panels(d):
             for ref in [p.get("datasource")] + [t.get("datasource") for t in p.get("targets", [])]:
                 if ref:
-                    assert ref["uid"] in provisioned or ref["uid"] == "-- Grafana --", \
+                    assert ref["uid"] in provisioned or ref["uid"] == "-- Grafana --", (
                         f"{name}/{p['title']}: datasource uid {ref['uid']!r} is not provisioned"
+                    )
 
 
 def test_datasource_provisioning_file():
@@ -90,8 +106,9 @@ def test_datasource_provisioning_file():
 
 
 def test_one_provider_per_folder_pointing_at_the_mounted_dashboards():
-    providers = [p for f in (PROVISIONING / "dashboards").glob("*.yml")
-                 for p in yaml.safe_load(f.read_text())["providers"]]
+    providers = [
+        p for f in (PROVISIONING / "dashboards").glob("*.yml") for p in yaml.safe_load(f.read_text())["providers"]
+    ]
     folders = [p["folder"] for p in providers]
     assert len(folders) == len(set(folders)), "two providers share a folder"
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -110,6 +127,7 @@ def test_prometheus_queries_use_known_metrics():
 
     from observatory.ingest.frontend import FrontendObserver
     from observatory.metrics import ConsumerMetrics, ForecasterMetrics, IngestMetrics, new_registry
+
     registry = new_registry("x", "0")
     IngestMetrics.create(registry)
     FrontendObserver(registry, ["/"], 1)
@@ -121,16 +139,48 @@ def test_prometheus_queries_use_known_metrics():
     for family in [*registry.collect(), *forecaster.collect()]:
         ours |= {family.name + s for s in suffixes.get(family.type, [""])}
     assert isinstance(registry, CollectorRegistry)
-    external = re.compile(r"^(rabbitmq_|node_|container_|ClickHouse|prometheus_|alertmanager_|otelcol_|up$|"
-                          r"scrape_duration_seconds$)")
-    functions = {"sum", "rate", "increase", "max", "min", "avg", "count", "histogram_quantile", "clamp_min",
-                 "vector", "time", "by", "or", "on", "and", "le", "without", "abs"}
+    external = re.compile(
+        r"^(rabbitmq_|node_|container_|ClickHouse|prometheus_|alertmanager_|otelcol_|up$|"
+        r"scrape_duration_seconds$)"
+    )
+    functions = {
+        "sum",
+        "rate",
+        "increase",
+        "max",
+        "min",
+        "avg",
+        "count",
+        "histogram_quantile",
+        "clamp_min",
+        "vector",
+        "time",
+        "by",
+        "or",
+        "on",
+        "and",
+        "le",
+        "without",
+        "abs",
+    }
     for q in queries("prometheus"):
         names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{|\[|\)|$| )", re.sub(r'"[^"]*"', "", q.text)))
         for name in names - functions:
-            if name.isupper() or name in ("mode", "code", "route", "queue", "reason", "source", "job", "cpu",
-                                          "integration", "container_label_com_docker_compose_service", "metric",
-                                          "page", "type"):
+            if name.isupper() or name in (
+                "mode",
+                "code",
+                "route",
+                "queue",
+                "reason",
+                "source",
+                "job",
+                "cpu",
+                "integration",
+                "container_label_com_docker_compose_service",
+                "metric",
+                "page",
+                "type",
+            ):
                 continue
             if re.match(r"^\d", name) or name.startswith("$"):
                 continue
@@ -140,11 +190,23 @@ def test_prometheus_queries_use_known_metrics():
 def test_every_metric_source_of_the_panels_is_scraped_in_compose():
     """A panel on an exporter's metrics shows "No data" unless config/prometheus/prometheus.yml scrapes
     that exporter: each metric family prefix must map to a scrape job whose target is a compose service."""
-    source = {"node_": "node-exporter", "container_": "cadvisor", "ClickHouse": "clickhouse",
-              "alertmanager_": "alertmanager", "prometheus_": "prometheus", "rabbitmq_": "rabbitmq",
-              "ingest_": "ingest", "frontend_": "ingest", "consumer_": "consumer", "forecaster_": "forecaster", "otelcol_": "jaeger"}
+    source = {
+        "node_": "node-exporter",
+        "container_": "cadvisor",
+        "ClickHouse": "clickhouse",
+        "alertmanager_": "alertmanager",
+        "prometheus_": "prometheus",
+        "rabbitmq_": "rabbitmq",
+        "ingest_": "ingest",
+        "frontend_": "ingest",
+        "consumer_": "consumer",
+        "forecaster_": "forecaster",
+        "otelcol_": "jaeger",
+    }
     prom = yaml.safe_load((REPO / "config/prometheus/prometheus.yml").read_text())
-    jobs = {j["job_name"]: [t for sc in j.get("static_configs", []) for t in sc["targets"]] for j in prom["scrape_configs"]}
+    jobs = {
+        j["job_name"]: [t for sc in j.get("static_configs", []) for t in sc["targets"]] for j in prom["scrape_configs"]
+    }
     services = set(yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"])
     used = set()
     for q in queries("prometheus"):
@@ -158,23 +220,29 @@ def test_every_metric_source_of_the_panels_is_scraped_in_compose():
         for target in jobs[job]:
             host = target.split(":")[0]
             # host.docker.internal: node-exporter in the host's network (tests/config/test_compose.py checks it)
-            assert host in services or host in ("localhost", "host.docker.internal"), \
+            assert host in services or host in ("localhost", "host.docker.internal"), (
                 f"job {job} scrapes {target}, not a compose service"
+            )
 
 
 def test_clickhouse_panels_read_deduplicated_data_in_the_dashboard_range():
     for q in queries("clickhouse"):
-        assert re.search(r"observatory\.(events|forecasts|churn_scores) FINAL", q.text), \
+        assert re.search(r"observatory\.(events|forecasts|churn_scores) FINAL", q.text), (
             f"{q.key}: read with FINAL (redeliveries)"
-        snapshot = "observatory.churn_scores FINAL" in q.text and "$__toTime" in q.text   # newest scoring up to the range end
-        assert snapshot or "$__timeFilter(" in q.text or ("$__fromTime" in q.text and "$__toTime" in q.text), \
+        )
+        snapshot = (
+            "observatory.churn_scores FINAL" in q.text and "$__toTime" in q.text
+        )  # newest scoring up to the range end
+        assert snapshot or "$__timeFilter(" in q.text or ("$__fromTime" in q.text and "$__toTime" in q.text), (
             f"{q.key}: ignores the dashboard's time range"
+        )
 
 
 def test_panels_built_from_the_analytics_sql_are_current():
     """Panels generated from services/observatory/store/queries/*.sql carry their source; the SQL in
     the dashboard must still be what that file renders to (regenerate the JSON when a query changes)."""
     from observatory.setup.analytics_sql import for_grafana
+
     sourced = 0
     for name, d in DASHBOARDS.items():
         for p in all_panels(d):
@@ -182,8 +250,9 @@ def test_panels_built_from_the_analytics_sql_are_current():
                 source = t.get("observatorySource")
                 if source:
                     sourced += 1
-                    assert for_grafana(source["query"], **source["params"]) in t["rawSql"], \
+                    assert for_grafana(source["query"], **source["params"]) in t["rawSql"], (
                         f"{name}/{p['title']}: stale copy of {source['query']}.sql"
+                    )
     assert sourced >= 10
 
 
@@ -207,6 +276,7 @@ def test_kibana_saved_objects():
     assert {"Observatory: errors", "Observatory: logs by service", "Observatory: logs by trace id"} <= searches
     known = set(ids)
     from observatory.setup.config import SetupSettings
+
     data_view = SetupSettings.model_fields["kibana_data_view_id"].default
     for o in objs:
         assert o["attributes"].get("title"), o["id"]
@@ -226,8 +296,12 @@ def test_kibana_saved_objects():
         assert f"{p['panelIndex']}:{p['panelRefName']}" in refs
         assert p["gridData"]["x"] + p["gridData"]["w"] <= 48
     lens = {o["attributes"]["title"] for o in objs if o["type"] == "lens"}
-    assert {"Log volume by service", "Error rate (share of lines by level)", "Top services by log lines",
-            "Top error messages"} <= lens
+    assert {
+        "Log volume by service",
+        "Error rate (share of lines by level)",
+        "Top services by log lines",
+        "Top error messages",
+    } <= lens
 
 
 def test_kibana_fields_exist_in_the_index_template():
@@ -239,7 +313,9 @@ def test_kibana_fields_exist_in_the_index_template():
             for col in o["attributes"]["columns"]:
                 assert col in fields, f"{o['id']}: column {col} is not mapped"
         if o["type"] == "lens":
-            for col in o["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["layer1"]["columns"].values():
+            for col in o["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["layer1"][
+                "columns"
+            ].values():
                 if col["sourceField"] != "___records___":
                     assert col["sourceField"] in fields, f"{o['id']}: {col['sourceField']} is not mapped"
     assert template["index_patterns"] == ["logs-observatory-*"] and template["priority"] > 200
@@ -250,6 +326,7 @@ def test_kibana_fields_exist_in_the_index_template():
 # --- Metabase -----------------------------------------------------------------------------------------
 def test_metabase_definitions():
     from observatory.setup.metabase import GRID_WIDTH, layout, load_dashboards
+
     docs = load_dashboards(METABASE_DIR)
     assert {d["name"] for d in docs} == {"Business Metrics", "Product Analytics", "User Behavior"}
     names = [q["name"] for _, q in metabase_questions()]
@@ -268,13 +345,17 @@ def test_committed_dashboards_are_the_generators_output(tmp_path):
     NDJSON must be exactly what they write (no hand edits that the next regeneration would lose)."""
     import subprocess
     import sys
+
     for script, out in (("generate_grafana.py", tmp_path / "grafana"), ("generate_kibana.py", tmp_path / "k.ndjson")):
-        r = subprocess.run([sys.executable, str(REPO / "dashboards" / script), str(out)], capture_output=True,
-                           text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, str(REPO / "dashboards" / script), str(out)], capture_output=True, text=True, timeout=60
+        )
         assert r.returncode == 0, r.stderr
     for path in sorted((REPO / "dashboards/grafana").glob("*.json")):
-        assert (tmp_path / "grafana" / path.name).read_text() == path.read_text(), \
+        assert (tmp_path / "grafana" / path.name).read_text() == path.read_text(), (
             f"{path.name} differs from dashboards/generate_grafana.py's output: regenerate it"
-    assert sorted(p.name for p in (tmp_path / "grafana").glob("*.json")) == \
-        sorted(p.name for p in (REPO / "dashboards/grafana").glob("*.json"))
+        )
+    assert sorted(p.name for p in (tmp_path / "grafana").glob("*.json")) == sorted(
+        p.name for p in (REPO / "dashboards/grafana").glob("*.json")
+    )
     assert (tmp_path / "k.ndjson").read_text() == (KIBANA_DIR / "observatory-logs.ndjson").read_text()

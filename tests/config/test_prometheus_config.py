@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-from tests.tools import require
 from observatory.monitoring import PROMETHEUS_CONFIG
 from observatory.monitoring.promconfig import (
     FAST_INTERVALS,
@@ -17,14 +16,24 @@ from observatory.monitoring.promconfig import (
     write,
 )
 from observatory.monitoring.rules import rule_files
+from tests.tools import require
 
 PROMTOOL = require("promtool")
 
-COMPOSE_JOBS = {"ingest": "ingest:8081", "consumer": "dns:consumer:9101", "forecaster": "forecaster:8091",
-                "rabbitmq": "rabbitmq:15692", "rabbitmq-queues": "rabbitmq:15692", "clickhouse": "clickhouse:9363",
-                "node-exporter": "host.docker.internal:9100", "cadvisor": "cadvisor:8080",
-                "pushgateway": "pushgateway:9091", "blackbox": "http://ingest:8080/health/ready",
-                "alertmanager": "alertmanager:9093", "prometheus": "localhost:9090"}
+COMPOSE_JOBS = {
+    "ingest": "ingest:8081",
+    "consumer": "dns:consumer:9101",
+    "forecaster": "forecaster:8091",
+    "rabbitmq": "rabbitmq:15692",
+    "rabbitmq-queues": "rabbitmq:15692",
+    "clickhouse": "clickhouse:9363",
+    "node-exporter": "host.docker.internal:9100",
+    "cadvisor": "cadvisor:8080",
+    "pushgateway": "pushgateway:9091",
+    "blackbox": "http://ingest:8080/health/ready",
+    "alertmanager": "alertmanager:9093",
+    "prometheus": "localhost:9090",
+}
 
 
 def first_target(job: dict) -> str:
@@ -35,8 +44,13 @@ def first_target(job: dict) -> str:
 
 
 def test_compose_config_syntax():
-    result = subprocess.run([PROMTOOL, "check", "config", "--syntax-only", str(PROMETHEUS_CONFIG)],
-                            capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        [PROMTOOL, "check", "config", "--syntax-only", str(PROMETHEUS_CONFIG)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -53,13 +67,23 @@ def test_compose_jobs_and_targets():
 
 def test_loopback_variant_loads_every_repo_rule_file(tmp_path):
     files = rule_files()
-    plan = LoopbackPlan(targets={"all-in-one": ["127.0.0.1:8080"], "rabbitmq": ["127.0.0.1:15692"],
-                                 "rabbitmq-queues": ["127.0.0.1:15692"], "prometheus": ["127.0.0.1:9090"],
-                                 "alertmanager": ["127.0.0.1:9093"]},
-                        rule_files=[str(p) for p in files], alertmanagers=["127.0.0.1:9093"], intervals=FAST_INTERVALS)
+    plan = LoopbackPlan(
+        targets={
+            "all-in-one": ["127.0.0.1:8080"],
+            "rabbitmq": ["127.0.0.1:15692"],
+            "rabbitmq-queues": ["127.0.0.1:15692"],
+            "prometheus": ["127.0.0.1:9090"],
+            "alertmanager": ["127.0.0.1:9093"],
+        },
+        rule_files=[str(p) for p in files],
+        alertmanagers=["127.0.0.1:9093"],
+        intervals=FAST_INTERVALS,
+    )
     cfg = loopback_config(plan)
     path = write(cfg, tmp_path / "prometheus.yml")
-    result = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, check=False, timeout=120)
+    result = subprocess.run(
+        [PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     checked = re.findall(r"SUCCESS: (\d+) rules found", result.stdout + result.stderr)
     assert len(checked) == len(files) and all(int(n) > 0 for n in checked), result.stdout + result.stderr
@@ -67,7 +91,7 @@ def test_loopback_variant_loads_every_repo_rule_file(tmp_path):
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
     assert set(jobs) == set(plan.targets)
     assert jobs["all-in-one"]["static_configs"] == [{"targets": ["127.0.0.1:8080"]}]
-    assert jobs["rabbitmq-queues"]["metrics_path"] == "/metrics/detailed"   # kept from the compose job
+    assert jobs["rabbitmq-queues"]["metrics_path"] == "/metrics/detailed"  # kept from the compose job
     assert cfg["global"]["scrape_interval"] == "1s" and cfg["global"]["scrape_timeout"] == "1s"
 
 
@@ -82,8 +106,9 @@ def test_compose_config_with_its_rules_passes_promtool(tmp_path):
     cfg = compose_config()
     cfg["rule_files"] = [str(p) for p in rule_files()]
     path = write(cfg, tmp_path / "prometheus.yml")
-    result = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, check=False,
-                            timeout=120)
+    result = subprocess.run(
+        [PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -31,8 +31,10 @@ def test_default_links_open_on_the_docker_host(env_file):
     services = rendered(env_file)
     published = {p["target"]: p for p in services["forecaster"]["ports"]}
     assert published[8091]["host_ip"] == "127.0.0.1", "the private listener stays on loopback by default"
-    assert services["prometheus"]["environment"]["RUNBOOK_BASE_URL"] == \
-        f"http://localhost:{published[8091]['published']}/runbooks"
+    assert (
+        services["prometheus"]["environment"]["RUNBOOK_BASE_URL"]
+        == f"http://localhost:{published[8091]['published']}/runbooks"
+    )
     prom = (REPO / "config/prometheus/prometheus.yml").read_text()
     assert "runbook_base_url: ${RUNBOOK_BASE_URL}" in prom
 

@@ -40,7 +40,7 @@ def _compose_defaults(env: dict[str, str]) -> dict[str, str]:
         "OBS_E2E_INGEST_URL": f"http://{host}:{port('INGEST_PORT', 8080)}",
         "OBS_E2E_API_KEY": env["OBS_API_KEY"],
         "OBS_E2E_CLICKHOUSE_DSN": f"http://analyst:{env.get('CLICKHOUSE_ANALYST_PASSWORD', '')}@{host}:"
-                                  f"{port('CLICKHOUSE_HTTP_PORT', 8123)}",
+        f"{port('CLICKHOUSE_HTTP_PORT', 8123)}",
         "OBS_E2E_PROMETHEUS_URL": f"http://{host}:{port('PROMETHEUS_PORT', 9090)}",
         "OBS_E2E_JAEGER_URL": f"http://{host}:{port('JAEGER_UI_PORT', 16686)}",
         "OBS_E2E_ELASTICSEARCH_URL": f"http://{host}:{port('ELASTICSEARCH_PORT', 9200)}",
@@ -64,16 +64,19 @@ class Stack:
     def wait(self, what: str, probe, interval_s: float = 2.0):
         """Call `probe` until it returns something truthy; fail naming `what` after the deadline."""
         try:
-            return poll.wait_for(what, probe, self.timeout_s, interval_s,
-                                 transient=(httpx.HTTPError, ValueError, KeyError))
+            return poll.wait_for(
+                what, probe, self.timeout_s, interval_s, transient=(httpx.HTTPError, ValueError, KeyError)
+            )
         except poll.WaitTimeout as exc:
             pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    env = {**_compose_defaults(dict(os.environ)),
-           **{k: v for k, v in os.environ.items() if k.startswith("OBS_E2E_") and v}}
+    env = {
+        **_compose_defaults(dict(os.environ)),
+        **{k: v for k, v in os.environ.items() if k.startswith("OBS_E2E_") and v},
+    }
     return Stack(env, float(env.get("OBS_E2E_TIMEOUT_S", 120)))
 
 
@@ -92,10 +95,22 @@ def sent_event(stack) -> SentEvent:
     trace_id, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     request_id = f"e2e-{uuid.uuid4().hex[:12]}"
     user = f"e2e-{uuid.uuid4().hex[:12]}"
-    body = {"event_name": "product_viewed", "user_id": user, "session_id": f"s-{user}",
-            "properties": {"product_id": "p-e2e", "price": 1.5, "category": "books"}}
-    r = httpx.post(f"{url}/v1/events", json=body, timeout=30, headers={
-        "Authorization": f"Bearer {key}", "traceparent": f"00-{trace_id}-{span_id}-01", "X-Request-ID": request_id})
+    body = {
+        "event_name": "product_viewed",
+        "user_id": user,
+        "session_id": f"s-{user}",
+        "properties": {"product_id": "p-e2e", "price": 1.5, "category": "books"},
+    }
+    r = httpx.post(
+        f"{url}/v1/events",
+        json=body,
+        timeout=30,
+        headers={
+            "Authorization": f"Bearer {key}",
+            "traceparent": f"00-{trace_id}-{span_id}-01",
+            "X-Request-ID": request_id,
+        },
+    )
     assert r.status_code == 202, f"ingest answered {r.status_code}: {r.text}"
     assert r.json()["accepted"] == 1, r.text
     return SentEvent(user, trace_id, r.headers.get("x-request-id", request_id), r)

@@ -4,21 +4,24 @@ Jaeger, its log line in Elasticsearch, and an alert accepted by Alertmanager. Ru
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 
 def test_event_lands_in_clickhouse_once(stack, request):
     import clickhouse_connect
+
     dsn = stack.get("OBS_E2E_CLICKHOUSE_DSN")
     sent_event = request.getfixturevalue("sent_event")
     db = stack.env.get("OBS_E2E_CLICKHOUSE_DATABASE", "observatory")
     client = clickhouse_connect.get_client(dsn=dsn)
     try:
         sql = f"SELECT count(), any(event_name), any(source) FROM {db}.events FINAL WHERE user_id = {{u:String}}"
-        row = stack.wait(f"the event of user {sent_event.user_id} in ClickHouse {db}.events",
-                         lambda: (r := client.query(sql, parameters={"u": sent_event.user_id}).result_rows[0])[0] and r)
+        row = stack.wait(
+            f"the event of user {sent_event.user_id} in ClickHouse {db}.events",
+            lambda: (r := client.query(sql, parameters={"u": sent_event.user_id}).result_rows[0])[0] and r,
+        )
     finally:
         client.close()
     count, name, source = row
@@ -35,10 +38,11 @@ def test_metrics_reach_prometheus(stack, request):
         return r.json()["data"]["result"]
 
     for job in ("ingest", "consumer"):
-        up = stack.wait(f"up{{job={job!r}}} == 1 in Prometheus", lambda: query(f'up{{job="{job}"}} == 1'))
+        up = stack.wait(f"up{{job={job!r}}} == 1 in Prometheus", lambda job=job: query(f'up{{job="{job}"}} == 1'))
         assert up
-    accepted = stack.wait("ingest_events_accepted_total > 0 in Prometheus",
-                          lambda: query("sum(ingest_events_accepted_total) > 0"))
+    accepted = stack.wait(
+        "ingest_events_accepted_total > 0 in Prometheus", lambda: query("sum(ingest_events_accepted_total) > 0")
+    )
     assert float(accepted[0]["value"][1]) >= 1
     stack.wait("consumer_rows_inserted_total > 0 in Prometheus", lambda: query("sum(consumer_rows_inserted_total) > 0"))
     # Prometheus is wired to an Alertmanager
@@ -68,9 +72,18 @@ def test_log_line_reaches_elasticsearch(stack, request):
     es = stack.get("OBS_E2E_ELASTICSEARCH_URL")
     auth = (stack.env.get("OBS_E2E_ELASTICSEARCH_USER", "elastic"), stack.get("OBS_E2E_ELASTICSEARCH_PASSWORD"))
     sent_event = request.getfixturevalue("sent_event")
-    query = {"query": {"bool": {"should": [{"term": {"request_id": sent_event.request_id}},
-                                           {"term": {"trace_id": sent_event.trace_id}}],
-                                "minimum_should_match": 1}}, "size": 5}
+    query = {
+        "query": {
+            "bool": {
+                "should": [
+                    {"term": {"request_id": sent_event.request_id}},
+                    {"term": {"trace_id": sent_event.trace_id}},
+                ],
+                "minimum_should_match": 1,
+            }
+        },
+        "size": 5,
+    }
 
     def search():
         r = httpx.post(f"{es}/logs-*/_search", json=query, auth=auth, timeout=10)
@@ -86,16 +99,29 @@ def test_alertmanager_accepts_and_routes_an_alert(stack):
     """A synthetic alert, silenced first so that no one is notified, must show up as suppressed."""
     am = stack.get("OBS_E2E_ALERTMANAGER_URL")
     name = f"ObservatoryE2E{uuid.uuid4().hex[:8]}"
-    now = datetime.now(timezone.utc)
-    silence = httpx.post(f"{am}/api/v2/silences", timeout=10, json={
-        "matchers": [{"name": "alertname", "value": name, "isRegex": False, "isEqual": True}],
-        "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat(),
-        "createdBy": "make e2e", "comment": "end-to-end test alert"})
+    now = datetime.now(UTC)
+    silence = httpx.post(
+        f"{am}/api/v2/silences",
+        timeout=10,
+        json={
+            "matchers": [{"name": "alertname", "value": name, "isRegex": False, "isEqual": True}],
+            "startsAt": now.isoformat(),
+            "endsAt": (now + timedelta(minutes=10)).isoformat(),
+            "createdBy": "make e2e",
+            "comment": "end-to-end test alert",
+        },
+    )
     assert silence.status_code == 200, silence.text
-    alert = {"labels": {"alertname": name, "severity": "info", "service": "e2e"},
-             "annotations": {"summary": "end-to-end test", "description": "sent by tests/e2e",
-                             "runbook_url": "https://example.invalid/e2e"},
-             "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=5)).isoformat()}
+    alert = {
+        "labels": {"alertname": name, "severity": "info", "service": "e2e"},
+        "annotations": {
+            "summary": "end-to-end test",
+            "description": "sent by tests/e2e",
+            "runbook_url": "https://example.invalid/e2e",
+        },
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(minutes=5)).isoformat(),
+    }
     try:
         r = httpx.post(f"{am}/api/v2/alerts", json=[alert], timeout=10)
         assert r.status_code == 200, r.text
@@ -109,7 +135,7 @@ def test_alertmanager_accepts_and_routes_an_alert(stack):
         assert found[0]["status"]["state"] == "suppressed", found[0]["status"]
         assert found[0]["receivers"], "the routing tree gave the alert no receiver"
     finally:
-        alert["endsAt"] = datetime.now(timezone.utc).isoformat()
+        alert["endsAt"] = datetime.now(UTC).isoformat()
         httpx.post(f"{am}/api/v2/alerts", json=[alert], timeout=10)
         httpx.delete(f"{am}/api/v2/silence/{silence.json()['silenceID']}", timeout=10)
 
@@ -119,6 +145,7 @@ def test_docker_only_panels_have_data(stack):
     must show data on the Docker stack's Prometheus."""
     from tests.integration.dashboards.panels import expand_promql, queries
     from tests.integration.dashboards.test_prometheus_panels import NEEDS_DOCKER, NEEDS_NODE_EXPORTER
+
     prom = stack.get("OBS_E2E_PROMETHEUS_URL")
 
     def query(expr):
@@ -130,9 +157,11 @@ def test_docker_only_panels_have_data(stack):
     missing = {"node-exporter", "cadvisor", "clickhouse"} - jobs
     if missing:
         import pytest
+
         pytest.skip(f"this Prometheus does not scrape {sorted(missing)}: not the Docker stack")
-    panels = [q for q in queries("prometheus")
-              if f"{q.dashboard} / {q.panel}" in {**NEEDS_DOCKER, **NEEDS_NODE_EXPORTER}]
+    panels = [
+        q for q in queries("prometheus") if f"{q.dashboard} / {q.panel}" in {**NEEDS_DOCKER, **NEEDS_NODE_EXPORTER}
+    ]
     assert panels
     for q in panels:
         stack.wait(f"data for the panel {q.key}", lambda q=q: query(expand_promql(q.text)))

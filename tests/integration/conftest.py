@@ -17,8 +17,8 @@ from observatory.settings import ApiSettings, ConsumerSettings, IngestSettings, 
 API_KEY = "obs_test_key_5f1c2a9e"
 OTHER_KEY = "obs_test_other_91b7d3"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-READ_KEY = "obs_r_test_read_3c7d1e"      # OBS_API_KEYS, scope read
-ADMIN_KEY = "obs_r_test_admin_8a2f64"    # OBS_API_KEYS, scope admin
+READ_KEY = "obs_r_test_read_3c7d1e"  # OBS_API_KEYS, scope read
+ADMIN_KEY = "obs_r_test_admin_8a2f64"  # OBS_API_KEYS, scope admin
 READ = {"Authorization": f"Bearer {READ_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -40,8 +40,15 @@ class Pipeline:
     """`http`: the public listener (write paths, health); `private`: the private one (metrics, docs,
     read API), with a read key by default."""
 
-    def __init__(self, app, client: httpx.AsyncClient, consumer, store_settings, broker_settings,
-                 private: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        app,
+        client: httpx.AsyncClient,
+        consumer,
+        store_settings,
+        broker_settings,
+        private: httpx.AsyncClient | None = None,
+    ) -> None:
         self.app, self.http, self.consumer, self.private = app, client, consumer, private
         self.store, self.broker = store_settings, broker_settings
         self.db = store_settings.database
@@ -59,24 +66,29 @@ def make_pipeline(broker_settings, store_settings, chdb):
     """Factory: `async with make_pipeline(consumer=True, **ingest_overrides) as p:`."""
 
     @contextlib.asynccontextmanager
-    async def factory(consumer: bool = True, consumer_settings: ConsumerSettings | None = None, broker=None,
-                      **overrides):
+    async def factory(
+        consumer: bool = True, consumer_settings: ConsumerSettings | None = None, broker=None, **overrides
+    ):
         broker = broker or broker_settings
         registry = new_registry("test", "0")
         companions = []
         cons = None
         if consumer:
-            cons, client = build_consumer(broker,
-                                          consumer_settings or ConsumerSettings(flush_ms=50, queue_poll_s=0.5),
-                                          store_settings, registry)
+            cons, client = build_consumer(
+                broker, consumer_settings or ConsumerSettings(flush_ms=50, queue_poll_s=0.5), store_settings, registry
+            )
             chdb.track(client)
             companions.append(cons)
-        app = create_app(ingest_settings(**overrides), broker, registry=registry, companions=companions,
-                         api=api_settings())
+        app = create_app(
+            ingest_settings(**overrides), broker, registry=registry, companions=companions, api=api_settings()
+        )
         async with app.lifespan():
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://ingest") \
-                    as http, httpx.AsyncClient(transport=httpx.ASGITransport(app=app.private),
-                                               base_url="http://ingest-private", headers=READ) as private:
+            async with (
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://ingest") as http,
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app.private), base_url="http://ingest-private", headers=READ
+                ) as private,
+            ):
                 yield Pipeline(app, http, cons, store_settings, broker, private)
 
     return factory
@@ -95,17 +107,31 @@ def count_rows(ch, db: str, final: bool = True, where: str = "1") -> int:
 def service_env(broker, dsn: str, database: str, **extra) -> dict[str, str]:
     """Environment for an `observatory run ...` subprocess on the test's broker names and a store."""
     env = service_env_base()
-    env.update({
-        "OBS_AMQP_URL": broker.url, "OBS_AMQP_EXCHANGE": broker.exchange,
-        "OBS_AMQP_QUEUE": broker.queue, "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker.dead_letter_exchange,
-        "OBS_AMQP_DEAD_LETTER_QUEUE": broker.dead_letter_queue, "OBS_AMQP_MAX_LENGTH": str(broker.max_length),
-        "OBS_CLICKHOUSE_DSN": dsn, "OBS_CLICKHOUSE_DATABASE": database,
-        "OBS_INGEST_API_KEYS": f"tests:sha256:{hash_key(API_KEY)}", "OBS_API_KEYS": read_keys_entry(),
-    })
+    env.update(
+        {
+            "OBS_AMQP_URL": broker.url,
+            "OBS_AMQP_EXCHANGE": broker.exchange,
+            "OBS_AMQP_QUEUE": broker.queue,
+            "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker.dead_letter_exchange,
+            "OBS_AMQP_DEAD_LETTER_QUEUE": broker.dead_letter_queue,
+            "OBS_AMQP_MAX_LENGTH": str(broker.max_length),
+            "OBS_CLICKHOUSE_DSN": dsn,
+            "OBS_CLICKHOUSE_DATABASE": database,
+            "OBS_INGEST_API_KEYS": f"tests:sha256:{hash_key(API_KEY)}",
+            "OBS_API_KEYS": read_keys_entry(),
+        }
+    )
     # every listener on a free port unless the test names it (the defaults are fixed well-known ports)
     from observatory.localstack.proc import free_port
-    for var in ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT", "OBS_CONSUMER_PORT", "OBS_CONSUMER_METRICS_PORT",
-                "OBS_FORECASTER_PORT", "OBS_FORECASTER_PRIVATE_PORT"):
+
+    for var in (
+        "OBS_INGEST_PORT",
+        "OBS_INGEST_PRIVATE_PORT",
+        "OBS_CONSUMER_PORT",
+        "OBS_CONSUMER_METRICS_PORT",
+        "OBS_FORECASTER_PORT",
+        "OBS_FORECASTER_PRIVATE_PORT",
+    ):
         env[var] = str(free_port())
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -116,13 +142,19 @@ def query_store(dsn: str, database: str, sql: str) -> list[dict]:
     import json
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, "-m", "observatory.cli", "query", "--format", "json", "--dsn", dsn, sql],
-                         env={**service_env_base(), "OBS_CLICKHOUSE_DATABASE": database},
-                         capture_output=True, text=True, timeout=120)
+
+    out = subprocess.run(
+        [sys.executable, "-m", "observatory.cli", "query", "--format", "json", "--dsn", dsn, sql],
+        env={**service_env_base(), "OBS_CLICKHOUSE_DATABASE": database},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
 def service_env_base() -> dict[str, str]:
     import os
+
     return {k: v for k, v in os.environ.items() if not k.startswith("OBS_")} | {"OBS_ENV": "test"}

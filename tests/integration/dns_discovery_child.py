@@ -20,24 +20,24 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from observatory.localstack.prometheus import PrometheusServer
 from observatory.localstack.proc import wait_for
+from observatory.localstack.prometheus import PrometheusServer
 from observatory.monitoring import promconfig
 
-REPLICAS = {"127.0.0.2": 5, "127.0.0.3": 7}     # replica address -> its counter value
+REPLICAS = {"127.0.0.2": 5, "127.0.0.3": 7}  # replica address -> its counter value
 
 
 def dns_answer(query: bytes, name: str, addresses: list[str]) -> bytes:
     qid, _flags, qdcount = struct.unpack("!HHH", query[:6])
     labels, i = [], 12
     while query[i]:
-        labels.append(query[i + 1:i + 1 + query[i]].decode())
+        labels.append(query[i + 1 : i + 1 + query[i]].decode())
         i += query[i] + 1
-    qtype = struct.unpack("!H", query[i + 1:i + 3])[0]
-    question = query[12:i + 5]
+    qtype = struct.unpack("!H", query[i + 1 : i + 3])[0]
+    question = query[12 : i + 5]
     asked = ".".join(labels).lower()
     answers = [a for a in addresses] if asked == name and qtype == 1 else []
-    rcode = 0 if asked == name else 3                          # NXDOMAIN for any other name
+    rcode = 0 if asked == name else 3  # NXDOMAIN for any other name
     head = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, len(answers), 0, 0)
     body = b"".join(struct.pack("!HHHIH", 0xC00C, 1, 1, 5, 4) + socket.inet_aton(a) for a in answers)
     return head + question + body
@@ -84,8 +84,10 @@ def main() -> None:
     for address, value in REPLICAS.items():
         serve_replica(address, value, int(sd["port"]))
 
-    cfg = {"global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-           "scrape_configs": [job]}
+    cfg = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [job],
+    }
     prom = PrometheusServer(Path(tempfile.mkdtemp()) / "prometheus", cfg).start(60)
     try:
         wait_for("both consumer replicas scraped", lambda: len(prom.query('up{job="consumer"} == 1')) == 2, 60)

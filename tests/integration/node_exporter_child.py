@@ -29,12 +29,17 @@ def main() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
     args = [a.replace("--path.rootfs=/host", f"--path.rootfs={host}") for a in command]
-    exporter = subprocess.Popen(["prometheus-node-exporter", *args], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+    exporter = subprocess.Popen(
+        ["prometheus-node-exporter", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     url = f"http://{listen}/metrics"
     try:
-        wait_for(f"node-exporter at {url}", lambda: urllib.request.urlopen(url, timeout=2).status == 200, 30,
-                 alive=lambda: exporter.poll() is None)
+        wait_for(
+            f"node-exporter at {url}",
+            lambda: urllib.request.urlopen(url, timeout=2).status == 200,
+            30,
+            alive=lambda: exporter.poll() is None,
+        )
         text = urllib.request.urlopen(url, timeout=10).read().decode()
     finally:
         exporter.terminate()

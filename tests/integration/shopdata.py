@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from observatory.consumer.decode import to_row
 from observatory.demo.generator import Webshop
@@ -20,10 +20,10 @@ def ms(ts: str) -> str:
     return t.replace(microsecond=t.microsecond // 1000 * 1000).isoformat().replace("+00:00", "Z")
 
 
-def webshop_events(days: int, end: datetime, seed: int = 11, base_sessions: float = 120,
-                   growth_per_day: float = 0.003) -> list[dict]:
-    events = list(Webshop(seed=seed).history(days, base_sessions=base_sessions, growth_per_day=growth_per_day,
-                                             end=end))
+def webshop_events(
+    days: int, end: datetime, seed: int = 11, base_sessions: float = 120, growth_per_day: float = 0.003
+) -> list[dict]:
+    events = list(Webshop(seed=seed).history(days, base_sessions=base_sessions, growth_per_day=growth_per_day, end=end))
     for e in events:
         e["timestamp"] = ms(e["timestamp"])
     return events
@@ -31,12 +31,11 @@ def webshop_events(days: int, end: datetime, seed: int = 11, base_sessions: floa
 
 @dataclass
 class Loaded:
-    events: list[dict]       # each event once (the truth)
-    duplicates: int          # extra rows inserted (redeliveries)
+    events: list[dict]  # each event once (the truth)
+    duplicates: int  # extra rows inserted (redeliveries)
 
 
-def load(client, store, events: list[dict], dup_ratio: float = 0.2, seed: int = 5,
-         stop_merges: bool = True) -> Loaded:
+def load(client, store, events: list[dict], dup_ratio: float = 0.2, seed: int = 5, stop_merges: bool = True) -> Loaded:
     """Migrate, insert `events`, then re-insert a random `dup_ratio` of them in two more batches (a
     redelivered batch). With merges stopped the duplicates stay on disk as separate rows."""
     migrate(client, store)
@@ -54,7 +53,7 @@ def load(client, store, events: list[dict], dup_ratio: float = 0.2, seed: int = 
 
 
 def utc(y: int, m: int, d: int, h: int = 0) -> datetime:
-    return datetime(y, m, d, h, tzinfo=timezone.utc)
+    return datetime(y, m, d, h, tzinfo=UTC)
 
 
 __all__ = ["Loaded", "load", "webshop_events", "utc", "timedelta"]

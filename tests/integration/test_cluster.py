@@ -34,13 +34,18 @@ async def test_killing_the_queue_leader_mid_stream_loses_no_accepted_event(make_
     cluster = RabbitCluster(tmp_path / "cluster", size=3).start(timeout_s=240)
     try:
         name = f"cluster_{uuid.uuid4().hex[:8]}"
-        broker = BrokerSettings(url=",".join(cluster.urls), exchange=name, queue=name,
-                                dead_letter_exchange=f"{name}.dlx", dead_letter_queue=f"{name}.dead",
-                                queue_type="quorum")
+        broker = BrokerSettings(
+            url=",".join(cluster.urls),
+            exchange=name,
+            queue=name,
+            dead_letter_exchange=f"{name}.dlx",
+            dead_letter_queue=f"{name}.dead",
+            queue_type="quorum",
+        )
         consumer = ConsumerSettings(flush_ms=50, queue_poll_s=0.5)
         async with make_pipeline(broker=broker, consumer_settings=consumer, confirm_timeout_s=5) as p:
             accepted: list[str] = []
-            statuses: list[tuple[float, float, int]] = []   # (sent, answered, status)
+            statuses: list[tuple[float, float, int]] = []  # (sent, answered, status)
             stop = asyncio.Event()
 
             async def sender():
@@ -52,7 +57,7 @@ async def test_killing_the_queue_leader_mid_stream_loses_no_accepted_event(make_
                     if r.status_code == 202:
                         accepted.extend(e["event_id"] for e in batch)
                     elif r.status_code == 503:
-                        await asyncio.sleep(0.05)          # as a client honouring Retry-After, but faster
+                        await asyncio.sleep(0.05)  # as a client honouring Retry-After, but faster
                     else:
                         raise AssertionError(f"unexpected {r.status_code}: {r.text}")
 
@@ -62,8 +67,11 @@ async def test_killing_the_queue_leader_mid_stream_loses_no_accepted_event(make_
                 leader = cluster.leader(broker.queue)
                 before, killed_at = len(accepted), time.monotonic()
                 cluster.kill(leader)
-                await wait_until("1,000 more events accepted after the leader was killed",
-                                 lambda: len(accepted) >= before + 1000, 120)
+                await wait_until(
+                    "1,000 more events accepted after the leader was killed",
+                    lambda: len(accepted) >= before + 1000,
+                    120,
+                )
             finally:
                 stop.set()
                 await asyncio.gather(*senders)
@@ -72,8 +80,9 @@ async def test_killing_the_queue_leader_mid_stream_loses_no_accepted_event(make_
             ids = set(accepted)
 
             def stored() -> dict[str, int]:
-                rows = ch.query(f"SELECT toString(event_id), count() FROM {p.db}.events FINAL "
-                                f"GROUP BY event_id").result_rows
+                rows = ch.query(
+                    f"SELECT toString(event_id), count() FROM {p.db}.events FINAL GROUP BY event_id"
+                ).result_rows
                 return dict(rows)
 
             await wait_until("every accepted event stored", lambda: ids <= stored().keys(), 120, 0.5)
@@ -86,10 +95,12 @@ async def test_killing_the_queue_leader_mid_stream_loses_no_accepted_event(make_
         assert all(counts[i] == 1 for i in ids), "every accepted event exactly once in query results"
         windows = windows_of_503(statuses)
         n503 = sum(1 for *_, code in statuses if code == 503)
-        print(f"\n[cluster failover] killed leader {leader.nodename}; accepted {len(ids)} events; "
-              f"{n503} requests answered 503; longest 503 window {max(windows, default=0):.2f}s; "
-              f"first 2xx {first_ok - killed_at:.2f}s after the kill; raw rows {raw} "
-              f"({raw - len(counts)} redelivered duplicates collapsed); "
-              f"stored but not accepted (503 after enqueue) {len(counts.keys() - ids)}")
+        print(
+            f"\n[cluster failover] killed leader {leader.nodename}; accepted {len(ids)} events; "
+            f"{n503} requests answered 503; longest 503 window {max(windows, default=0):.2f}s; "
+            f"first 2xx {first_ok - killed_at:.2f}s after the kill; raw rows {raw} "
+            f"({raw - len(counts)} redelivered duplicates collapsed); "
+            f"stored but not accepted (503 after enqueue) {len(counts.keys() - ids)}"
+        )
     finally:
         cluster.destroy()

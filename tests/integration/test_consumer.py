@@ -14,9 +14,17 @@ from tests.integration.conftest import count_rows, wait_until
 
 
 def event(i: int, **kw) -> dict:
-    return {"event_id": str(uuid.uuid4()), "event_name": "product_viewed", "user_id": f"u{i}", "session_id": "",
-            "timestamp": "2026-11-20T10:00:00.000Z", "received_at": "2026-11-20T10:00:00.500Z",
-            "properties": {"product_id": "p", "price": 1.0}, "source": "direct", **kw}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_name": "product_viewed",
+        "user_id": f"u{i}",
+        "session_id": "",
+        "timestamp": "2026-11-20T10:00:00.000Z",
+        "received_at": "2026-11-20T10:00:00.500Z",
+        "properties": {"product_id": "p", "price": 1.0},
+        "source": "direct",
+        **kw,
+    }
 
 
 def sample_value(exposition: str, name: str) -> float:
@@ -58,7 +66,7 @@ async def test_poison_messages_go_to_dead_letter_queue_and_consumer_continues(ma
     async with make_pipeline() as p:
         await publish_raw(p.broker, b"\x00\xffnot json")
         await publish_raw(p.broker, b'{"just": "an object without fields"}')  # one event, invalid
-        await publish_raw(p.broker, b"42")                                     # JSON, but no event(s)
+        await publish_raw(p.broker, b"42")  # JSON, but no event(s)
         mixed = [event(1), event(2, event_id="not-a-uuid"), event(3)]
         await publish_raw(p.broker, orjson.dumps(mixed))
         r = await p.post({"event_name": "custom", "user_id": "after-poison"})
@@ -88,7 +96,7 @@ async def test_insert_failure_keeps_messages_until_store_recovers(make_pipeline,
         errors_before = sample_value((await p.private.get("/metrics")).text, "consumer_insert_errors_total")
 
         ch.command(f"DROP TABLE {p.db}.events_daily_mv")
-        ch.command(f"DROP TABLE {p.db}.events")         # a real fault: inserts now fail
+        ch.command(f"DROP TABLE {p.db}.events")  # a real fault: inserts now fail
         ch.command(f"TRUNCATE TABLE {p.db}.schema_migrations")
         batch = [{"event_name": "x", "user_id": f"during{i}"} for i in range(20)]
         assert (await p.post(batch)).status_code == 202
@@ -100,7 +108,7 @@ async def test_insert_failure_keeps_messages_until_store_recovers(make_pipeline,
         assert errors > errors_before, "the failed inserts are counted"
 
         client = connect(store_settings)
-        migrate(client, store_settings)                  # the operator repairs the schema
+        migrate(client, store_settings)  # the operator repairs the schema
         client.close()
         await wait_until("the held batch inserted after recovery", lambda: count_rows(ch, p.db) == 20, 60)
         await wait_until("consumer ready again", p.consumer.ready, 10)
@@ -108,10 +116,12 @@ async def test_insert_failure_keeps_messages_until_store_recovers(make_pipeline,
 
 async def test_large_batches_are_flushed_at_batch_rows(make_pipeline, ch):
     from observatory.settings import ConsumerSettings
+
     async with make_pipeline(consumer_settings=ConsumerSettings(batch_rows=500, flush_ms=60_000)) as p:
         for k in range(3):
             body = [{"event_name": "x", "user_id": f"u{k}-{i}"} for i in range(250)]
             assert (await p.post(body)).status_code == 202
+
         # 750 rows: one flush at 500 rows happens long before the 60 s timer; the last 250 wait for it
         async def one_batch_recorded():
             return "consumer_batch_rows_count 1.0" in (await p.private.get("/metrics")).text
@@ -127,6 +137,7 @@ async def test_rows_clickhouse_refuses_are_dead_lettered_with_its_error_and_the_
     the refused rows go to the dead-letter queue with ClickHouse's error, the others are stored, the
     batch is acked and the consumer keeps draining (no retry loop, stays ready)."""
     from observatory.settings import ConsumerSettings
+
     async with make_pipeline(consumer_settings=ConsumerSettings(flush_ms=1000, queue_poll_s=0.5)) as p:
         ch.command(f"ALTER TABLE {p.db}.events ADD CONSTRAINT no_refused CHECK user_id NOT LIKE 'refused%'")
         good = [event(i) for i in range(40)]
@@ -160,6 +171,7 @@ async def test_rows_clickhouse_refuses_are_dead_lettered_with_its_error_and_the_
 
 async def test_batches_are_flushed_at_batch_bytes(make_pipeline, ch):
     from observatory.settings import ConsumerSettings
+
     settings = ConsumerSettings(batch_rows=100_000, batch_bytes=20_000, flush_ms=60_000, queue_poll_s=0.5)
     async with make_pipeline(consumer_settings=settings) as p:
         big = "x" * 3000

@@ -20,9 +20,22 @@ require("prometheus")
 def test_each_scaled_consumer_replica_is_its_own_target():
     unshare = shutil.which("unshare")
     assert unshare and os.geteuid() == 0, "this test needs root and unshare (util-linux)"
-    r = subprocess.run([unshare, "--net", "--mount", "--propagation", "private", sys.executable, "-m",
-                        "tests.integration.dns_discovery_child"], capture_output=True, text=True, timeout=180,
-                       cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    r = subprocess.run(
+        [
+            unshare,
+            "--net",
+            "--mount",
+            "--propagation",
+            "private",
+            sys.executable,
+            "-m",
+            "tests.integration.dns_discovery_child",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     result = json.loads(r.stdout.strip().splitlines()[-1])
     assert "static_configs" not in result["job"], "the consumer job must not be a single static target"

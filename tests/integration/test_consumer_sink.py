@@ -4,7 +4,7 @@ every column arrives as the old Python rows stored it; data errors and transient
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -16,9 +16,17 @@ from observatory.store.sink import ClickHouseSink
 
 
 def ev(user: str, **kw) -> dict:
-    return {"event_id": str(uuid.uuid4()), "event_name": "product_viewed", "user_id": user, "session_id": "s",
-            "timestamp": "2026-11-20T10:00:00.123Z", "received_at": "2026-11-20T10:00:00.500Z",
-            "properties": {"product_id": "p", "price": 1.5, "tags": ["a", {"b": "ü"}]}, "source": "web", **kw}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_name": "product_viewed",
+        "user_id": user,
+        "session_id": "s",
+        "timestamp": "2026-11-20T10:00:00.123Z",
+        "received_at": "2026-11-20T10:00:00.500Z",
+        "properties": {"product_id": "p", "price": 1.5, "tags": ["a", {"b": "ü"}]},
+        "source": "web",
+        **kw,
+    }
 
 
 @pytest.fixture
@@ -35,22 +43,26 @@ def stored(ch, db: str) -> dict[str, dict]:
 def test_clickhouse_stores_what_ingest_validated(ch, sink, store_settings):
     plain = ev("plain")
     odd_id = str(uuid.uuid4())
-    events = [plain,
-              ev("offset", timestamp="2026-11-20T12:00:00.123456+02:00"),
-              ev("lower", timestamp="2026-11-20t10:00:00.123z", event_id=odd_id.replace("-", "").upper()),
-              ev("nulls", session_id=None, source=None),
-              {k: v for k, v in ev("no-received").items() if k != "received_at"},
-              ev("extra", some_future_column=1)]
+    events = [
+        plain,
+        ev("offset", timestamp="2026-11-20T12:00:00.123456+02:00"),
+        ev("lower", timestamp="2026-11-20t10:00:00.123z", event_id=odd_id.replace("-", "").upper()),
+        ev("nulls", session_id=None, source=None),
+        {k: v for k, v in ev("no-received").items() if k != "received_at"},
+        ev("extra", some_future_column=1),
+    ]
     decoded = decode(orjson.dumps(events))
     assert decoded.poison == []
     inserted_at = sink.insert(decoded.rows)
-    per_event = decode(orjson.dumps([ev("props-null", properties=None), ev("offset-2", timestamp="2026-11-20T12:00:00.1+02:00")]))
+    per_event = decode(
+        orjson.dumps([ev("props-null", properties=None), ev("offset-2", timestamp="2026-11-20T12:00:00.1+02:00")])
+    )
     assert per_event.poison == []
     sink.insert(per_event.rows)
     events += [ev("props-null"), ev("offset-2")]
     rows = stored(ch, store_settings.database)
     assert set(rows) == {e["user_id"] for e in events}
-    utc = timezone.utc
+    utc = UTC
     p = rows["plain"]
     assert str(p["event_id"]) == plain["event_id"] and p["event_name"] == "product_viewed" and p["session_id"] == "s"
     assert p["timestamp"].replace(tzinfo=utc) == datetime(2026, 11, 20, 10, 0, 0, 123000, tzinfo=utc)
@@ -63,8 +75,9 @@ def test_clickhouse_stores_what_ingest_validated(ch, sink, store_settings):
     assert rows["no-received"]["received_at"] == rows["no-received"]["timestamp"]
     assert orjson.loads(rows["props-null"]["properties"]) == {}
     assert rows["offset-2"]["timestamp"].replace(tzinfo=utc) == datetime(2026, 11, 20, 10, 0, 0, 100000, tzinfo=utc)
-    assert len({r["inserted_at"] for u, r in rows.items() if u not in ("props-null", "offset-2")}) == 1, \
+    assert len({r["inserted_at"] for u, r in rows.items() if u not in ("props-null", "offset-2")}) == 1, (
         "one inserted_at per batch"
+    )
 
 
 def test_a_value_clickhouse_cannot_store_is_a_data_error(ch, sink, store_settings):

@@ -27,8 +27,13 @@ LIMIT = 2
 
 
 def event(i: int) -> dict:
-    return {"event_id": str(uuid.uuid4()), "event_name": "x", "user_id": f"u{i}",
-            "timestamp": "2026-11-20T10:00:00.000Z", "received_at": "2026-11-20T10:00:00.500Z"}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_name": "x",
+        "user_id": f"u{i}",
+        "timestamp": "2026-11-20T10:00:00.000Z",
+        "received_at": "2026-11-20T10:00:00.500Z",
+    }
 
 
 async def metric(port: int, name: str) -> float | None:
@@ -43,21 +48,29 @@ async def metric(port: int, name: str) -> float | None:
     return None
 
 
-async def test_a_message_that_kills_the_consumer_each_time_is_dead_lettered_after_the_delivery_limit(
-        rabbit, tmp_path):
+async def test_a_message_that_kills_the_consumer_each_time_is_dead_lettered_after_the_delivery_limit(rabbit, tmp_path):
     name = f"limit_{uuid.uuid4().hex[:8]}"
-    broker = BrokerSettings(url=rabbit.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx",
-                            dead_letter_queue=f"{name}.dead", queue_type="quorum", delivery_limit=LIMIT)
+    broker = BrokerSettings(
+        url=rabbit.url,
+        exchange=name,
+        queue=name,
+        dead_letter_exchange=f"{name}.dlx",
+        dead_letter_queue=f"{name}.dead",
+        queue_type="quorum",
+        delivery_limit=LIMIT,
+    )
     dsn, db = f"chdb://{tmp_path / 'chdb'}", "limittest"
     port = free_port()
-    base_env = service_env(broker, dsn, db, OBS_AMQP_QUEUE_TYPE="quorum", OBS_AMQP_DELIVERY_LIMIT=LIMIT,
-                           OBS_CONSUMER_METRICS_PORT=port)
+    base_env = service_env(
+        broker, dsn, db, OBS_AMQP_QUEUE_TYPE="quorum", OBS_AMQP_DELIVERY_LIMIT=LIMIT, OBS_CONSUMER_METRICS_PORT=port
+    )
     log = tmp_path / "consumer.log"
 
     conn = await aio_pika.connect(broker.url)
     async with conn:
         ch = await conn.channel(publisher_confirms=True)
         from observatory.broker import topology
+
         exchange, _, _ = await topology.declare(ch, broker)
         killer = [event(0)]
         rest = [[event(i)] for i in range(1, 21)]
@@ -66,8 +79,12 @@ async def test_a_message_that_kills_the_consumer_each_time_is_dead_lettered_afte
 
     def start(**extra) -> subprocess.Popen:
         env = {**base_env, **{k: str(v) for k, v in extra.items()}}
-        return subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "consumer"], env=env,
-                                stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "observatory.cli", "run", "consumer"],
+            env=env,
+            stdout=open(log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
 
     async def dead_count() -> int:
         c = await aio_pika.connect(broker.url)
@@ -81,8 +98,7 @@ async def test_a_message_that_kills_the_consumer_each_time_is_dead_lettered_afte
         assert kills <= LIMIT + 2, f"still not dead-lettered after {kills} crashes (limit {LIMIT})"
         proc = start(OBS_CONSUMER_PREFETCH=1, OBS_CONSUMER_FLUSH_MS=60_000)
         try:
-            await wait_until(f"consumer received the message (log {log})",
-                             lambda: _received(port), 60, 0.05)
+            await wait_until(f"consumer received the message (log {log})", lambda: _received(port), 60, 0.05)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
@@ -90,7 +106,7 @@ async def test_a_message_that_kills_the_consumer_each_time_is_dead_lettered_afte
         await wait_until("message back in the queue or dead-lettered", lambda: _settled(broker), 20)
     assert kills == LIMIT + 1, f"{kills} deliveries before dead-lettering, limit {LIMIT}"
 
-    proc = start(OBS_CONSUMER_FLUSH_MS=50)                     # an unharmed consumer drains the rest
+    proc = start(OBS_CONSUMER_FLUSH_MS=50)  # an unharmed consumer drains the rest
     try:
         await wait_until("queue drained", lambda: _drained(broker), 60)
         proc.send_signal(signal.SIGTERM)

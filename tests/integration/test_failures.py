@@ -25,8 +25,12 @@ pytestmark = pytest.mark.slow
 
 
 def start_consumer(env: dict, log_path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "consumer"], env=env,
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "observatory.cli", "run", "consumer"],
+        env=env,
+        stdout=open(log_path, "ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def queue_counts(broker) -> tuple[int, int]:
@@ -37,18 +41,27 @@ async def queue_counts(broker) -> tuple[int, int]:
         return res.message_count, res.consumer_count
 
 
-async def test_consumer_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(make_pipeline, broker_settings,
-                                                                                 tmp_path):
+async def test_consumer_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
+    make_pipeline, broker_settings, tmp_path
+):
     dsn, db = f"chdb://{tmp_path / 'chdb'}", "killtest"
     port = free_port()
-    env = service_env(broker_settings, dsn, db, OBS_CONSUMER_METRICS_PORT=port, OBS_CONSUMER_FLUSH_MS=20,
-                      OBS_CONSUMER_BATCH_ROWS=100, OBS_CONSUMER_PREFETCH=50)
+    env = service_env(
+        broker_settings,
+        dsn,
+        db,
+        OBS_CONSUMER_METRICS_PORT=port,
+        OBS_CONSUMER_FLUSH_MS=20,
+        OBS_CONSUMER_BATCH_ROWS=100,
+        OBS_CONSUMER_PREFETCH=50,
+    )
     log = tmp_path / "consumer.log"
     accepted: list[str] = []
 
     async with make_pipeline(consumer=False) as p:
         consumer = start_consumer(env, log)
         try:
+
             async def ready():
                 async with httpx.AsyncClient() as c:
                     try:
@@ -67,9 +80,9 @@ async def test_consumer_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
                     await asyncio.sleep(0.002)
 
             await send(150)
-            consumer.send_signal(signal.SIGKILL)          # mid-stream: inserted-but-unacked batches redeliver
+            consumer.send_signal(signal.SIGKILL)  # mid-stream: inserted-but-unacked batches redeliver
             consumer.wait(10)
-            await send(50)                                # the queue holds these meanwhile
+            await send(50)  # the queue holds these meanwhile
             consumer = start_consumer(env, log)
             await wait_until("restarted consumer ready", ready, 60)
             await send(100)
@@ -94,20 +107,19 @@ async def _drained(broker) -> bool:
     return ready == 0 and consumers == 1
 
 
-async def test_broker_outage_gives_503_then_recovers_without_loss(make_pipeline, tmp_path, chdb, ch,
-                                                                   store_settings):
+async def test_broker_outage_gives_503_then_recovers_without_loss(make_pipeline, tmp_path, chdb, ch, store_settings):
     node = RabbitNode(tmp_path / "rabbit", name="outage").start(timeout_s=90)
     name = f"outage_{uuid.uuid4().hex[:8]}"
-    broker = BrokerSettings(url=node.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx",
-                            dead_letter_queue=f"{name}.dead")
+    broker = BrokerSettings(
+        url=node.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx", dead_letter_queue=f"{name}.dead"
+    )
     try:
         async with make_pipeline(consumer=False, broker=broker, confirm_timeout_s=2) as p:
             before = [{"event_name": "x", "user_id": f"before{i}", "event_id": str(uuid.uuid4())} for i in range(5)]
             assert (await p.post(before)).status_code == 202
 
             node.stop()
-            await wait_until("ingest not ready while the broker is down",
-                             lambda: _status(p, "/health/ready", 503), 30)
+            await wait_until("ingest not ready while the broker is down", lambda: _status(p, "/health/ready", 503), 30)
             for _ in range(5):
                 r = await p.post({"event_name": "x", "user_id": "during"})
                 assert r.status_code == 503, "never 202 without a broker confirm"
@@ -115,15 +127,18 @@ async def test_broker_outage_gives_503_then_recovers_without_loss(make_pipeline,
             metrics = (await p.private.get("/metrics")).text
             assert "ingest_broker_up 0.0" in metrics
 
-            node.start(timeout_s=90)                     # same ports, same data folder
+            node.start(timeout_s=90)  # same ports, same data folder
             await wait_until("ingest ready again by itself", lambda: _status(p, "/health/ready", 200), 60)
             after = {"event_name": "x", "user_id": "after", "event_id": str(uuid.uuid4())}
             assert (await p.post(after)).status_code == 202
 
         # drain into ClickHouse: the 5 accepted before the outage survived it (durable queue, persistent)
         async with make_pipeline(consumer=True, broker=broker) as p:
-            await wait_until("all accepted events stored",
-                             lambda: ch.query(f"SELECT count() FROM {p.db}.events FINAL").result_rows[0][0] == 6, 30)
+            await wait_until(
+                "all accepted events stored",
+                lambda: ch.query(f"SELECT count() FROM {p.db}.events FINAL").result_rows[0][0] == 6,
+                30,
+            )
             users = {u for (u,) in ch.query(f"SELECT user_id FROM {p.db}.events FINAL").result_rows}
             assert users == {f"before{i}" for i in range(5)} | {"after"}
     finally:

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aio_pika
 import pytest
 
 from tests.integration.conftest import OTHER_KEY, count_rows, wait_until
 
-NOW = datetime.now(timezone.utc).replace(microsecond=123000)
+NOW = datetime.now(UTC).replace(microsecond=123000)
 
 
 def purchase(**overrides) -> dict:
     ev = {
-        "event_name": "purchase_completed", "event_id": str(uuid.uuid4()), "user_id": "u-ünï-😀",
-        "session_id": "s-1", "timestamp": NOW.isoformat().replace("+00:00", "Z"),
-        "properties": {"order_id": "o-1", "total_value": 59.9, "payment_method": "card", "currency": "EUR",
-                       "items": [{"product_id": "p-7", "quantity": 2, "price": 29.95,
-                                  "meta": {"colour": "grün", "tags": ["a", "日本"]}}]},
+        "event_name": "purchase_completed",
+        "event_id": str(uuid.uuid4()),
+        "user_id": "u-ünï-😀",
+        "session_id": "s-1",
+        "timestamp": NOW.isoformat().replace("+00:00", "Z"),
+        "properties": {
+            "order_id": "o-1",
+            "total_value": 59.9,
+            "payment_method": "card",
+            "currency": "EUR",
+            "items": [
+                {"product_id": "p-7", "quantity": 2, "price": 29.95, "meta": {"colour": "grün", "tags": ["a", "日本"]}}
+            ],
+        },
     }
     ev.update(overrides)
     return ev
@@ -34,18 +43,27 @@ async def test_single_and_batch_events_arrive_intact(make_pipeline, ch):
         assert r.json() == {"accepted": 1, "rejected": []}
         assert r.headers["x-request-id"]
 
-        batch = [{"event_name": "product_viewed", "user_id": f"u{i}", "event_id": str(uuid.uuid4()),
-                  "properties": {"product_id": f"p{i}", "price": i * 1.5, "category": "čaj"}} for i in range(50)]
+        batch = [
+            {
+                "event_name": "product_viewed",
+                "user_id": f"u{i}",
+                "event_id": str(uuid.uuid4()),
+                "properties": {"product_id": f"p{i}", "price": i * 1.5, "category": "čaj"},
+            }
+            for i in range(50)
+        ]
         r = await p.post(batch)
         assert r.status_code == 202 and r.json()["accepted"] == 50
 
         await wait_until("51 rows in ClickHouse", lambda: count_rows(ch, p.db) == 51)
-        row = ch.query(f"SELECT event_id, event_name, timestamp, user_id, session_id, properties, source, "
-                       f"received_at, inserted_at FROM {p.db}.events FINAL WHERE event_id = {{id:UUID}}",
-                       parameters={"id": single["event_id"]}).result_rows[0]
+        row = ch.query(
+            f"SELECT event_id, event_name, timestamp, user_id, session_id, properties, source, "
+            f"received_at, inserted_at FROM {p.db}.events FINAL WHERE event_id = {{id:UUID}}",
+            parameters={"id": single["event_id"]},
+        ).result_rows[0]
         assert str(row[0]) == single["event_id"]
         assert row[1] == "purchase_completed"
-        assert row[2].replace(tzinfo=timezone.utc) == NOW
+        assert row[2].replace(tzinfo=UTC) == NOW
         assert (row[3], row[4], row[6]) == ("u-ünï-😀", "s-1", "tests")
         assert json.loads(row[5]) == single["properties"]
         assert row[7] <= row[8], "inserted_at precedes received_at"
@@ -68,8 +86,14 @@ async def test_mixed_batch_accepts_valid_and_lists_invalid(make_pipeline, ch):
     async with make_pipeline() as p:
         batch = [
             purchase(),
-            purchase(properties={"order_id": "o2", "total_value": -1, "payment_method": "card",
-                                 "items": [{"product_id": "p", "quantity": 1, "price": 1}]}),
+            purchase(
+                properties={
+                    "order_id": "o2",
+                    "total_value": -1,
+                    "payment_method": "card",
+                    "items": [{"product_id": "p", "quantity": 1, "price": 1}],
+                }
+            ),
             {"event_name": "add_to_cart", "user_id": "u"},
             "not an object",
             {"event_name": "signup_custom", "user_id": "u2", "properties": {"plan": "pro"}},
@@ -99,8 +123,9 @@ async def _queue_depth(p) -> int:
         return q.declaration_result.message_count
 
 
-@pytest.mark.parametrize("case", ["malformed", "empty", "oversized", "too_many", "content_type", "no_key",
-                                  "bad_key", "all_invalid"])
+@pytest.mark.parametrize(
+    "case", ["malformed", "empty", "oversized", "too_many", "content_type", "no_key", "bad_key", "all_invalid"]
+)
 async def test_refusals_have_documented_status_and_write_nothing(make_pipeline, case):
     async with make_pipeline(consumer=False, max_body_bytes=4096, max_batch=10) as p:
         if case == "malformed":
@@ -177,10 +202,14 @@ async def test_queue_at_max_length_answers_503_and_loses_nothing(make_pipeline, 
 
 async def test_timestamp_window_is_enforced(make_pipeline):
     async with make_pipeline(consumer=False) as p:
-        future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
-        past = (datetime.now(timezone.utc) - timedelta(days=500)).isoformat()
-        r = await p.post([{"event_name": "x", "user_id": "u", "timestamp": future},
-                          {"event_name": "x", "user_id": "u", "timestamp": past}])
+        future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        past = (datetime.now(UTC) - timedelta(days=500)).isoformat()
+        r = await p.post(
+            [
+                {"event_name": "x", "user_id": "u", "timestamp": future},
+                {"event_name": "x", "user_id": "u", "timestamp": past},
+            ]
+        )
         assert r.status_code == 400
         assert [x["code"] for x in r.json()["rejected"]] == ["timestamp_out_of_window"] * 2
 

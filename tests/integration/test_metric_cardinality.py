@@ -28,19 +28,26 @@ async def send_traffic(p, rng: random.Random, n: int, seen: set[str]) -> int:
         t = [token(rng) for _ in range(6)]
         seen.update(t)
         headers = {"X-Request-ID": f"rid-{t[0]}"}
-        await p.http.get(f"/{t[0]}/{t[1]}", headers=headers)                              # unknown paths
+        await p.http.get(f"/{t[0]}/{t[1]}", headers=headers)  # unknown paths
         await p.http.post(f"/v1/{t[2]}", json={}, headers=headers)
         await p.http.request(rng.choice(["PURGE", "TRACE", "PATCH"]), f"/v1/events/{t[3]}")
-        await p.http.post("/v1/events", json={"event_name": "x", "user_id": "u"},          # unknown key
-                          headers={"Authorization": f"Bearer obs_{t[4]}"})
-        await p.post(content=b"{" + t[5].encode())                                         # malformed JSON
+        await p.http.post(
+            "/v1/events",
+            json={"event_name": "x", "user_id": "u"},  # unknown key
+            headers={"Authorization": f"Bearer obs_{t[4]}"},
+        )
+        await p.post(content=b"{" + t[5].encode())  # malformed JSON
         batch = [
-            {"event_name": f"ev_{t[1]}", "user_id": f"user-{t[2]}", "session_id": t[3],      # valid, any name
-             "properties": {f"k_{t[4]}": t[5]}},
+            {
+                "event_name": f"ev_{t[1]}",
+                "user_id": f"user-{t[2]}",
+                "session_id": t[3],  # valid, any name
+                "properties": {f"k_{t[4]}": t[5]},
+            },
             {"event_name": f"ev_{t[2]}", "user_id": f"user-{t[3]}"},
-            {"event_name": f"ev_{t[3]}"},                                                    # missing user_id
+            {"event_name": f"ev_{t[3]}"},  # missing user_id
             {"event_name": "page_view", "user_id": t[4], "timestamp": f"not-a-time-{t[5]}"},
-            {"event_name": "page_view", "user_id": t[4], f"extra_{t[0]}": 1},                # unknown field
+            {"event_name": "page_view", "user_id": t[4], f"extra_{t[0]}": 1},  # unknown field
         ]
         r = await p.post(batch)
         assert r.status_code == 202, r.text
@@ -62,8 +69,7 @@ async def test_series_count_does_not_grow_with_user_input(make_pipeline):
         first = series(registry)
 
         more = await send_traffic(p, rng, 100, seen)
-        await wait_until("the second round's events in ClickHouse",
-                         lambda: inserted() >= first_accepted + more, 60)
+        await wait_until("the second round's events in ClickHouse", lambda: inserted() >= first_accepted + more, 60)
         second = series(registry)
 
     assert len(first) > 100, f"the registry holds suspiciously few series ({len(first)})"

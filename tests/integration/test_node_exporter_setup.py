@@ -26,9 +26,23 @@ def test_node_exporter_reports_the_host_filesystems_with_the_default_exclusion(t
     r = run_compose(env_file_for(tmp_path / ".env"), "config", "--format", "json")
     assert r.returncode == 0, r.stderr
     ne = json.loads(r.stdout)["services"]["node-exporter"]
-    child = subprocess.run([unshare, "--net", "--mount", "--propagation", "private", sys.executable, "-m",
-                            "tests.integration.node_exporter_child", json.dumps(ne["command"])],
-                           capture_output=True, text=True, timeout=120, cwd=REPO)
+    child = subprocess.run(
+        [
+            unshare,
+            "--net",
+            "--mount",
+            "--propagation",
+            "private",
+            sys.executable,
+            "-m",
+            "tests.integration.node_exporter_child",
+            json.dumps(ne["command"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-3000:]
     result = json.loads(child.stdout.strip().splitlines()[-1])
     mountpoints = result["mountpoints"]

@@ -33,11 +33,13 @@ QUERIES = {
     "placeholder": "SELECT event_name, count() AS n FROM {db}.events FINAL GROUP BY event_name ORDER BY event_name",
     "rows": "SELECT event_id, event_name, timestamp, user_id, properties, source FROM events FINAL ORDER BY event_id",
     # every kind of value the encoding must carry the same way over both paths
-    "types": ("SELECT toDecimal64(59.9, 2) AS price, [1, 2] AS arr, (1, 'a') AS tup, map('k', 1, 'l', 2) AS m, "
-              "nan AS not_a_number, -inf AS minus_inf, NULL AS nothing, toUUID('0193a0a4-5c1e-7cc1-9f3a-4b1f5e2d8a10') "
-              "AS id, toDate('2026-01-02') AS day, toDateTime64('2026-01-02 03:04:05.678', 3, 'UTC') AS ts, "
-              "toInt128('-170141183460469231731687303715884105728') AS wide, 0.1 + 0.2 AS sum, 'zoë \"q\"' AS text, "
-              "toIPv4('10.1.2.3') AS ip, true AS yes"),
+    "types": (
+        "SELECT toDecimal64(59.9, 2) AS price, [1, 2] AS arr, (1, 'a') AS tup, map('k', 1, 'l', 2) AS m, "
+        "nan AS not_a_number, -inf AS minus_inf, NULL AS nothing, toUUID('0193a0a4-5c1e-7cc1-9f3a-4b1f5e2d8a10') "
+        "AS id, toDate('2026-01-02') AS day, toDateTime64('2026-01-02 03:04:05.678', 3, 'UTC') AS ts, "
+        "toInt128('-170141183460469231731687303715884105728') AS wide, 0.1 + 0.2 AS sum, 'zoë \"q\"' AS text, "
+        "toIPv4('10.1.2.3') AS ip, true AS yes"
+    ),
 }
 FORMATS = ("table", "json", "csv")
 WRITE = "INSERT INTO events (event_id, event_name, user_id) VALUES (generateUUIDv4(), 'sneaky', 'u')"
@@ -47,8 +49,14 @@ def cli(local: Path, *args: str) -> subprocess.CompletedProcess:
     """`observatory ...` as a user runs it next to `.local/` (no OBS_* variable of this process)."""
     env = {**service_env_base(), "OBS_LOCAL_DIR": str(local), "COLUMNS": "200"}
     env.pop("OBS_READ_KEY", None)
-    return subprocess.run([sys.executable, "-m", "observatory.cli", *args], cwd=local.parent, env=env,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "observatory.cli", *args],
+        cwd=local.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def run_all(local: Path) -> dict[tuple[str, str], subprocess.CompletedProcess]:
@@ -63,27 +71,47 @@ def shaped_stack(tmp_path_factory, rabbit):
     local.mkdir()
     q = "query_" + uuid.uuid4().hex[:8]
     port, private_port = free_port(), free_port()
-    settings = {   # what `make local` writes to .local/observatory.env
-        "OBS_CLICKHOUSE_DSN": f"chdb://{(local / 'chdb').resolve()}", "OBS_CLICKHOUSE_DATABASE": "observatory",
-        "OBS_INGEST_HOST": "127.0.0.1", "OBS_INGEST_PORT": str(port),
-        "OBS_INGEST_PRIVATE_HOST": "127.0.0.1", "OBS_INGEST_PRIVATE_PORT": str(private_port),
+    settings = {  # what `make local` writes to .local/observatory.env
+        "OBS_CLICKHOUSE_DSN": f"chdb://{(local / 'chdb').resolve()}",
+        "OBS_CLICKHOUSE_DATABASE": "observatory",
+        "OBS_INGEST_HOST": "127.0.0.1",
+        "OBS_INGEST_PORT": str(port),
+        "OBS_INGEST_PRIVATE_HOST": "127.0.0.1",
+        "OBS_INGEST_PRIVATE_PORT": str(private_port),
         "OBS_INGEST_API_KEYS": f"local-dev:sha256:{hash_key(INGEST_KEY)}",
         "OBS_API_KEYS": f"local-dev:sha256:{hash_key(READ_KEY)}:admin",
     }
     (local / "observatory.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(settings.items())))
     (local / "read-key").write_text(READ_KEY + "\n")
-    env = {**settings, "OBS_ENV": "test", "OBS_LOG_LEVEL": "WARNING", "OBS_ACCESS_LOG": "false",
-           "OBS_AMQP_URL": rabbit.url, "OBS_AMQP_EXCHANGE": q, "OBS_AMQP_QUEUE": q,
-           "OBS_AMQP_DEAD_LETTER_EXCHANGE": f"{q}.dlx", "OBS_AMQP_DEAD_LETTER_QUEUE": f"{q}.dead",
-           "OBS_CONSUMER_FLUSH_MS": "100"}
+    env = {
+        **settings,
+        "OBS_ENV": "test",
+        "OBS_LOG_LEVEL": "WARNING",
+        "OBS_ACCESS_LOG": "false",
+        "OBS_AMQP_URL": rabbit.url,
+        "OBS_AMQP_EXCHANGE": q,
+        "OBS_AMQP_QUEUE": q,
+        "OBS_AMQP_DEAD_LETTER_EXCHANGE": f"{q}.dlx",
+        "OBS_AMQP_DEAD_LETTER_QUEUE": f"{q}.dead",
+        "OBS_CONSUMER_FLUSH_MS": "100",
+    }
     app = ServiceProcess("all-in-one", port, env, base / "logs" / "all-in-one.log", private_port=private_port)
     app.start(120)
     out: dict = {"app": app}
     try:
-        events = [{"event_name": ("query_view", "query_buy")[i % 2], "user_id": f"u-{i}",
-                   "event_id": str(uuid.UUID(int=i + 1)), "timestamp": f"2026-11-{10 + i:02d}T08:00:00.125Z",
-                   "properties": {"price": i + 0.5, "note": "zoë ✓", "tags": ["a", "b"]}} for i in range(EVENTS)]
-        r = httpx.post(f"{app.url}/v1/events", json=events, headers={"Authorization": f"Bearer {INGEST_KEY}"}, timeout=30)
+        events = [
+            {
+                "event_name": ("query_view", "query_buy")[i % 2],
+                "user_id": f"u-{i}",
+                "event_id": str(uuid.UUID(int=i + 1)),
+                "timestamp": f"2026-11-{10 + i:02d}T08:00:00.125Z",
+                "properties": {"price": i + 0.5, "note": "zoë ✓", "tags": ["a", "b"]},
+            }
+            for i in range(EVENTS)
+        ]
+        r = httpx.post(
+            f"{app.url}/v1/events", json=events, headers={"Authorization": f"Bearer {INGEST_KEY}"}, timeout=30
+        )
         assert r.status_code == 202 and r.json()["accepted"] == EVENTS, r.text
         api = f"{app.private_url}/v1/query"
         auth = {"Authorization": f"Bearer {READ_KEY}"}
@@ -91,21 +119,31 @@ def shaped_stack(tmp_path_factory, rabbit):
         def stored() -> int:
             r = httpx.post(api, json={"sql": "SELECT count() FROM events FINAL"}, headers=auth, timeout=30)
             return r.json()["rows"][0][0] if r.status_code == 200 else -1
+
         wait_for(f"the {EVENTS} events in the all-in-one's store", lambda: stored() == EVENTS, 60)
 
         out["running"] = run_all(local)
         out["cli_write"] = cli(local, "query", WRITE)
         # a client that skips the CLI's check: the server refuses by itself
-        out["api_writes"] = {sql: httpx.post(api, json={"sql": sql}, headers=auth, timeout=30) for sql in (
-            WRITE, "  /* hidden */ INSERT INTO events (event_name) VALUES ('x')", "DROP TABLE events",
-            "SELECT 1 SETTINGS readonly = 0", "SELECT * FROM file('/etc/hostname', 'LineAsString')",
-            "KILL QUERY WHERE 1")}
+        out["api_writes"] = {
+            sql: httpx.post(api, json={"sql": sql}, headers=auth, timeout=30)
+            for sql in (
+                WRITE,
+                "  /* hidden */ INSERT INTO events (event_name) VALUES ('x')",
+                "DROP TABLE events",
+                "SELECT 1 SETTINGS readonly = 0",
+                "SELECT * FROM file('/etc/hostname', 'LineAsString')",
+                "KILL QUERY WHERE 1",
+            )
+        }
         out["api_no_key"] = httpx.post(api, json={"sql": "SELECT 1"}, timeout=30)
         out["count_after_writes"] = stored()
     finally:
         app.stop()
     out["stopped"] = run_all(local)
-    out["stopped_count"] = cli(local, "query", "--format", "csv", "SELECT count() FROM events WHERE event_name = 'sneaky'")
+    out["stopped_count"] = cli(
+        local, "query", "--format", "csv", "SELECT count() FROM events WHERE event_name = 'sneaky'"
+    )
     return out
 
 
@@ -117,12 +155,15 @@ def test_query_prints_identical_rows_running_and_stopped(shaped_stack, name):
         assert stopped.returncode == 0, stopped.stderr
         assert "held by the running stack" in running.stderr and "/v1/query" in running.stderr, running.stderr
         assert "opened directly" in stopped.stderr and "embedded store" in stopped.stderr, stopped.stderr
-        assert running.stdout == stopped.stdout, f"{name} --format {fmt} differs:\n{running.stdout}\n---\n{stopped.stdout}"
+        assert running.stdout == stopped.stdout, (
+            f"{name} --format {fmt} differs:\n{running.stdout}\n---\n{stopped.stdout}"
+        )
         assert running.stdout.strip(), f"{name} --format {fmt} printed nothing"
 
 
 def test_default_database_and_placeholder_agree(shaped_stack):
     import json
+
     count = json.loads(shaped_stack["stopped"]["default_db", "json"].stdout)
     assert count == {"count()": EVENTS}
     per_name = [json.loads(line) for line in shaped_stack["stopped"]["placeholder", "json"].stdout.splitlines()]
@@ -131,11 +172,14 @@ def test_default_database_and_placeholder_agree(shaped_stack):
 
 def test_values_are_encoded_the_same_way(shaped_stack):
     import json
+
     row = json.loads(shaped_stack["running"]["types", "json"].stdout)
     assert row["price"] == "59.90" and row["arr"] == [1, 2] and row["tup"] == [1, "a"] and row["m"] == {"k": 1, "l": 2}
     assert row["not_a_number"] == "nan" and row["minus_inf"] == "-inf" and row["nothing"] is None
-    assert row["wide"] == -2 ** 127 and row["sum"] == 0.1 + 0.2 and row["text"] == 'zoë "q"' and row["yes"] is True
-    assert row["id"] == "0193a0a4-5c1e-7cc1-9f3a-4b1f5e2d8a10" and row["day"] == "2026-01-02" and row["ip"] == "10.1.2.3"
+    assert row["wide"] == -(2**127) and row["sum"] == 0.1 + 0.2 and row["text"] == 'zoë "q"' and row["yes"] is True
+    assert (
+        row["id"] == "0193a0a4-5c1e-7cc1-9f3a-4b1f5e2d8a10" and row["day"] == "2026-01-02" and row["ip"] == "10.1.2.3"
+    )
     assert row["ts"].startswith("2026-01-02 03:04:05.678")
     lines = shaped_stack["stopped"]["rows", "json"].stdout.splitlines()
     first = json.loads(lines[0])
@@ -161,13 +205,27 @@ def test_write_statement_refused_on_the_running_path(shaped_stack):
 def test_query_on_a_fresh_store_without_the_database(tmp_path):
     """Before the first migration the database does not exist: plain SQL still runs, and a table of
     the database gets ClickHouse's own message."""
-    env = {**service_env_base(), "OBS_LOCAL_DIR": str(tmp_path / "none"),
-           "OBS_CLICKHOUSE_DSN": f"chdb://{tmp_path / 'fresh'}", "OBS_CLICKHOUSE_DATABASE": "observatory"}
-    ok = subprocess.run([sys.executable, "-m", "observatory.cli", "query", "-f", "csv", "SELECT 41 + 1 AS x"], env=env,
-                        capture_output=True, text=True, timeout=120)
+    env = {
+        **service_env_base(),
+        "OBS_LOCAL_DIR": str(tmp_path / "none"),
+        "OBS_CLICKHOUSE_DSN": f"chdb://{tmp_path / 'fresh'}",
+        "OBS_CLICKHOUSE_DATABASE": "observatory",
+    }
+    ok = subprocess.run(
+        [sys.executable, "-m", "observatory.cli", "query", "-f", "csv", "SELECT 41 + 1 AS x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0 and ok.stdout.splitlines() == ["x", "42"], ok.stderr
-    missing = subprocess.run([sys.executable, "-m", "observatory.cli", "query", "SELECT count() FROM events"], env=env,
-                             capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [sys.executable, "-m", "observatory.cli", "query", "SELECT count() FROM events"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 1 and "error:" in missing.stderr and "events" in missing.stderr, missing.stderr
     assert "Traceback" not in missing.stderr
     assert os.path.isdir(tmp_path / "fresh")

@@ -39,8 +39,10 @@ class ImportingNode(RabbitNode):
         super().write_config()
         lines = [line for line in CONF.read_text().splitlines() if line.startswith("definitions.")]
         assert any("import_backend = local_filesystem" in line for line in lines), lines
-        lines = [re.sub(r"^definitions\.local\.path = .*$", f"definitions.local.path = {self.definitions_path}", line)
-                 for line in lines]
+        lines = [
+            re.sub(r"^definitions\.local\.path = .*$", f"definitions.local.path = {self.definitions_path}", line)
+            for line in lines
+        ]
         with open(self.base / "rabbitmq.conf", "a") as conf:
             conf.write("\n".join(lines) + "\n")
 
@@ -49,10 +51,19 @@ def render_like_the_container(tmp: Path) -> Path:
     """The rabbitmq service's entrypoint script, run by a real shell, with its paths remapped."""
     script = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["rabbitmq"]["entrypoint"][2]
     out = tmp / "definitions.json"
-    script = (script.replace("$$", "$").replace("/etc/rabbitmq/definitions.template.json", str(DEFINITIONS))
-              .replace("/tmp/definitions.json", str(out)).replace("exec docker-entrypoint.sh rabbitmq-server", "true"))
-    r = subprocess.run(["sh", "-c", script], env={"BROKER_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"},
-                       capture_output=True, text=True, timeout=10)
+    script = (
+        script.replace("$$", "$")
+        .replace("/etc/rabbitmq/definitions.template.json", str(DEFINITIONS))
+        .replace("/tmp/definitions.json", str(out))
+        .replace("exec docker-entrypoint.sh rabbitmq-server", "true")
+    )
+    r = subprocess.run(
+        ["sh", "-c", script],
+        env={"BROKER_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert r.returncode == 0, r.stderr
     return out
 
@@ -61,6 +72,7 @@ def compose_broker_env() -> dict[str, str]:
     """The OBS_AMQP_* variables every compose service that talks to the broker gets (one set: they
     must agree), from the rendered compose config."""
     from tests.config.test_compose import env_file_for, run_compose
+
     tmp = Path(tempfile.mkdtemp())
     try:
         r = run_compose(env_file_for(tmp / ".env"), "config", "--format", "json")
@@ -68,8 +80,10 @@ def compose_broker_env() -> dict[str, str]:
         shutil.rmtree(tmp, ignore_errors=True)
     assert r.returncode == 0, r.stderr
     services = json.loads(r.stdout)["services"]
-    sets = {name: {k: v for k, v in (svc.get("environment") or {}).items() if k.startswith("OBS_AMQP_")}
-            for name, svc in services.items()}
+    sets = {
+        name: {k: v for k, v in (svc.get("environment") or {}).items() if k.startswith("OBS_AMQP_")}
+        for name, svc in services.items()
+    }
     sets = {name: env for name, env in sets.items() if env}
     assert {"ingest", "consumer"} <= set(sets), sorted(sets)
     distinct = {json.dumps(env, sort_keys=True) for env in sets.values()}
@@ -101,8 +115,13 @@ def amqp_url(node: RabbitNode, user: str = "observatory", password: str = PASSWO
 
 
 def ctl(node: RabbitNode, *args: str) -> str:
-    r = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node.nodename, *args], env=node.env(), capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node.nodename, *args],
+        env=node.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 

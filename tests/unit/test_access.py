@@ -62,9 +62,10 @@ def test_smtp_password_is_secret():
     assert settings.smtp_password.get_secret_value() == "s3cr3t-Pa55"
 
 
-@pytest.mark.parametrize("address, masked", [("203.0.113.77:51234", "203.0.113.0"),
-                                             ("[2001:db8:1:2::5]:443", "2001:db8:1::"),
-                                             ("unix-socket", "[masked]")])
+@pytest.mark.parametrize(
+    "address, masked",
+    [("203.0.113.77:51234", "203.0.113.0"), ("[2001:db8:1:2::5]:443", "2001:db8:1::"), ("unix-socket", "[masked]")],
+)
 def test_client_address_masking(address, masked):
     assert mask_ip(address) == masked
 

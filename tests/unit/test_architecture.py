@@ -17,14 +17,14 @@ ROOT = Path(observatory.__file__).parent
 
 # Cycles known when this test was written, each to be broken by issue 16 (item 2); empty this list
 # as they go. An entry is the set of nodes of one strongly connected group.
-KNOWN_CYCLES: list[frozenset[str]] = []   # none left; a new cycle fails the test
+KNOWN_CYCLES: list[frozenset[str]] = []  # none left; a new cycle fails the test
 
 # Modules over MAX_LINES without a reason in their docstring, to be split by issue 16 (item 1).
 # A module may stay long when its docstring says why, in a paragraph starting "Long because".
 MAX_LINES = 300
 KNOWN_LONG = {
     "bench/pipeline.py",  # the pipeline benchmark's scenarios
-    "settings.py",        # every service's settings class (323 lines after issue 9's listeners and keys)
+    "settings.py",  # every service's settings class (323 lines after issue 9's listeners and keys)
 }
 
 
@@ -51,7 +51,7 @@ def imports_of(source: str, module: str, is_package: bool) -> list[tuple[str, in
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
             if base == "observatory":  # from observatory import poll, tracing: each name is a node
                 out += [(f"observatory.{alias.name}", node.lineno) for alias in node.names]
@@ -157,7 +157,9 @@ def long_modules() -> dict[str, int]:
 def test_no_module_over_300_lines_without_a_reason():
     long = long_modules()
     new = {name: n for name, n in long.items() if name not in KNOWN_LONG}
-    assert not new, (f"modules over {MAX_LINES} lines: {new}; split them, or say why in the module docstring "
-                     "(a paragraph starting 'Long because')")
+    assert not new, (
+        f"modules over {MAX_LINES} lines: {new}; split them, or say why in the module docstring "
+        "(a paragraph starting 'Long because')"
+    )
     gone = sorted(KNOWN_LONG - set(long))
     assert not gone, f"no longer long, remove them from KNOWN_LONG: {gone}"

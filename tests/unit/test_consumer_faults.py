@@ -57,11 +57,22 @@ def test_transient_errors_are_not_bisected():
 def test_a_refused_row_is_dead_lettered_as_a_replayable_event():
     import datetime
     import uuid
-    row = [uuid.UUID(int=1), "x", datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc), "u", "",
-           '{"a": 1}', "k", datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)]
-    body = item_body(row, ("event_id", "event_name", "timestamp", "user_id", "session_id", "properties",
-                           "source", "received_at"))
+
+    row = [
+        uuid.UUID(int=1),
+        "x",
+        datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+        "u",
+        "",
+        '{"a": 1}',
+        "k",
+        datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    ]
+    body = item_body(
+        row, ("event_id", "event_name", "timestamp", "user_id", "session_id", "properties", "source", "received_at")
+    )
     import orjson
+
     ev = orjson.loads(body)
     assert ev["event_id"] == str(uuid.UUID(int=1)) and ev["properties"] == {"a": 1}
     assert ev["timestamp"].startswith("2026-01-01T00:00:00")

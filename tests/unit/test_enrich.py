@@ -9,33 +9,74 @@ import orjson
 import pytest
 
 from observatory.consumer.decode import decode
-from observatory.events.enrich import (BROWSERS, OSES, acquisition_source, country, enrich, host_of, page_path,
-                                       parse_user_agent)
+from observatory.events.enrich import (
+    BROWSERS,
+    OSES,
+    acquisition_source,
+    country,
+    enrich,
+    host_of,
+    page_path,
+    parse_user_agent,
+)
 
 UAS = [
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-     "Safari/537.36", ("desktop", "Chrome", "Windows")),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-     "Safari/537.36 Edg/131.0.2903.86", ("desktop", "Edge", "Windows")),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.2 "
-     "Safari/605.1.15", ("desktop", "Safari", "macOS")),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Safari/537.36",
+        ("desktop", "Chrome", "Windows"),
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Safari/537.36 Edg/131.0.2903.86",
+        ("desktop", "Edge", "Windows"),
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.2 "
+        "Safari/605.1.15",
+        ("desktop", "Safari", "macOS"),
+    ),
     ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", ("desktop", "Firefox", "Linux")),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/18.2 Mobile/15E148 Safari/604.1", ("mobile", "Safari", "iOS")),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "CriOS/131.0.6778.103 Mobile/15E148 Safari/604.1", ("mobile", "Chrome", "iOS")),
-    ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile "
-     "Safari/537.36", ("mobile", "Chrome", "Android")),
-    ("Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "SamsungBrowser/27.0 Chrome/125.0.0.0 Mobile Safari/537.36", ("mobile", "Samsung Internet", "Android")),
-    ("Mozilla/5.0 (iPad; CPU OS 18_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.2 "
-     "Mobile/15E148 Safari/604.1", ("tablet", "Safari", "iOS")),
-    ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-     "Safari/537.36", ("tablet", "Chrome", "Android")),
-    ("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-     "Safari/537.36", ("desktop", "Chrome", "Chrome OS")),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-     "Safari/537.36 OPR/115.0.0.0", ("desktop", "Opera", "Windows")),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.2 Mobile/15E148 Safari/604.1",
+        ("mobile", "Safari", "iOS"),
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "CriOS/131.0.6778.103 Mobile/15E148 Safari/604.1",
+        ("mobile", "Chrome", "iOS"),
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile "
+        "Safari/537.36",
+        ("mobile", "Chrome", "Android"),
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/27.0 Chrome/125.0.0.0 Mobile Safari/537.36",
+        ("mobile", "Samsung Internet", "Android"),
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 18_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.2 "
+        "Mobile/15E148 Safari/604.1",
+        ("tablet", "Safari", "iOS"),
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Safari/537.36",
+        ("tablet", "Chrome", "Android"),
+    ),
+    (
+        "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Safari/537.36",
+        ("desktop", "Chrome", "Chrome OS"),
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Safari/537.36 OPR/115.0.0.0",
+        ("desktop", "Opera", "Windows"),
+    ),
     ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", ("bot", "Other", "Other")),
     ("python-httpx/0.28.1", ("other", "Other", "Other")),
 ]
@@ -52,27 +93,51 @@ def test_values_are_bounded():
         assert browser in BROWSERS and os_ in OSES
 
 
-@pytest.mark.parametrize("ip, cc", [("8.8.8.8", "US"), ("85.214.132.117", "DE"), ("2a00:1450:4001:80b::200e", "DE"),
-                                    ("192.0.2.10", "DE"), ("192.0.2.70", "FR"), ("198.51.100.200", "CA"),
-                                    ("203.0.113.5", "JP"), ("2001:db8::1", "ES"),
-                                    ("10.1.2.3", ""), ("127.0.0.1", ""), ("::1", ""), ("not an ip", ""), ("", "")])
+@pytest.mark.parametrize(
+    "ip, cc",
+    [
+        ("8.8.8.8", "US"),
+        ("85.214.132.117", "DE"),
+        ("2a00:1450:4001:80b::200e", "DE"),
+        ("192.0.2.10", "DE"),
+        ("192.0.2.70", "FR"),
+        ("198.51.100.200", "CA"),
+        ("203.0.113.5", "JP"),
+        ("2001:db8::1", "ES"),
+        ("10.1.2.3", ""),
+        ("127.0.0.1", ""),
+        ("::1", ""),
+        ("not an ip", ""),
+        ("", ""),
+    ],
+)
 def test_country_from_offline_database(ip, cc):
     assert country(ip) == cc
 
 
-@pytest.mark.parametrize("props, source", [
-    ({"$current_url": "https://shop.example/p", "$referrer": "$direct"}, "direct"),
-    ({"$current_url": "https://shop.example/p"}, "direct"),
-    ({"$current_url": "https://shop.example/p", "$referrer": "https://www.google.de/"}, "search"),
-    ({"$current_url": "https://shop.example/p", "$referrer": "https://duckduckgo.com/?q=x"}, "search"),
-    ({"$current_url": "https://shop.example/p", "$referrer": "https://l.facebook.com/l.php"}, "social"),
-    ({"$current_url": "https://shop.example/p", "$referrer": "https://t.co/abc"}, "social"),
-    ({"$current_url": "https://shop.example/p", "$referrer": "https://blog.other.org/post"}, "referral"),
-    ({"$current_url": "https://shop.example/p", "$referrer": "https://shop.example/"}, "internal"),
-    ({"$current_url": "https://shop.example/p?utm_source=news", "$referrer": "https://www.google.com/",
-      "utm_source": "newsletter", "utm_medium": "email"}, "campaign"),
-    ({"order_id": "o-1"}, ""),
-])
+@pytest.mark.parametrize(
+    "props, source",
+    [
+        ({"$current_url": "https://shop.example/p", "$referrer": "$direct"}, "direct"),
+        ({"$current_url": "https://shop.example/p"}, "direct"),
+        ({"$current_url": "https://shop.example/p", "$referrer": "https://www.google.de/"}, "search"),
+        ({"$current_url": "https://shop.example/p", "$referrer": "https://duckduckgo.com/?q=x"}, "search"),
+        ({"$current_url": "https://shop.example/p", "$referrer": "https://l.facebook.com/l.php"}, "social"),
+        ({"$current_url": "https://shop.example/p", "$referrer": "https://t.co/abc"}, "social"),
+        ({"$current_url": "https://shop.example/p", "$referrer": "https://blog.other.org/post"}, "referral"),
+        ({"$current_url": "https://shop.example/p", "$referrer": "https://shop.example/"}, "internal"),
+        (
+            {
+                "$current_url": "https://shop.example/p?utm_source=news",
+                "$referrer": "https://www.google.com/",
+                "utm_source": "newsletter",
+                "utm_medium": "email",
+            },
+            "campaign",
+        ),
+        ({"order_id": "o-1"}, ""),
+    ],
+)
 def test_acquisition_source(props, source):
     own = host_of(props.get("$current_url", ""))
     assert acquisition_source(props, host_of(props.get("$referrer", "")), own) == source
@@ -87,38 +152,52 @@ def test_page_path_and_hosts():
 
 
 def test_sdk_values_win_over_the_user_agent():
-    cols, _ = enrich({"ingest_user_agent": UAS[0][0]}, {"$browser": "Mobile Safari", "$os": "iOS",
-                                                        "$device_type": "Mobile"})
+    cols, _ = enrich(
+        {"ingest_user_agent": UAS[0][0]}, {"$browser": "Mobile Safari", "$os": "iOS", "$device_type": "Mobile"}
+    )
     assert cols[:3] == ["mobile", "Safari", "iOS"]
     cols, _ = enrich({"ingest_user_agent": UAS[0][0]}, {"$raw_user_agent": UAS[3][0]})
     assert cols[:3] == ["desktop", "Firefox", "Linux"]
 
 
 def _event(**kw):
-    return {"event_id": str(uuid.uuid4()), "event_name": "$pageview", "user_id": "u", "session_id": "",
-            "timestamp": "2026-11-20T10:00:00.000Z", "received_at": "2026-11-20T10:00:01.000Z", "source": "web",
-            **kw}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_name": "$pageview",
+        "user_id": "u",
+        "session_id": "",
+        "timestamp": "2026-11-20T10:00:00.000Z",
+        "received_at": "2026-11-20T10:00:01.000Z",
+        "source": "web",
+        **kw,
+    }
 
 
 def test_ip_is_dropped_unless_kept():
-    ev = _event(ingest_client_ip="198.51.100.7", ingest_user_agent=UAS[4][0],
-                properties={"$ip": "192.0.2.130", "$current_url": "https://shop.example/",
-                            "$session_id": "s-1"})
-    for body in (orjson.dumps([ev]), orjson.dumps([ev, {**ev, "event_id": "bad"}])):   # fast and per-event paths
+    ev = _event(
+        ingest_client_ip="198.51.100.7",
+        ingest_user_agent=UAS[4][0],
+        properties={"$ip": "192.0.2.130", "$current_url": "https://shop.example/", "$session_id": "s-1"},
+    )
+    for body in (orjson.dumps([ev]), orjson.dumps([ev, {**ev, "event_id": "bad"}])):  # fast and per-event paths
         named = orjson.loads(decode(body).rows[0].json)
-        assert named["country"] == "GB"            # `$ip` (SDK) wins over the connection's address
+        assert named["country"] == "GB"  # `$ip` (SDK) wins over the connection's address
         assert named["client_ip"] == ""
         assert "192.0.2" not in orjson.dumps(named).decode() and "198.51" not in orjson.dumps(named).decode()
         assert not {"ingest_client_ip", "ingest_user_agent"} & set(named)
-        assert named["session_id"] == "s-1"        # PostHog's $session_id fills the session column
+        assert named["session_id"] == "s-1"  # PostHog's $session_id fills the session column
         assert (named["device_type"], named["browser"], named["os"]) == ("mobile", "Safari", "iOS")
     kept = orjson.loads(decode(orjson.dumps([ev]), keep_ip=True).rows[0].json)
     assert kept["client_ip"] == "192.0.2.130" and kept["properties"]["$ip"] == "192.0.2.130"
 
 
 def test_backend_events_pass_through_untouched():
-    ev = _event(event_name="purchase_completed", ingest_client_ip="10.0.0.5", ingest_user_agent="python-httpx/0.28",
-                properties={"order_id": "o-1"})
+    ev = _event(
+        event_name="purchase_completed",
+        ingest_client_ip="10.0.0.5",
+        ingest_user_agent="python-httpx/0.28",
+        properties={"order_id": "o-1"},
+    )
     body = orjson.dumps([ev])
     (item,) = decode(body).rows
-    assert orjson.loads(bytes(item.json)) == ev       # the same text: ClickHouse drops the ingest_* keys
+    assert orjson.loads(bytes(item.json)) == ev  # the same text: ClickHouse drops the ingest_* keys

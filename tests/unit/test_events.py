@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from observatory.events.schema import SchemaError, parse_schema
 from observatory.events_io import load_schema, new_event_id
 from observatory.settings import default_schema_path
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SCHEMA = load_schema(default_schema_path())
 
 
@@ -33,15 +33,26 @@ def check(raw, strict=False, new_id=None):
 
 
 def purchase(**props):
-    base = {"order_id": "o1", "total_value": 10.0, "payment_method": "card",
-            "items": [{"product_id": "p", "quantity": 1, "price": 10.0}]}
+    base = {
+        "order_id": "o1",
+        "total_value": 10.0,
+        "payment_method": "card",
+        "items": [{"product_id": "p", "quantity": 1, "price": 10.0}],
+    }
     return {"event_name": "purchase_completed", "user_id": "u", "properties": {**base, **props}}
 
 
 def test_schema_names_every_webshop_event():
-    assert set(SCHEMA.events) >= {"user_signup", "product_viewed", "add_to_cart", "checkout_started",
-                                  "purchase_completed", "payment_failed", "customer_support_ticket",
-                                  "refund_requested"}
+    assert set(SCHEMA.events) >= {
+        "user_signup",
+        "product_viewed",
+        "add_to_cart",
+        "checkout_started",
+        "purchase_completed",
+        "payment_failed",
+        "customer_support_ticket",
+        "refund_requested",
+    }
 
 
 def test_valid_event_is_normalised():
@@ -53,34 +64,53 @@ def test_valid_event_is_normalised():
     assert uuid.UUID(out["event_id"]).version == 7
 
 
-@pytest.mark.parametrize("raw, code, words", [
-    (purchase(total_value=-0.01), "invalid_property", ">= 0"),
-    (purchase(total_value="10"), "invalid_property", "number"),
-    (purchase(items=[]), "invalid_property", "at least 1"),
-    (purchase(items=[{"product_id": "p"}]), "invalid_property", "quantity"),
-    ({"event_name": "customer_support_ticket", "user_id": "u",
-      "properties": {"ticket_id": "t", "category": "c", "priority": "meh"}}, "invalid_property", "one of"),
-    ({"event_name": "add_to_cart", "user_id": "u", "properties": {"product_id": "p", "price": 1}},
-     "missing_property", "quantity"),
-    ({"event_name": "x"}, "missing_field", "user_id"),
-    ({"user_id": "u"}, "missing_field", "event_name"),
-    ({"event_name": "x" * 201, "user_id": "u"}, "name_too_long", "200"),
-    ({"event_name": "x", "user_id": "u", "extra": 1}, "unknown_field", "extra"),
-    ({"event_name": "x", "user_id": "u", "event_id": "nope"}, "invalid_event_id", "UUID"),
-    ({"event_name": "x", "user_id": "u", "timestamp": "2026-11-23T10:00:00"}, "invalid_timestamp", "zone"),
-    ({"event_name": "x", "user_id": "u", "timestamp": "yesterday"}, "invalid_timestamp", "timestamp"),
-    ({"event_name": "x", "user_id": "u", "timestamp": "2026-11-23T12:10:00Z"}, "timestamp_out_of_window", "future"),
-    ({"event_name": "x", "user_id": "u", "timestamp": "2024-01-01T00:00:00Z"}, "timestamp_out_of_window", "past"),
-    ({"event_name": "x", "user_id": "u", "properties": []}, "invalid_field", "object"),
-    ({"event_name": "x", "user_id": "u", "properties": {f"k{i}": i for i in range(101)}},
-     "too_many_properties", "100"),
-    ({"event_name": "x", "user_id": "u", "properties": {"s": "y" * 8193}}, "string_too_long", "properties.s"),
-    ({"event_name": "x", "user_id": "u", "properties": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}},
-     "too_deep", "properties.a.b.c.d.e"),
-    ({"event_name": "x", "user_id": "u", "properties": {"l": list(range(1001))}}, "array_too_long", "1000"),
-    ({"event_name": "x", "user_id": 5}, "missing_field", "user_id"),
-    (["not", "an", "object"], "not_an_object", "object"),
-])
+@pytest.mark.parametrize(
+    "raw, code, words",
+    [
+        (purchase(total_value=-0.01), "invalid_property", ">= 0"),
+        (purchase(total_value="10"), "invalid_property", "number"),
+        (purchase(items=[]), "invalid_property", "at least 1"),
+        (purchase(items=[{"product_id": "p"}]), "invalid_property", "quantity"),
+        (
+            {
+                "event_name": "customer_support_ticket",
+                "user_id": "u",
+                "properties": {"ticket_id": "t", "category": "c", "priority": "meh"},
+            },
+            "invalid_property",
+            "one of",
+        ),
+        (
+            {"event_name": "add_to_cart", "user_id": "u", "properties": {"product_id": "p", "price": 1}},
+            "missing_property",
+            "quantity",
+        ),
+        ({"event_name": "x"}, "missing_field", "user_id"),
+        ({"user_id": "u"}, "missing_field", "event_name"),
+        ({"event_name": "x" * 201, "user_id": "u"}, "name_too_long", "200"),
+        ({"event_name": "x", "user_id": "u", "extra": 1}, "unknown_field", "extra"),
+        ({"event_name": "x", "user_id": "u", "event_id": "nope"}, "invalid_event_id", "UUID"),
+        ({"event_name": "x", "user_id": "u", "timestamp": "2026-11-23T10:00:00"}, "invalid_timestamp", "zone"),
+        ({"event_name": "x", "user_id": "u", "timestamp": "yesterday"}, "invalid_timestamp", "timestamp"),
+        ({"event_name": "x", "user_id": "u", "timestamp": "2026-11-23T12:10:00Z"}, "timestamp_out_of_window", "future"),
+        ({"event_name": "x", "user_id": "u", "timestamp": "2024-01-01T00:00:00Z"}, "timestamp_out_of_window", "past"),
+        ({"event_name": "x", "user_id": "u", "properties": []}, "invalid_field", "object"),
+        (
+            {"event_name": "x", "user_id": "u", "properties": {f"k{i}": i for i in range(101)}},
+            "too_many_properties",
+            "100",
+        ),
+        ({"event_name": "x", "user_id": "u", "properties": {"s": "y" * 8193}}, "string_too_long", "properties.s"),
+        (
+            {"event_name": "x", "user_id": "u", "properties": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}},
+            "too_deep",
+            "properties.a.b.c.d.e",
+        ),
+        ({"event_name": "x", "user_id": "u", "properties": {"l": list(range(1001))}}, "array_too_long", "1000"),
+        ({"event_name": "x", "user_id": 5}, "missing_field", "user_id"),
+        (["not", "an", "object"], "not_an_object", "object"),
+    ],
+)
 def test_rejections_carry_code_and_clear_reason(raw, code, words):
     out = check(raw)
     assert isinstance(out, Rejection), out
@@ -143,12 +173,15 @@ def test_past_and_future_windows_follow_the_schema_limits():
         assert not isinstance(check({"event_name": "x", "user_id": "u", "timestamp": ts}), Rejection)
 
 
-@pytest.mark.parametrize("doc, words", [
-    ({"events": {}}, "version: 1"),
-    ({"version": 1, "limits": {"max_thing": 1}}, "max_thing"),
-    ({"version": 1, "events": {"e": {"properties": {"p": {"type": "str"}}}}}, "type must be"),
-    ({"version": 1, "events": {"e": {"properties": {"p": {"type": "string", "maxlen": 3}}}}}, "maxlen"),
-])
+@pytest.mark.parametrize(
+    "doc, words",
+    [
+        ({"events": {}}, "version: 1"),
+        ({"version": 1, "limits": {"max_thing": 1}}, "max_thing"),
+        ({"version": 1, "events": {"e": {"properties": {"p": {"type": "str"}}}}}, "type must be"),
+        ({"version": 1, "events": {"e": {"properties": {"p": {"type": "string", "maxlen": 3}}}}}, "maxlen"),
+    ],
+)
 def test_bad_schema_files_are_refused_with_the_reason(doc, words):
     with pytest.raises(SchemaError, match=words):
         parse_schema(doc)

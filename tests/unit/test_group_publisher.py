@@ -31,6 +31,7 @@ def test_an_unexpected_exception_reaches_every_waiter_as_a_publish_error():
         results = await asyncio.gather(*(group.publish([{"n": i}]) for i in range(5)), return_exceptions=True)
         assert all(isinstance(r, PublishError) and r.reason == "internal" for r in results), results
         assert group.waiting == 0 and group.waiting_bytes == 0
+
     asyncio.run(go())
 
 
@@ -39,6 +40,7 @@ def test_events_that_cannot_be_encoded_fail_as_a_publish_error():
         with pytest.raises(PublishError) as info:
             await GroupPublisher(RecordingPublisher()).publish([{"n": {1, 2}}])
         assert info.value.reason == "internal"
+
     asyncio.run(go())
 
 
@@ -51,4 +53,5 @@ def test_groups_stay_under_the_byte_cap_and_keep_every_request_whole():
         assert all(len(b) <= 10_000 for b in inner.bodies)
         assert len(inner.bodies) > 1
         assert sorted(ev["r"] for b in inner.bodies for ev in orjson.loads(b)) == list(range(12))
+
     asyncio.run(go())

@@ -40,14 +40,24 @@ async def test_every_runbook_renders_without_a_key(apps):
             assert f"<h1>{name}</h1>" in r.text and "<h2>What it means</h2>" in r.text, name
         page = (await http.get("/runbooks/ServiceDown.md")).text
         assert "<code>make local-status</code>" in page and "<li>" in page and 'href="./"' in page
-        assert (await http.get("/runbooks")).status_code in (200, 307)   # redirected to the index
+        assert (await http.get("/runbooks")).status_code in (200, 307)  # redirected to the index
 
 
-@pytest.mark.parametrize("path", [
-    "/runbooks/Nope.md", "/runbooks/ServiceDown", "/runbooks/servicedown.md", "/runbooks/.md",
-    "/runbooks/..%2FREADME.md", "/runbooks/%2e%2e%2fREADME.md", "/runbooks/..%2F..%2Fetc%2Fpasswd",
-    "/runbooks/%2Fetc%2Fpasswd", "/runbooks/ServiceDown.md%00.txt", "/runbooks/ServiceDown.md/x",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runbooks/Nope.md",
+        "/runbooks/ServiceDown",
+        "/runbooks/servicedown.md",
+        "/runbooks/.md",
+        "/runbooks/..%2FREADME.md",
+        "/runbooks/%2e%2e%2fREADME.md",
+        "/runbooks/..%2F..%2Fetc%2Fpasswd",
+        "/runbooks/%2Fetc%2Fpasswd",
+        "/runbooks/ServiceDown.md%00.txt",
+        "/runbooks/ServiceDown.md/x",
+    ],
+)
 async def test_unknown_names_and_traversal_are_404(apps, path):
     _, private = apps
     async with client(private) as http:
@@ -74,6 +84,7 @@ async def test_raw_html_is_escaped_and_edits_show(tmp_path):
         assert "<script>" not in page and "&lt;script&gt;" in page and 'href="javascript:' not in page
         assert (await http.get("/runbooks/notes.txt")).status_code == 404
         import os
+
         path = tmp_path / "Evil.md"
         path.write_text("# Evil\n\nchanged\n")
         os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))

@@ -7,7 +7,7 @@ import base64
 import gzip
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ from observatory.ingest.formats.body import gunzip
 from observatory.ingest.formats.mapping import fit_nesting, skew
 from observatory.ingest.frontend import exception_type, page_label
 
-RECEIVED = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 LIMIT = 1 << 20
 
 
@@ -26,8 +26,15 @@ def ph(body: bytes, headers=None, query=None) -> object:
 
 
 def test_posthog_envelope_gzip_sniffed_and_keys_collected():
-    body = gzip.compress(json.dumps({"api_key": "k1", "sent_at": "2026-11-29T12:00:00Z",
-                                     "batch": [{"event": "a", "properties": {"token": "k1"}}]}).encode())
+    body = gzip.compress(
+        json.dumps(
+            {
+                "api_key": "k1",
+                "sent_at": "2026-11-29T12:00:00Z",
+                "batch": [{"event": "a", "properties": {"token": "k1"}}],
+            }
+        ).encode()
+    )
     payload = ph(body, {"content-type": "text/plain"})
     assert payload.keys == {"k1"} and payload.sent_at == "2026-11-29T12:00:00Z"
     assert payload.messages == [{"event": "a", "properties": {"token": "k1"}}]
@@ -48,8 +55,10 @@ def test_posthog_single_event_and_legacy_ms_sent_at():
     assert len(payload.messages) == 1 and payload.sent_at == 1764417600000 and payload.keys == {"t"}
 
 
-@pytest.mark.parametrize("body,status", [(b"", 400), (b"[1", 400), (b'{"foo": 1}', 400), (b"\xff\xfe{}", 400),
-                                         (gzip.compress(b"[]")[:-3], 400)])
+@pytest.mark.parametrize(
+    "body,status",
+    [(b"", 400), (b"[1", 400), (b'{"foo": 1}', 400), (b"\xff\xfe{}", 400), (gzip.compress(b"[]")[:-3], 400)],
+)
 def test_posthog_undecodable(body, status):
     with pytest.raises(DecodeError) as err:
         ph(body)
@@ -66,15 +75,33 @@ def test_gunzip_stops_at_the_limit():
 
 def test_posthog_mapping():
     eid = str(uuid.uuid4())
-    event = posthog.to_event({"uuid": eid, "event": "$pageview", "timestamp": "2026-11-29T13:59:30Z",
-                              "$set": {"plan": "pro"},
-                              "properties": {"distinct_id": 42, "token": "secret", "$session_id": "s1",
-                                             "$current_url": "http://x/"}},
-                             "web", RECEIVED, skew("2026-11-29T14:00:00Z", RECEIVED))
-    assert event == {"event_name": "$pageview", "user_id": "42", "event_id": eid, "session_id": "s1",
-                     "timestamp": "2026-11-29T11:59:30+00:00",  # 30 s before receipt: the 2 h skew removed
-                     "properties": {"distinct_id": 42, "$session_id": "s1", "$current_url": "http://x/",
-                                    "$set": {"plan": "pro"}, "$lib": "posthog", "$door": "posthog"}}
+    event = posthog.to_event(
+        {
+            "uuid": eid,
+            "event": "$pageview",
+            "timestamp": "2026-11-29T13:59:30Z",
+            "$set": {"plan": "pro"},
+            "properties": {"distinct_id": 42, "token": "secret", "$session_id": "s1", "$current_url": "http://x/"},
+        },
+        "web",
+        RECEIVED,
+        skew("2026-11-29T14:00:00Z", RECEIVED),
+    )
+    assert event == {
+        "event_name": "$pageview",
+        "user_id": "42",
+        "event_id": eid,
+        "session_id": "s1",
+        "timestamp": "2026-11-29T11:59:30+00:00",  # 30 s before receipt: the 2 h skew removed
+        "properties": {
+            "distinct_id": 42,
+            "$session_id": "s1",
+            "$current_url": "http://x/",
+            "$set": {"plan": "pro"},
+            "$lib": "posthog",
+            "$door": "posthog",
+        },
+    }
     not_uuid = posthog.to_event({"uuid": "abc", "event": "x", "distinct_id": "u"}, "web", RECEIVED)
     assert not_uuid["event_id"] == str(uuid.uuid5(uuid.UUID("6f0b6c2e-59a4-4d0e-9a55-4b1f3d7f0c10"), "web\x00abc"))
     assert isinstance(posthog.to_event({"event": "x"}, "web", RECEIVED), Rejection)
@@ -82,8 +109,11 @@ def test_posthog_mapping():
 
 
 def test_segment_mapping_every_type():
-    ctx = {"library": {"name": "analytics.js", "version": "1.84.3"}, "sessionId": 17,
-           "page": {"url": "http://shop/p?utm_source=a", "path": "/p", "referrer": "http://ref/", "title": "P"}}
+    ctx = {
+        "library": {"name": "analytics.js", "version": "1.84.3"},
+        "sessionId": 17,
+        "page": {"url": "http://shop/p?utm_source=a", "path": "/p", "referrer": "http://ref/", "title": "P"},
+    }
     base = {"anonymousId": "a1", "userId": None, "context": ctx, "messageId": "m-1"}
     page = segment.to_event({**base, "type": "page", "name": "Home", "properties": {}}, "web", RECEIVED)
     assert page["event_name"] == "$pageview" and page["user_id"] == "a1" and page["session_id"] == "17"
@@ -91,10 +121,18 @@ def test_segment_mapping_every_type():
     assert page["properties"]["$pathname"] == "/p" and page["properties"]["$referrer"] == "http://ref/"
     assert page["properties"]["$anonymous_id"] == "a1" and page["properties"]["$lib"] == "analytics.js"
     assert page["properties"]["$context"]["page"]["title"] == "P"
-    names = {kind: segment.to_event({**base, "type": kind, "event": "Bought", "userId": "u1"}, "web", RECEIVED)
-             ["event_name"] for kind in segment.TYPES}
-    assert names == {"track": "Bought", "page": "$pageview", "screen": "$screen", "identify": "$identify",
-                     "group": "$groupidentify", "alias": "$create_alias"}
+    names = {
+        kind: segment.to_event({**base, "type": kind, "event": "Bought", "userId": "u1"}, "web", RECEIVED)["event_name"]
+        for kind in segment.TYPES
+    }
+    assert names == {
+        "track": "Bought",
+        "page": "$pageview",
+        "screen": "$screen",
+        "identify": "$identify",
+        "group": "$groupidentify",
+        "alias": "$create_alias",
+    }
     ident = segment.to_event({"type": "identify", "userId": "u", "traits": {"a": 1}}, "web", RECEIVED)
     assert ident["properties"]["$set"] == {"a": 1} and ident["user_id"] == "u"
     assert isinstance(segment.to_event({"type": "track", "event": "x"}, "web", RECEIVED), Rejection)
@@ -105,8 +143,15 @@ def test_segment_decode_paths_and_keys():
     single = json.dumps({"event": "x", "userId": "u", "writeKey": "k"}).encode()
     payload = segment.decode(Request(single, {}, {}, "/v1/t"), LIMIT)
     assert payload.messages[0]["type"] == "track" and payload.keys == {"k"}
-    batch = gzip.compress(json.dumps({"batch": [{"type": "page", "userId": "u", "writeKey": "k2"}],
-                                      "context": {"ip": "1"}, "sentAt": "2026-11-29T12:00:00Z"}).encode())
+    batch = gzip.compress(
+        json.dumps(
+            {
+                "batch": [{"type": "page", "userId": "u", "writeKey": "k2"}],
+                "context": {"ip": "1"},
+                "sentAt": "2026-11-29T12:00:00Z",
+            }
+        ).encode()
+    )
     payload = segment.decode(Request(batch, {}, {}, "/v1/batch"), LIMIT)
     assert payload.keys == {"k2"} and payload.messages[0]["context"] == {"ip": "1"}
 

@@ -85,6 +85,8 @@ def test_queue_arguments_bound_the_queue_and_dead_letter():
 def test_definitions_describe_the_declared_topology():
     d = definitions(BrokerSettings(), users=[{"name": "obs", "password_hash": "x", "tags": []}])
     assert {q["name"] for q in d["queues"]} == {"events", "events.dead"}
-    assert {(b["source"], b["destination"]) for b in d["bindings"]} == {("events", "events"),
-                                                                         ("events.dlx", "events.dead")}
+    assert {(b["source"], b["destination"]) for b in d["bindings"]} == {
+        ("events", "events"),
+        ("events.dlx", "events.dead"),
+    }
     assert d["permissions"][0]["user"] == "obs"

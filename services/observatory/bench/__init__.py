@@ -37,27 +37,45 @@ class Report:
     out_dir: Path = field(default_factory=lambda: Path(".bench"))  # charts go next to report.md
     profile: bool = False  # py-spy profiles of the processes under load (bench/profile.py)
 
-    def add(self, section: str, name: str, value: float, unit: str, target: str | None = None,
-            ceiling: float | None = None, note: str = "") -> None:
+    def add(
+        self,
+        section: str,
+        name: str,
+        value: float,
+        unit: str,
+        target: str | None = None,
+        ceiling: float | None = None,
+        note: str = "",
+    ) -> None:
         row = Row(section, name, float(value), unit, target, ceiling, note)
         self.rows.append(row)
-        print(f"  [{section}] {name}: {_fmt(row.value)} {unit}"
-              + (f"  (target {target})" if target else "")
-              + (f"  ceiling {_fmt(ceiling)} {unit}, ratio {row.ratio:.2f}" if row.ratio is not None else "")
-              + (f"  — {note}" if note else ""), flush=True)
+        print(
+            f"  [{section}] {name}: {_fmt(row.value)} {unit}"
+            + (f"  (target {target})" if target else "")
+            + (f"  ceiling {_fmt(ceiling)} {unit}, ratio {row.ratio:.2f}" if row.ratio is not None else "")
+            + (f"  — {note}" if note else ""),
+            flush=True,
+        )
 
     def machine(self) -> str:
-        return (f"{platform.node()}: {psutil.cpu_count()} cores, "
-                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
+        return (
+            f"{platform.node()}: {psutil.cpu_count()} cores, "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+        )
 
     def table(self) -> str:
-        lines = [f"Benchmark on {self.machine()}, {time.strftime('%Y-%m-%d %H:%M', time.gmtime(self.started))} UTC",
-                 "", "| section | measure | value | target | ceiling (same run) | ratio | note |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            f"Benchmark on {self.machine()}, {time.strftime('%Y-%m-%d %H:%M', time.gmtime(self.started))} UTC",
+            "",
+            "| section | measure | value | target | ceiling (same run) | ratio | note |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in self.rows:
-            lines.append(f"| {r.section} | {r.name} | {_fmt(r.value)} {r.unit} | {r.target or ''} | "
-                         f"{_fmt(r.ceiling) + ' ' + r.unit if r.ceiling is not None else ''} | "
-                         f"{f'{r.ratio:.2f}' if r.ratio is not None else ''} | {r.note} |")
+            lines.append(
+                f"| {r.section} | {r.name} | {_fmt(r.value)} {r.unit} | {r.target or ''} | "
+                f"{_fmt(r.ceiling) + ' ' + r.unit if r.ceiling is not None else ''} | "
+                f"{f'{r.ratio:.2f}' if r.ratio is not None else ''} | {r.note} |"
+            )
         return "\n".join(lines)
 
     def save(self, path: Path) -> None:

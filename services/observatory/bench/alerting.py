@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from observatory.localstack.rabbitmq import RabbitNode
-from observatory.monitoring import amconfig, promconfig
 from observatory.localstack.rig import AlertingRig
+from observatory.monitoring import amconfig, promconfig
 from observatory.monitoring.sinks import SlackRecorder
 
 PROFILES = {
@@ -31,14 +31,19 @@ PROFILES = {
 def _smtp():
     try:
         from observatory.monitoring.sinks import SmtpSink
+
         return SmtpSink().start()
     except ImportError:  # aiosmtpd is a dev dependency; without it only Slack is measured
         return None
 
 
 def _service_down(status: str, after: float):
-    return lambda p: (p.at >= after and p.channel == "#alerts-critical" and p.title.startswith(f"[{status}")
-                      and "ServiceDown · consumer" in p.title)
+    return lambda p: (
+        p.at >= after
+        and p.channel == "#alerts-critical"
+        and p.title.startswith(f"[{status}")
+        and "ServiceDown · consumer" in p.title
+    )
 
 
 def _trial(rig: AlertingRig, to_slack: list, to_mail: list, to_resolved: list) -> None:
@@ -51,16 +56,22 @@ def _trial(rig: AlertingRig, to_slack: list, to_mail: list, to_resolved: list) -
     fired = rig.slack.wait_for("ServiceDown firing", _service_down("FIRING", fault), 180)
     to_slack.append(fired.at - fault)
     if rig.smtp is not None:
-        mail = rig.smtp.wait_for("ServiceDown email", lambda m, t=fault: m.at >= t and
-                                 m.subject.startswith("[FIRING") and "ServiceDown · consumer" in m.subject, 180)
+        mail = rig.smtp.wait_for(
+            "ServiceDown email",
+            lambda m, t=fault: m.at >= t and m.subject.startswith("[FIRING") and "ServiceDown · consumer" in m.subject,
+            180,
+        )
         to_mail.append(mail.at - fault)
     rig.consumer.start()
-    fixed = time.time()   # the consumer answers /health/ready again
+    fixed = time.time()  # the consumer answers /health/ready again
     resolved = rig.slack.wait_for("ServiceDown resolved", _service_down("RESOLVED", fixed), 180)
     to_resolved.append(resolved.at - fixed)
-    print(f"    trial {len(to_slack)}: fault -> Slack {to_slack[-1]:.1f} s"
-          + (f", email {to_mail[-1]:.1f} s" if to_mail else "") + f"; fixed -> resolved {to_resolved[-1]:.1f} s",
-          flush=True)
+    print(
+        f"    trial {len(to_slack)}: fault -> Slack {to_slack[-1]:.1f} s"
+        + (f", email {to_mail[-1]:.1f} s" if to_mail else "")
+        + f"; fixed -> resolved {to_resolved[-1]:.1f} s",
+        flush=True,
+    )
 
 
 def _floor(rig: AlertingRig, trials: int = 5) -> float:
@@ -70,11 +81,21 @@ def _floor(rig: AlertingRig, trials: int = 5) -> float:
         now = datetime.now(UTC)
         name = f"BenchFloorProbe{i}"
         sent = time.time()
-        rig.alertmanager.post_alerts([{
-            "labels": {"alertname": name, "severity": "critical", "service": "bench"},
-            "annotations": {"summary": "probe", "description": "probe", "runbook_url": "https://example.test/r",
-                            "dashboard": "observatory-stack-health"},
-            "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=5)).isoformat()}])
+        rig.alertmanager.post_alerts(
+            [
+                {
+                    "labels": {"alertname": name, "severity": "critical", "service": "bench"},
+                    "annotations": {
+                        "summary": "probe",
+                        "description": "probe",
+                        "runbook_url": "https://example.test/r",
+                        "dashboard": "observatory-stack-health",
+                    },
+                    "startsAt": now.isoformat(),
+                    "endsAt": (now + timedelta(minutes=5)).isoformat(),
+                }
+            ]
+        )
         post = rig.slack.wait_for(f"{name} in Slack", lambda p, n=name: n in p.title, 120)
         samples.append(post.at - sent)
     return statistics.median(samples)
@@ -94,8 +115,15 @@ def run(report) -> None:
                 to_slack, to_mail, to_resolved, floor = [], [], [], None
                 for trial in range(trials):
                     slack, smtp = SlackRecorder().start(), _smtp()
-                    rig = AlertingRig(base / f"{profile}-{trial}", node.url, node.prometheus_port, slack, smtp,
-                                      intervals=intervals, timing=timing)
+                    rig = AlertingRig(
+                        base / f"{profile}-{trial}",
+                        node.url,
+                        node.prometheus_port,
+                        slack,
+                        smtp,
+                        intervals=intervals,
+                        timing=timing,
+                    )
                     try:
                         rig.start()
                         _trial(rig, to_slack, to_mail, to_resolved)
@@ -106,17 +134,31 @@ def run(report) -> None:
                         slack.stop()
                         if smtp is not None:
                             smtp.stop()
-                detail = (f"{trials} trials, a fresh rig each; scrape/eval {intervals.scrape}/{intervals.evaluation}, "
-                          f"group_wait {timing.group_wait}, group_interval {timing.group_interval}, for: /60")
+                detail = (
+                    f"{trials} trials, a fresh rig each; scrape/eval {intervals.scrape}/{intervals.evaluation}, "
+                    f"group_wait {timing.group_wait}, group_interval {timing.group_interval}, for: /60"
+                )
                 target = "p50 <= 15 s" if profile == "fast" else None
-                report.add("alerting", f"{profile}: consumer stopped -> Slack, p50", statistics.median(to_slack), "s",
-                           target=target, ceiling=floor, note=detail + ("; ceiling = Alertmanager-only floor"
-                                                                         if floor is not None else ""))
+                report.add(
+                    "alerting",
+                    f"{profile}: consumer stopped -> Slack, p50",
+                    statistics.median(to_slack),
+                    "s",
+                    target=target,
+                    ceiling=floor,
+                    note=detail + ("; ceiling = Alertmanager-only floor" if floor is not None else ""),
+                )
                 report.add("alerting", f"{profile}: consumer stopped -> Slack, max", max(to_slack), "s")
                 if to_mail:
-                    report.add("alerting", f"{profile}: consumer stopped -> email, p50", statistics.median(to_mail), "s")
-                report.add("alerting", f"{profile}: consumer back -> Slack resolved, p50",
-                           statistics.median(to_resolved), "s",
-                           note="bounded by group_interval" if profile == "local" else "")
+                    report.add(
+                        "alerting", f"{profile}: consumer stopped -> email, p50", statistics.median(to_mail), "s"
+                    )
+                report.add(
+                    "alerting",
+                    f"{profile}: consumer back -> Slack resolved, p50",
+                    statistics.median(to_resolved),
+                    "s",
+                    note="bounded by group_interval" if profile == "local" else "",
+                )
         finally:
             node.destroy()

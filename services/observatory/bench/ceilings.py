@@ -56,9 +56,12 @@ def pika_publish_rate(url: str, exchange: str, routing_key: str, body: bytes, n:
         state["started"] = time.perf_counter()
         publish_more(ch)
 
-    conn = SelectConnection(pika.URLParameters(url), on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
-                            on_open_error_callback=lambda c, e: (_ for _ in ()).throw(RuntimeError(str(e))),
-                            on_close_callback=lambda c, r: c.ioloop.stop())
+    conn = SelectConnection(
+        pika.URLParameters(url),
+        on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
+        on_open_error_callback=lambda c, e: (_ for _ in ()).throw(RuntimeError(str(e))),
+        on_close_callback=lambda c, r: c.ioloop.stop(),
+    )
     conn.ioloop.start()
     if state["confirmed"] < n:
         raise RuntimeError(f"ceiling publish stopped after {state['confirmed']} of {n} confirms")
@@ -82,8 +85,11 @@ def pika_consume_rate(url: str, queue: str, n: int, prefetch: int = 1000, ack_ev
     def on_channel(ch) -> None:
         ch.basic_qos(prefetch_count=prefetch, callback=lambda _: ch.basic_consume(queue, on_message))
 
-    conn = SelectConnection(pika.URLParameters(url), on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
-                            on_close_callback=lambda c, r: c.ioloop.stop())
+    conn = SelectConnection(
+        pika.URLParameters(url),
+        on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
+        on_close_callback=lambda c, r: c.ioloop.stop(),
+    )
     conn.ioloop.start()
     if state["seen"] < n:
         raise RuntimeError(f"ceiling consume stopped after {state['seen']} of {n} messages")
@@ -104,7 +110,7 @@ import time, uuid, orjson, datetime as dt, clickhouse_connect
 from observatory.settings import StoreSettings
 from observatory.store.migrate import migrate
 from observatory.store.sink import ClickHouseSink, SETTINGS
-s = StoreSettings(dsn="chdb://{work / 'chdb-ceiling'}", database="ceiling")
+s = StoreSettings(dsn="chdb://{work / "chdb-ceiling"}", database="ceiling")
 c = clickhouse_connect.get_client(dsn=s.dsn); migrate(c, s)
 sink = ClickHouseSink(c, "ceiling")
 path = "{data}"

@@ -49,23 +49,44 @@ def run(report, workdir: Path | None = None, before_s: float = 8, after_s: float
 
 def _run(report, work: Path, cluster: RabbitCluster, procs: list, before_s: float, after_s: float) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_")}
-    env.update({"OBS_ENV": "development", "OBS_AMQP_URL": ",".join(cluster.urls), "OBS_AMQP_QUEUE_TYPE": "quorum",
-                "OBS_INGEST_API_KEYS": f"bench:sha256:{hashlib.sha256(KEY.encode()).hexdigest()}",
-                "OBS_INGEST_RATE_LIMIT_EVENTS_PER_S": "1e9", "OBS_INGEST_RATE_LIMIT_BURST": "1e9",
-                "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb'}", "OBS_CLICKHOUSE_DATABASE": "bench"})
+    env.update(
+        {
+            "OBS_ENV": "development",
+            "OBS_AMQP_URL": ",".join(cluster.urls),
+            "OBS_AMQP_QUEUE_TYPE": "quorum",
+            "OBS_INGEST_API_KEYS": f"bench:sha256:{hashlib.sha256(KEY.encode()).hexdigest()}",
+            "OBS_INGEST_RATE_LIMIT_EVENTS_PER_S": "1e9",
+            "OBS_INGEST_RATE_LIMIT_BURST": "1e9",
+            "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb'}",
+            "OBS_CLICKHOUSE_DATABASE": "bench",
+        }
+    )
     port, cport = free_port(), free_port()
-    procs.append(subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "ingest"],
-                                  env={**env, "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port())},
-                                  stdout=open(work / "ingest.log", "wb"), stderr=subprocess.STDOUT))
-    consumer = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "consumer"],
-                                env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport), "OBS_CONSUMER_PORT": str(free_port()),
-                                     "OBS_CONSUMER_FLUSH_MS": "100"},
-                                stdout=open(work / "consumer.log", "wb"), stderr=subprocess.STDOUT)
+    procs.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "observatory.cli", "run", "ingest"],
+            env={**env, "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port())},
+            stdout=open(work / "ingest.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
+    )
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "observatory.cli", "run", "consumer"],
+        env={
+            **env,
+            "OBS_CONSUMER_METRICS_PORT": str(cport),
+            "OBS_CONSUMER_PORT": str(free_port()),
+            "OBS_CONSUMER_FLUSH_MS": "100",
+        },
+        stdout=open(work / "consumer.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     procs.append(consumer)
     base = f"http://127.0.0.1:{port}"
     wait_for("ingest ready", lambda: httpx.get(f"{base}/health/ready", timeout=1).status_code == 200, 60)
-    wait_for("consumer ready", lambda: httpx.get(f"http://127.0.0.1:{cport}/health/ready", timeout=1)
-             .status_code == 200, 60)
+    wait_for(
+        "consumer ready", lambda: httpx.get(f"http://127.0.0.1:{cport}/health/ready", timeout=1).status_code == 200, 60
+    )
 
     accepted: list[str] = []
     statuses: list[tuple[float, float, int]] = []
@@ -73,8 +94,8 @@ def _run(report, work: Path, cluster: RabbitCluster, procs: list, before_s: floa
 
     async def stream() -> None:
         stop = asyncio.Event()
-        async with httpx.AsyncClient(base_url=base, timeout=30,
-                                     headers={"Authorization": f"Bearer {KEY}"}) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {KEY}"}) as http:
+
             async def sender():
                 while not stop.is_set():
                     batch = [{"event_name": "x", "user_id": "u", "event_id": str(uuid.uuid4())} for _ in range(10)]
@@ -107,10 +128,23 @@ def _run(report, work: Path, cluster: RabbitCluster, procs: list, before_s: floa
     time.sleep(1.0)
     consumer.terminate()
     consumer.wait(60)
-    out = subprocess.run([sys.executable, "-m", "observatory.cli", "query", "--format", "json", "--dsn",
-                          f"chdb://{work / 'chdb'}", "SELECT toString(event_id) AS id, count() AS n "
-                          "FROM bench.events FINAL GROUP BY id"], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "observatory.cli",
+            "query",
+            "--format",
+            "json",
+            "--dsn",
+            f"chdb://{work / 'chdb'}",
+            "SELECT toString(event_id) AS id, count() AS n FROM bench.events FINAL GROUP BY id",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     counts = {r["id"]: r["n"] for r in map(json.loads, filter(None, out.stdout.splitlines()))}
     ids = set(accepted)
     lost = len(ids - counts.keys())
@@ -125,12 +159,21 @@ def _run(report, work: Path, cluster: RabbitCluster, procs: list, before_s: floa
             opened = None
     first_ok = min((d for s, d, c in statuses if s >= killed["at"] and c == 202), default=float("nan"))
     failed = sum(1 for *_, c in statuses if c != 202)
-    report.add(S, "events/s accepted while the queue leader is killed", len(ids) / killed["elapsed"], "events/s",
-               note=f"1 ingest worker, 8 senders of 10-event batches, {killed['elapsed']:.0f} s, "
-                    f"{len(ids):,} accepted, {failed} requests answered non-2xx")
-    report.add(S, "longest 503 window (leader SIGKILL)", max(windows, default=0.0), "s",
-               note=f"first 2xx {first_ok - killed['at']:.2f} s after the kill; lost {lost}, duplicates {dupes} "
-                    "(must be 0)")
+    report.add(
+        S,
+        "events/s accepted while the queue leader is killed",
+        len(ids) / killed["elapsed"],
+        "events/s",
+        note=f"1 ingest worker, 8 senders of 10-event batches, {killed['elapsed']:.0f} s, "
+        f"{len(ids):,} accepted, {failed} requests answered non-2xx",
+    )
+    report.add(
+        S,
+        "longest 503 window (leader SIGKILL)",
+        max(windows, default=0.0),
+        "s",
+        note=f"first 2xx {first_ok - killed['at']:.2f} s after the kill; lost {lost}, duplicates {dupes} (must be 0)",
+    )
 
 
 async def _depth(url: str, queue: str) -> int:

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aio_pika
@@ -38,13 +38,19 @@ from observatory.settings import BrokerSettings, default_schema_path
 
 S = "pipeline"
 KEY = "obs_bench_key_0d9a51"
-SINGLE = {"event_name": "product_viewed", "user_id": "u-1", "session_id": "s-1",
-          "properties": {"product_id": "p-1", "price": 12.5, "category": "shoes"}}
+SINGLE = {
+    "event_name": "product_viewed",
+    "user_id": "u-1",
+    "session_id": "s-1",
+    "properties": {"product_id": "p-1", "price": 12.5, "category": "shoes"},
+}
 
 
 def _lua(body: str, delay_ms: float | None = None) -> str:
-    script = (f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-              f'wrk.headers["Authorization"] = "Bearer {KEY}"\nwrk.body = {json.dumps(body)}\n')
+    script = (
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {KEY}"\nwrk.body = {json.dumps(body)}\n'
+    )
     if delay_ms:
         script += f"function delay() return {delay_ms} end\n"
     return script
@@ -62,8 +68,12 @@ def paced(url: str, script: Path, body: str, rate: float, connections: int, seco
 
 
 def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
 
     def ms(label: str) -> float:
         m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -74,8 +84,14 @@ def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "non2xx": int(non2xx.group(1)) if non2xx else 0,
-            "errors": errors.group(0) if errors else "", "raw": out}
+    return {
+        "rps": rps,
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "errors": errors.group(0) if errors else "",
+        "raw": out,
+    }
 
 
 async def raw_publish_rate(url: str, broker: BrokerSettings, body: bytes, n: int, window: int = 500) -> float:
@@ -134,19 +150,32 @@ def run(report, workdir: Path | None = None, seconds: int = 10) -> None:
 
 def _env(node: RabbitNode, work: Path, broker: BrokerSettings) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_")}
-    env.update({"OBS_ENV": "development", "OBS_AMQP_URL": node.url, "OBS_AMQP_MAX_LENGTH": str(broker.max_length),
-                "OBS_INGEST_API_KEYS": f"bench:sha256:{hashlib.sha256(KEY.encode()).hexdigest()}",
-                "OBS_INGEST_RATE_LIMIT_EVENTS_PER_S": "1e9", "OBS_INGEST_RATE_LIMIT_BURST": "1e9",
-                "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb'}", "OBS_CLICKHOUSE_DATABASE": "bench"})
+    env.update(
+        {
+            "OBS_ENV": "development",
+            "OBS_AMQP_URL": node.url,
+            "OBS_AMQP_MAX_LENGTH": str(broker.max_length),
+            "OBS_INGEST_API_KEYS": f"bench:sha256:{hashlib.sha256(KEY.encode()).hexdigest()}",
+            "OBS_INGEST_RATE_LIMIT_EVENTS_PER_S": "1e9",
+            "OBS_INGEST_RATE_LIMIT_BURST": "1e9",
+            "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb'}",
+            "OBS_CLICKHOUSE_DATABASE": "bench",
+        }
+    )
     return env
 
 
 def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> None:
     broker = BrokerSettings(url=node.url, max_length=50_000_000)
-    ceiling_broker = BrokerSettings(url=node.url, exchange="ceiling", queue="ceiling",
-                                    dead_letter_exchange="ceiling.dlx", dead_letter_queue="ceiling.dead")
+    ceiling_broker = BrokerSettings(
+        url=node.url,
+        exchange="ceiling",
+        queue="ceiling",
+        dead_letter_exchange="ceiling.dlx",
+        dead_letter_queue="ceiling.dead",
+    )
     schema = Validator(load_schema(default_schema_path()), new_id=new_event_id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     one = [schema.validate(SINGLE, now, "bench")]
     hundred = schema.validate_many(validation.typical_events(), now, "bench")
     small_body, batch_body = encode_batch(one).body, encode_batch(hundred).body
@@ -157,9 +186,14 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     pub100 = ceilings.pika_publish_rate(node.url, ceiling_broker.exchange, topology.ROUTING_KEY, batch_body, 5_000)
     consume = ceilings.pika_consume_rate(node.url, ceiling_broker.queue, 40_000)
     aio = asyncio.run(raw_publish_rate(node.url, ceiling_broker, small_body, 10_000))
-    report.add(S, "ceiling: raw publish, 1-event messages", pub1, "msg/s",
-               note=f"pika SelectConnection, persistent, confirms pipelined (1,000 unconfirmed); "
-                    f"aio-pika with 500: {aio:,.0f} msg/s")
+    report.add(
+        S,
+        "ceiling: raw publish, 1-event messages",
+        pub1,
+        "msg/s",
+        note=f"pika SelectConnection, persistent, confirms pipelined (1,000 unconfirmed); "
+        f"aio-pika with 500: {aio:,.0f} msg/s",
+    )
     report.add(S, "ceiling: raw publish, 100-event messages", pub100 * 100, "events/s", note=f"{pub100:,.0f} msg/s")
     report.add(S, "ceiling: raw consume (prefetch 1000, multiple ack per 100)", consume, "msg/s", note="pika")
     asyncio.run(purge(node.url, ceiling_broker.queue))
@@ -167,19 +201,22 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     env = _env(node, work, broker)
     single, batch = work / "single.lua", work / "batch.lua"
     single.write_text(_lua(json.dumps(SINGLE)))
-    batch.write_text(_lua(json.dumps([{k: v for k, v in e.items() if k not in ("received_at", "source")}
-                                      for e in hundred])))
+    batch.write_text(
+        _lua(json.dumps([{k: v for k, v in e.items() if k not in ("received_at", "source")} for e in hundred]))
+    )
     results = {}
     for server in servers.SERVERS:  # same load, same run: the HTTP ceiling and ingest under each server;
         # uvicorn (what `observatory run ingest` uses) comes last and stays up with its batch run queued
         print(f"HTTP under {server}: bare app, single POSTs, batch POSTs ...", flush=True)
-        bare, base = servers.start(server, "observatory.bench.servers:app", env, work / f"bare-{server}.log",
-                                   access_log=False)
+        bare, base = servers.start(
+            server, "observatory.bench.servers:app", env, work / f"bare-{server}.log", access_log=False
+        )
         wrk(base + "/", single, 16, 2)
         ceiling = wrk(base + "/", single, 64, seconds)
         servers.stop(bare)
-        proc, base = servers.start(server, "observatory.cli.run:ingest_public_app_from_env", env,
-                                   work / f"ingest-{server}.log", factory=True)
+        proc, base = servers.start(
+            server, "observatory.cli.run:ingest_public_app_from_env", env, work / f"ingest-{server}.log", factory=True
+        )
         procs.append(proc)
         url = f"{base}/v1/events"
         wrk(url, single, 16, 2)  # warm-up
@@ -191,17 +228,41 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
         spy = profile.start(report, workers[-1], seconds - 1, f"ingest-batch-{server}")
         r100 = wrk(url, batch, 16, seconds)
         profile.finish(spy)
-        results[server] = {"bare": ceiling, "single": r1, "batch": r100, "rss": rss_mb(workers), "proc": proc,
-                           "url": url}
-        report.add(S, f"HTTP ceiling: bare ASGI app under {server}", ceiling["rps"], "req/s",
-                   note=f"2 workers, 64 connections, p99 {ceiling['p99']:.1f} ms; no access log")
-        report.add(S, f"single-event POST throughput ({server})", r1["rps"], "events/s", target=">= 10,000",
-                   ceiling=ceiling["rps"], note=f"2 ingest workers, 64 connections, p99 {r1['p99']:.1f} ms, "
-                                                f"non-2xx {r1['non2xx']}; ceiling: bare app, same server")
-        report.add(S, f"100-event batch POST throughput ({server})", r100["rps"] * 100, "events/s",
-                   target=">= 250,000", ceiling=pub100 * 100,
-                   note=f"p99 {r100['p99']:.1f} ms (target <= 100 ms), non-2xx {r100['non2xx']}; "
-                        "ceiling: pika publish of 100-event messages")
+        results[server] = {
+            "bare": ceiling,
+            "single": r1,
+            "batch": r100,
+            "rss": rss_mb(workers),
+            "proc": proc,
+            "url": url,
+        }
+        report.add(
+            S,
+            f"HTTP ceiling: bare ASGI app under {server}",
+            ceiling["rps"],
+            "req/s",
+            note=f"2 workers, 64 connections, p99 {ceiling['p99']:.1f} ms; no access log",
+        )
+        report.add(
+            S,
+            f"single-event POST throughput ({server})",
+            r1["rps"],
+            "events/s",
+            target=">= 10,000",
+            ceiling=ceiling["rps"],
+            note=f"2 ingest workers, 64 connections, p99 {r1['p99']:.1f} ms, "
+            f"non-2xx {r1['non2xx']}; ceiling: bare app, same server",
+        )
+        report.add(
+            S,
+            f"100-event batch POST throughput ({server})",
+            r100["rps"] * 100,
+            "events/s",
+            target=">= 250,000",
+            ceiling=pub100 * 100,
+            note=f"p99 {r100['p99']:.1f} ms (target <= 100 ms), non-2xx {r100['non2xx']}; "
+            "ceiling: pika publish of 100-event messages",
+        )
         if server != "uvicorn":
             servers.stop(proc)
             asyncio.run(purge(node.url, broker.queue))
@@ -210,8 +271,9 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     report.add(S, "ingest worker RSS (max of workers, after load)", prod["rss"], "MB", target="<= 100 MB")
     report.add(S, "100-event batch POST p99 (uvicorn)", prod["batch"]["p99"], "ms", target="<= 100 ms")
     asyncio.run(purge(node.url, broker.queue))  # same start as the native batch run: an empty queue
-    _posthog_batch(report, url.rsplit("/v1/events", 1)[0], work, hundred, native=prod["batch"]["rps"] * 100,
-                   seconds=seconds)
+    _posthog_batch(
+        report, url.rsplit("/v1/events", 1)[0], work, hundred, native=prod["batch"]["rps"] * 100, seconds=seconds
+    )
 
     _consumer(report, work, node, broker, env, procs, url, seconds)
     servers.stop(prod["proc"])
@@ -225,36 +287,58 @@ def _all_in_one(report, work: Path, env: dict, seconds: int) -> None:
     print("all-in-one under ~10,000 events/s ...", flush=True)
     port = free_port()
     log = work / "all-in-one.log"
-    proc = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "all-in-one"],
-                            env={**env, "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port()),
-                                 "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb-aio'}"},
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "observatory.cli", "run", "all-in-one"],
+        env={
+            **env,
+            "OBS_INGEST_PORT": str(port),
+            "OBS_INGEST_PRIVATE_PORT": str(free_port()),
+            "OBS_CLICKHOUSE_DSN": f"chdb://{work / 'chdb-aio'}",
+        },
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for("all-in-one ready", lambda: httpx.get(f"{base}/health/ready", timeout=1).status_code == 200, 120,
-                 alive=lambda: proc.poll() is None, log_hint=f"see {log}")
+        wait_for(
+            "all-in-one ready",
+            lambda: httpx.get(f"{base}/health/ready", timeout=1).status_code == 200,
+            120,
+            alive=lambda: proc.poll() is None,
+            log_hint=f"see {log}",
+        )
         idle = rss_mb([proc.pid])
         peak = [idle]
         r = paced(f"{base}/v1/events", work / "paced.lua", json.dumps(SINGLE), 10_000, 64, seconds)
         peak.append(rss_mb([proc.pid]))
         time.sleep(2)  # the consumer's last flushes
         peak.append(rss_mb([proc.pid]))
-        report.add(S, "all-in-one process RSS under load", max(peak), "MB", target="<= 600 MB",
-                   note=f"{idle:.0f} MB when ready; single-event POSTs at ~{r['rps']:,.0f}/s offered 10,000/s, "
-                        f"p99 {r['p99']:.0f} ms; embedded ClickHouse, consumer and forecaster in the process")
+        report.add(
+            S,
+            "all-in-one process RSS under load",
+            max(peak),
+            "MB",
+            target="<= 600 MB",
+            note=f"{idle:.0f} MB when ready; single-event POSTs at ~{r['rps']:,.0f}/s offered 10,000/s, "
+            f"p99 {r['p99']:.0f} ms; embedded ClickHouse, consumer and forecaster in the process",
+        )
     finally:
         servers.stop(proc)
 
 
-def _consumer(report, work: Path, node: RabbitNode, broker: BrokerSettings, env: dict, procs: list, url: str,
-              seconds: int) -> None:
+def _consumer(
+    report, work: Path, node: RabbitNode, broker: BrokerSettings, env: dict, procs: list, url: str, seconds: int
+) -> None:
     queued = asyncio.run(_depth(node.url, broker.queue))
     bodies = asyncio.run(_peek(node.url, broker.queue, 1000))
     print(f"consumer draining {queued:,} messages ...", flush=True)
     cport = free_port()
-    consumer = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "consumer"],
-                                env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport), "OBS_CONSUMER_PORT": str(free_port())},
-                                stdout=open(work / "consumer.log", "wb"), stderr=subprocess.STDOUT)
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "observatory.cli", "run", "consumer"],
+        env={**env, "OBS_CONSUMER_METRICS_PORT": str(cport), "OBS_CONSUMER_PORT": str(free_port())},
+        stdout=open(work / "consumer.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     procs.append(consumer)
     murl = f"http://127.0.0.1:{cport}/metrics"
     wait_for("consumer metrics", lambda: httpx.get(murl, timeout=1).status_code == 200, 60)
@@ -265,32 +349,59 @@ def _consumer(report, work: Path, node: RabbitNode, broker: BrokerSettings, env:
     cpu0 = sum(cpu.cpu_times()[:2])
     t0, rows0 = time.perf_counter(), metric(murl, "consumer_rows_inserted_total")
     wait_for("queue drained", lambda: asyncio.run(_depth(node.url, broker.queue)) == 0, 900, interval_s=0.2)
-    wait_for("last insert", lambda: metric(murl, "consumer_rows_inserted_total") >= queued * 100 * 0.999, 60,
-             interval_s=0.05)
+    wait_for(
+        "last insert", lambda: metric(murl, "consumer_rows_inserted_total") >= queued * 100 * 0.999, 60, interval_s=0.05
+    )
     rows = metric(murl, "consumer_rows_inserted_total") - rows0
     rate = rows / (time.perf_counter() - t0)
     profile.finish(spy)
     cpu_us = (sum(cpu.cpu_times()[:2]) - cpu0) / max(rows, 1) * 1e6
     drained_rss = rss_mb([consumer.pid])
     raw = ceilings.chdb_insert_rate(work, bodies)
-    report.add(S, "consumer rows into ClickHouse", rate, "rows/s", target=">= 150,000 and >= 0.6 x ceiling",
-               ceiling=max(raw.values()),
-               note=f"ceiling: raw chDB insert of the same events, no broker: JSONEachRow {raw['json']:,.0f} rows/s, "
-                    f"Native from Python rows {raw['native']:,.0f} rows/s; consumer CPU {cpu_us:.1f} us/row "
-                    "(process incl. the embedded engine: the figure least moved by other load)")
-    report.add(S, "consumer RSS (after draining)", drained_rss, "MB", target="<= 200 MB",
-               note=f"embedded ClickHouse (chDB) inside the process; {idle_rss:.0f} MB right after start, "
-                    f"+{drained_rss - idle_rss:.0f} MB while consuming")
+    report.add(
+        S,
+        "consumer rows into ClickHouse",
+        rate,
+        "rows/s",
+        target=">= 150,000 and >= 0.6 x ceiling",
+        ceiling=max(raw.values()),
+        note=f"ceiling: raw chDB insert of the same events, no broker: JSONEachRow {raw['json']:,.0f} rows/s, "
+        f"Native from Python rows {raw['native']:,.0f} rows/s; consumer CPU {cpu_us:.1f} us/row "
+        "(process incl. the embedded engine: the figure least moved by other load)",
+    )
+    report.add(
+        S,
+        "consumer RSS (after draining)",
+        drained_rss,
+        "MB",
+        target="<= 200 MB",
+        note=f"embedded ClickHouse (chDB) inside the process; {idle_rss:.0f} MB right after start, "
+        f"+{drained_rss - idle_rss:.0f} MB while consuming",
+    )
 
     print("single-event POST p99 at ~8,000 events/s; latency against throughput ...", flush=True)
     r = paced(url, work / "paced.lua", json.dumps(SINGLE), 8000, 64, seconds)
-    report.add(S, "single-event POST p99 at ~8,000 events/s", r["p99"], "ms", target="<= 50 ms",
-               note=f"achieved {r['rps']:,.0f} req/s (wrk, calibrated think time), p50 {r['p50']:.1f} ms; consumer running")
+    report.add(
+        S,
+        "single-event POST p99 at ~8,000 events/s",
+        r["p99"],
+        "ms",
+        target="<= 50 ms",
+        note=f"achieved {r['rps']:,.0f} req/s (wrk, calibrated think time), p50 {r['p50']:.1f} ms; consumer running",
+    )
     points = latency.sweep(paced, url, work, json.dumps(SINGLE), seconds=max(3, seconds // 2))
-    png = latency.chart(points, report.out_dir / "latency.png",
-                        "single-event POSTs, 2 uvicorn ingest workers, consumer running, all on 2 cores")
-    report.add(S, "latency vs throughput chart", len(points), "steps", note=f"{png}: " + ", ".join(
-        f"{p['achieved']:,.0f}/s p99 {p['p99']:.0f} ms" for p in points))
+    png = latency.chart(
+        points,
+        report.out_dir / "latency.png",
+        "single-event POSTs, 2 uvicorn ingest workers, consumer running, all on 2 cores",
+    )
+    report.add(
+        S,
+        "latency vs throughput chart",
+        len(points),
+        "steps",
+        note=f"{png}: " + ", ".join(f"{p['achieved']:,.0f}/s p99 {p['p99']:.0f} ms" for p in points),
+    )
 
     print("accepted -> queryable at ~10,000 events/s ...", flush=True)
     wait_for("queue drained", lambda: asyncio.run(_depth(node.url, broker.queue)) == 0, 300, interval_s=0.2)
@@ -300,14 +411,33 @@ def _consumer(report, work: Path, node: RabbitNode, broker: BrokerSettings, env:
     time.sleep(1.5)
     servers.stop(consumer)
     out = subprocess.run(
-        [sys.executable, "-m", "observatory.cli", "query", "--format", "json", "--dsn", f"chdb://{work / 'chdb'}",
-         "SELECT count() AS n, quantile(0.5)(toFloat64(inserted_at - received_at)) AS p50, "
-         "quantile(0.99)(toFloat64(inserted_at - received_at)) AS p99 FROM bench.events "
-         f"WHERE received_at >= toDateTime64({started - 1}, 3)"],
-        env={**env}, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "observatory.cli",
+            "query",
+            "--format",
+            "json",
+            "--dsn",
+            f"chdb://{work / 'chdb'}",
+            "SELECT count() AS n, quantile(0.5)(toFloat64(inserted_at - received_at)) AS p50, "
+            "quantile(0.99)(toFloat64(inserted_at - received_at)) AS p99 FROM bench.events "
+            f"WHERE received_at >= toDateTime64({started - 1}, 3)",
+        ],
+        env={**env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     stats = json.loads(out.stdout.splitlines()[0])
-    report.add(S, "accepted -> queryable p99", stats["p99"], "s", target="<= 1 s at 10,000 events/s",
-               note=f"{stats['n']:,} events at ~{r['rps']:,.0f}/s, p50 {stats['p50']:.2f} s, consumer flush 500 ms")
+    report.add(
+        S,
+        "accepted -> queryable p99",
+        stats["p99"],
+        "s",
+        target="<= 1 s at 10,000 events/s",
+        note=f"{stats['n']:,} events at ~{r['rps']:,.0f}/s, p50 {stats['p50']:.2f} s, consumer flush 500 ms",
+    )
 
 
 async def _declare(url: str, broker: BrokerSettings) -> None:
@@ -337,20 +467,36 @@ def _posthog_batch(report, base: str, work: Path, events: list[dict], native: fl
     """The same 100 events as posthog-python sends them to /batch/ (gzip, key in the body), beside the
     native 100-event batch of this run (the `ceiling` column: ratio = SDK door / native door)."""
     import gzip
+
     print("100-event PostHog /batch gzip POST ...", flush=True)
-    batch = [{"event": e["event_name"], "distinct_id": e["user_id"], "uuid": e["event_id"], "timestamp": e["timestamp"],
-              "properties": {**e["properties"], "$session_id": e["session_id"], "$lib": "posthog-python"}}
-             for e in events]
+    batch = [
+        {
+            "event": e["event_name"],
+            "distinct_id": e["user_id"],
+            "uuid": e["event_id"],
+            "timestamp": e["timestamp"],
+            "properties": {**e["properties"], "$session_id": e["session_id"], "$lib": "posthog-python"},
+        }
+        for e in events
+    ]
     body = work / "posthog-batch.json.gz"
     body.write_bytes(gzip.compress(json.dumps({"api_key": KEY, "batch": batch}).encode()))
     script = work / "posthog.lua"
-    script.write_text(f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f'wrk.headers["Content-Encoding"] = "gzip"\n'
-                      f'local f = io.open({json.dumps(str(body))}, "rb")\nwrk.body = f:read("*all")\nf:close()\n')
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Content-Encoding"] = "gzip"\n'
+        f'local f = io.open({json.dumps(str(body))}, "rb")\nwrk.body = f:read("*all")\nf:close()\n'
+    )
     r = wrk(f"{base}/batch/", script, 16, seconds)
-    report.add(S, "100-event PostHog /batch gzip POST throughput", r["rps"] * 100, "events/s",
-               target=">= 80% of the native batch", ceiling=native,
-               note=f"SDK door vs native 100-event batch in this run; p99 {r['p99']:.1f} ms, non-2xx {r['non2xx']}")
+    report.add(
+        S,
+        "100-event PostHog /batch gzip POST throughput",
+        r["rps"] * 100,
+        "events/s",
+        target=">= 80% of the native batch",
+        ceiling=native,
+        note=f"SDK door vs native 100-event batch in this run; p99 {r['p99']:.1f} ms, non-2xx {r['non2xx']}",
+    )
     report.add(S, "100-event PostHog /batch gzip POST p99", r["p99"], "ms", target="<= 100 ms")
 
 

@@ -14,9 +14,25 @@ class Profile:
     def __init__(self, pid: int, seconds: float, out: Path) -> None:
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         self.raw, self.summary = out.with_suffix(".raw"), out.with_suffix(".txt")
-        self.proc = subprocess.Popen([spy, "record", "-d", str(max(1, int(seconds))), "-r", "200", "-f", "raw",
-                                      "--nonblocking", "-o", str(self.raw), "-p", str(pid)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-d",
+                str(max(1, int(seconds))),
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "--nonblocking",
+                "-o",
+                str(self.raw),
+                "-p",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
 
     def finish(self, top: int = 25) -> Path | None:
         try:

@@ -16,8 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="observatory bench", description=__doc__)
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections: " + ", ".join(SECTIONS))
     parser.add_argument("--out", type=Path, default=Path(".bench") / "report", help="where to save .md/.json")
-    parser.add_argument("--profile", action="store_true",
-                        help="py-spy profiles of ingest and the consumer under load (pipeline), in the --out folder")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy profiles of ingest and the consumer under load (pipeline), in the --out folder",
+    )
     args = parser.parse_args(argv)
     report = Report(out_dir=args.out.parent, profile=args.profile)
     report.out_dir.mkdir(parents=True, exist_ok=True)

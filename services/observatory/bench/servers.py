@@ -35,36 +35,88 @@ async def app(scope, receive, send) -> None:
         message = await receive()
         more = message.get("more_body", False)
     status = 202 if scope["method"] == "POST" else 200
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"28")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"28")],
+        }
+    )
     await send({"type": "http.response.body", "body": _ACCEPTED})
 
 
-def start(server: str, target: str, env: dict, log: Path, workers: int = 2, factory: bool = False,
-          access_log: bool = True) -> tuple[subprocess.Popen, str]:
+def start(
+    server: str, target: str, env: dict, log: Path, workers: int = 2, factory: bool = False, access_log: bool = True
+) -> tuple[subprocess.Popen, str]:
     """Start `target` (module:attr) under `server` on a free loopback port; (process, base URL) once
     it answers. Ingest is started through `observatory run ingest` for uvicorn (its production
     path) and through Granian's own CLI for Granian."""
     port = free_port()
     if server == "uvicorn" and target == "observatory.cli.run:ingest_public_app_from_env":
         cmd = [sys.executable, "-m", "observatory.cli", "run", "ingest", "--workers", str(workers)]
-        env = {**env, "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port()),
-               "OBS_ACCESS_LOG": "true" if access_log else "false"}
+        env = {
+            **env,
+            "OBS_INGEST_PORT": str(port),
+            "OBS_INGEST_PRIVATE_PORT": str(free_port()),
+            "OBS_ACCESS_LOG": "true" if access_log else "false",
+        }
     elif server == "uvicorn":
-        cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port), "--workers",
-               str(workers), "--http", "httptools", "--loop", "uvloop", "--no-server-header",
-               "--access-log" if access_log else "--no-access-log", "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-server-header",
+            "--access-log" if access_log else "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
     elif server == "granian":
-        cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--loop", "uvloop", "--http", "1", "--no-ws", "--log-level", "warning",
-               "--access-log" if access_log else "--no-access-log", *(["--factory"] if factory else []), target]
+        cmd = [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "1",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "--access-log" if access_log else "--no-access-log",
+            *(["--factory"] if factory else []),
+            target,
+        ]
     else:
         raise ValueError(f"unknown server {server!r}")
     proc = subprocess.Popen(cmd, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     path = "/health/ready" if target.startswith("observatory.cli") else "/"
-    wait_for(f"{server} serving {target}", lambda: httpx.get(base + path, timeout=1).status_code == 200, 90,
-             alive=lambda: proc.poll() is None, log_hint=f"see {log}")
+    wait_for(
+        f"{server} serving {target}",
+        lambda: httpx.get(base + path, timeout=1).status_code == 200,
+        90,
+        alive=lambda: proc.poll() is None,
+        log_hint=f"see {log}",
+    )
     return proc, base
 
 

@@ -85,18 +85,35 @@ def run(report, workdir: Path | None = None, seconds: int = 10, rounds: int = 2)
 def _ingest(work: Path, node: RabbitNode, label: str, ratio: float | None, sink: OtlpSink):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OBS_", "OTEL_"))}
     port = free_port()
-    env.update({"OBS_ENV": "development", "OBS_AMQP_URL": node.url, "OBS_AMQP_MAX_LENGTH": "50000000",
-                "OBS_INGEST_API_KEYS": f"bench:sha256:{hashlib.sha256(KEY.encode()).hexdigest()}",
-                "OBS_INGEST_RATE_LIMIT_EVENTS_PER_S": "1e9", "OBS_INGEST_RATE_LIMIT_BURST": "1e9",
-                "OBS_INGEST_PORT": str(port), "OBS_INGEST_PRIVATE_PORT": str(free_port())})
+    env.update(
+        {
+            "OBS_ENV": "development",
+            "OBS_AMQP_URL": node.url,
+            "OBS_AMQP_MAX_LENGTH": "50000000",
+            "OBS_INGEST_API_KEYS": f"bench:sha256:{hashlib.sha256(KEY.encode()).hexdigest()}",
+            "OBS_INGEST_RATE_LIMIT_EVENTS_PER_S": "1e9",
+            "OBS_INGEST_RATE_LIMIT_BURST": "1e9",
+            "OBS_INGEST_PORT": str(port),
+            "OBS_INGEST_PRIVATE_PORT": str(free_port()),
+        }
+    )
     if ratio is not None:
         env.update({"OBS_OTLP_ENDPOINT": sink.url, "OBS_TRACE_SAMPLE_RATIO": str(ratio)})
     log = open(work / f"ingest-{label.rstrip('%')}.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", "ingest", "--workers", "2"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "observatory.cli", "run", "ingest", "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
-    wait_for(f"ingest ({label}) ready", lambda: httpx.get(f"{base}/health/ready", timeout=1).status_code == 200, 60,
-             alive=lambda: proc.poll() is None, log_hint=f"see {log.name}")
+    wait_for(
+        f"ingest ({label}) ready",
+        lambda: httpx.get(f"{base}/health/ready", timeout=1).status_code == 200,
+        60,
+        alive=lambda: proc.poll() is None,
+        log_hint=f"see {log.name}",
+    )
     return proc, f"{base}/v1/events"
 
 
@@ -111,6 +128,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def _run(report, work: Path, node: RabbitNode, sink: OtlpSink, seconds: int, rounds: int) -> None:
     import asyncio
+
     broker = BrokerSettings(url=node.url)
     script = work / "single.lua"
     script.write_text(_lua(orjson.dumps(SINGLE).decode()))
@@ -125,8 +143,10 @@ def _run(report, work: Path, node: RabbitNode, sink: OtlpSink, seconds: int, rou
                 before = (sink.requests, sink.bytes)
                 result = wrk(url, script, 64, seconds)
                 _stop(proc)  # flushes the exporters (atexit), so the sink has seen this run's spans
-                exported[label] = (exported.get(label, (0, 0))[0] + sink.requests - before[0],
-                                   exported.get(label, (0, 0))[1] + sink.bytes - before[1])
+                exported[label] = (
+                    exported.get(label, (0, 0))[0] + sink.requests - before[0],
+                    exported.get(label, (0, 0))[1] + sink.bytes - before[1],
+                )
             finally:
                 if proc.poll() is None:
                     _stop(proc)
@@ -134,16 +154,27 @@ def _run(report, work: Path, node: RabbitNode, sink: OtlpSink, seconds: int, rou
                 best[label] = result
             asyncio.run(purge(node.url, broker.queue))
     off = best["off"]
-    report.add(S, "single-event POST throughput, tracing off", off["rps"], "req/s",
-               note=f"2 ingest workers, 64 connections, best of {rounds} rounds, p99 {off['p99']:.1f} ms, "
-                    f"non-2xx {off['non2xx']}")
+    report.add(
+        S,
+        "single-event POST throughput, tracing off",
+        off["rps"],
+        "req/s",
+        note=f"2 ingest workers, 64 connections, best of {rounds} rounds, p99 {off['p99']:.1f} ms, "
+        f"non-2xx {off['non2xx']}",
+    )
     for label, target in (("10%", ">= 0.85 x off"), ("100%", None)):
         r = best[label]
         requests, size = exported[label]
-        report.add(S, f"single-event POST throughput, tracing on, {label} sampled", r["rps"], "req/s",
-                   target=target, ceiling=off["rps"],
-                   note=f"cost {100 * (1 - r['rps'] / off['rps']):.1f}%, p99 {r['p99']:.1f} ms, non-2xx {r['non2xx']}, "
-                        f"OTLP sink got {requests} exports, {size / 2**20:.1f} MiB")
+        report.add(
+            S,
+            f"single-event POST throughput, tracing on, {label} sampled",
+            r["rps"],
+            "req/s",
+            target=target,
+            ceiling=off["rps"],
+            note=f"cost {100 * (1 - r['rps'] / off['rps']):.1f}%, p99 {r['p99']:.1f} ms, non-2xx {r['non2xx']}, "
+            f"OTLP sink got {requests} exports, {size / 2**20:.1f} MiB",
+        )
     if exported["off"][0]:
         report.add(S, "OTLP exports with tracing off (must be 0)", exported["off"][0], "requests")
 
@@ -153,9 +184,17 @@ def _redaction_cost(report, n: int = 50_000) -> None:
     from observatory import logging as obs_logging
     from observatory import redact
     from observatory.logging import JsonFormatter
+
     fmt = JsonFormatter("bench")
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:51234", "POST", "/v1/events", "1.1", 202), None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:51234", "POST", "/v1/events", "1.1", 202),
+        None,
+    )
     saved = list(obs_logging._enrichers)
     try:
         obs_logging._enrichers[:] = [h for h in saved if h is not redact.log_hook]
@@ -170,5 +209,10 @@ def _redaction_cost(report, n: int = 50_000) -> None:
         masked = (time.perf_counter() - started) / n
     finally:
         obs_logging._enrichers[:] = saved
-    report.add(S, "JSON log line (access log), with redaction", masked * 1e6, "us/line",
-               note=f"{plain * 1e6:.2f} us/line without; redaction is always on (logs), tracing or not")
+    report.add(
+        S,
+        "JSON log line (access log), with redaction",
+        masked * 1e6,
+        "us/line",
+        note=f"{plain * 1e6:.2f} us/line without; redaction is always on (logs), tracing or not",
+    )

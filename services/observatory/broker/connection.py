@@ -23,9 +23,13 @@ log = logging.getLogger("observatory.broker")
 class BrokerLink:
     """Owns one AMQP connection and one confirm-mode channel; `on_up` runs after each (re)connect."""
 
-    def __init__(self, settings: BrokerSettings, name: str,
-                 on_up: Callable[["BrokerLink"], Awaitable[None]] | None = None,
-                 on_state: Callable[[bool], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        name: str,
+        on_up: Callable[[BrokerLink], Awaitable[None]] | None = None,
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.name = name
         self.on_up = on_up
@@ -47,9 +51,11 @@ class BrokerLink:
         if wait_s:
             try:
                 await asyncio.wait_for(self.up.wait(), wait_s)
-            except asyncio.TimeoutError:
-                log.warning("broker not reachable yet; retrying in the background",
-                            extra={"amqp": ",".join(map(_redact, self.urls))})
+            except TimeoutError:
+                log.warning(
+                    "broker not reachable yet; retrying in the background",
+                    extra={"amqp": ",".join(map(_redact, self.urls))},
+                )
 
     def renew(self, min_age_s: float = 1.0) -> None:
         """Reconnect now (at most once per `min_age_s`), e.g. after a nack: a channel may keep stale queue
@@ -107,8 +113,10 @@ class BrokerLink:
                     log.info("renewing the broker connection after nacks", extra={"link": self.name})
                     delay = 0.0
                 elif not self._stopping:
-                    log.warning("broker connection lost; reconnecting",
-                                extra={"link": self.name, "amqp": _redact(self.current_url)})
+                    log.warning(
+                        "broker connection lost; reconnecting",
+                        extra={"link": self.name, "amqp": _redact(self.current_url)},
+                    )
                     start = (start + 1) % len(self.urls)  # the next node first, the lost one last
                     delay = 0.0 if len(self.urls) > 1 else delay
             except asyncio.CancelledError:
@@ -129,8 +137,11 @@ class BrokerLink:
             i = (start + k) % len(self.urls)
             try:
                 self.connection = await aio_pika.connect(
-                    self.urls[i], heartbeat=self.settings.heartbeat_s,
-                    client_properties={"connection_name": f"observatory-{self.name}"}, timeout=10)
+                    self.urls[i],
+                    heartbeat=self.settings.heartbeat_s,
+                    client_properties={"connection_name": f"observatory-{self.name}"},
+                    timeout=10,
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - this node does not answer: try the next one

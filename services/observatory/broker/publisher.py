@@ -62,8 +62,9 @@ class Publisher:
             raise PublishError("unavailable", "message broker unavailable")
         try:
             confirmation = await asyncio.wait_for(
-                exchange.publish(message, routing_key=ROUTING_KEY, mandatory=True), self.confirm_timeout_s)
-        except asyncio.TimeoutError as exc:
+                exchange.publish(message, routing_key=ROUTING_KEY, mandatory=True), self.confirm_timeout_s
+            )
+        except TimeoutError as exc:
             raise PublishError("timeout", "message broker did not confirm in time") from exc
         except AmqpPublishError as exc:  # subclass of DeliveryError: unroutable (Basic.Return)
             raise PublishError("returned", "message broker could not route the message") from exc
@@ -80,7 +81,7 @@ class Publisher:
 @dataclass(eq=False)
 class _Request:
     events: list[dict]
-    body: bytes          # the events as a JSON array, encoded once on arrival
+    body: bytes  # the events as a JSON array, encoded once on arrival
     future: asyncio.Future
     trace: object
 
@@ -106,9 +107,18 @@ class GroupPublisher:
     trace context and wraps a group's publish in a producer span whose context travels in the headers.
     """
 
-    def __init__(self, publisher: Publisher, max_in_flight: int = 4, max_events: int = 1000,
-                 tracing=None, *, max_group_bytes: int = 4 * 1024 * 1024, max_waiting: int = 2000,
-                 max_waiting_bytes: int = 64 * 1024 * 1024, deadline_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        max_in_flight: int = 4,
+        max_events: int = 1000,
+        tracing=None,
+        *,
+        max_group_bytes: int = 4 * 1024 * 1024,
+        max_waiting: int = 2000,
+        max_waiting_bytes: int = 64 * 1024 * 1024,
+        deadline_s: float = 5.0,
+    ) -> None:
         self.publisher = publisher
         self.max_in_flight = max_in_flight
         self.max_events = max_events
@@ -119,8 +129,8 @@ class GroupPublisher:
         self.tracing = tracing
         self._pending: deque[_Request] = deque()
         self._in_flight = 0
-        self.waiting = 0          # requests held (queued or in flight)
-        self.waiting_bytes = 0    # their encoded size
+        self.waiting = 0  # requests held (queued or in flight)
+        self.waiting_bytes = 0  # their encoded size
         self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
     async def publish(self, events: list[dict]) -> None:
@@ -131,8 +141,12 @@ class GroupPublisher:
             raise PublishError("internal", f"events could not be encoded: {type(exc).__name__}") from exc
         if self.waiting >= self.max_waiting or self.waiting_bytes + len(body) > self.max_waiting_bytes:
             raise PublishError("overloaded", "too many requests wait for the message broker")
-        request = _Request(events, body, asyncio.get_running_loop().create_future(),
-                           self.tracing.capture() if self.tracing is not None else None)
+        request = _Request(
+            events,
+            body,
+            asyncio.get_running_loop().create_future(),
+            self.tracing.capture() if self.tracing is not None else None,
+        )
         self.waiting += 1
         self.waiting_bytes += len(body)
         try:
@@ -141,7 +155,7 @@ class GroupPublisher:
                 self._launch()
             try:
                 await asyncio.wait_for(asyncio.shield(request.future), self.deadline_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise PublishError("timeout", "message broker did not confirm in time") from None
         finally:
             self.waiting -= 1
@@ -156,8 +170,7 @@ class GroupPublisher:
         count = size = 0
         while self._pending:
             nxt = self._pending[0]
-            if group and (count + len(nxt.events) > self.max_events
-                          or size + len(nxt.body) > self.max_group_bytes):
+            if group and (count + len(nxt.events) > self.max_events or size + len(nxt.body) > self.max_group_bytes):
                 break
             group.append(self._pending.popleft())
             count += len(nxt.events)

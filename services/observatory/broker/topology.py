@@ -56,26 +56,55 @@ def definitions(s: BrokerSettings, vhost: str = "/", users: list[dict] | None = 
         "users": users or [],
         "vhosts": [{"name": vhost}],
         "permissions": [
-            {"user": u["name"], "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
-            for u in users or []
+            {"user": u["name"], "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"} for u in users or []
         ],
         "exchanges": [
-            {"name": s.exchange, "vhost": vhost, "type": "direct", "durable": True, "auto_delete": False,
-             "internal": False, "arguments": {}},
-            {"name": s.dead_letter_exchange, "vhost": vhost, "type": "fanout", "durable": True,
-             "auto_delete": False, "internal": False, "arguments": {}},
+            {
+                "name": s.exchange,
+                "vhost": vhost,
+                "type": "direct",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            },
+            {
+                "name": s.dead_letter_exchange,
+                "vhost": vhost,
+                "type": "fanout",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            },
         ],
         "queues": [
-            {"name": s.queue, "vhost": vhost, "durable": True, "auto_delete": False,
-             "arguments": queue_arguments(s)},
-            {"name": s.dead_letter_queue, "vhost": vhost, "durable": True, "auto_delete": False,
-             "arguments": dead_letter_queue_arguments(s)},
+            {"name": s.queue, "vhost": vhost, "durable": True, "auto_delete": False, "arguments": queue_arguments(s)},
+            {
+                "name": s.dead_letter_queue,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": dead_letter_queue_arguments(s),
+            },
         ],
         "bindings": [
-            {"source": s.exchange, "vhost": vhost, "destination": s.queue, "destination_type": "queue",
-             "routing_key": ROUTING_KEY, "arguments": {}},
-            {"source": s.dead_letter_exchange, "vhost": vhost, "destination": s.dead_letter_queue,
-             "destination_type": "queue", "routing_key": "", "arguments": {}},
+            {
+                "source": s.exchange,
+                "vhost": vhost,
+                "destination": s.queue,
+                "destination_type": "queue",
+                "routing_key": ROUTING_KEY,
+                "arguments": {},
+            },
+            {
+                "source": s.dead_letter_exchange,
+                "vhost": vhost,
+                "destination": s.dead_letter_queue,
+                "destination_type": "queue",
+                "routing_key": "",
+                "arguments": {},
+            },
         ],
     }
     return doc

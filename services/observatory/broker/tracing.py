@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from observatory import tracing
 
+
 def _span_contexts(contexts) -> tuple[object, list]:
     """(parent context, links) for a span that serves several callers: the first sampled caller is
     the parent (the first caller when none is sampled), the other sampled callers become links."""
     from opentelemetry import trace
+
     parent, first, links = None, None, []
     for ctx in contexts:
         if ctx is None:
@@ -33,6 +35,7 @@ class PublishTracing:
     def __init__(self, tracer, exchange: str, routing_key: str) -> None:
         from opentelemetry import context as otel_context
         from opentelemetry import trace
+
         self.tracer = tracer
         self.capture = otel_context.get_current
         self._set_span = trace.set_span_in_context
@@ -44,12 +47,18 @@ class PublishTracing:
         parent, links = _span_contexts(contexts)
         span = self.tracer.start_span(f"publish {self.exchange}", context=parent, kind=self._producer, links=links)
         if span.is_recording():
-            span.set_attributes({
-                "messaging.system": "rabbitmq", "messaging.operation.type": "send",
-                "messaging.operation.name": "publish", "messaging.destination.name": self.exchange,
-                "messaging.rabbitmq.destination.routing_key": self.routing_key,
-                "messaging.message.id": message.message_id or "", "messaging.batch.message_count": n_events,
-                "observatory.group.requests": len(contexts)})
+            span.set_attributes(
+                {
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation.type": "send",
+                    "messaging.operation.name": "publish",
+                    "messaging.destination.name": self.exchange,
+                    "messaging.rabbitmq.destination.routing_key": self.routing_key,
+                    "messaging.message.id": message.message_id or "",
+                    "messaging.batch.message_count": n_events,
+                    "observatory.group.requests": len(contexts),
+                }
+            )
         self._propagator.inject(message.headers, context=self._set_span(span))
         return span
 

@@ -45,6 +45,7 @@ def fit(x: np.ndarray, y: np.ndarray, columns: tuple[str, ...] = FEATURES) -> Fi
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
     y = np.asarray(y, dtype=np.int8)
     if len(np.unique(y)) < 2:
         raise OneClass(f"{len(y)} training users, all labelled {int(y[0]) if len(y) else '-'}")
@@ -64,6 +65,7 @@ class Scores:
 
 def score(y: np.ndarray, p: np.ndarray) -> Scores:
     from sklearn.metrics import brier_score_loss, roc_auc_score
+
     y = np.asarray(y)
     auc = float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
     return Scores(auc, float(brier_score_loss(y, p)))

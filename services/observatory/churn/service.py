@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Gauge
@@ -26,11 +26,27 @@ from observatory.store.analytics import Analytics, utc
 
 log = logging.getLogger("observatory.churn")
 SEGMENTS = ("country", "device_type", "source", "plan")
-MAX_VALUES = 15           # per segment in the gauges; the rest are summed up as `other`
+MAX_VALUES = 15  # per segment in the gauges; the rest are summed up as `other`
 AT_RISK = 0.5
-SCORE_COLUMNS = ("cutoff", "user_id", "probability", "country", "device_type", "source", "plan", "recency_days",
-                 "frequency", "monetary", "sessions", "support_tickets", "refunds", "payment_failures", "scored_at",
-                 "model_auc", "model_brier")
+SCORE_COLUMNS = (
+    "cutoff",
+    "user_id",
+    "probability",
+    "country",
+    "device_type",
+    "source",
+    "plan",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "sessions",
+    "support_tickets",
+    "refunds",
+    "payment_failures",
+    "scored_at",
+    "model_auc",
+    "model_brier",
+)
 
 
 class InsufficientChurnData(ValueError):
@@ -40,7 +56,7 @@ class InsufficientChurnData(ValueError):
 def month_start(t: datetime, add: int = 0) -> datetime:
     t = utc(t)
     index = t.year * 12 + (t.month - 1) + add
-    return datetime(index // 12, index % 12 + 1, 1, tzinfo=timezone.utc)
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -53,16 +69,21 @@ class ChurnMetrics:
     scored: Gauge
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> "ChurnMetrics":
+    def create(cls, registry: CollectorRegistry) -> ChurnMetrics:
         seg = ["segment", "value"]
         return cls(
-            Gauge("churn_probability_mean", "Mean churn probability of the segment's users (newest scoring run)",
-                  seg, registry=registry),
+            Gauge(
+                "churn_probability_mean",
+                "Mean churn probability of the segment's users (newest scoring run)",
+                seg,
+                registry=registry,
+            ),
             Gauge("churn_users", "Users scored in the segment", seg, registry=registry),
             Gauge("churn_users_at_risk", "Users of the segment with churn probability >= 0.5", seg, registry=registry),
             Gauge("churn_model_auc", "ROC AUC on the time-based holdout month", ["model"], registry=registry),
             Gauge("churn_model_brier", "Brier score on the time-based holdout month", ["model"], registry=registry),
-            Gauge("churn_scored_timestamp_seconds", "When the churn scores were last written", registry=registry))
+            Gauge("churn_scored_timestamp_seconds", "When the churn scores were last written", registry=registry),
+        )
 
 
 @dataclass
@@ -75,23 +96,32 @@ class ChurnRun:
     holdout_users: int
     holdout_churn_rate: float
     coefficients: dict[str, float]
-    users: list[dict] = field(repr=False, default_factory=list)          # features + probability at cutoff
-    holdout: list[dict] = field(repr=False, default_factory=list)        # holdout users with both models' p
+    users: list[dict] = field(repr=False, default_factory=list)  # features + probability at cutoff
+    holdout: list[dict] = field(repr=False, default_factory=list)  # holdout users with both models' p
     fit_seconds: float = 0.0
 
     def as_dict(self) -> dict:
-        return {"cutoff": self.cutoff.date().isoformat(), "scored_at": self.scored_at.isoformat(),
-                "users": len(self.users), "fit_seconds": round(self.fit_seconds, 3),
-                "evaluation": {"holdout_cutoff": month_start(self.cutoff, -1).date().isoformat(),
-                               "train_users": self.train_users, "holdout_users": self.holdout_users,
-                               "holdout_churn_rate": round(self.holdout_churn_rate, 4),
-                               "model": self.model.as_dict(), "recency_baseline": self.baseline.as_dict()},
-                "coefficients": self.coefficients}
+        return {
+            "cutoff": self.cutoff.date().isoformat(),
+            "scored_at": self.scored_at.isoformat(),
+            "users": len(self.users),
+            "fit_seconds": round(self.fit_seconds, 3),
+            "evaluation": {
+                "holdout_cutoff": month_start(self.cutoff, -1).date().isoformat(),
+                "train_users": self.train_users,
+                "holdout_users": self.holdout_users,
+                "holdout_churn_rate": round(self.holdout_churn_rate, 4),
+                "model": self.model.as_dict(),
+                "recency_baseline": self.baseline.as_dict(),
+            },
+            "coefficients": self.coefficients,
+        }
 
 
 class ChurnService:
-    def __init__(self, analytics: Analytics, registry: CollectorRegistry | None = None, months: int = 6,
-                 min_users: int = 50) -> None:
+    def __init__(
+        self, analytics: Analytics, registry: CollectorRegistry | None = None, months: int = 6, min_users: int = 50
+    ) -> None:
         self.analytics = analytics
         self.metrics = ChurnMetrics.create(registry) if registry is not None else None
         self.months = months
@@ -107,10 +137,14 @@ class ChurnService:
 
     def churned(self, cutoff: datetime, users: list[dict]) -> np.ndarray:
         """1 for each user without any event in the month from `cutoff`."""
-        active = {r[0] for r in self.analytics.client.query(
-            f"SELECT DISTINCT user_id FROM {self.analytics.database}.events "
-            "WHERE timestamp >= {s:DateTime64(3)} AND timestamp < {e:DateTime64(3)}",
-            parameters={"s": _bind(cutoff), "e": _bind(month_start(cutoff, 1))}).result_rows}
+        active = {
+            r[0]
+            for r in self.analytics.client.query(
+                f"SELECT DISTINCT user_id FROM {self.analytics.database}.events "
+                "WHERE timestamp >= {s:DateTime64(3)} AND timestamp < {e:DateTime64(3)}",
+                parameters={"s": _bind(cutoff), "e": _bind(month_start(cutoff, 1))},
+            ).result_rows
+        }
         return np.array([0 if u["user_id"] in active else 1 for u in users], dtype=np.int8)
 
     # -- the monthly run -------------------------------------------------------------------------
@@ -121,8 +155,10 @@ class ChurnService:
         train = self.features(train_at)
         holdout = self.features(holdout_at)
         if len(train) < self.min_users or len(holdout) < self.min_users:
-            raise InsufficientChurnData(f"{len(train)} users at {train_at.date()} and {len(holdout)} at "
-                                        f"{holdout_at.date()}; at least {self.min_users} each needed")
+            raise InsufficientChurnData(
+                f"{len(train)} users at {train_at.date()} and {len(holdout)} at "
+                f"{holdout_at.date()}; at least {self.min_users} each needed"
+            )
         y_train, y_holdout = self.churned(train_at, train), self.churned(holdout_at, holdout)
         try:
             full = m.fit(m.matrix(train), y_train)
@@ -135,18 +171,36 @@ class ChurnService:
         if current:
             for row, p in zip(current, serving.predict(m.matrix(current))):
                 row["probability"] = float(p)
-        result = ChurnRun(cutoff, datetime.now(timezone.utc), m.score(y_holdout, p_full), m.score(y_holdout, p_base),
-                          len(train), len(holdout), float(y_holdout.mean()), serving.coefficients(), current,
-                          [{"user_id": r["user_id"], "churned": int(y), "probability": float(pf), "baseline": float(pb)}
-                           for r, y, pf, pb in zip(holdout, y_holdout, p_full, p_base)])
+        result = ChurnRun(
+            cutoff,
+            datetime.now(UTC),
+            m.score(y_holdout, p_full),
+            m.score(y_holdout, p_base),
+            len(train),
+            len(holdout),
+            float(y_holdout.mean()),
+            serving.coefficients(),
+            current,
+            [
+                {"user_id": r["user_id"], "churned": int(y), "probability": float(pf), "baseline": float(pb)}
+                for r, y, pf, pb in zip(holdout, y_holdout, p_full, p_base)
+            ],
+        )
         result.fit_seconds = time.perf_counter() - started
         if store:
             self.store(result)
         self.export(result)
         self.last = result
-        log.info("churn scored", extra={"cutoff": cutoff.date().isoformat(), "users": len(current),
-                                        "auc": result.model.auc, "baseline_auc": result.baseline.auc,
-                                        "seconds": round(result.fit_seconds, 2)})
+        log.info(
+            "churn scored",
+            extra={
+                "cutoff": cutoff.date().isoformat(),
+                "users": len(current),
+                "auc": result.model.auc,
+                "baseline_auc": result.baseline.auc,
+                "seconds": round(result.fit_seconds, 2),
+            },
+        )
         return result
 
     def due(self, now: datetime) -> bool:
@@ -156,17 +210,37 @@ class ChurnService:
             return False
         rows = self.analytics.client.query(
             f"SELECT count() FROM {self.analytics.database}.churn_scores WHERE cutoff = {{c:Date}}",
-            parameters={"c": cutoff.date().isoformat()}).result_rows
+            parameters={"c": cutoff.date().isoformat()},
+        ).result_rows
         return rows[0][0] == 0
 
     def store(self, run: ChurnRun) -> None:
-        rows = [[run.cutoff.date(), u["user_id"], u["probability"], u["country"], u["device_type"], u["source"],
-                 u["plan"], float(u["recency_days"]), u["frequency"], float(u["monetary"]), u["sessions"],
-                 u["support_tickets"], u["refunds"], u["payment_failures"], run.scored_at, run.model.auc,
-                 run.model.brier] for u in run.users]
+        rows = [
+            [
+                run.cutoff.date(),
+                u["user_id"],
+                u["probability"],
+                u["country"],
+                u["device_type"],
+                u["source"],
+                u["plan"],
+                float(u["recency_days"]),
+                u["frequency"],
+                float(u["monetary"]),
+                u["sessions"],
+                u["support_tickets"],
+                u["refunds"],
+                u["payment_failures"],
+                run.scored_at,
+                run.model.auc,
+                run.model.brier,
+            ]
+            for u in run.users
+        ]
         for i in range(0, len(rows), 100_000):
-            self.analytics.client.insert(f"{self.analytics.database}.churn_scores", rows[i:i + 100_000],
-                                         column_names=SCORE_COLUMNS)
+            self.analytics.client.insert(
+                f"{self.analytics.database}.churn_scores", rows[i : i + 100_000], column_names=SCORE_COLUMNS
+            )
 
     def export(self, run: ChurnRun) -> None:
         """Gauges per segment, at most MAX_VALUES values each (+ `other`), replacing the previous run's."""

@@ -11,13 +11,17 @@ import typer
 
 from observatory.cli import events, forecast, local, ops, run, store
 
-app = typer.Typer(help="Observatory: event ingest, ClickHouse consumer, forecaster and the local stack.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Observatory: event ingest, ClickHouse consumer, forecaster and the local stack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 app.add_typer(run.app, name="run")
 app.add_typer(forecast.forecast_app, name="forecast")
 app.add_typer(local.app, name="local")
 for group in (forecast.app, store.app, events.app, ops.app):
-    app.add_typer(group)   # their commands are top-level: `observatory query`, `observatory send`, ...
+    app.add_typer(group)  # their commands are top-level: `observatory query`, `observatory send`, ...
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ def fail(message: str, code: int = 1) -> None:
 
 def env_settings(cls):
     from pydantic import ValidationError
+
     try:
         return cls()
     except ValidationError as exc:
@@ -56,6 +57,7 @@ def boot(service: str):
     from observatory import redact, tracing
     from observatory.logging import mask_client_ip, setup_logging
     from observatory.settings import CommonSettings
+
     common = env_settings(CommonSettings)
     setup_logging(service, common.log_level)
     mask_client_ip(common.masks_client_ip())

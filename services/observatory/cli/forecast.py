@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,17 +19,17 @@ from observatory.cli.common import (
     read_key_header,
 )
 
-app = typer.Typer()   # top-level commands (report)
+app = typer.Typer()  # top-level commands (report)
 forecast_app = typer.Typer(help="Forecast models of business metrics.", no_args_is_help=True)
-
-
 
 
 def _store_or_url_hint(exc: Exception) -> str:
     msg = str(exc)
     if "lock" in msg.lower():
-        msg += ("\n(the embedded store is held by the running stack: add --url http://127.0.0.1:8081 "
-                "(its private listener) to ask the running service instead)")
+        msg += (
+            "\n(the embedded store is held by the running stack: add --url http://127.0.0.1:8081 "
+            "(its private listener) to ask the running service instead)"
+        )
     return msg
 
 
@@ -39,10 +40,15 @@ def _forecast_service():
     from observatory.metrics import new_registry
     from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
     from observatory.store.client import StoreError
+
     local_defaults()
     try:
-        fc = build_forecaster(env_settings(ForecasterSettings), env_settings(StoreSettings), new_registry("cli", __version__),
-                              env_settings(ReportSettings))
+        fc = build_forecaster(
+            env_settings(ForecasterSettings),
+            env_settings(StoreSettings),
+            new_registry("cli", __version__),
+            env_settings(ReportSettings),
+        )
     except StoreError as exc:
         fail(_store_or_url_hint(exc))
     return fc
@@ -50,16 +56,20 @@ def _forecast_service():
 
 @forecast_app.command("backtest")
 def forecast_backtest(
-        metric: Annotated[Optional[str], typer.Argument(help="revenue, orders, dau, signups or events:<event_name>")] = None,
-        granularity: Annotated[str, typer.Option(help="day or hour")] = "day",
-        horizon: Annotated[int, typer.Option(help="buckets held out per fold")] = 30,
-        folds: Annotated[int, typer.Option(help="rolling-origin folds")] = 5,
-        url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one (its PRIVATE "
-                                                         "listener) instead")] = None,
-        read_key: Annotated[Optional[str], typer.Option(help="with --url: default OBS_READ_KEY or .local/read-key")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-        csv: Annotated[Optional[Path], typer.Option(help="backtest the series in this file (columns ds,y) instead "
-                                                         "of a metric; prints JSON")] = None):
+    metric: Annotated[str | None, typer.Argument(help="revenue, orders, dau, signups or events:<event_name>")] = None,
+    granularity: Annotated[str, typer.Option(help="day or hour")] = "day",
+    horizon: Annotated[int, typer.Option(help="buckets held out per fold")] = 30,
+    folds: Annotated[int, typer.Option(help="rolling-origin folds")] = 5,
+    url: Annotated[
+        str | None, typer.Option(help="ask a running forecaster/all-in-one (its PRIVATE listener) instead")
+    ] = None,
+    read_key: Annotated[str | None, typer.Option(help="with --url: default OBS_READ_KEY or .local/read-key")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    csv: Annotated[
+        Path | None,
+        typer.Option(help="backtest the series in this file (columns ds,y) instead of a metric; prints JSON"),
+    ] = None,
+):
     """The served model (selection + calibrated band) on rolling holdouts, against the baselines."""
     if csv is not None or metric is None:
         if csv is None or metric is not None or url:
@@ -68,14 +78,21 @@ def forecast_backtest(
         from observatory.forecaster.csvfile import CsvError, backtest_csv
         from observatory.forecaster.model import InsufficientHistory
         from observatory.settings import ForecasterSettings
+
         if granularity not in ("day", "hour"):
             fail("--granularity must be day or hour")
         f = env_settings(ForecasterSettings)
         try:
             with typer.progressbar(length=folds, label=f"backtest {csv.name}: {folds} fold(s)", file=sys.stderr) as bar:
-                result = backtest_csv(csv, granularity, horizon, folds,
-                                      f.min_history_days if granularity == "day" else f.min_history_hours,
-                                      model_config(f), bar.update)
+                result = backtest_csv(
+                    csv,
+                    granularity,
+                    horizon,
+                    folds,
+                    f.min_history_days if granularity == "day" else f.min_history_hours,
+                    model_config(f),
+                    bar.update,
+                )
         except CsvError as exc:
             fail(str(exc), 2)
         except InsufficientHistory as exc:
@@ -84,18 +101,26 @@ def forecast_backtest(
         return
     if url:
         import httpx
+
         try:
-            r = httpx.get(f"{url.rstrip('/')}/v1/backtest/{metric}", timeout=300, headers=read_key_header(read_key),
-                          params={"granularity": granularity, "horizon": horizon, "folds": folds})
+            r = httpx.get(
+                f"{url.rstrip('/')}/v1/backtest/{metric}",
+                timeout=300,
+                headers=read_key_header(read_key),
+                params={"granularity": granularity, "horizon": horizon, "folds": folds},
+            )
         except httpx.HTTPError as exc:
             fail(f"cannot reach {url}: {exc}")
         if r.status_code != 200:
-            fail(f"{r.status_code}: {r.json().get('message', r.text) if r.headers.get('content-type', '').startswith('application/json') else r.text}")
+            fail(
+                f"{r.status_code}: {r.json().get('message', r.text) if r.headers.get('content-type', '').startswith('application/json') else r.text}"
+            )
         result = r.json()
     else:
         from observatory.forecaster.evaluation import backtest
         from observatory.forecaster.model import InsufficientHistory
         from observatory.forecaster.series import GRANULARITIES, UnknownMetric
+
         if granularity not in GRANULARITIES:
             fail(f"--granularity must be one of {', '.join(GRANULARITIES)}")
         boot("forecast")
@@ -104,8 +129,10 @@ def forecast_backtest(
         try:
             svc.check_metric(metric)
             series = svc.history(metric, granularity, extra=horizon * folds)
-            result = {"metric": metric, **backtest(series, granularity, horizon, folds, svc.min_points(granularity),
-                                                   svc.config).as_dict()}
+            result = {
+                "metric": metric,
+                **backtest(series, granularity, horizon, folds, svc.min_points(granularity), svc.config).as_dict(),
+            }
         except UnknownMetric:
             fail(f"unknown metric {metric!r} (revenue, orders, dau, signups, events:<event_name>)", 2)
         except InsufficientHistory as exc:
@@ -122,13 +149,19 @@ def forecast_backtest(
     def num(v):
         return "n/a" if v is None else f"{v:.3f}"
 
-    typer.echo(f"{result['metric']} ({result['granularity']}): {result['folds']} fold(s) x {result['horizon']} "
-               f"buckets held out, seasonal period {result['season']}")
+    typer.echo(
+        f"{result['metric']} ({result['granularity']}): {result['folds']} fold(s) x {result['horizon']} "
+        f"buckets held out, seasonal period {result['season']}"
+    )
     models = sorted({r["model"] for r in result.get("fold_results", [])})
-    typer.echo(f"  served ({', '.join(models)})  MAPE {pct(result['mape']):>7}   MASE {num(result['mase'])}   "
-               f"MAE {result['mae']:.2f}   coverage {pct(result.get('coverage'))} (nominal {pct(result.get('interval_width'))})")
-    typer.echo(f"  seasonal naive (week)  MAPE {pct(result['naive_mape']):>7}   MASE {num(result['naive_mase'])}   "
-               f"MAE {num(result['naive_mae'])}")
+    typer.echo(
+        f"  served ({', '.join(models)})  MAPE {pct(result['mape']):>7}   MASE {num(result['mase'])}   "
+        f"MAE {result['mae']:.2f}   coverage {pct(result.get('coverage'))} (nominal {pct(result.get('interval_width'))})"
+    )
+    typer.echo(
+        f"  seasonal naive (week)  MAPE {pct(result['naive_mape']):>7}   MASE {num(result['naive_mase'])}   "
+        f"MAE {num(result['naive_mae'])}"
+    )
     rel, best = result["relative_mae"], result.get("best_baseline")
     verdict = "n/a" if rel is None else ("beats every baseline" if rel < 1 else "does NOT beat the best baseline")
     typer.echo(f"  MAE(served) / MAE(best baseline: {best}) = {num(rel)}: {verdict}")
@@ -141,22 +174,37 @@ class ReportKind(str, Enum):
 
 
 @app.command()
-def report(kind: Annotated[ReportKind, typer.Argument(help="daily: yesterday vs the day before; weekly: last 7 "
-                                                              "days (+ PDF); monthly: last month (+ PDF, YoY, churn)")],
-           to: Annotated[Optional[str], typer.Option(help="comma-separated recipients (default OBS_REPORT_RECIPIENTS)")] = None,
-           out: Annotated[Optional[Path], typer.Option(help="write the email (.eml) here instead of sending it")] = None,
-           url: Annotated[Optional[str], typer.Option(help="ask a running forecaster/all-in-one (its PRIVATE "
-                                                      "listener) to send it")] = None,
-           read_key: Annotated[Optional[str], typer.Option(help="with --url: an admin key (default OBS_READ_KEY "
-                                                           "or .local/read-key)")] = None):
+def report(
+    kind: Annotated[
+        ReportKind,
+        typer.Argument(
+            help="daily: yesterday vs the day before; weekly: last 7 "
+            "days (+ PDF); monthly: last month (+ PDF, YoY, churn)"
+        ),
+    ],
+    to: Annotated[str | None, typer.Option(help="comma-separated recipients (default OBS_REPORT_RECIPIENTS)")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the email (.eml) here instead of sending it")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="ask a running forecaster/all-in-one (its PRIVATE listener) to send it")
+    ] = None,
+    read_key: Annotated[
+        str | None, typer.Option(help="with --url: an admin key (default OBS_READ_KEY or .local/read-key)")
+    ] = None,
+):
     """Render the KPI report (table vs previous period, forecast chart) and send it over SMTP."""
-    from datetime import datetime, timezone
+    from datetime import datetime
+
     recipients = [r.strip() for r in to.split(",") if r.strip()] if to else None
     if url:
         import httpx
+
         try:
-            r = httpx.post(f"{url.rstrip('/')}/v1/reports/{kind.value}", params={"to": to} if to else None, timeout=300,
-                           headers=read_key_header(read_key))
+            r = httpx.post(
+                f"{url.rstrip('/')}/v1/reports/{kind.value}",
+                params={"to": to} if to else None,
+                timeout=300,
+                headers=read_key_header(read_key),
+            )
         except httpx.HTTPError as exc:
             fail(f"cannot reach {url}: {exc}")
         if r.status_code != 200:
@@ -165,11 +213,12 @@ def report(kind: Annotated[ReportKind, typer.Argument(help="daily: yesterday vs 
         return
     from observatory.reports.mail import ReportError, build_report, send, to_message
     from observatory.settings import ReportSettings
+
     boot("report")
     settings = env_settings(ReportSettings)
     fc = _forecast_service()
     try:
-        rep = build_report(kind.value, fc.service.analytics, settings, datetime.now(timezone.utc), fc.service)
+        rep = build_report(kind.value, fc.service.analytics, settings, datetime.now(UTC), fc.service)
         rcpt = recipients if recipients is not None else settings.recipient_list()
         msg = to_message(rep, settings, rcpt or ["undisclosed-recipients:;"])
         if out:

@@ -7,7 +7,7 @@ import secrets
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,12 +21,15 @@ app = typer.Typer()
 
 
 @app.command()
-def keygen(name: Annotated[str, typer.Argument(help="who the key is for, e.g. web, backend, analyst")],
-           read: Annotated[bool, typer.Option("--read", help="a read key (OBS_API_KEYS): analytics, forecasts")] = False,
-           admin: Annotated[bool, typer.Option("--admin", help="a read key that may also trigger reports")] = False):
+def keygen(
+    name: Annotated[str, typer.Argument(help="who the key is for, e.g. web, backend, analyst")],
+    read: Annotated[bool, typer.Option("--read", help="a read key (OBS_API_KEYS): analytics, forecasts")] = False,
+    admin: Annotated[bool, typer.Option("--admin", help="a read key that may also trigger reports")] = False,
+):
     """Make an API key: prints the key (give it to its user) and the entry for the settings.
     Default: an ingest (write-only) key for OBS_INGEST_API_KEYS; --read/--admin: a key for OBS_API_KEYS."""
     from observatory.settings import hash_key
+
     key = ("obs_r_" if read or admin else "obs_") + secrets.token_urlsafe(24)
     if read or admin:
         scope = "admin" if admin else "read"
@@ -36,10 +39,11 @@ def keygen(name: Annotated[str, typer.Argument(help="who the key is for, e.g. we
 
 
 @app.command()
-def topology(out: Annotated[Optional[Path], typer.Option(help="write here instead of stdout")] = None):
+def topology(out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None):
     """Print the RabbitMQ topology as a definitions file (for the compose broker)."""
     from observatory.broker.topology import definitions
     from observatory.settings import BrokerSettings
+
     doc = json.dumps(definitions(env_settings(BrokerSettings)), indent=2) + "\n"
     if out:
         out.write_text(doc)
@@ -63,6 +67,7 @@ def setup(target: Annotated[SetupTarget, typer.Argument(help="what to provision 
     from observatory.setup.config import SetupSettings
     from observatory.setup.http import SetupError
     from observatory.setup.runner import run
+
     boot("setup")
     try:
         run(target.value, env_settings(SetupSettings))
@@ -75,4 +80,5 @@ def setup(target: Annotated[SetupTarget, typer.Argument(help="what to provision 
 def bench(ctx: typer.Context):
     """Benchmarks with same-run ceilings (`observatory bench --help` for sections)."""
     from observatory.bench.runner import main as bench_main
+
     sys.exit(bench_main(ctx.args))

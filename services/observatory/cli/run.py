@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,8 +12,9 @@ from observatory.cli.common import (
     env_settings,
 )
 
-app = typer.Typer(help="Run a service in the foreground (settings from OBS_* environment variables).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Run a service in the foreground (settings from OBS_* environment variables).", no_args_is_help=True
+)
 run_app = app
 
 
@@ -21,6 +22,7 @@ def _serve(build, public: tuple[str, int], private: tuple[str, int], workers: in
     """Both listeners of a service (observatory.listeners): `build` is a Listeners, or for
     workers > 1 the `module:factory` path each worker process imports."""
     from observatory.listeners import Bind, serve
+
     serve(build, Bind(*public), Bind(*private), workers=workers, access_log=_access_log())
 
 
@@ -32,6 +34,7 @@ def ingest_app_from_env():
     """Listeners factory, also used by the worker processes of `run ingest --workers N`."""
     from observatory.ingest.app import create_app
     from observatory.settings import ApiSettings, BrokerSettings, IngestSettings
+
     boot("ingest")
     return create_app(env_settings(IngestSettings), env_settings(BrokerSettings), api=env_settings(ApiSettings))
 
@@ -43,10 +46,11 @@ def ingest_public_app_from_env():
 
 
 @run_app.command("ingest")
-def run_ingest(workers: Annotated[Optional[int], typer.Option(help="worker processes (default: settings)")] = None):
+def run_ingest(workers: Annotated[int | None, typer.Option(help="worker processes (default: settings)")] = None):
     """HTTP ingest API: validate events, publish to RabbitMQ, 202 once confirmed (public listener);
     /metrics and docs on the private listener (OBS_INGEST_PRIVATE_HOST/PORT)."""
     from observatory.settings import IngestSettings
+
     boot("ingest")
     s = env_settings(IngestSettings)
     n = workers or s.workers
@@ -59,10 +63,14 @@ def run_consumer():
     """RabbitMQ → ClickHouse batches; health on OBS_CONSUMER_PORT, metrics on OBS_CONSUMER_METRICS_PORT."""
     from observatory.consumer.app import create_app
     from observatory.settings import BrokerSettings, ConsumerSettings, StoreSettings
+
     boot("consumer")
     c = env_settings(ConsumerSettings)
-    _serve(create_app(env_settings(BrokerSettings), c, env_settings(StoreSettings)), (c.host, c.port),
-           (c.metrics_host, c.metrics_port))
+    _serve(
+        create_app(env_settings(BrokerSettings), c, env_settings(StoreSettings)),
+        (c.host, c.port),
+        (c.metrics_host, c.metrics_port),
+    )
 
 
 def all_in_one_app():
@@ -78,9 +86,16 @@ def all_in_one_app():
         ReportSettings,
         StoreSettings,
     )
-    return create_app(env_settings(IngestSettings), env_settings(BrokerSettings), env_settings(ConsumerSettings),
-                      env_settings(StoreSettings), env_settings(ForecasterSettings), env_settings(ReportSettings),
-                      env_settings(ApiSettings))
+
+    return create_app(
+        env_settings(IngestSettings),
+        env_settings(BrokerSettings),
+        env_settings(ConsumerSettings),
+        env_settings(StoreSettings),
+        env_settings(ForecasterSettings),
+        env_settings(ReportSettings),
+        env_settings(ApiSettings),
+    )
 
 
 @run_app.command("forecaster")
@@ -89,16 +104,21 @@ def run_forecaster():
     the API is on the private listener (OBS_FORECASTER_PRIVATE_HOST/PORT) and needs a read key."""
     from observatory.forecaster.app import create_app
     from observatory.settings import ApiSettings, ForecasterSettings, ReportSettings, StoreSettings
+
     boot("forecaster")
     f = env_settings(ForecasterSettings)
-    _serve(create_app(f, env_settings(StoreSettings), env_settings(ReportSettings), api=env_settings(ApiSettings)),
-           (f.host, f.port), (f.private_host, f.private_port))
+    _serve(
+        create_app(f, env_settings(StoreSettings), env_settings(ReportSettings), api=env_settings(ApiSettings)),
+        (f.host, f.port),
+        (f.private_host, f.private_port),
+    )
 
 
 @run_app.command("all-in-one")
 def run_all_in_one():
     """Ingest, consumer and forecaster in ONE process (the embedded ClickHouse allows one process per folder)."""
     from observatory.settings import IngestSettings
+
     boot("all-in-one")
     s = env_settings(IngestSettings)
     _serve(all_in_one_app(), (s.host, s.port), (s.private_host, s.private_port))

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,6 +27,7 @@ def migrate():
     from observatory.settings import StoreSettings
     from observatory.store.client import StoreError, connect
     from observatory.store.migrate import migrate as run_migrations
+
     boot("migrate")
     local_defaults()
     s = env_settings(StoreSettings)
@@ -36,8 +37,11 @@ def migrate():
         client.close()
     except StoreError as exc:
         fail(str(exc))
-    typer.echo(f"applied {len(done)} migration(s)" + "".join(f"\n  {m.version:04d}_{m.name}" for m in done)
-               if done else "schema is up to date")
+    typer.echo(
+        f"applied {len(done)} migration(s)" + "".join(f"\n  {m.version:04d}_{m.name}" for m in done)
+        if done
+        else "schema is up to date"
+    )
 
 
 class OutputFormat(str, Enum):
@@ -51,38 +55,52 @@ def _query_via_api(url: str, sql: str, read_key: str | None) -> tuple[list[str],
     import httpx
 
     from observatory.store.sql import READ_KEYWORDS, first_keyword, read_statement
+
     if read_statement(sql) is None:
-        fail(f"refused: through the running stack's API only read-only statements run ({', '.join(READ_KEYWORDS)}); "
-              f"this one starts with {first_keyword(sql) or 'nothing'}. To write, stop the stack (`make local-down`): "
-              "`observatory query` then opens the embedded store itself.", 2)
+        fail(
+            f"refused: through the running stack's API only read-only statements run ({', '.join(READ_KEYWORDS)}); "
+            f"this one starts with {first_keyword(sql) or 'nothing'}. To write, stop the stack (`make local-down`): "
+            "`observatory query` then opens the embedded store itself.",
+            2,
+        )
     headers = read_key_header(read_key)
     if not headers:
-        fail(f"no read key for {url}: pass --read-key, set OBS_READ_KEY, or start the local stack (`make local` "
-              "writes .local/read-key)")
+        fail(
+            f"no read key for {url}: pass --read-key, set OBS_READ_KEY, or start the local stack (`make local` "
+            "writes .local/read-key)"
+        )
     try:
         r = httpx.post(f"{url.rstrip('/')}/v1/query", json={"sql": sql}, headers=headers, timeout=120)
     except httpx.HTTPError as exc:
         fail(f"cannot reach the private API at {url}: {exc}")
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     if r.status_code != 200:
-        fail(f"{r.status_code} {body.get('error', '')}: {body.get('message', r.text[:300])}", 2 if r.status_code == 400 else 1)
+        fail(
+            f"{r.status_code} {body.get('error', '')}: {body.get('message', r.text[:300])}",
+            2 if r.status_code == 400 else 1,
+        )
     return body["columns"], body["rows"]
 
 
 @app.command()
-def query(sql: Annotated[str, typer.Argument(help="SQL; the session's database is OBS_CLICKHOUSE_DATABASE, and "
-                                                  "`{db}` is replaced by it")],
-          fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
-          dsn: Annotated[Optional[str], typer.Option(help="ClickHouse DSN (default: OBS_CLICKHOUSE_DSN)")] = None,
-          url: Annotated[Optional[str], typer.Option(help="ask this PRIVATE listener (POST /v1/query, read-only) "
-                                                         "instead of opening the store")] = None,
-          read_key: Annotated[Optional[str], typer.Option(help="for the API: default OBS_READ_KEY or "
-                                                              ".local/read-key")] = None):
+def query(
+    sql: Annotated[
+        str, typer.Argument(help="SQL; the session's database is OBS_CLICKHOUSE_DATABASE, and `{db}` is replaced by it")
+    ],
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    dsn: Annotated[str | None, typer.Option(help="ClickHouse DSN (default: OBS_CLICKHOUSE_DSN)")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="ask this PRIVATE listener (POST /v1/query, read-only) instead of opening the store"),
+    ] = None,
+    read_key: Annotated[str | None, typer.Option(help="for the API: default OBS_READ_KEY or .local/read-key")] = None,
+):
     """Run a query and print the rows. Opens the store itself; while the local stack holds the embedded
     store, asks the stack's private API instead (read-only statements). stderr says which."""
     from observatory.settings import StoreSettings
     from observatory.store import sql as adhoc
     from observatory.store.client import StoreError, chdb_path, held_elsewhere
+
     local_defaults()
     s = env_settings(StoreSettings)
     if dsn:
@@ -91,10 +109,15 @@ def query(sql: Annotated[str, typer.Argument(help="SQL; the session's database i
 
     def running_stack() -> str:
         """The local stack's private listener (from .local/observatory.env) when it holds the folder."""
-        where = f"http://{os.environ.get('OBS_INGEST_PRIVATE_HOST', '127.0.0.1').replace('0.0.0.0', '127.0.0.1')}:" \
-                f"{os.environ.get('OBS_INGEST_PRIVATE_PORT', '8081')}"
-        typer.echo(f"query: the embedded store {folder} is held by the running stack; asking its private API "
-                   f"{where}/v1/query (read-only statements)", err=True)
+        where = (
+            f"http://{os.environ.get('OBS_INGEST_PRIVATE_HOST', '127.0.0.1').replace('0.0.0.0', '127.0.0.1')}:"
+            f"{os.environ.get('OBS_INGEST_PRIVATE_PORT', '8081')}"
+        )
+        typer.echo(
+            f"query: the embedded store {folder} is held by the running stack; asking its private API "
+            f"{where}/v1/query (read-only statements)",
+            err=True,
+        )
         return where
 
     if url is not None:
@@ -105,7 +128,7 @@ def query(sql: Annotated[str, typer.Argument(help="SQL; the session's database i
         try:
             client = adhoc.open_session(s)
         except StoreError as exc:
-            if dsn or folder is None or not held_elsewhere(folder):   # (taken since the check above)
+            if dsn or folder is None or not held_elsewhere(folder):  # (taken since the check above)
                 fail(str(exc))
             url = running_stack()
         except Exception as exc:  # noqa: BLE001 - e.g. a server that refuses the login: its message
@@ -131,12 +154,14 @@ def _print_rows(names: list[str], rows: list[list], fmt: OutputFormat) -> None:
             typer.echo(json.dumps(dict(zip(names, row)), ensure_ascii=False))
     elif fmt == OutputFormat.csv:
         import csv
+
         w = csv.writer(sys.stdout)
         w.writerow(names)
         w.writerows(rows)
     else:
         from rich.console import Console
         from rich.table import Table
+
         table = Table(*names)
         for row in rows:
             table.add_row(*(str(v) for v in row))

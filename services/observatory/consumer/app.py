@@ -18,8 +18,9 @@ from observatory.store.migrate import migrate
 from observatory.store.sink import ClickHouseSink
 
 
-def build_consumer(broker: BrokerSettings, settings: ConsumerSettings, store: StoreSettings,
-                   registry: CollectorRegistry) -> tuple[Consumer, object]:
+def build_consumer(
+    broker: BrokerSettings, settings: ConsumerSettings, store: StoreSettings, registry: CollectorRegistry
+) -> tuple[Consumer, object]:
     """Open the store, apply migrations, and return (consumer, client). The caller closes the client."""
     client = connect(store)
     migrate(client, store)
@@ -43,7 +44,6 @@ def create_app(broker: BrokerSettings, settings: ConsumerSettings, store: StoreS
     checks = {"consumer": consumer.ready}
     title = "Observatory consumer"
     public = public_app(title, "Health of the consumer.", checks)
-    private = private_app(title, "Health and metrics of the consumer.", checks, registry, Access([]),
-                          lifespan=lifespan)
+    private = private_app(title, "Health and metrics of the consumer.", checks, registry, Access([]), lifespan=lifespan)
     private.state.consumer = consumer
     return Listeners(public, private)

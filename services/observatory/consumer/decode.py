@@ -37,11 +37,11 @@ class Row(msgspec.Struct, gc=False):
     event_name: Annotated[str, msgspec.Meta(min_length=1)]
     timestamp: _TZ
     user_id: str
-    properties: dict[str, msgspec.Raw]       # absent or null: the per-event path stores {}
-    received_at: Union[_TZ, None] = None     # absent: the sink stores the timestamp, as before
-    session_id: Union[str, None] = None      # null: ClickHouse stores "", as before
-    source: Union[str, None] = None
-    ingest_user_agent: Union[str, None] = None   # the request's User-Agent (web enrichment)
+    properties: dict[str, msgspec.Raw]  # absent or null: the per-event path stores {}
+    received_at: _TZ | None = None  # absent: the sink stores the timestamp, as before
+    session_id: str | None = None  # null: ClickHouse stores "", as before
+    source: str | None = None
+    ingest_user_agent: str | None = None  # the request's User-Agent (web enrichment)
 
 
 @dataclass
@@ -87,7 +87,7 @@ def _enriched(ev: dict, keep_ip: bool) -> dict:
     out.update(zip(enrich.COLUMNS, columns))
     out["properties"] = props
     if not out.get("session_id") and isinstance(props.get("$session_id"), str):
-        out["session_id"] = props["$session_id"][:200]   # SDKs (PostHog) send the session as a property
+        out["session_id"] = props["$session_id"][:200]  # SDKs (PostHog) send the session as a property
     return out
 
 
@@ -125,8 +125,15 @@ def to_row(ev: object, keep_ip: bool = False) -> Item:
         raise ValueError("session_id/source not strings")
     timestamp = _ts(ev.get("timestamp"))
     received = _ts(ev.get("received_at") or ev.get("timestamp"))
-    normal = {**ev, "event_id": str(uuid.UUID(ev["event_id"])), "timestamp": timestamp.isoformat(),
-              "received_at": received.isoformat(), "session_id": session, "properties": props, "source": source}
+    normal = {
+        **ev,
+        "event_id": str(uuid.UUID(ev["event_id"])),
+        "timestamp": timestamp.isoformat(),
+        "received_at": received.isoformat(),
+        "session_id": session,
+        "properties": props,
+        "source": source,
+    }
     agent = ev.get("ingest_user_agent")
     if enrich.wanted(props, agent if isinstance(agent, str) else None):
         normal = _enriched(normal, keep_ip)

@@ -23,8 +23,10 @@ from observatory.store.errors import DataError
 
 T = TypeVar("T")
 
-async def insert_isolating(insert: Callable[[list[T]], Awaitable[object]], items: list[T]
-                           ) -> tuple[object, list[tuple[T, DataError]]]:
+
+async def insert_isolating(
+    insert: Callable[[list[T]], Awaitable[object]], items: list[T]
+) -> tuple[object, list[tuple[T, DataError]]]:
     """Insert `items`; when ClickHouse refuses some, bisect until each refused item is alone.
 
     Returns (the last insert's result, [(refused item, its DataError)]). Transient errors propagate

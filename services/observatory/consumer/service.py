@@ -55,8 +55,9 @@ class Batch:
 class Consumer:
     name = "consumer"
 
-    def __init__(self, broker: BrokerSettings, settings: ConsumerSettings, sink: ClickHouseSink,
-                 metrics: ConsumerMetrics) -> None:
+    def __init__(
+        self, broker: BrokerSettings, settings: ConsumerSettings, sink: ClickHouseSink, metrics: ConsumerMetrics
+    ) -> None:
         self.broker_settings = broker
         self.settings = settings
         self.sink = sink
@@ -74,12 +75,19 @@ class Consumer:
     async def start(self) -> None:
         self.metrics.ready.set(0)
         await self.link.start(wait_s=10)
-        self._tasks = [asyncio.create_task(self._flusher(), name="consumer-flusher"),
-                       asyncio.create_task(self._poll_queues(), name="consumer-queue-poll")]
-        log.info("consumer started", extra={"queue": self.broker_settings.queue,
-                                            "batch_rows": self.settings.batch_rows,
-                                            "flush_ms": self.settings.flush_ms,
-                                            "prefetch": self.settings.prefetch})
+        self._tasks = [
+            asyncio.create_task(self._flusher(), name="consumer-flusher"),
+            asyncio.create_task(self._poll_queues(), name="consumer-queue-poll"),
+        ]
+        log.info(
+            "consumer started",
+            extra={
+                "queue": self.broker_settings.queue,
+                "batch_rows": self.settings.batch_rows,
+                "flush_ms": self.settings.flush_ms,
+                "prefetch": self.settings.prefetch,
+            },
+        )
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Stop consuming, flush what was received, ack it, disconnect."""
@@ -95,7 +103,7 @@ class Consumer:
         poller.cancel()
         try:
             await asyncio.wait_for(asyncio.gather(flusher, poller, return_exceptions=True), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.error("final flush did not finish in time; un-acked messages will be redelivered")
             for t in self._tasks:
                 t.cancel()
@@ -157,7 +165,7 @@ class Consumer:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), due)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 continue
             batch, self.batch = self.batch, Batch()
@@ -181,14 +189,18 @@ class Consumer:
                     self.link.renew()
                 self.metrics.insert_errors.inc()
                 self._set_failing(True)
-                log.error("batch not stored, retrying: %s", exc,
-                          extra={"rows": len(batch.rows), "retry_in_s": round(delay, 2)})
+                log.error(
+                    "batch not stored, retrying: %s",
+                    exc,
+                    extra={"rows": len(batch.rows), "retry_in_s": round(delay, 2)},
+                )
                 if self.link.channel is not channel_of_batch:
                     log.warning("channel lost; the broker redelivers the batch", extra={"rows": len(batch.rows)})
                     return
                 if self._stopping and delay > self.settings.retry_initial_s * 8:
-                    log.warning("stopping with the batch not stored; the broker redelivers it",
-                                extra={"rows": len(batch.rows)})
+                    log.warning(
+                        "stopping with the batch not stored; the broker redelivers it", extra={"rows": len(batch.rows)}
+                    )
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
@@ -211,10 +223,18 @@ class Consumer:
             ids = {id(item) for item, _ in refused}
             batch.rows = [row for row in batch.rows if id(row) not in ids]
             for item, exc in refused:  # counted as dead-lettered (DeadLetterQueueHigh), not as insert errors
-                log.warning("row refused by ClickHouse; dead-lettering it",
-                            extra={"code": exc.code, "error_name": exc.name, "error": str(exc)[:300]})
-                batch.poison.append((faults.item_body(item), "rejected_by_store", str(exc),
-                                     {"x-clickhouse-code": exc.code, "x-clickhouse-error": exc.name}))
+                log.warning(
+                    "row refused by ClickHouse; dead-lettering it",
+                    extra={"code": exc.code, "error_name": exc.name, "error": str(exc)[:300]},
+                )
+                batch.poison.append(
+                    (
+                        faults.item_body(item),
+                        "rejected_by_store",
+                        str(exc),
+                        {"x-clickhouse-code": exc.code, "x-clickhouse-error": exc.name},
+                    )
+                )
         batch.stored = True
         if batch.rows:
             self._observe_insert(batch, inserted_at, time.perf_counter() - started)
@@ -223,10 +243,16 @@ class Consumer:
         while batch.poison:
             body, reason, detail, headers = batch.poison[0]
             message = aio_pika.Message(
-                body=body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, content_type="application/json",
-                headers={**{k: v for k, v in headers.items() if isinstance(v, (str, int, float, bool))},
-                         "x-observatory-reason": reason, "x-observatory-error": detail[:1000],
-                         "x-observatory-dead-lettered-at": int(time.time())})
+                body=body,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                content_type="application/json",
+                headers={
+                    **{k: v for k, v in headers.items() if isinstance(v, (str, int, float, bool))},
+                    "x-observatory-reason": reason,
+                    "x-observatory-error": detail[:1000],
+                    "x-observatory-dead-lettered-at": int(time.time()),
+                },
+            )
             await self.link.dlx.publish(message, routing_key="")  # raises unless confirmed
             batch.poison.pop(0)
             self.metrics.dead_lettered.labels(reason=reason).inc()

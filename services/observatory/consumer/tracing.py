@@ -31,6 +31,7 @@ class ConsumerTracing:
     def __init__(self, tracer, queue: str) -> None:
         from opentelemetry import context as otel_context
         from opentelemetry import trace
+
         self.tracer = tracer
         self.queue = queue
         self._propagator = tracing.propagator()
@@ -48,14 +49,21 @@ class ConsumerTracing:
         """End the message's span; a sampled message is remembered for the batch span's links."""
         if span.is_recording():
             rows, poison = len(batch.rows) - first_row, len(batch.poison) - first_poison
-            span.set_attributes({
-                "messaging.system": "rabbitmq", "messaging.operation.type": "process",
-                "messaging.operation.name": "consume", "messaging.destination.name": self.queue,
-                "messaging.message.id": message.message_id or "",
-                "messaging.rabbitmq.message.delivery_tag": message.delivery_tag or 0,
-                "observatory.rows": rows, "observatory.poison": poison})
+            span.set_attributes(
+                {
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation.type": "process",
+                    "messaging.operation.name": "consume",
+                    "messaging.destination.name": self.queue,
+                    "messaging.message.id": message.message_id or "",
+                    "messaging.rabbitmq.message.delivery_tag": message.delivery_tag or 0,
+                    "observatory.rows": rows,
+                    "observatory.poison": poison,
+                }
+            )
             if poison and not rows:
                 from opentelemetry.trace import Status, StatusCode
+
                 reason = batch.poison[-1][1]
                 span.set_attribute("error.type", reason)
                 span.set_status(Status(StatusCode.ERROR, f"message dead-lettered: {reason}"))
@@ -69,16 +77,26 @@ class ConsumerTracing:
         """Current for the whole flush (dead-lettering, insert attempts, ack), so the consumer's log lines
         about the batch carry its trace; failed attempts are recorded on it as exceptions."""
         trace = self._trace
-        parent = trace.set_span_in_context(trace.NonRecordingSpan(batch.traces[0][1])) if batch.traces \
+        parent = (
+            trace.set_span_in_context(trace.NonRecordingSpan(batch.traces[0][1]))
+            if batch.traces
             else tracing.empty_context()
+        )
         links = [trace.Link(sc) for _, sc in batch.traces]
         database, _, name = table.rpartition(".")
         span = self.tracer.start_span(f"INSERT {table}", context=parent, kind=trace.SpanKind.CLIENT, links=links)
         if span.is_recording():
-            span.set_attributes({
-                "db.system.name": "clickhouse", "db.operation.name": "INSERT", "db.namespace": database,
-                "db.collection.name": name, "messaging.batch.message_count": batch.messages,
-                "observatory.rows": len(batch.rows), "observatory.poison": len(batch.poison)})
+            span.set_attributes(
+                {
+                    "db.system.name": "clickhouse",
+                    "db.operation.name": "INSERT",
+                    "db.namespace": database,
+                    "db.collection.name": name,
+                    "messaging.batch.message_count": batch.messages,
+                    "observatory.rows": len(batch.rows),
+                    "observatory.poison": len(batch.poison),
+                }
+            )
         token = self._attach(trace.set_span_in_context(span))
         try:
             yield span

@@ -12,7 +12,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from observatory.demo.web import Web
 
@@ -30,8 +30,7 @@ class Product:
 
 
 def catalogue(rng: random.Random, n: int = 40) -> list[Product]:
-    return [Product(f"p-{i:03d}", CATEGORIES[i % len(CATEGORIES)], round(rng.uniform(5, 250), 2))
-            for i in range(n)]
+    return [Product(f"p-{i:03d}", CATEGORIES[i % len(CATEGORIES)], round(rng.uniform(5, 250), 2)) for i in range(n)]
 
 
 def sessions_per_day(day: datetime, base: float, growth_per_day: float, start: datetime) -> float:
@@ -44,8 +43,14 @@ def _id(rng: random.Random) -> str:
 
 
 class Webshop:
-    def __init__(self, seed: int = 7, n_products: int = 40, returning_ratio: float = 0.6, web: bool = True,
-                 anonymous_ratio: float = 0.35) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        n_products: int = 40,
+        returning_ratio: float = 0.6,
+        web: bool = True,
+        anonymous_ratio: float = 0.35,
+    ) -> None:
         self.rng = random.Random(seed)
         self.web = Web(seed) if web else None
         self.anonymous_ratio = anonymous_ratio if web else 0.0
@@ -72,12 +77,22 @@ class Webshop:
         def emit(name: str, props: dict) -> None:
             nonlocal t
             t += timedelta(seconds=rng.uniform(*step_s))
-            events.append({"event_id": _id(rng), "event_name": name, "user_id": user, "session_id": session,
-                           "timestamp": t.isoformat().replace("+00:00", "Z"), "properties": props})
+            events.append(
+                {
+                    "event_id": _id(rng),
+                    "event_name": name,
+                    "user_id": user,
+                    "session_id": session,
+                    "timestamp": t.isoformat().replace("+00:00", "Z"),
+                    "properties": props,
+                }
+            )
 
         if new_user:
-            props = {"signup_method": rng.choice(("email", "google", "apple")),
-                     "referrer": rng.choice(("ads", "organic", "newsletter", "social"))}
+            props = {
+                "signup_method": rng.choice(("email", "google", "apple")),
+                "referrer": rng.choice(("ads", "organic", "newsletter", "social")),
+            }
             if self.web:
                 props["plan"] = self.web.plan()
             emit("user_signup", props)
@@ -96,27 +111,48 @@ class Webshop:
             self._orders += 1
             order = f"o-{self._orders:07d}"
             if rng.random() < 0.08:
-                emit("payment_failed", {"order_id": order, "payment_method": method,
-                                        "error_code": rng.choice(("card_declined", "insufficient_funds", "timeout")),
-                                        "amount": value})
+                emit(
+                    "payment_failed",
+                    {
+                        "order_id": order,
+                        "payment_method": method,
+                        "error_code": rng.choice(("card_declined", "insufficient_funds", "timeout")),
+                        "amount": value,
+                    },
+                )
             if rng.random() < 0.8:
-                emit("purchase_completed", {
-                    "order_id": order, "total_value": value, "currency": "EUR", "payment_method": method,
-                    "items": [{"product_id": p.product_id, "quantity": q, "price": p.price} for p, q in cart]})
+                emit(
+                    "purchase_completed",
+                    {
+                        "order_id": order,
+                        "total_value": value,
+                        "currency": "EUR",
+                        "payment_method": method,
+                        "items": [{"product_id": p.product_id, "quantity": q, "price": p.price} for p, q in cart],
+                    },
+                )
                 if rng.random() < 0.04:
-                    emit("refund_requested", {"order_id": order, "amount": value,
-                                              "reason": rng.choice(("damaged", "wrong size", "late"))})
+                    emit(
+                        "refund_requested",
+                        {"order_id": order, "amount": value, "reason": rng.choice(("damaged", "wrong size", "late"))},
+                    )
         if rng.random() < 0.02:
-            emit("customer_support_ticket", {"ticket_id": _id(rng)[:8], "category": rng.choice(
-                ("shipping", "payment", "product", "account")),
-                "priority": rng.choice(("low", "normal", "high", "urgent"))})
+            emit(
+                "customer_support_ticket",
+                {
+                    "ticket_id": _id(rng)[:8],
+                    "category": rng.choice(("shipping", "payment", "product", "account")),
+                    "priority": rng.choice(("low", "normal", "high", "urgent")),
+                },
+            )
         return self.web.decorate(events) if self.web else events
 
-    def history(self, days: int, base_sessions: float = 200, growth_per_day: float = 0.003,
-                end: datetime | None = None) -> Iterator[dict]:
+    def history(
+        self, days: int, base_sessions: float = 200, growth_per_day: float = 0.003, end: datetime | None = None
+    ) -> Iterator[dict]:
         """Sessions for `days` whole days ending at `end` (default: now), day by day, in time order
         within each session."""
-        end = end or datetime.now(timezone.utc)
+        end = end or datetime.now(UTC)
         start_day = (end - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
         for d in range(days + 1):
             day = start_day + timedelta(days=d)

@@ -9,7 +9,7 @@ or more, so the monthly churn model has something to learn from.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -24,17 +24,19 @@ class Sender:
     def __init__(self, url: str, api_key: str, door: str = "native") -> None:
         if door not in ("native", "posthog"):
             raise ValueError(f"door {door!r} is not native or posthog")
-        self.client = httpx.Client(base_url=url, timeout=30,
-                                   headers={"Authorization": f"Bearer {api_key}", "User-Agent": "observatory-demo"})
+        self.client = httpx.Client(
+            base_url=url, timeout=30, headers={"Authorization": f"Bearer {api_key}", "User-Agent": "observatory-demo"}
+        )
         self.api_key, self.door = api_key, door
         self.sent = self.rejected = 0
 
     def post(self, events: list[dict]) -> None:
         """POST a batch; retries on 429/503 as the server's Retry-After says (bounded)."""
-        for attempt in range(30):
+        for _attempt in range(30):
             if self.door == "posthog":
-                r = self.client.post("/batch/", json={"api_key": self.api_key,
-                                                      "batch": [to_posthog(e) for e in events]})
+                r = self.client.post(
+                    "/batch/", json={"api_key": self.api_key, "batch": [to_posthog(e) for e in events]}
+                )
             else:
                 r = self.client.post("/v1/events", json=events)
             if r.status_code in (429, 503):
@@ -52,8 +54,18 @@ class Sender:
         raise RuntimeError("ingest kept refusing (429/503) for 30 attempts")
 
 
-def run_demo(url: str, api_key: str, *, rate: float, days: int, duration: float,
-             sessions_per_day: float, seed: int, door: str = "posthog", churn_users: int = 300) -> int:
+def run_demo(
+    url: str,
+    api_key: str,
+    *,
+    rate: float,
+    days: int,
+    duration: float,
+    sessions_per_day: float,
+    seed: int,
+    door: str = "posthog",
+    churn_users: int = 300,
+) -> int:
     shop = Webshop(seed=seed)
     sender = Sender(url, api_key, door)
     try:
@@ -63,8 +75,9 @@ def run_demo(url: str, api_key: str, *, rate: float, days: int, duration: float,
         return 1
     if days > 0:
         total = int(expected_sessions(days, sessions_per_day, 0.003) * 12.5)
-        with Progress(TextColumn("backfill {task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn()) as progress:
+        with Progress(
+            TextColumn("backfill {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+        ) as progress:
             task = progress.add_task(f"{days} days", total=total)
             batch: list[dict] = []
             for ev in shop.history(days, base_sessions=sessions_per_day):
@@ -89,7 +102,7 @@ def run_demo(url: str, api_key: str, *, rate: float, days: int, duration: float,
             tick = time.monotonic()
             events: list[dict] = []
             while len(events) < rate:
-                events.extend(shop.live(datetime.now(timezone.utc)))
+                events.extend(shop.live(datetime.now(UTC)))
             sender.post(events)
             time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
     except KeyboardInterrupt:
@@ -102,10 +115,11 @@ def _churn_cohort(sender: Sender, days: int, users: int, seed: int) -> None:
     from datetime import timedelta
 
     from observatory.demo.churn import ChurnCohort
-    end = datetime.now(timezone.utc) - timedelta(minutes=30)
+
+    end = datetime.now(UTC) - timedelta(minutes=30)
     events, truth = ChurnCohort(seed=seed).generate(users, end - timedelta(days=days), end)
     events.sort(key=lambda e: e["timestamp"])
     for i in range(0, len(events), BATCH):
-        sender.post(events[i:i + BATCH])
+        sender.post(events[i : i + BATCH])
     gone = sum(1 for t in truth.values() if t is not None)
     print(f"churn cohort: {users} users (c-*), {gone} of them churned at known times, {len(events)} events")

@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
@@ -33,22 +33,34 @@ def bounds_type(lim: Limits) -> Any:
     text = Annotated[str, Meta(max_length=lim.max_string_length)]
     value: Any = Union[text, int, Annotated[float, _FINITE], bool, None]
     for _ in range(max(lim.max_depth - 1, 0)):
-        value = Union[text, int, Annotated[float, _FINITE], bool, None,
-                      Annotated[list[value], Meta(max_length=lim.max_array_length)], dict[text, value]]
+        value = Union[
+            text,
+            int,
+            Annotated[float, _FINITE],
+            bool,
+            None,
+            Annotated[list[value], Meta(max_length=lim.max_array_length)],
+            dict[text, value],
+        ]
     return Annotated[dict[text, value], Meta(max_length=lim.max_properties)]
 
 
 def event_type(lim: Limits) -> type:
     """The top level: exactly the known fields, lengths of the ids, the event id a UUID."""
     ident = Annotated[str, Meta(max_length=lim.max_id_length)]
-    return msgspec.defstruct("Event", [
-        ("event_name", Annotated[str, Meta(min_length=1, max_length=lim.max_event_name_length)]),
-        ("user_id", Annotated[str, Meta(min_length=1, max_length=lim.max_id_length)]),
-        ("event_id", Union[uuid.UUID, None], None),  # C parser; the 32-digit form is refused later
-        ("timestamp", Union[datetime, None], None),
-        ("session_id", Union[ident, None], None),
-        ("properties", Union[bounds_type(lim), None], None),
-    ], forbid_unknown_fields=True, gc=False)
+    return msgspec.defstruct(
+        "Event",
+        [
+            ("event_name", Annotated[str, Meta(min_length=1, max_length=lim.max_event_name_length)]),
+            ("user_id", Annotated[str, Meta(min_length=1, max_length=lim.max_id_length)]),
+            ("event_id", Union[uuid.UUID, None], None),  # C parser; the 32-digit form is refused later
+            ("timestamp", Union[datetime, None], None),
+            ("session_id", Union[ident, None], None),
+            ("properties", Union[bounds_type(lim), None], None),
+        ],
+        forbid_unknown_fields=True,
+        gc=False,
+    )
 
 
 _SCALARS = {"string": str, "number": Annotated[float, _FINITE], "integer": int, "boolean": bool, "object": dict}
@@ -56,8 +68,11 @@ _SCALARS = {"string": str, "number": Annotated[float, _FINITE], "integer": int, 
 
 def _compilable(spec: PropertySpec) -> bool:
     """The combinations of options whose meaning a msgspec type states exactly; others stay in Python."""
-    if spec.enum is not None and not (spec.type == "string" and all(type(v) is str for v in spec.enum)
-                                      and all(len(v) <= (spec.max_length or len(v)) for v in spec.enum)):
+    if spec.enum is not None and not (
+        spec.type == "string"
+        and all(type(v) is str for v in spec.enum)
+        and all(len(v) <= (spec.max_length or len(v)) for v in spec.enum)
+    ):
         return False
     if spec.minimum is not None and spec.type not in ("number", "integer"):
         return False
@@ -89,8 +104,7 @@ def _property_type(event: str, spec: PropertySpec) -> Any:
             meta["min_length"] = spec.min_items
         item: Any = Any
         if spec.item_required_keys:
-            item = msgspec.defstruct(f"{event}_{spec.name}_item", [(k, Any) for k in spec.item_required_keys],
-                                   gc=False)
+            item = msgspec.defstruct(f"{event}_{spec.name}_item", [(k, Any) for k in spec.item_required_keys], gc=False)
         elif spec.item_type:
             item = _SCALARS[spec.item_type]
         return Annotated[list[item], Meta(**meta)] if meta else list[item]
@@ -100,9 +114,9 @@ def _property_type(event: str, spec: PropertySpec) -> Any:
 
 @dataclass(frozen=True)
 class CompiledEvent:
-    properties: type | None        # Struct of the typed properties (None: no compilable spec)
-    lists: tuple[str, ...]         # array properties: also `type(value) is list` (convert takes tuples)
-    python_specs: bool             # some spec is not compilable: the reference check runs too
+    properties: type | None  # Struct of the typed properties (None: no compilable spec)
+    lists: tuple[str, ...]  # array properties: also `type(value) is list` (convert takes tuples)
+    python_specs: bool  # some spec is not compilable: the reference check runs too
 
 
 def compile_event(name: str, specs: tuple[PropertySpec, ...]) -> CompiledEvent:
@@ -157,8 +171,13 @@ class FastPath:
                 continue
             name, user, session, ts = ev.event_name, ev.user_id, ev.session_id, ev.timestamp
             # convert takes dict and str subclasses and the 32-digit UUID form; the rules do not
-            if (type(raw) is not dict or type(name) is not str or type(user) is not str or not name.strip()
-                    or (session is not None and type(session) is not str)):
+            if (
+                type(raw) is not dict
+                or type(name) is not str
+                or type(user) is not str
+                or not name.strip()
+                or (session is not None and type(session) is not str)
+            ):
                 add(None)
                 continue
             event = known(name)
@@ -173,8 +192,13 @@ class FastPath:
                 timestamp = received
             else:
                 timestamp = raw["timestamp"]
-                if not (type(timestamp) is str and len(timestamp) in _TS_LENGTHS and timestamp[-1] == "Z"
-                        and timestamp[10] == "T" and timestamp[19] == "."):
+                if not (
+                    type(timestamp) is str
+                    and len(timestamp) in _TS_LENGTHS
+                    and timestamp[-1] == "Z"
+                    and timestamp[10] == "T"
+                    and timestamp[19] == "."
+                ):
                     add(None)
                     continue
                 timestamp = timestamp[:23] + "Z"
@@ -205,8 +229,18 @@ class FastPath:
                 if event.lists and any(type(props.get(k, ())) is not list for k in event.lists if k in props):
                     add(None)
                     continue
-            add({"event_id": event_id, "event_name": name, "timestamp": timestamp, "user_id": user,
-                 "session_id": session or "", "properties": props, "received_at": received, "source": source})
+            add(
+                {
+                    "event_id": event_id,
+                    "event_name": name,
+                    "timestamp": timestamp,
+                    "user_id": user,
+                    "session_id": session or "",
+                    "properties": props,
+                    "received_at": received,
+                    "source": source,
+                }
+            )
         return out
 
     def _struct(self, raw: object):
@@ -236,4 +270,4 @@ def _second_bounds(window: tuple[datetime, datetime]) -> tuple[str, str]:
 
 
 def _fmt(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

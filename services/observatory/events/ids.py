@@ -17,10 +17,10 @@ _VERSION_7, _VARIANT = 0x7 << 76, 0b10 << 62
 def uuid7_int(ms: int, rand80: int) -> int:
     """The 128-bit value of a UUIDv7 from a Unix time in milliseconds and 80 random bits."""
     value = (ms & _MS48) << 80
-    value |= _VERSION_7                         # version 7
-    value |= ((rand80 >> 62) & 0xFFF) << 64     # rand_a, 12 bits
-    value |= _VARIANT                           # RFC 4122 variant
-    value |= rand80 & _RAND_B                   # rand_b, 62 bits
+    value |= _VERSION_7  # version 7
+    value |= ((rand80 >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= _VARIANT  # RFC 4122 variant
+    value |= rand80 & _RAND_B  # rand_b, 62 bits
     return value
 
 
@@ -50,7 +50,7 @@ class IdSource:
         with self._lock:
             if self._at + 10 > len(self._pool):
                 self._pool, self._at = self._random_bytes(BLOCK_BYTES), 0
-            chunk = self._pool[self._at:self._at + 10]
+            chunk = self._pool[self._at : self._at + 10]
             self._at += 10
         return int.from_bytes(chunk, "big")
 
@@ -65,9 +65,14 @@ class IdSource:
             at = self._at
             if at + 10 > len(self._pool):
                 self._pool, at = self._random_bytes(BLOCK_BYTES), 0
-            rand = int.from_bytes(self._pool[at:at + 10], "big")
+            rand = int.from_bytes(self._pool[at : at + 10], "big")
             self._at = at + 10
-        value = ((self._now_ns() // 1_000_000 & _MS48) << 80 | _VERSION_7 | ((rand >> 62) & 0xFFF) << 64
-                 | _VARIANT | rand & _RAND_B)
+        value = (
+            (self._now_ns() // 1_000_000 & _MS48) << 80
+            | _VERSION_7
+            | ((rand >> 62) & 0xFFF) << 64
+            | _VARIANT
+            | rand & _RAND_B
+        )
         h = f"{value:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

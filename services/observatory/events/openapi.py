@@ -20,16 +20,26 @@ def _values(schema: EventSchema) -> dict[str, dict]:
     """PropertyValue0..N: any JSON value nesting at most N more containers (limits.max_depth counts
     `properties` itself as level 1), strings and arrays within their limits."""
     lim = schema.limits
-    scalars = [{"type": "string", "maxLength": lim.max_string_length}, {"type": "number"},
-               {"type": "boolean"}, {"type": "null"}]
+    scalars = [
+        {"type": "string", "maxLength": lim.max_string_length},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
     out = {"PropertyValue0": {"anyOf": scalars}}
     for level in range(1, lim.max_depth):
         inner = _ref(f"PropertyValue{level - 1}")
-        out[f"PropertyValue{level}"] = {"anyOf": [
-            *scalars,
-            {"type": "array", "items": inner},
-            {"type": "object", "additionalProperties": inner,
-             "propertyNames": {"maxLength": lim.max_string_length}}]}
+        out[f"PropertyValue{level}"] = {
+            "anyOf": [
+                *scalars,
+                {"type": "array", "items": inner},
+                {
+                    "type": "object",
+                    "additionalProperties": inner,
+                    "propertyNames": {"maxLength": lim.max_string_length},
+                },
+            ]
+        }
     return out
 
 
@@ -55,8 +65,12 @@ def _typed(spec: PropertySpec) -> dict:
 def _properties(schema: EventSchema, specs: tuple[PropertySpec, ...] = ()) -> dict:
     lim = schema.limits
     top = f"PropertyValue{lim.max_depth - 1}"
-    props = {"type": ["object", "null"], "maxProperties": lim.max_properties,
-             "propertyNames": {"maxLength": lim.max_string_length}, "additionalProperties": _ref(top)}
+    props = {
+        "type": ["object", "null"],
+        "maxProperties": lim.max_properties,
+        "propertyNames": {"maxLength": lim.max_string_length},
+        "additionalProperties": _ref(top),
+    }
     if specs:
         props["properties"] = {s.name: {"allOf": [_ref(top), _typed(s)]} for s in specs}
         required = [s.name for s in specs if s.required]
@@ -70,18 +84,27 @@ def _event(schema: EventSchema, name_schema: dict, specs: tuple[PropertySpec, ..
     lim = schema.limits
     required = ["event_name", "user_id"] + (["properties"] if any(s.required for s in specs) else [])
     return {
-        "type": "object", "additionalProperties": False, "required": required,
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
         "properties": {
             "event_name": name_schema,
-            "event_id": {"type": ["string", "null"], "pattern": UUID_PATTERN,
-                         "description": "a UUID; generated (UUIDv7) when absent"},
-            "timestamp": {"type": ["string", "null"], "format": "date-time",
-                          "description": f"ISO-8601 with a zone, at most {lim.max_past_days} days in the past "
-                                         f"and {lim.max_future_seconds} s ahead of the server; default: receive time"},
+            "event_id": {
+                "type": ["string", "null"],
+                "pattern": UUID_PATTERN,
+                "description": "a UUID; generated (UUIDv7) when absent",
+            },
+            "timestamp": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": f"ISO-8601 with a zone, at most {lim.max_past_days} days in the past "
+                f"and {lim.max_future_seconds} s ahead of the server; default: receive time",
+            },
             "user_id": {"type": "string", "minLength": 1, "maxLength": lim.max_id_length},
             "session_id": {"type": ["string", "null"], "maxLength": lim.max_id_length},
             "properties": _properties(schema, specs),
-        }}
+        },
+    }
 
 
 def components(schema: EventSchema, strict: bool = False) -> dict[str, dict]:
@@ -95,9 +118,20 @@ def components(schema: EventSchema, strict: bool = False) -> dict[str, dict]:
         out[key] = _event(schema, {"const": name}, specs)
         variants.append(_ref(key))
     if not strict:
-        out["CustomEvent"] = _event(schema, {"type": "string", "minLength": 1, "maxLength": lim.max_event_name_length,
-                                             "pattern": r"\S", "not": {"enum": sorted(schema.events)}})
+        out["CustomEvent"] = _event(
+            schema,
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": lim.max_event_name_length,
+                "pattern": r"\S",
+                "not": {"enum": sorted(schema.events)},
+            },
+        )
         variants.append(_ref("CustomEvent"))
-    out["Event"] = {"anyOf": variants, "description": "a known event with its typed properties"
-                    + ("" if strict else ", or a custom event (any other name)")}
+    out["Event"] = {
+        "anyOf": variants,
+        "description": "a known event with its typed properties"
+        + ("" if strict else ", or a custom event (any other name)"),
+    }
     return out

@@ -79,4 +79,3 @@ def parse_schema(doc: dict) -> EventSchema:
         props = (spec or {}).get("properties") or {}
         events[name] = tuple(_property(name, p, raw or {}) for p, raw in props.items())
     return EventSchema(limits=limits, events=events)
-

@@ -16,16 +16,28 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from observatory.events.compiled import FastPath
 from observatory.events.schema import EventSchema, PropertySpec
 
 TOP_LEVEL = {"event_name", "event_id", "timestamp", "user_id", "session_id", "properties"}
 REASON_CODES = (
-    "not_an_object", "unknown_field", "missing_field", "invalid_field", "name_too_long", "unknown_event",
-    "invalid_event_id", "invalid_timestamp", "timestamp_out_of_window", "too_many_properties",
-    "string_too_long", "too_deep", "array_too_long", "missing_property", "invalid_property",
+    "not_an_object",
+    "unknown_field",
+    "missing_field",
+    "invalid_field",
+    "name_too_long",
+    "unknown_event",
+    "invalid_event_id",
+    "invalid_timestamp",
+    "timestamp_out_of_window",
+    "too_many_properties",
+    "string_too_long",
+    "too_deep",
+    "array_too_long",
+    "missing_property",
+    "invalid_property",
 )
 
 
@@ -41,7 +53,7 @@ ValidatedEvent = dict
 def format_ts(ts: datetime) -> str:
     """UTC, millisecond precision, `Z` suffix: 2026-11-23T10:00:00.123Z."""
     if ts.utcoffset():
-        ts = ts.astimezone(timezone.utc)
+        ts = ts.astimezone(UTC)
     return ts.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
@@ -82,8 +94,10 @@ class Validator:
 
     def validate_many(self, events: list, received_at: datetime, source: str) -> list[ValidatedEvent | Rejection]:
         """Validate a request's events; the receive time and the timestamp window are computed once."""
-        window = (received_at - timedelta(days=self.limits.max_past_days),
-                  received_at + timedelta(seconds=self.limits.max_future_seconds))
+        window = (
+            received_at - timedelta(days=self.limits.max_past_days),
+            received_at + timedelta(seconds=self.limits.max_future_seconds),
+        )
         received = format_ts(received_at)
         if type(events) is not list:
             events = list(events)
@@ -95,8 +109,10 @@ class Validator:
 
     def validate_reference(self, events: list, received_at: datetime, source: str) -> list[ValidatedEvent | Rejection]:
         """The reference rules alone, without the compiled path (the tests hold the two together)."""
-        window = (received_at - timedelta(days=self.limits.max_past_days),
-                  received_at + timedelta(seconds=self.limits.max_future_seconds))
+        window = (
+            received_at - timedelta(days=self.limits.max_past_days),
+            received_at + timedelta(seconds=self.limits.max_future_seconds),
+        )
         received = format_ts(received_at)
         return [self._one(raw, received_at, received, window, source) for raw in events]
 
@@ -106,8 +122,10 @@ class Validator:
             return Rejection("not_an_object", "each event must be a JSON object")
         if not raw.keys() <= TOP_LEVEL:
             extra = raw.keys() - TOP_LEVEL
-            return Rejection("unknown_field", f"unknown top-level field(s): {', '.join(sorted(extra))}; "
-                             "put custom data in `properties`")
+            return Rejection(
+                "unknown_field",
+                f"unknown top-level field(s): {', '.join(sorted(extra))}; put custom data in `properties`",
+            )
         name = raw.get("event_name")
         if type(name) is not str or not name.strip():
             return Rejection("missing_field", "`event_name` is required and must be a non-empty string")
@@ -136,11 +154,13 @@ class Validator:
             except ValueError as exc:
                 return Rejection("invalid_timestamp", f"`timestamp`: {exc}")
             if ts < window[0]:
-                return Rejection("timestamp_out_of_window",
-                                 f"`timestamp` is more than {lim.max_past_days} days in the past")
+                return Rejection(
+                    "timestamp_out_of_window", f"`timestamp` is more than {lim.max_past_days} days in the past"
+                )
             if ts > window[1]:
-                return Rejection("timestamp_out_of_window",
-                                 f"`timestamp` is more than {lim.max_future_seconds} s in the future")
+                return Rejection(
+                    "timestamp_out_of_window", f"`timestamp` is more than {lim.max_future_seconds} s in the future"
+                )
             timestamp = format_ts(ts)
 
         user = raw.get("user_id")
@@ -198,8 +218,9 @@ class Validator:
                 kind = type(sub)
                 if kind is str:
                     if len(sub) > lim.max_string_length:
-                        return Rejection("string_too_long",
-                                         f"`{_join(path, key)}` is longer than {lim.max_string_length} characters")
+                        return Rejection(
+                            "string_too_long", f"`{_join(path, key)}` is longer than {lim.max_string_length} characters"
+                        )
                 elif kind is dict or kind is list:
                     stack.append((sub, _join(path, key), depth + 1))
                 elif kind is float and not math.isfinite(sub):

@@ -13,8 +13,10 @@ GET  /v1/churn/users                  ?limit=100 -> the users most at risk at th
 Errors: {"error": code, "message": text, ...}: 401/403 (keys), 404 unknown_metric / unknown_report,
 422 invalid_parameter / insufficient_history (with `needed` and `have`), 429 rate_limited and
 503 busy (Retry-After), 503 store_unavailable, 502 report_not_sent.
-"""
 
+Long because it is the one router of the read API: every route's typed parameters, response
+model and documented errors (what the OpenAPI document and Schemathesis check).
+"""
 
 import asyncio
 import inspect
@@ -34,7 +36,8 @@ from observatory.forecaster.service import ForecastService
 from observatory.forecaster.workpool import Busy
 from observatory.ingest.auth import RateLimiter
 from observatory.settings import ReportSettings
-from observatory.store.analytics import GRANULARITIES, ParameterError, Query as SqlQuery, parse_params, queries
+from observatory.store.analytics import GRANULARITIES, ParameterError, parse_params, queries
+from observatory.store.analytics import Query as SqlQuery
 
 log = logging.getLogger("observatory.forecaster")
 Granularity = Literal["day", "hour"]
@@ -46,9 +49,14 @@ def _invalid(parameter: str, message: str) -> ApiError:
 
 
 def _insufficient(metric: str, exc: InsufficientHistory) -> ApiError:
-    return ApiError(422, "insufficient_history",
-                    f"{metric}: {exc.have} complete {exc.granularity}s of history, at least {exc.needed} needed",
-                    needed=exc.needed, have=exc.have, granularity=exc.granularity)
+    return ApiError(
+        422,
+        "insufficient_history",
+        f"{metric}: {exc.have} complete {exc.granularity}s of history, at least {exc.needed} needed",
+        needed=exc.needed,
+        have=exc.have,
+        granularity=exc.granularity,
+    )
 
 
 def _unknown_metric(metric: str) -> ApiError:
@@ -68,8 +76,12 @@ def _busy(exc: Busy) -> ApiError:
 def _limited(limiter: RateLimiter, principal: Principal, what: str) -> None:
     wait = limiter.take(principal.name, 1)
     if wait:
-        raise ApiError(429, "rate_limited", f"{what} rate limit reached for key {principal.name!r}",
-                       headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"{what} rate limit reached for key {principal.name!r}",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
 
 
 def _periods(name: str, value: int | None, g: str, service: ForecastService) -> int:
@@ -89,24 +101,49 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
     per_hour = reports.per_hour if reports else 10.0
     sends = RateLimiter(per_hour / 3600, max(1.0, min(per_hour, 3.0)))
 
-    @router.get("/v1/forecast", summary="Forecastable metrics and the models in cache",
-                response_model=schemas.MetricList, dependencies=[read])
+    @router.get(
+        "/v1/forecast",
+        summary="Forecastable metrics and the models in cache",
+        response_model=schemas.MetricList,
+        dependencies=[read],
+    )
     async def list_metrics() -> dict:
-        return {"metrics": [*BASE_METRICS, "events:<event_name>"],
-                "event_names": sorted(service.event_names),
-                "scheduled": s.metric_list(),
-                "models": [{"metric": m.metric, "granularity": m.granularity, "fitted_at": m.fitted_at.isoformat(),
-                            "history_points": m.history_points} for m in service.models.values()]}
+        return {
+            "metrics": [*BASE_METRICS, "events:<event_name>"],
+            "event_names": sorted(service.event_names),
+            "scheduled": s.metric_list(),
+            "models": [
+                {
+                    "metric": m.metric,
+                    "granularity": m.granularity,
+                    "fitted_at": m.fitted_at.isoformat(),
+                    "history_points": m.history_points,
+                }
+                for m in service.models.values()
+            ],
+        }
 
-    @router.get("/v1/forecast/{metric}", summary="Forecast with a band, plus model metadata",
-                response_model=schemas.Forecast, dependencies=[read],
-                responses=error_responses(404, 422, 503, e404="unknown metric",
-                                          e422="bad parameter or too little history",
-                                          e503="the fit pool is busy, or the store is unavailable"))
-    async def get_forecast(metric: str,
-                           periods: Annotated[int | None, Query(ge=1, le=most, description="buckets ahead (default "
-                                                                "30 days or 24 hours)")] = None,
-                           granularity: Annotated[Granularity, Query(description="day or hour")] = "day"):
+    @router.get(
+        "/v1/forecast/{metric}",
+        summary="Forecast with a band, plus model metadata",
+        response_model=schemas.Forecast,
+        dependencies=[read],
+        responses=error_responses(
+            404,
+            422,
+            503,
+            e404="unknown metric",
+            e422="bad parameter or too little history",
+            e503="the fit pool is busy, or the store is unavailable",
+        ),
+    )
+    async def get_forecast(
+        metric: str,
+        periods: Annotated[
+            int | None, Query(ge=1, le=most, description="buckets ahead (default 30 days or 24 hours)")
+        ] = None,
+        granularity: Annotated[Granularity, Query(description="day or hour")] = "day",
+    ):
         n = _periods("periods", periods, granularity, service)
         try:
             model = await service.forecast(metric, granularity, wait=False)
@@ -118,24 +155,37 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
             raise _busy(exc) from None
         except Exception as exc:  # noqa: BLE001
             raise _store_error(exc) from None
-        return {"metric": metric, "granularity": granularity, "periods": n, "points": model.points(n),
-                "model": model.metadata(s)}
+        return {
+            "metric": metric,
+            "granularity": granularity,
+            "periods": n,
+            "points": model.points(n),
+            "model": model.metadata(s),
+        }
 
-    @router.get("/v1/backtest/{metric}", summary="Rolling-origin backtest against seasonal naive",
-                response_model=schemas.Backtest,
-                responses=error_responses(404, 422, 429, 503, e404="unknown metric",
-                                          e503="the fit pool is busy, or the store is unavailable"))
-    async def get_backtest(metric: str, principal: Annotated[Principal, read],
-                           granularity: Annotated[Granularity, Query()] = "day",
-                           horizon: Annotated[int | None, Query(ge=1, le=most, description="buckets per fold")] = None,
-                           folds: Annotated[int, Query(ge=1, le=20)] = 5):
+    @router.get(
+        "/v1/backtest/{metric}",
+        summary="Rolling-origin backtest against seasonal naive",
+        response_model=schemas.Backtest,
+        responses=error_responses(
+            404, 422, 429, 503, e404="unknown metric", e503="the fit pool is busy, or the store is unavailable"
+        ),
+    )
+    async def get_backtest(
+        metric: str,
+        principal: Annotated[Principal, read],
+        granularity: Annotated[Granularity, Query()] = "day",
+        horizon: Annotated[int | None, Query(ge=1, le=most, description="buckets per fold")] = None,
+        folds: Annotated[int, Query(ge=1, le=20)] = 5,
+    ):
         h = _periods("horizon", horizon, granularity, service)
         _limited(backtests, principal, "backtest")
         try:
             await asyncio.to_thread(service.check_metric, metric)
             series = await asyncio.to_thread(service.history, metric, granularity, None, h * folds)
-            result = await service.pool.run(backtest, series, granularity, h, folds, service.min_points(granularity),
-                                            service.config, wait=False)
+            result = await service.pool.run(
+                backtest, series, granularity, h, folds, service.min_points(granularity), service.config, wait=False
+            )
         except UnknownMetric:
             raise _unknown_metric(metric) from None
         except InsufficientHistory as exc:
@@ -146,16 +196,24 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
             raise _store_error(exc) from None
         return {"metric": metric, **result.as_dict()}
 
-    @router.get("/v1/analytics", summary="Analytics queries and their parameters", response_model=schemas.QueryList,
-                dependencies=[read])
+    @router.get(
+        "/v1/analytics",
+        summary="Analytics queries and their parameters",
+        response_model=schemas.QueryList,
+        dependencies=[read],
+    )
     async def list_queries() -> dict:
         return {"queries": [q.info() for q in queries().values()]}
 
     for q in queries().values():
         _add_query_route(router, service, q, read)
 
-    @router.get("/v1/churn", summary="Churn risk per segment (newest monthly scoring) and the model's evaluation",
-                dependencies=[read], responses=error_responses(404, 503))
+    @router.get(
+        "/v1/churn",
+        summary="Churn risk per segment (newest monthly scoring) and the model's evaluation",
+        dependencies=[read],
+        responses=error_responses(404, 503),
+    )
     async def get_churn() -> dict:
         if churn is None:
             raise ApiError(404, "churn_disabled", "churn scoring is off (OBS_FORECASTER_CHURN=false)")
@@ -164,26 +222,40 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
         except Exception as exc:  # noqa: BLE001
             raise _store_error(exc) from None
         if not rows["rows"]:
-            return {"cutoff": None, "segments": {}, "model": None,
-                    "message": "no churn scores yet: the forecaster scores monthly once it has "
-                               f"{churn.min_users} active users at two consecutive month starts"}
+            return {
+                "cutoff": None,
+                "segments": {},
+                "model": None,
+                "message": "no churn scores yet: the forecaster scores monthly once it has "
+                f"{churn.min_users} active users at two consecutive month starts",
+            }
         segments: dict[str, list] = {}
         for r in rows["rows"]:
             segments.setdefault(r["segment"], []).append(
-                {k: r[k] for k in ("value", "users", "mean_probability", "at_risk")})
-        return {"cutoff": rows["rows"][0]["cutoff"], "segments": segments,
-                "model": churn.last.as_dict() if churn.last else None}
+                {k: r[k] for k in ("value", "users", "mean_probability", "at_risk")}
+            )
+        return {
+            "cutoff": rows["rows"][0]["cutoff"],
+            "segments": segments,
+            "model": churn.last.as_dict() if churn.last else None,
+        }
 
-    @router.get("/v1/churn/users", summary="Users most at risk of churning at the newest cutoff",
-                dependencies=[read], responses=error_responses(404, 422, 503))
+    @router.get(
+        "/v1/churn/users",
+        summary="Users most at risk of churning at the newest cutoff",
+        dependencies=[read],
+        responses=error_responses(404, 422, 503),
+    )
     async def get_churn_users(limit: Annotated[int, Query(ge=1, le=10_000, description="rows")] = 100) -> dict:
         if churn is None:
             raise ApiError(404, "churn_disabled", "churn scoring is off (OBS_FORECASTER_CHURN=false)")
         db = service.analytics.database
-        sql = (f"SELECT cutoff, user_id, probability, country, device_type, source, plan, recency_days, frequency, "
-               f"monetary, sessions, support_tickets, refunds, payment_failures FROM {db}.churn_scores FINAL "
-               f"WHERE cutoff = (SELECT max(cutoff) FROM {db}.churn_scores) "
-               "ORDER BY probability DESC, user_id LIMIT {n:UInt32}")
+        sql = (
+            f"SELECT cutoff, user_id, probability, country, device_type, source, plan, recency_days, frequency, "
+            f"monetary, sessions, support_tickets, refunds, payment_failures FROM {db}.churn_scores FINAL "
+            f"WHERE cutoff = (SELECT max(cutoff) FROM {db}.churn_scores) "
+            "ORDER BY probability DESC, user_id LIMIT {n:UInt32}"
+        )
         try:
             result = await asyncio.to_thread(service.analytics.client.query, sql, parameters={"n": limit})
         except Exception as exc:  # noqa: BLE001
@@ -193,16 +265,23 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
             u["cutoff"] = u["cutoff"].isoformat()
         return {"users": users}
 
-    @router.post("/v1/reports/{kind}", summary="Send the daily, weekly or monthly KPI report now",
-                 description="Goes to OBS_REPORT_RECIPIENTS; `to` may narrow that list, never add to it.",
-                 response_model=schemas.ReportSent,
-                 responses=error_responses(403, 404, 422, 429, 502, e403="a recipient outside "
-                                           "OBS_REPORT_RECIPIENTS, or a key without the admin scope"))
-    async def post_report(kind: Annotated[str, Path(description="daily, weekly (+ PDF) or monthly (+ PDF)")], principal: Annotated[Principal, admin],
-                          to: Annotated[str | None, Query(description="comma-separated subset of the configured "
-                                                          "recipients")] = None):
+    @router.post(
+        "/v1/reports/{kind}",
+        summary="Send the daily, weekly or monthly KPI report now",
+        description="Goes to OBS_REPORT_RECIPIENTS; `to` may narrow that list, never add to it.",
+        response_model=schemas.ReportSent,
+        responses=error_responses(
+            403, 404, 422, 429, 502, e403="a recipient outside OBS_REPORT_RECIPIENTS, or a key without the admin scope"
+        ),
+    )
+    async def post_report(
+        kind: Annotated[str, Path(description="daily, weekly (+ PDF) or monthly (+ PDF)")],
+        principal: Annotated[Principal, admin],
+        to: Annotated[str | None, Query(description="comma-separated subset of the configured recipients")] = None,
+    ):
         from observatory.reports.kpis import KINDS
         from observatory.reports.mail import ReportError, send_report
+
         if kind not in KINDS:
             raise ApiError(404, "unknown_report", f"unknown report {kind!r}", reports=list(KINDS))
         if reports is None or not reports.recipient_list():
@@ -211,12 +290,16 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
         wanted = [r.strip() for r in to.split(",") if r.strip()] if to else allowed
         outside = sorted({r for r in wanted if r.lower() not in {a.lower() for a in allowed}})
         if outside or not wanted:
-            raise ApiError(403, "recipient_not_allowed", f"{len(outside)} recipient(s) not in OBS_REPORT_RECIPIENTS"
-                           if outside else "no recipient left")
+            raise ApiError(
+                403,
+                "recipient_not_allowed",
+                f"{len(outside)} recipient(s) not in OBS_REPORT_RECIPIENTS" if outside else "no recipient left",
+            )
         _limited(sends, principal, "report")
         try:
-            report = await asyncio.to_thread(send_report, kind, service.analytics, reports, service.clock(),
-                                             service, wanted)
+            report = await asyncio.to_thread(
+                send_report, kind, service.analytics, reports, service.clock(), service, wanted
+            )
         except ReportError as exc:
             service.metrics.report_failures.labels(kind).inc()
             raise ApiError(exc.status, "report_not_sent", str(exc)) from None
@@ -228,18 +311,24 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
 
 
 _DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$"
+
+
 def _params() -> dict:
     """Every analytics parameter, typed (fresh objects per route)."""
     return {
-        "start": (str | None, Query(pattern=_DATE, description="ISO-8601 date or date-time with zone; "
-                                                              "default: end - 30 days")),
+        "start": (
+            str | None,
+            Query(pattern=_DATE, description="ISO-8601 date or date-time with zone; default: end - 30 days"),
+        ),
         "end": (str | None, Query(pattern=_DATE, description="exclusive; default: the next UTC midnight")),
         "granularity": (Literal[GRANULARITIES] | None, Query(description="default day")),
         "limit": (int | None, Query(ge=1, le=1000, description="top-N size (default 10)")),
         "window_seconds": (int | None, Query(ge=1, le=366 * 86400, description="funnel window (default 7 days)")),
         "event_name": (str, Query(pattern=r"^[A-Za-z0-9_.:-]{1,200}$")),
-        "dimension": (Literal["device_type", "browser", "os", "country"] | None,
-                      Query(description="web_breakdown: default device_type")),
+        "dimension": (
+            Literal["device_type", "browser", "os", "country"] | None,
+            Query(description="web_breakdown: default device_type"),
+        ),
     }
 
 
@@ -269,11 +358,17 @@ def _add_query_route(router: APIRouter, service: ForecastService, q: SqlQuery, r
     for name in names:
         kind, spec = specs[name]
         default = inspect.Parameter.empty if kind is str else None
-        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                            annotation=Annotated[kind, spec]))
+        parameters.append(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, spec])
+        )
     run.__signature__ = inspect.Signature(parameters)
     run.__name__ = f"analytics_{q.name}"
-    router.add_api_route(f"/v1/analytics/{q.name}", run, methods=["GET"], summary=q.description[:120] or q.name,
-                         response_model=schemas.QueryResult, dependencies=[read],
-                         responses=error_responses(422, 503))
-
+    router.add_api_route(
+        f"/v1/analytics/{q.name}",
+        run,
+        methods=["GET"],
+        summary=q.description[:120] or q.name,
+        response_model=schemas.QueryResult,
+        dependencies=[read],
+        responses=error_responses(422, 503),
+    )

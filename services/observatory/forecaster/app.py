@@ -13,20 +13,20 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
 from observatory import __version__
+from observatory.api_keys import Access
 from observatory.churn.service import ChurnService
 from observatory.forecaster.api import forecaster_router
 from observatory.forecaster.scheduler import Scheduler
-from observatory.forecaster.sql_api import ReadOnlyStore, query_router
 from observatory.forecaster.service import ForecastService
-from observatory.api_keys import Access
+from observatory.forecaster.sql_api import ReadOnlyStore, query_router
+from observatory.listeners import Listeners, private_app, public_app
 from observatory.metrics import ForecasterMetrics, new_registry
 from observatory.middleware import MetricsMiddleware, RequestContextMiddleware, instrument_app
-from observatory.store.tracing import traced_clickhouse
-from observatory.listeners import Listeners, private_app, public_app
 from observatory.settings import ApiSettings, ForecasterSettings, ReportSettings, StoreSettings
 from observatory.store.analytics import Analytics
 from observatory.store.client import connect
 from observatory.store.migrate import migrate
+from observatory.store.tracing import traced_clickhouse
 
 log = logging.getLogger("observatory.forecaster")
 
@@ -38,7 +38,7 @@ class Forecaster:
     router: APIRouter
     metrics: ForecasterMetrics
     client: object
-    sql: ReadOnlyStore | None = None        # POST /v1/query's read-only session
+    sql: ReadOnlyStore | None = None  # POST /v1/query's read-only session
     churn: ChurnService | None = None
 
     def close(self) -> None:
@@ -51,15 +51,22 @@ class Forecaster:
 def _event_names(settings: ForecasterSettings) -> set[str]:
     try:
         from observatory.events_io import load_schema
+
         return set(load_schema(settings.schema_path).events)
     except Exception as exc:  # noqa: BLE001 - events:<name> then needs data to be known
         log.warning("event schema not loaded (%s): events:<name> metrics are known once data exists", exc)
         return set()
 
 
-def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registry: CollectorRegistry,
-                     reports: ReportSettings | None = None, *, clock: Callable[[], datetime] | None = None,
-                     client=None) -> Forecaster:
+def build_forecaster(
+    settings: ForecasterSettings,
+    store: StoreSettings,
+    registry: CollectorRegistry,
+    reports: ReportSettings | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    client=None,
+) -> Forecaster:
     """Open the store (or use `client`), apply migrations, and assemble service, routes, scheduler.
     In all-in-one pass the same StoreSettings as the consumer: a second client on the same chDB
     folder in the same process is fine."""
@@ -70,13 +77,20 @@ def build_forecaster(settings: ForecasterSettings, store: StoreSettings, registr
     churn = ChurnService(service.analytics, registry, min_users=settings.churn_min_users) if settings.churn else None
     scheduler = Scheduler(service, reports, clock, churn=churn)
     router, sql = forecaster_router(service, reports, churn), ReadOnlyStore(store)
-    router.include_router(query_router(sql))   # POST /v1/query: read-only SQL for a read key
+    router.include_router(query_router(sql))  # POST /v1/query: read-only SQL for a read key
     return Forecaster(service, scheduler, router, metrics, client, sql, churn)
 
 
-def create_app(settings: ForecasterSettings, store: StoreSettings, reports: ReportSettings | None = None, *,
-               registry: CollectorRegistry | None = None, clock: Callable[[], datetime] | None = None,
-               schedule: bool = True, api: ApiSettings | None = None) -> Listeners:
+def create_app(
+    settings: ForecasterSettings,
+    store: StoreSettings,
+    reports: ReportSettings | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    clock: Callable[[], datetime] | None = None,
+    schedule: bool = True,
+    api: ApiSettings | None = None,
+) -> Listeners:
     """Public listener: health only. Private listener: the read API (keys), /metrics, docs."""
     registry = registry or new_registry("forecaster", __version__)
     api = api or ApiSettings()
@@ -86,8 +100,13 @@ def create_app(settings: ForecasterSettings, store: StoreSettings, reports: Repo
     async def lifespan(app: FastAPI):
         if schedule:
             await fc.scheduler.start()
-        log.info("forecaster ready", extra={"public": f"{settings.host}:{settings.port}",
-                                            "private": f"{settings.private_host}:{settings.private_port}"})
+        log.info(
+            "forecaster ready",
+            extra={
+                "public": f"{settings.host}:{settings.port}",
+                "private": f"{settings.private_host}:{settings.private_port}",
+            },
+        )
         yield
         await fc.scheduler.stop()
         fc.close()
@@ -97,8 +116,15 @@ def create_app(settings: ForecasterSettings, store: StoreSettings, reports: Repo
         checks["scheduler"] = fc.scheduler.running
     title = "Observatory forecaster"
     public = public_app(title, "Health of the forecaster (its API is on the private listener).", checks)
-    private = private_app(title, DESCRIPTION, checks, registry, Access(api.read_keys(), api.write_hashes()),
-                          lifespan=lifespan, routers=[fc.router])
+    private = private_app(
+        title,
+        DESCRIPTION,
+        checks,
+        registry,
+        Access(api.read_keys(), api.write_hashes()),
+        lifespan=lifespan,
+        routers=[fc.router],
+    )
     private.state.forecaster = fc
     for app in (public, private):
         app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
@@ -107,5 +133,7 @@ def create_app(settings: ForecasterSettings, store: StoreSettings, reports: Repo
     return Listeners(public, private)
 
 
-DESCRIPTION = ("Prophet forecasts of business metrics, analytics KPIs, anomaly gauges, reports. Every route "
-               "below /v1 needs a read key (`Authorization: Bearer <key>`, OBS_API_KEYS); reports need admin.")
+DESCRIPTION = (
+    "Prophet forecasts of business metrics, analytics KPIs, anomaly gauges, reports. Every route "
+    "below /v1 needs a read key (`Authorization: Bearer <key>`, OBS_API_KEYS); reports need admin."
+)

@@ -38,11 +38,11 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
 @dataclass(frozen=True)
 class Calibration:
     level: float
-    scale: str                # absolute | relative
+    scale: str  # absolute | relative
     quantile: float
-    floor: float              # relative scale: smallest s
+    floor: float  # relative scale: smallest s
     scores: int
-    coverage: float | None    # leave-one-fold-out coverage on the folds (None: too few folds)
+    coverage: float | None  # leave-one-fold-out coverage on the folds (None: too few folds)
 
     def scale_of(self, yhat: np.ndarray) -> np.ndarray:
         yhat = np.asarray(yhat, dtype=float)
@@ -53,9 +53,14 @@ class Calibration:
         return np.clip(yhat - half, 0, None), yhat + half
 
     def as_dict(self) -> dict:
-        return {"method": "split_conformal", "level": self.level, "scale": self.scale,
-                "quantile": round(self.quantile, 6), "scores": self.scores,
-                "coverage": None if self.coverage is None else round(self.coverage, 4)}
+        return {
+            "method": "split_conformal",
+            "level": self.level,
+            "scale": self.scale,
+            "quantile": round(self.quantile, 6),
+            "scores": self.scores,
+            "coverage": None if self.coverage is None else round(self.coverage, 4),
+        }
 
 
 def _scores(folds: list[tuple[np.ndarray, np.ndarray]], scale: str, floor: float) -> list[np.ndarray]:
@@ -90,8 +95,9 @@ def calibrate(folds: list[tuple[np.ndarray, np.ndarray]], level: float, typical:
         scores = np.concatenate(_scores(folds, scale, floor))
         q = conformal_quantile(scores, level)
         predicted = np.concatenate([p for _, p in folds])
-        width = q * float(np.mean(np.ones_like(predicted) if scale == "absolute"
-                                  else np.maximum(np.abs(predicted), floor)))
+        width = q * float(
+            np.mean(np.ones_like(predicted) if scale == "absolute" else np.maximum(np.abs(predicted), floor))
+        )
         if best is None or width < best[0]:
             best = (width, scale, q)
     _, scale, q = best

@@ -31,9 +31,9 @@ class CandidateError(Exception):
 
 @dataclass
 class Forecast:
-    fitted: np.ndarray    # in-sample values for the training buckets
-    future: np.ndarray    # the `periods` buckets after them
-    lower: np.ndarray | None = None   # Prophet's own band (only with band=True)
+    fitted: np.ndarray  # in-sample values for the training buckets
+    future: np.ndarray  # the `periods` buckets after them
+    lower: np.ndarray | None = None  # Prophet's own band (only with band=True)
     upper: np.ndarray | None = None
 
 
@@ -46,6 +46,7 @@ def _naive(y: np.ndarray, periods: int, m: int) -> Forecast:
 def _ets(y: np.ndarray, periods: int, granularity: str, config: ModelConfig) -> Forecast:
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
     window = config.pick(config.ets_window, granularity)
     train = y[-window:]
     n = len(train)
@@ -57,11 +58,16 @@ def _ets(y: np.ndarray, periods: int, granularity: str, config: ModelConfig) -> 
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)
         try:
-            fit = ExponentialSmoothing(train, trend="add", damped_trend=True, seasonal="add" if m else None,
-                                       seasonal_periods=m, initialization_method="heuristic" if m else "estimated"
-                                       ).fit(use_brute=False)   # brute-force start values: 1/3 of the time, no gain here
+            fit = ExponentialSmoothing(
+                train,
+                trend="add",
+                damped_trend=True,
+                seasonal="add" if m else None,
+                seasonal_periods=m,
+                initialization_method="heuristic" if m else "estimated",
+            ).fit(use_brute=False)  # brute-force start values: 1/3 of the time, no gain here
             future = np.asarray(fit.forecast(periods), dtype=float)
-            fitted = np.concatenate([y[:len(y) - n], np.asarray(fit.fittedvalues, dtype=float)])
+            fitted = np.concatenate([y[: len(y) - n], np.asarray(fit.fittedvalues, dtype=float)])
         except (ValueError, np.linalg.LinAlgError) as exc:
             raise CandidateError(f"ets: {exc}") from exc
     if not np.isfinite(future).all():
@@ -77,8 +83,9 @@ def _prophet(history: pd.DataFrame, periods: int, granularity: str, config: Mode
     return Forecast(yhat[:n], yhat[n:], lower, upper)
 
 
-def forecast(name: str, history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig,
-             band: bool = False) -> Forecast:
+def forecast(
+    name: str, history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig, band: bool = False
+) -> Forecast:
     """Fit `name` on history (ds, y; already cut to the training window) and forecast `periods` ahead."""
     y = history["y"].to_numpy(dtype=float)
     if name == "prophet":
@@ -98,15 +105,18 @@ def forecast(name: str, history: pd.DataFrame, periods: int, granularity: str, c
     return out
 
 
-def forecast_all(names: tuple[str, ...], history: pd.DataFrame, periods: int, granularity: str,
-                 config: ModelConfig) -> dict[str, np.ndarray | CandidateError]:
+def forecast_all(
+    names: tuple[str, ...], history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig
+) -> dict[str, np.ndarray | CandidateError]:
     """Future values of several candidates on the same history; the ensemble reuses prophet and ets.
     A candidate that fails maps to its CandidateError."""
     out: dict[str, np.ndarray | CandidateError] = {}
     quick = replace(config, uncertainty_samples=0)
     for name in [n for n in names if n != "ensemble"] + (["ensemble"] if "ensemble" in names else []):
         if name == "ensemble":
-            parts = [out.get(n) if n in out else _try(n, history, periods, granularity, quick) for n in ("prophet", "ets")]
+            parts = [
+                out.get(n) if n in out else _try(n, history, periods, granularity, quick) for n in ("prophet", "ets")
+            ]
             bad = [p for p in parts if isinstance(p, CandidateError)]
             out[name] = bad[0] if bad else np.mean(parts, axis=0)
         else:

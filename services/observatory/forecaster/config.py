@@ -8,9 +8,13 @@ from observatory.settings import ForecasterSettings
 
 def model_config(settings: ForecasterSettings) -> ModelConfig:
     return ModelConfig(
-        seasonality_mode=settings.seasonality_mode, interval_width=settings.interval_width,
-        uncertainty_samples=settings.uncertainty_samples, candidates=settings.candidate_list(),
+        seasonality_mode=settings.seasonality_mode,
+        interval_width=settings.interval_width,
+        uncertainty_samples=settings.uncertainty_samples,
+        candidates=settings.candidate_list(),
         selection_folds=settings.backtest_folds,
         selection_horizon=(settings.backtest_horizon_days, settings.backtest_horizon_hours),
-        history=(settings.history_days, settings.history_hours), holidays=settings.holiday_countries(),
-        yearly_min_days=settings.yearly_min_days)
+        history=(settings.history_days, settings.history_hours),
+        holidays=settings.holiday_countries(),
+        yearly_min_days=settings.yearly_min_days,
+    )

@@ -37,28 +37,43 @@ def read_series(path: Path, granularity: str) -> pd.DataFrame:
     for name, bad in (("ds", ds.isna()), ("y", y.isna() | y.abs().eq(float("inf")))):
         if bad.any():
             i = int(bad.idxmax())
-            raise CsvError(f"{path}: line {i + 2}: {name} {raw[name].iloc[i]!r} is not a "
-                           f"{'timestamp' if name == 'ds' else 'finite number'} ({int(bad.sum())} such row(s))")
-    frame = pd.DataFrame({"ds": ds.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]"), "y": y.astype(float)})
+            raise CsvError(
+                f"{path}: line {i + 2}: {name} {raw[name].iloc[i]!r} is not a "
+                f"{'timestamp' if name == 'ds' else 'finite number'} ({int(bad.sum())} such row(s))"
+            )
+    frame = pd.DataFrame(
+        {"ds": ds.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]"), "y": y.astype(float)}
+    )
     frame = frame.sort_values("ds", kind="stable").reset_index(drop=True)
     floor = frame["ds"].dt.floor(FREQ[granularity])
     if (floor != frame["ds"]).any():
         i = int((floor != frame["ds"]).idxmax())
-        raise CsvError(f"{path}: {frame['ds'].iloc[i]} is not the start of a{'n hour' if granularity == 'hour' else ' day'}"
-                       f" (--granularity {granularity})")
+        raise CsvError(
+            f"{path}: {frame['ds'].iloc[i]} is not the start of a{'n hour' if granularity == 'hour' else ' day'}"
+            f" (--granularity {granularity})"
+        )
     dup = frame["ds"].duplicated()
     if dup.any():
         raise CsvError(f"{path}: {frame['ds'][dup].iloc[0]} appears more than once ({int(dup.sum())} duplicate(s))")
     full = pd.date_range(frame["ds"].iloc[0], frame["ds"].iloc[-1], freq=FREQ[granularity])
     if len(full) != len(frame):
         gaps = full.difference(pd.DatetimeIndex(frame["ds"]))
-        raise CsvError(f"{path}: {len(gaps)} missing {granularity}(s), the first {gaps[0]} (fill them in the file, "
-                       "e.g. with 0 for a count)")
+        raise CsvError(
+            f"{path}: {len(gaps)} missing {granularity}(s), the first {gaps[0]} (fill them in the file, "
+            "e.g. with 0 for a count)"
+        )
     return frame
 
 
-def backtest_csv(path: Path, granularity: str, horizon: int, folds: int, min_train: int, config: ModelConfig,
-                 progress: Callable[[int], None] | None = None) -> dict:
+def backtest_csv(
+    path: Path,
+    granularity: str,
+    horizon: int,
+    folds: int,
+    min_train: int,
+    config: ModelConfig,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Raises CsvError, InsufficientHistory."""
     series = read_series(path, granularity)
     result = backtest(series, granularity, horizon, folds, min_train, config, progress).as_dict()

@@ -40,11 +40,11 @@ class BacktestResult:
     naive_mase: float | None
     mae: float
     naive_mae: float
-    coverage: float | None          # share of held-out actuals inside the served band
-    interval_width: float           # its nominal level
+    coverage: float | None  # share of held-out actuals inside the served band
+    interval_width: float  # its nominal level
     best_baseline: str | None
-    baselines: dict = field(default_factory=dict)      # name -> {mae, mape, mase}
-    fold_results: list = field(default_factory=list)   # per fold: cutoff, model, mae, coverage, baselines
+    baselines: dict = field(default_factory=dict)  # name -> {mae, mape, mase}
+    fold_results: list = field(default_factory=list)  # per fold: cutoff, model, mae, coverage, baselines
 
     def as_dict(self) -> dict:
         def clean(v):
@@ -55,6 +55,7 @@ class BacktestResult:
             if isinstance(v, list):
                 return [clean(x) for x in v]
             return v
+
         return clean(asdict(self))
 
 
@@ -62,8 +63,15 @@ def _iso(ts) -> str:
     return as_utc(ts).isoformat().replace("+00:00", "Z")
 
 
-def backtest(series: pd.DataFrame, granularity: str, horizon: int, folds: int, min_train: int,
-             config: ModelConfig = ModelConfig(), progress: Callable[[int], None] | None = None) -> BacktestResult:
+def backtest(
+    series: pd.DataFrame,
+    granularity: str,
+    horizon: int,
+    folds: int,
+    min_train: int,
+    config: ModelConfig = ModelConfig(),
+    progress: Callable[[int], None] | None = None,
+) -> BacktestResult:
     """Nested rolling-origin evaluation of the whole refresh (selection + calibration). Needs
     min_train points before the first fold. `progress(1)` is called after each fold."""
     y = series["y"].to_numpy(dtype=float)
@@ -77,7 +85,7 @@ def backtest(series: pd.DataFrame, granularity: str, horizon: int, folds: int, m
     rows = []
     for cutoff in fold_cutoffs(len(y), horizon, folds):
         before = series.iloc[:cutoff]
-        actual = y[cutoff:cutoff + horizon]
+        actual = y[cutoff : cutoff + horizon]
         sel = select(before, granularity, min_train, config)
         frame = serve(before, sel, horizon, granularity, config)
         fut = frame[frame["is_forecast"]]
@@ -86,8 +94,8 @@ def backtest(series: pd.DataFrame, granularity: str, horizon: int, folds: int, m
         train_y = training_window(series, cutoff, granularity, config)["y"].to_numpy(dtype=float)
         scale = mase_scale(train_y, m)
         baseline_mae = {}
-        for name, p in forecast_all(BASELINES, before.iloc[-len(train_y):], horizon, granularity, config).items():
-            if isinstance(p, CandidateError):   # e.g. ETS on a constant series: scored as its failure
+        for name, p in forecast_all(BASELINES, before.iloc[-len(train_y) :], horizon, granularity, config).items():
+            if isinstance(p, CandidateError):  # e.g. ETS on a constant series: scored as its failure
                 p = np.full(horizon, np.nan)
             base[name].append(p)
             baseline_mae[name] = float(np.mean(np.abs(actual - p)))
@@ -96,10 +104,19 @@ def backtest(series: pd.DataFrame, granularity: str, horizon: int, folds: int, m
         mae = float(np.mean(np.abs(actual - pred)))
         if scale:
             mases["served"].append(mae / scale)
-        rows.append({"cutoff": _iso(series["ds"].iloc[cutoff]),
-                     "train_start": _iso(series["ds"].iloc[cutoff - len(train_y)]), "train_points": len(train_y), "model": sel.chosen, "calibrated": sel.calibration is not None,
-                     "mae": mae, "mape": mape(actual, pred),
-                     "coverage": float(np.mean((actual >= lo) & (actual <= hi))), "baselines_mae": baseline_mae})
+        rows.append(
+            {
+                "cutoff": _iso(series["ds"].iloc[cutoff]),
+                "train_start": _iso(series["ds"].iloc[cutoff - len(train_y)]),
+                "train_points": len(train_y),
+                "model": sel.chosen,
+                "calibrated": sel.calibration is not None,
+                "mae": mae,
+                "mape": mape(actual, pred),
+                "coverage": float(np.mean((actual >= lo) & (actual <= hi))),
+                "baselines_mae": baseline_mae,
+            }
+        )
         if progress:
             progress(1)
     actual, pred, lo, hi = (np.concatenate([f[i] for f in served]) for i in range(4))
@@ -109,16 +126,31 @@ def backtest(series: pd.DataFrame, granularity: str, horizon: int, folds: int, m
         if np.isnan(p).any():
             baselines[name] = {"mae": None, "mape": None, "mase": None, "error": "failed on some fold"}
             continue
-        baselines[name] = {"mae": float(np.mean(np.abs(actual - p))), "mape": mape(actual, p),
-                           "mase": float(np.mean(mases[name])) if mases[name] else None}
+        baselines[name] = {
+            "mae": float(np.mean(np.abs(actual - p))),
+            "mape": mape(actual, p),
+            "mase": float(np.mean(mases[name])) if mases[name] else None,
+        }
     ok = [b for b in BASELINES if baselines[b]["mae"] is not None]
     best = min(ok, key=lambda b: baselines[b]["mae"]) if ok else None
     mae = float(np.mean(np.abs(actual - pred)))
     naive = baselines["seasonal_naive_week"]
     return BacktestResult(
-        granularity=granularity, horizon=horizon, folds=folds, season=m, points=len(actual),
-        mape=mape(actual, pred), mase=float(np.mean(mases["served"])) if mases["served"] else None,
+        granularity=granularity,
+        horizon=horizon,
+        folds=folds,
+        season=m,
+        points=len(actual),
+        mape=mape(actual, pred),
+        mase=float(np.mean(mases["served"])) if mases["served"] else None,
         relative_mae=mae / baselines[best]["mae"] if best and baselines[best]["mae"] > 0 else None,
-        naive_mape=naive["mape"], naive_mase=naive["mase"], mae=mae, naive_mae=naive["mae"],
-        coverage=float(np.mean((actual >= lo) & (actual <= hi))), interval_width=config.interval_width,
-        best_baseline=best, baselines=baselines, fold_results=rows)
+        naive_mape=naive["mape"],
+        naive_mase=naive["mase"],
+        mae=mae,
+        naive_mae=naive["mae"],
+        coverage=float(np.mean((actual >= lo) & (actual <= hi))),
+        interval_width=config.interval_width,
+        best_baseline=best,
+        baselines=baselines,
+        fold_results=rows,
+    )

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 FREQ = {"day": "D", "hour": "h"}
-SEASON = {"day": 7, "hour": 168}    # MASE scale: seasonal naive with the weekly season
+SEASON = {"day": 7, "hour": 168}  # MASE scale: seasonal naive with the weekly season
 DAY_SEASON = {"day": 1, "hour": 24}  # the daily season (for daily data: the last value)
 
 
@@ -36,16 +36,16 @@ class InsufficientHistory(Exception):
 class ModelConfig:
     seasonality_mode: str = "multiplicative"
     interval_width: float = 0.95
-    uncertainty_samples: int = 300       # Prophet's own band: only when no calibrated band is possible
+    uncertainty_samples: int = 300  # Prophet's own band: only when no calibrated band is possible
     changepoint_prior_scale: float = 0.05
     seed: int = 20260301
     candidates: tuple[str, ...] = ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble")
-    selection_folds: int = 5             # rolling-origin folds compared at every refresh
-    selection_horizon: tuple[int, int] = (14, 24)   # (days, hours) held out per selection fold
-    history: tuple[int, int] = (1095, 24 * 28)       # (days, hours) each fit trains on at most
-    holidays: tuple[str, ...] = ()       # ISO country codes for Prophet's holiday effects
-    yearly_min_days: int = 730           # yearly seasonality from this much daily history
-    ets_window: tuple[int, int] = (365, 24 * 28)     # ETS trains on the last (days, hours)
+    selection_folds: int = 5  # rolling-origin folds compared at every refresh
+    selection_horizon: tuple[int, int] = (14, 24)  # (days, hours) held out per selection fold
+    history: tuple[int, int] = (1095, 24 * 28)  # (days, hours) each fit trains on at most
+    holidays: tuple[str, ...] = ()  # ISO country codes for Prophet's holiday effects
+    yearly_min_days: int = 730  # yearly seasonality from this much daily history
+    ets_window: tuple[int, int] = (365, 24 * 28)  # ETS trains on the last (days, hours)
 
     def pick(self, pair: tuple[int, int], granularity: str) -> int:
         return pair[0] if granularity == "day" else pair[1]
@@ -67,6 +67,7 @@ def _prophet():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"prophet\.")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"prophet\.")
     from prophet import Prophet
+
     _quiet()  # cmdstanpy resets its level on import
     return Prophet
 
@@ -82,6 +83,7 @@ def holiday_frame(countries: tuple[str, ...], first: pd.Timestamp, last: pd.Time
     if not countries:
         return None
     import holidays as hol
+
     rows = []
     for code in countries:
         try:
@@ -96,14 +98,18 @@ def prophet_settings(history: pd.DataFrame, granularity: str, config: ModelConfi
     """The seasonalities Prophet gets for this history (also reported in the model metadata)."""
     # Prophet's own measure of the span (last - first): below 730 days it warns that yearly is under-identified
     span_days = (history["ds"].iloc[-1] - history["ds"].iloc[0]).total_seconds() / 86400 if len(history) else 0
-    return {"weekly_seasonality": True, "daily_seasonality": granularity == "hour",
-            "daily_profiles": "weekday/weekend" if granularity == "hour" else None,
-            "yearly_seasonality": granularity == "day" and span_days >= config.yearly_min_days,
-            "holidays": list(config.holidays)}
+    return {
+        "weekly_seasonality": True,
+        "daily_seasonality": granularity == "hour",
+        "daily_profiles": "weekday/weekend" if granularity == "hour" else None,
+        "yearly_seasonality": granularity == "day" and span_days >= config.yearly_min_days,
+        "holidays": list(config.holidays),
+    }
 
 
-def fit_predict(history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig = ModelConfig(),
-                band: bool = True) -> pd.DataFrame:
+def fit_predict(
+    history: pd.DataFrame, periods: int, granularity: str, config: ModelConfig = ModelConfig(), band: bool = True
+) -> pd.DataFrame:
     """history: columns ds (naive UTC, one row per bucket, no gaps) and y. Returns ds, yhat, yhat_lower,
     yhat_upper, is_forecast for the history and `periods` buckets after it. band=False skips Prophet's
     simulations (yhat_lower = yhat_upper = yhat): the served band is then calibrated elsewhere."""
@@ -122,7 +128,7 @@ def fit_predict(history: pd.DataFrame, periods: int, granularity: str, config: M
         holidays=holiday_frame(config.holidays, history["ds"].iloc[0], history["ds"].iloc[-1]),
     )
     train = history[["ds", "y"]]
-    if hourly:   # one daily profile for weekdays, one for weekends
+    if hourly:  # one daily profile for weekdays, one for weekends
         model.add_seasonality("daily_weekday", period=1, fourier_order=6, condition_name="is_weekday")
         model.add_seasonality("daily_weekend", period=1, fourier_order=6, condition_name="is_weekend")
         train = _weekday_columns(train)

@@ -29,10 +29,16 @@ def report_forecast(service: ForecastService, metric: str, now: datetime, days: 
     except InsufficientHistory as exc:
         return ChartForecast(None, f"No forecast yet: {exc}.")
     future = model.frame[model.frame["is_forecast"]].head(days)
-    note = (f"Forecast: {model.backtest.chosen} (best model by backtest), "
-            f"{int(model.frame['is_forecast'].sum())} days ahead, "
-            f"{service.settings.interval_width:.0%} band, fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC on "
-            f"{model.history_points} days of history"
-            + (f"; backtest MAPE {model.backtest.mape * 100:.1f}%" if model.backtest and model.backtest.mape
-               is not None else "") + ".")
+    note = (
+        f"Forecast: {model.backtest.chosen} (best model by backtest), "
+        f"{int(model.frame['is_forecast'].sum())} days ahead, "
+        f"{service.settings.interval_width:.0%} band, fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC on "
+        f"{model.history_points} days of history"
+        + (
+            f"; backtest MAPE {model.backtest.mape * 100:.1f}%"
+            if model.backtest and model.backtest.mape is not None
+            else ""
+        )
+        + "."
+    )
     return ChartForecast(future, note, model.frame)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from observatory.forecaster.model import InsufficientHistory
 from observatory.forecaster.service import ForecastService
@@ -24,10 +24,15 @@ log = logging.getLogger("observatory.forecaster")
 class Scheduler:
     name = "forecaster"
 
-    def __init__(self, service: ForecastService, reports: ReportSettings | None = None,
-                 clock: Callable[[], datetime] | None = None, churn=None) -> None:
+    def __init__(
+        self,
+        service: ForecastService,
+        reports: ReportSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
+        churn=None,
+    ) -> None:
         self.service = service
-        self.churn = churn                      # a ChurnService: scored once per month (checked hourly)
+        self.churn = churn  # a ChurnService: scored once per month (checked hourly)
         self.next_churn: datetime | None = None
         self.settings = service.settings
         self.reports = reports
@@ -37,12 +42,18 @@ class Scheduler:
         self.next_report: dict[str, datetime] = {}
         self.schedules = []
         if reports is not None and reports.recipient_list():
-            self.schedules = [s for s in (report_schedule.parse("daily", reports.daily_at),
-                                          report_schedule.parse("weekly", reports.weekly_at),
-                                          report_schedule.parse("monthly", reports.monthly_at)) if s]
+            self.schedules = [
+                s
+                for s in (
+                    report_schedule.parse("daily", reports.daily_at),
+                    report_schedule.parse("weekly", reports.weekly_at),
+                    report_schedule.parse("monthly", reports.monthly_at),
+                )
+                if s
+            ]
         self._task: asyncio.Task | None = None
         self.last_error: str | None = None
-        self.closers: list[Callable[[], None]] = []   # run at stop (all-in-one: close the store client)
+        self.closers: list[Callable[[], None]] = []  # run at stop (all-in-one: close the store client)
 
     # -- Companion ------------------------------------------------------------------------------
     def plan(self, now: datetime) -> None:
@@ -54,9 +65,13 @@ class Scheduler:
         self.plan(self.clock())
         await asyncio.to_thread(self.service.ping)
         self._task = asyncio.create_task(self._loop(), name="forecaster-scheduler")
-        log.info("forecaster scheduler started", extra={
-            "metrics": self.settings.metric_list(),
-            "reports": {k: v.isoformat() for k, v in self.next_report.items()}})
+        log.info(
+            "forecaster scheduler started",
+            extra={
+                "metrics": self.settings.metric_list(),
+                "reports": {k: v.isoformat() for k, v in self.next_report.items()},
+            },
+        )
 
     async def stop(self) -> None:
         if self._task:
@@ -94,7 +109,7 @@ class Scheduler:
             return ran
         retry = timedelta(seconds=self.settings.retry_s)
         for metric in self.settings.metric_list():
-            if now < self.next_refresh.get(metric, datetime.min.replace(tzinfo=timezone.utc)):
+            if now < self.next_refresh.get(metric, datetime.min.replace(tzinfo=UTC)):
                 continue
             try:
                 await self.service.refresh(metric, "day")
@@ -126,6 +141,7 @@ class Scheduler:
 
     async def _churn(self, now: datetime, ran: list[str]) -> None:
         from observatory.churn.service import InsufficientChurnData
+
         self.next_churn = now + timedelta(hours=1)
         try:
             if await asyncio.to_thread(self.churn.due, now):
@@ -139,6 +155,7 @@ class Scheduler:
 
     async def send_report(self, kind: str, now: datetime) -> bool:
         from observatory.reports.mail import send_report
+
         metrics = self.service.metrics
         try:
             await asyncio.to_thread(send_report, kind, self.service.analytics, self.reports, now, self.service)

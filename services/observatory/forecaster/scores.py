@@ -7,8 +7,9 @@ from observatory.forecaster.selection import Selection
 from observatory.metrics import ForecasterMetrics
 
 
-def export_scores(m: ForecasterMetrics, metric: str, granularity: str, sel: Selection,
-                  candidates: tuple[str, ...]) -> None:
+def export_scores(
+    m: ForecasterMetrics, metric: str, granularity: str, sel: Selection, candidates: tuple[str, ...]
+) -> None:
     """A score that does not exist for this fit (too little history, no non-zero actual, too few folds
     for a held-out coverage) is removed, not left from an older fit."""
     labels = (metric, granularity)
@@ -16,9 +17,12 @@ def export_scores(m: ForecasterMetrics, metric: str, granularity: str, sel: Sele
         m.model_selected.labels(*labels, name).set(1 if name == sel.chosen else 0)
     score = sel.score if sel.folds else None
     cal = sel.calibration
-    for gauge, value in ((m.backtest_mape, score and score.mape), (m.backtest_mase, score and score.mase),
-                         (m.backtest_relative_mae, score and score.relative_mae),
-                         (m.band_coverage, cal and cal.coverage)):
+    for gauge, value in (
+        (m.backtest_mape, score and score.mape),
+        (m.backtest_mase, score and score.mase),
+        (m.backtest_relative_mae, score and score.relative_mae),
+        (m.band_coverage, cal and cal.coverage),
+    ):
         if value is None:
             try:
                 gauge.remove(*labels)

@@ -28,7 +28,7 @@ def fold_cutoffs(n: int, horizon: int, folds: int) -> list[int]:
 
 
 def training_window(series: pd.DataFrame, cutoff: int, granularity: str, config: ModelConfig) -> pd.DataFrame:
-    return series.iloc[max(0, cutoff - config.pick(config.history, granularity)):cutoff]
+    return series.iloc[max(0, cutoff - config.pick(config.history, granularity)) : cutoff]
 
 
 def _r(v: float | None, digits: int = 4) -> float | None:
@@ -40,15 +40,20 @@ class Score:
     mae: float | None = None
     mape: float | None = None
     mase: float | None = None
-    relative_mae: float | None = None   # MAE / MAE of the best baseline on the same folds
-    coverage: float | None = None       # held-out coverage of its calibrated band
+    relative_mae: float | None = None  # MAE / MAE of the best baseline on the same folds
+    coverage: float | None = None  # held-out coverage of its calibrated band
     error: str | None = None
 
     def as_dict(self) -> dict:
         if self.error:
             return {"error": self.error}
-        return {"mae": _r(self.mae), "mape": _r(self.mape), "mase": _r(self.mase),
-                "relative_mae": _r(self.relative_mae), "coverage": _r(self.coverage)}
+        return {
+            "mae": _r(self.mae),
+            "mape": _r(self.mape),
+            "mase": _r(self.mase),
+            "relative_mae": _r(self.relative_mae),
+            "coverage": _r(self.coverage),
+        }
 
 
 @dataclass
@@ -76,12 +81,18 @@ class Selection:
         return self.score.mase
 
     def as_dict(self) -> dict:
-        return {"chosen": self.chosen, "folds": self.folds, "horizon": self.horizon, "points": self.points,
-                "season": SEASON[self.granularity], **self.score.as_dict(),
-                "best_baseline": self.best_baseline,
-                "best_baseline_mae": _r(self.scores[self.best_baseline].mae) if self.best_baseline else None,
-                "candidates": {k: v.as_dict() for k, v in self.scores.items()},
-                "band": self.calibration.as_dict() if self.calibration else {"method": "prophet", "calibrated": False}}
+        return {
+            "chosen": self.chosen,
+            "folds": self.folds,
+            "horizon": self.horizon,
+            "points": self.points,
+            "season": SEASON[self.granularity],
+            **self.score.as_dict(),
+            "best_baseline": self.best_baseline,
+            "best_baseline_mae": _r(self.scores[self.best_baseline].mae) if self.best_baseline else None,
+            "candidates": {k: v.as_dict() for k, v in self.scores.items()},
+            "band": self.calibration.as_dict() if self.calibration else {"method": "prophet", "calibrated": False},
+        }
 
 
 def select(series: pd.DataFrame, granularity: str, min_train: int, config: ModelConfig) -> Selection:
@@ -99,7 +110,7 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
     errors: dict[str, str] = {}
     for cutoff in fold_cutoffs(n, h, k):
         train = training_window(series, cutoff, granularity, config)
-        actual = y[cutoff:cutoff + h]
+        actual = y[cutoff : cutoff + h]
         scale = mase_scale(train["y"].to_numpy(dtype=float), SEASON[granularity])
         for name, predicted in forecast_all(names, train, h, granularity, config).items():
             if isinstance(predicted, CandidateError):
@@ -117,9 +128,12 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
         a = np.concatenate([f[0] for f in held[name]])
         p = np.concatenate([f[1] for f in held[name]])
         cal = calibrate(held[name], config.interval_width, typical)
-        scores[name] = Score(mae=float(np.mean(np.abs(a - p))), mape=mape(a, p),
-                             mase=float(np.mean(mases[name])) if mases[name] else None,
-                             coverage=cal.coverage if cal else None)
+        scores[name] = Score(
+            mae=float(np.mean(np.abs(a - p))),
+            mape=mape(a, p),
+            mase=float(np.mean(mases[name])) if mases[name] else None,
+            coverage=cal.coverage if cal else None,
+        )
     ok_baselines = [b for b in BASELINES if scores[b].error is None]
     best = min(ok_baselines, key=lambda b: scores[b].mae) if ok_baselines else None
     for s in scores.values():
@@ -130,20 +144,28 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
         # scored, but too few held-out points to calibrate a band: the default serves with its own
         return Selection(granularity, default, k if ranked else 0, h, k * h if ranked else 0, scores, best)
     chosen = min(ranked, key=lambda c: (scores[c].mae, ranked.index(c)))
-    return Selection(granularity, chosen, k, h, k * h, scores, best,
-                     calibrate(held[chosen], config.interval_width, typical))
+    return Selection(
+        granularity, chosen, k, h, k * h, scores, best, calibrate(held[chosen], config.interval_width, typical)
+    )
 
 
-def serve(series: pd.DataFrame, selection: Selection, periods: int, granularity: str,
-          config: ModelConfig) -> pd.DataFrame:
+def serve(
+    series: pd.DataFrame, selection: Selection, periods: int, granularity: str, config: ModelConfig
+) -> pd.DataFrame:
     """Fit the selected model on the last history window and forecast `periods` ahead with its
     calibrated band. Columns ds, yhat, yhat_lower, yhat_upper, is_forecast (history rows included)."""
     train = training_window(series, len(series), granularity, config)
     cal = selection.calibration
     own_band = cal is None and selection.chosen == "prophet"
     try:
-        fc = forecast(selection.chosen, train, periods, granularity,
-                      config if own_band else replace(config, uncertainty_samples=0), band=own_band)
+        fc = forecast(
+            selection.chosen,
+            train,
+            periods,
+            granularity,
+            config if own_band else replace(config, uncertainty_samples=0),
+            band=own_band,
+        )
     except CandidateError:
         if selection.chosen == "prophet":
             raise
@@ -160,5 +182,12 @@ def serve(series: pd.DataFrame, selection: Selection, periods: int, granularity:
     last = train["ds"].iloc[-1]
     future = pd.date_range(last, periods=periods + 1, freq=FREQ[granularity])[1:]
     ds = pd.concat([train["ds"], pd.Series(future)], ignore_index=True)
-    return pd.DataFrame({"ds": ds, "yhat": yhat, "yhat_lower": np.minimum(lower, yhat),
-                         "yhat_upper": np.maximum(upper, yhat), "is_forecast": ds > last})
+    return pd.DataFrame(
+        {
+            "ds": ds,
+            "yhat": yhat,
+            "yhat_lower": np.minimum(lower, yhat),
+            "yhat_upper": np.maximum(upper, yhat),
+            "is_forecast": ds > last,
+        }
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -28,9 +28,9 @@ class UnknownMetric(KeyError):
 @dataclass(frozen=True)
 class MetricSource:
     metric: str
-    query: str          # analytics query name
-    column: str         # value column in its result
-    extra: tuple = ()   # extra parameters ((name, value), ...)
+    query: str  # analytics query name
+    column: str  # value column in its result
+    extra: tuple = ()  # extra parameters ((name, value), ...)
 
 
 def source(metric: str) -> MetricSource:
@@ -63,8 +63,9 @@ def window_total(analytics: Analytics, metric: str, start: datetime, end: dateti
     """The metric over [start, end) as one number (dau: distinct users in the window)."""
     if metric in ("revenue", "orders", "dau", "signups"):
         row = analytics.run("kpi_summary", start=start, end=end).dicts()[0]
-        return float(row[{"revenue": "revenue", "orders": "orders", "dau": "active_users",
-                          "signups": "signups"}[metric]])
+        return float(
+            row[{"revenue": "revenue", "orders": "orders", "dau": "active_users", "signups": "signups"}[metric]]
+        )
     src = source(metric)
     rows = analytics.run(src.query, start=start, end=end, granularity="month", **dict(src.extra)).dicts()
     return float(sum(r[src.column] for r in rows))
@@ -74,14 +75,16 @@ def data_start(analytics: Analytics, since: datetime) -> datetime | None:
     """Time of the first stored event after `since` (no FINAL: a duplicate cannot lower a minimum)."""
     rows = analytics.client.query(
         f"SELECT min(timestamp), count() FROM {analytics.database}.events WHERE timestamp >= {{since:DateTime64(3)}}",
-        parameters={"since": utc(since).strftime("%Y-%m-%d %H:%M:%S")}).result_rows
+        parameters={"since": utc(since).strftime("%Y-%m-%d %H:%M:%S")},
+    ).result_rows
     if not rows or not rows[0][1]:
         return None
     return utc(rows[0][0])
 
 
-def load_series(analytics: Analytics, metric: str, granularity: str, now: datetime, lookback: int,
-                first: datetime | None = None) -> pd.DataFrame:
+def load_series(
+    analytics: Analytics, metric: str, granularity: str, now: datetime, lookback: int, first: datetime | None = None
+) -> pd.DataFrame:
     """Complete buckets of `metric` before the bucket holding `now`, at most `lookback` of them,
     starting at the first bucket with any event. Columns ds (naive UTC) and y."""
     src = source(metric)
@@ -102,4 +105,4 @@ def as_utc(ts) -> datetime:
     """pandas Timestamp / naive datetime (UTC) -> aware datetime."""
     if isinstance(ts, pd.Timestamp):
         ts = ts.to_pydatetime()
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts

@@ -15,6 +15,9 @@ Anomaly gauges (updated every OBS_FORECASTER_EVALUATE_INTERVAL_S, daily models):
   forecaster_payment_failure_ratio_7d       the same over 7 days (baseline)
   forecaster_payment_attempts               attempts in the payment window (alerts need volume)
 Gauges of a metric without a model (too little history) are removed, not left stale.
+
+Long because the service is where the models, their cache, the anomaly gauges and the
+analytics queries meet; the modelling itself lives in model.py, selection.py and calibrate.py.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -33,8 +36,18 @@ from observatory.forecaster.config import model_config
 from observatory.forecaster.model import InsufficientHistory, prophet_settings
 from observatory.forecaster.scores import export_scores
 from observatory.forecaster.selection import Selection, select, serve
-from observatory.forecaster.series import (BASE_METRICS, GRANULARITIES, STEP, UnknownMetric, as_utc, bucket_start,
-                                           data_start, load_series, source, window_total)
+from observatory.forecaster.series import (
+    BASE_METRICS,
+    GRANULARITIES,
+    STEP,
+    UnknownMetric,
+    as_utc,
+    bucket_start,
+    data_start,
+    load_series,
+    source,
+    window_total,
+)
 from observatory.forecaster.workpool import Busy, FitPool
 from observatory.metrics import ForecasterMetrics
 from observatory.reports.forecast import ChartForecast
@@ -42,8 +55,20 @@ from observatory.settings import ForecasterSettings
 from observatory.store.analytics import Analytics, utc
 
 log = logging.getLogger("observatory.forecaster")
-FORECAST_COLUMNS = ("metric", "granularity", "ds", "yhat", "yhat_lower", "yhat_upper", "is_forecast", "fitted_at",
-                    "history_start", "history_end", "backtest_mape", "backtest_mase")
+FORECAST_COLUMNS = (
+    "metric",
+    "granularity",
+    "ds",
+    "yhat",
+    "yhat_lower",
+    "yhat_upper",
+    "is_forecast",
+    "fitted_at",
+    "history_start",
+    "history_end",
+    "backtest_mape",
+    "backtest_mase",
+)
 
 
 def _iso(t: datetime) -> str:
@@ -54,33 +79,47 @@ def _iso(t: datetime) -> str:
 class FittedModel:
     metric: str
     granularity: str
-    frame: pd.DataFrame           # ds (naive UTC), yhat, yhat_lower, yhat_upper, is_forecast
+    frame: pd.DataFrame  # ds (naive UTC), yhat, yhat_lower, yhat_upper, is_forecast
     history_start: datetime
-    history_end: datetime         # start of the last observed bucket
+    history_end: datetime  # start of the last observed bucket
     history_points: int
     fitted_at: datetime
     fit_seconds: float
     horizon: int
-    backtest: Selection           # the refresh's model comparison: chosen model, scores, calibration
-    shape: dict                   # Prophet's seasonalities for this history (metadata)
+    backtest: Selection  # the refresh's model comparison: chosen model, scores, calibration
+    shape: dict  # Prophet's seasonalities for this history (metadata)
 
     def points(self, periods: int) -> list[dict]:
         future = self.frame[self.frame["is_forecast"]].head(periods)
-        return [{"ds": _iso(as_utc(r.ds)), "yhat": float(r.yhat), "yhat_lower": float(r.yhat_lower),
-                 "yhat_upper": float(r.yhat_upper)} for r in future.itertuples()]
+        return [
+            {
+                "ds": _iso(as_utc(r.ds)),
+                "yhat": float(r.yhat),
+                "yhat_lower": float(r.yhat_lower),
+                "yhat_upper": float(r.yhat_upper),
+            }
+            for r in future.itertuples()
+        ]
 
     def metadata(self, settings: ForecasterSettings) -> dict:
         return {
-            "history": {"start": _iso(self.history_start), "end": _iso(self.history_end + STEP[self.granularity]),
-                        "points": self.history_points},
+            "history": {
+                "start": _iso(self.history_start),
+                "end": _iso(self.history_end + STEP[self.granularity]),
+                "points": self.history_points,
+            },
             "fitted_at": _iso(self.fitted_at),
             "fit_seconds": round(self.fit_seconds, 4),
             "horizon": self.horizon,
             "backtest": self.backtest.as_dict() if self.backtest.folds else None,
-            "model": {"kind": self.backtest.chosen, **self.seasonalities(),
-                      "seasonality_mode": settings.seasonality_mode, "interval_width": settings.interval_width,
-                      "calibrated": self.backtest.calibration is not None,
-                      "coverage": self.backtest.calibration.coverage if self.backtest.calibration else None},
+            "model": {
+                "kind": self.backtest.chosen,
+                **self.seasonalities(),
+                "seasonality_mode": settings.seasonality_mode,
+                "interval_width": settings.interval_width,
+                "calibrated": self.backtest.calibration is not None,
+                "coverage": self.backtest.calibration.coverage if self.backtest.calibration else None,
+            },
             "refresh_s": settings.refresh_s(self.metric),
         }
 
@@ -88,10 +127,13 @@ class FittedModel:
         """What the served model knows: every candidate has the weekly (and, hourly, the daily) cycle;
         yearly seasonality, holidays and weekday/weekend daily profiles are Prophet's (and the ensemble's)."""
         prophet = self.backtest.chosen in ("prophet", "ensemble")
-        return {"weekly_seasonality": True, "daily_seasonality": self.granularity == "hour",
-                "daily_profiles": self.shape["daily_profiles"] if prophet else None,
-                "yearly_seasonality": prophet and self.shape["yearly_seasonality"],
-                "holidays": self.shape["holidays"] if prophet else []}
+        return {
+            "weekly_seasonality": True,
+            "daily_seasonality": self.granularity == "hour",
+            "daily_profiles": self.shape["daily_profiles"] if prophet else None,
+            "yearly_seasonality": prophet and self.shape["yearly_seasonality"],
+            "holidays": self.shape["holidays"] if prophet else [],
+        }
 
     def row(self, day: datetime) -> pd.Series | None:
         match = self.frame[self.frame["ds"] == pd.Timestamp(utc(day).replace(tzinfo=None))]
@@ -99,13 +141,19 @@ class FittedModel:
 
 
 class ForecastService:
-    def __init__(self, settings: ForecasterSettings, analytics: Analytics, metrics: ForecasterMetrics,
-                 event_names: set[str] = frozenset(), clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: ForecasterSettings,
+        analytics: Analytics,
+        metrics: ForecasterMetrics,
+        event_names: set[str] = frozenset(),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.analytics = analytics
         self.metrics = metrics
         self.event_names = set(event_names)
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.models: dict[tuple[str, str], FittedModel] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.config = model_config(settings)
@@ -124,7 +172,8 @@ class ForecastService:
             return
         rows = self.analytics.client.query(
             f"SELECT 1 FROM {self.analytics.database}.events WHERE event_name = {{n:String}} LIMIT 1",
-            parameters={"n": name}).result_rows
+            parameters={"n": name},
+        ).result_rows
         if not rows:
             raise UnknownMetric(metric)
 
@@ -164,9 +213,19 @@ class ForecastService:
             raise
         elapsed = time.perf_counter() - started
         window = frame[~frame["is_forecast"]]
-        model = FittedModel(metric, granularity, frame, as_utc(window["ds"].iloc[0]), as_utc(window["ds"].iloc[-1]),
-                            len(window), now, elapsed, horizon, selection,
-                            prophet_settings(window, granularity, self.config))
+        model = FittedModel(
+            metric,
+            granularity,
+            frame,
+            as_utc(window["ds"].iloc[0]),
+            as_utc(window["ds"].iloc[-1]),
+            len(window),
+            now,
+            elapsed,
+            horizon,
+            selection,
+            prophet_settings(window, granularity, self.config),
+        )
         self.metrics.model_fits.labels(metric, granularity, "ok").inc()
         self.metrics.fit_duration.observe(elapsed)
         self.metrics.model_fitted.labels(metric, granularity).set(now.timestamp())
@@ -184,8 +243,9 @@ class ForecastService:
         age = (now - model.fitted_at).total_seconds()
         return age >= self.settings.refresh_s(model.metric) or age < 0
 
-    async def refresh(self, metric: str, granularity: str = "day", *, store: bool = True,
-                      wait: bool = True) -> FittedModel:
+    async def refresh(
+        self, metric: str, granularity: str = "day", *, store: bool = True, wait: bool = True
+    ) -> FittedModel:
         """Fit (in the fit pool), cache, and write the forecast to ClickHouse. `wait=False`: raise
         workpool.Busy rather than queue when the pool is saturated (HTTP callers)."""
         key = (metric, granularity)
@@ -198,10 +258,18 @@ class ForecastService:
             self.models[key] = model
             if store:
                 await asyncio.to_thread(self.store_forecast, model)
-            log.info("model fitted", extra={"metric": metric, "granularity": granularity,
-                                            "points": model.history_points, "seconds": round(model.fit_seconds, 3),
-                                            "model": model.backtest.chosen, "mape": model.backtest.mape,
-                                            "relative_mae": model.backtest.score.relative_mae})
+            log.info(
+                "model fitted",
+                extra={
+                    "metric": metric,
+                    "granularity": granularity,
+                    "points": model.history_points,
+                    "seconds": round(model.fit_seconds, 3),
+                    "model": model.backtest.chosen,
+                    "mape": model.backtest.mape,
+                    "relative_mae": model.backtest.score.relative_mae,
+                },
+            )
             return model
 
     async def forecast(self, metric: str, granularity: str, *, wait: bool = True) -> FittedModel:
@@ -214,10 +282,23 @@ class ForecastService:
 
     def store_forecast(self, model: FittedModel) -> None:
         bt = model.backtest
-        rows = [[model.metric, model.granularity, r.ds.to_pydatetime().replace(tzinfo=timezone.utc),
-                 float(r.yhat), float(r.yhat_lower), float(r.yhat_upper), int(bool(r.is_forecast)), model.fitted_at,
-                 model.history_start, model.history_end, bt.mape if bt else None, bt.mase if bt else None]
-                for r in model.frame.itertuples()]
+        rows = [
+            [
+                model.metric,
+                model.granularity,
+                r.ds.to_pydatetime().replace(tzinfo=UTC),
+                float(r.yhat),
+                float(r.yhat_lower),
+                float(r.yhat_upper),
+                int(bool(r.is_forecast)),
+                model.fitted_at,
+                model.history_start,
+                model.history_end,
+                bt.mape if bt else None,
+                bt.mase if bt else None,
+            ]
+            for r in model.frame.itertuples()
+        ]
         self.analytics.client.insert(f"{self.analytics.database}.forecasts", rows, column_names=FORECAST_COLUMNS)
 
     # -- anomaly gauges --------------------------------------------------------------------------
@@ -249,8 +330,10 @@ class ForecastService:
         now = now or self.clock()
         out: dict = {"metrics": {}}
         for metric in self.settings.metric_list():
-            values = {"actual": window_total(self.analytics, metric, now - timedelta(hours=24), now),
-                      "moving_average_7d": self.moving_average(metric, now)}
+            values = {
+                "actual": window_total(self.analytics, metric, now - timedelta(hours=24), now),
+                "moving_average_7d": self.moving_average(metric, now),
+            }
             self.metrics.actual.labels(metric).set(values["actual"])
             self.metrics.moving_average.labels(metric).set(values["moving_average_7d"])
             model = self.models.get((metric, "day"))
@@ -267,14 +350,18 @@ class ForecastService:
                     g.labels(metric).set(v)
                 values.update(expected=band[0], lower=band[1], upper=band[2])
             out["metrics"][metric] = values
-        window = self.analytics.run("kpi_summary", start=now - timedelta(seconds=self.settings.payment_window_s),
-                                    end=now).dicts()[0]
+        window = self.analytics.run(
+            "kpi_summary", start=now - timedelta(seconds=self.settings.payment_window_s), end=now
+        ).dicts()[0]
         week = self.analytics.run("kpi_summary", start=now - timedelta(days=7), end=now).dicts()[0]
         self.metrics.payment_failure_ratio.set(window["payment_failure_rate"])
         self.metrics.payment_attempts.set(window["payment_attempts"])
         self.metrics.payment_failure_ratio_7d.set(week["payment_failure_rate"])
-        out["payment"] = {"ratio": window["payment_failure_rate"], "attempts": window["payment_attempts"],
-                          "ratio_7d": week["payment_failure_rate"]}
+        out["payment"] = {
+            "ratio": window["payment_failure_rate"],
+            "attempts": window["payment_attempts"],
+            "ratio_7d": week["payment_failure_rate"],
+        }
         self.metrics.evaluated.set(time.time())
         return out
 

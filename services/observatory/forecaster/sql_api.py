@@ -32,15 +32,21 @@ from observatory.store import sql
 from observatory.store.client import StoreError
 
 log = logging.getLogger("observatory.forecaster")
-WRITE_REFUSED = ("only read-only statements run through the API ({keywords}); {what}. To change data, "
-                 "stop the local stack and run `observatory query` on the embedded store, or use a ClickHouse "
-                 "client with a user that may write.")
+WRITE_REFUSED = (
+    "only read-only statements run through the API ({keywords}); {what}. To change data, "
+    "stop the local stack and run `observatory query` on the embedded store, or use a ClickHouse "
+    "client with a user that may write."
+)
 
 
 class QueryRequest(BaseModel):
-    sql: str = Field(min_length=1, max_length=100_000, description="one read-only statement; `{db}` is replaced "
-                                                                   "by the configured database, which is also "
-                                                                   "the session's default")
+    sql: str = Field(
+        min_length=1,
+        max_length=100_000,
+        description="one read-only statement; `{db}` is replaced "
+        "by the configured database, which is also "
+        "the session's default",
+    )
 
 
 class QueryResult(BaseModel):
@@ -71,8 +77,12 @@ class ReadOnlyStore:
 
     async def query(self, statement: str) -> sql.Rows:
         if self._queued > self.waiting:
-            raise ApiError(503, "busy", f"{self._queued} queries are running or waiting; retry shortly",
-                           headers={"Retry-After": "5"})
+            raise ApiError(
+                503,
+                "busy",
+                f"{self._queued} queries are running or waiting; retry shortly",
+                headers={"Retry-After": "5"},
+            )
         self._queued += 1
         try:
             return await run_in_threadpool(self.run, statement)
@@ -88,43 +98,64 @@ class ReadOnlyStore:
 
 def _unavailable(exc: Exception) -> ApiError:
     log.warning("query API: store unavailable: %s", sql.first_line(exc))
-    return ApiError(503, "store_unavailable", f"ClickHouse unavailable: {sql.first_line(exc)[:300]}",
-                    headers={"Retry-After": "30"})
+    return ApiError(
+        503, "store_unavailable", f"ClickHouse unavailable: {sql.first_line(exc)[:300]}", headers={"Retry-After": "30"}
+    )
 
 
 def _refusal(exc: DatabaseError) -> ApiError:
     """ClickHouse's answer to the statement: 400 read_only for a write, else 400 query_failed."""
     code, message = sql.error_code(exc), sql.first_line(exc)
     if code == sql.READONLY_ERROR:
-        return ApiError(400, "read_only", WRITE_REFUSED.format(keywords=", ".join(sql.READ_KEYWORDS),
-                                                               what=f"ClickHouse refused it: {message[:300]}"))
+        return ApiError(
+            400,
+            "read_only",
+            WRITE_REFUSED.format(keywords=", ".join(sql.READ_KEYWORDS), what=f"ClickHouse refused it: {message[:300]}"),
+        )
     return ApiError(400, "query_failed", message[:2000], code=code)
 
 
 def query_router(store: ReadOnlyStore) -> APIRouter:
     router = APIRouter(tags=["query"], responses=AUTH_ERRORS)
 
-    @router.post("/v1/query", summary="Run one read-only SQL statement", response_model=QueryResult,
-                 dependencies=[require_scope("read")],
-                 responses=error_responses(400, 503, e400="a write statement (read_only), or ClickHouse refused "
-                                                          "the query (query_failed: syntax, unknown table, more "
-                                                          f"than {sql.MAX_ROWS} rows, over {sql.MAX_SECONDS} s)"))
+    @router.post(
+        "/v1/query",
+        summary="Run one read-only SQL statement",
+        response_model=QueryResult,
+        dependencies=[require_scope("read")],
+        responses=error_responses(
+            400,
+            503,
+            e400="a write statement (read_only), or ClickHouse refused "
+            "the query (query_failed: syntax, unknown table, more "
+            f"than {sql.MAX_ROWS} rows, over {sql.MAX_SECONDS} s)",
+        ),
+    )
     async def run_query(body: QueryRequest, request: Request) -> Response:
         if sql.read_statement(body.sql) is None:
             word = sql.first_keyword(body.sql) or "an empty statement"
-            raise ApiError(400, "read_only", WRITE_REFUSED.format(keywords=", ".join(sql.READ_KEYWORDS),
-                                                                  what=f"this one starts with {word}"))
+            raise ApiError(
+                400,
+                "read_only",
+                WRITE_REFUSED.format(keywords=", ".join(sql.READ_KEYWORDS), what=f"this one starts with {word}"),
+            )
         started = time.monotonic()
         try:
             rows = await store.query(body.sql)
-        except (StoreError, OperationalError) as exc:   # down or unreachable (not about this statement)
+        except (StoreError, OperationalError) as exc:  # down or unreachable (not about this statement)
             raise _unavailable(exc) from None
         except DatabaseError as exc:
             raise _refusal(exc) from None
         # who ran what kind of statement, not its text (literals in it may be personal data)
-        log.info("query API", extra={"key": getattr(request.state, "api_key", None),
-                                     "statement": sql.first_keyword(body.sql), "rows": len(rows.rows),
-                                     "duration_s": round(time.monotonic() - started, 3)})
+        log.info(
+            "query API",
+            extra={
+                "key": getattr(request.state, "api_key", None),
+                "statement": sql.first_keyword(body.sql),
+                "rows": len(rows.rows),
+                "duration_s": round(time.monotonic() - started, 3),
+            },
+        )
         # stdlib json: integers wider than 64 bits (Int128, UInt256) stay exact
         return Response(json.dumps(rows.as_dict(), ensure_ascii=False), media_type="application/json")
 

@@ -23,7 +23,7 @@ class FitPool:
     def __init__(self, workers: int = 1, waiting: int = 1, retry_after_s: int = 15) -> None:
         self.workers, self.capacity = workers, workers + waiting
         self.retry_after_s = retry_after_s
-        self.active = 0   # running + queued; touched from the event loop only
+        self.active = 0  # running + queued; touched from the event loop only
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forecast-fit")
 
     async def run(self, fn, *args, wait: bool = True, **kwargs):

@@ -19,9 +19,9 @@ from prometheus_client import CollectorRegistry
 from observatory import __version__
 from observatory.api_keys import Access
 from observatory.broker.connection import BrokerLink
-from observatory.broker.tracing import publish_tracing
 from observatory.broker.publisher import GroupPublisher, Publisher
 from observatory.broker.topology import ROUTING_KEY
+from observatory.broker.tracing import publish_tracing
 from observatory.events import Validator
 from observatory.events.openapi import components
 from observatory.events_io import load_schema, new_event_id
@@ -52,9 +52,16 @@ class Companion(Protocol):
     def ready(self) -> bool: ...
 
 
-def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: CollectorRegistry | None = None,
-               companions: Sequence[Companion] = (), routers: Sequence[APIRouter] = (),
-               service_name: str = "ingest", api: ApiSettings | None = None) -> Listeners:
+def create_app(
+    settings: IngestSettings,
+    broker: BrokerSettings,
+    *,
+    registry: CollectorRegistry | None = None,
+    companions: Sequence[Companion] = (),
+    routers: Sequence[APIRouter] = (),
+    service_name: str = "ingest",
+    api: ApiSettings | None = None,
+) -> Listeners:
     registry = registry or new_registry(service_name, __version__)
     api = api or ApiSettings()
     metrics = IngestMetrics.create(registry)
@@ -64,15 +71,27 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     validator = Validator(schema, strict=settings.strict, new_id=new_event_id)
     link = BrokerLink(broker, "ingest", on_state=lambda up: metrics.broker_up.set(1 if up else 0))
     metrics.queue_max_length.labels(queue=broker.queue).set(broker.max_length)
-    publisher = GroupPublisher(Publisher(link, settings.confirm_timeout_s),
-                               max_in_flight=settings.publish_in_flight, max_events=settings.max_batch,
-                               tracing=publish_tracing(broker.exchange, ROUTING_KEY),
-                               max_group_bytes=settings.publish_group_bytes, max_waiting=settings.publish_max_waiting,
-                               max_waiting_bytes=settings.publish_max_waiting_bytes,
-                               deadline_s=settings.confirm_timeout_s)
+    publisher = GroupPublisher(
+        Publisher(link, settings.confirm_timeout_s),
+        max_in_flight=settings.publish_in_flight,
+        max_events=settings.max_batch,
+        tracing=publish_tracing(broker.exchange, ROUTING_KEY),
+        max_group_bytes=settings.publish_group_bytes,
+        max_waiting=settings.publish_max_waiting,
+        max_waiting_bytes=settings.publish_max_waiting_bytes,
+        deadline_s=settings.confirm_timeout_s,
+    )
     frontend = FrontendObserver(registry, settings.page_pattern_list(), settings.max_exception_types)
-    pipeline = Pipeline(settings, keys, limiter, validator, publisher,
-                        DeadLetters(link, settings.confirm_timeout_s), metrics, observers=[frontend])
+    pipeline = Pipeline(
+        settings,
+        keys,
+        limiter,
+        validator,
+        publisher,
+        DeadLetters(link, settings.confirm_timeout_s),
+        metrics,
+        observers=[frontend],
+    )
     endpoint = EventsEndpoint(pipeline)
     # THE write paths of the public listener: path -> raw ASGI handler; the SDK doors (PostHog,
     # Segment/RudderStack, posthog-js init stubs: ingest/sdk.py) share the native door's pipeline
@@ -84,9 +103,14 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
         await link.start(wait_s=10)
         for companion in companions:
             await companion.start()
-        log.info("ingest ready", extra={"public": f"{settings.host}:{settings.port}",
-                                        "private": f"{settings.private_host}:{settings.private_port}",
-                                        "companions": [c.name for c in companions]})
+        log.info(
+            "ingest ready",
+            extra={
+                "public": f"{settings.host}:{settings.port}",
+                "private": f"{settings.private_host}:{settings.private_port}",
+                "companions": [c.name for c in companions],
+            },
+        )
         yield
         for companion in reversed(companions):
             await companion.stop()
@@ -98,11 +122,24 @@ def create_app(settings: IngestSettings, broker: BrokerSettings, *, registry: Co
     _document_write_paths(public, write_docs, components(schema, settings.strict))
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # CORS for the write paths (ingest/cors.py): origin echoed, credentials, headers mirrored
-        public.add_middleware(CorsMiddleware, origins=origins, is_write_path=lambda p: p in write_paths
-                              or any(p.startswith(w[:-1]) for w in write_paths if w.endswith("*")))
+        public.add_middleware(
+            CorsMiddleware,
+            origins=origins,
+            is_write_path=lambda p: (
+                p in write_paths or any(p.startswith(w[:-1]) for w in write_paths if w.endswith("*"))
+            ),
+        )
     access = Access(api.read_keys(), {k.sha256 for k in settings.parsed_keys()} | api.write_hashes())
-    private = private_app(title, DESCRIPTION + " Read API (keys with scopes), metrics and docs.", checks,
-                          registry, access, lifespan=lifespan, routers=routers, public=public)
+    private = private_app(
+        title,
+        DESCRIPTION + " Read API (keys with scopes), metrics and docs.",
+        checks,
+        registry,
+        access,
+        lifespan=lifespan,
+        routers=routers,
+        public=public,
+    )
     private.state.link = link
     private.state.publisher = publisher
     private.state.events_endpoint = endpoint
@@ -117,12 +154,13 @@ def _document_write_paths(app: FastAPI, operations: dict[str, dict], schemas: di
     def openapi():
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schema.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
             schema["paths"].update(operations)
-            schema["components"]["securitySchemes"] = {"ingestKey": {
-                "type": "http", "scheme": "bearer", "description": "an ingest (write-only) key"}}
+            schema["components"]["securitySchemes"] = {
+                "ingestKey": {"type": "http", "scheme": "bearer", "description": "an ingest (write-only) key"}
+            }
             app.openapi_schema = schema
         return app.openapi_schema
 

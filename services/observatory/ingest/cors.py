@@ -37,8 +37,13 @@ class CorsMiddleware:
             requested = headers.get(b"access-control-request-headers")
             if ok and requested:
                 extra.append((b"access-control-allow-headers", requested))
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [*common, *extra, (b"content-length", b"0")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [*common, *extra, (b"content-length", b"0")],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return None
 
@@ -46,4 +51,5 @@ class CorsMiddleware:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *common]}
             await send(message)
+
         return await self.app(scope, receive, send_with_cors)

@@ -23,16 +23,24 @@ class DeadLetters:
         if dlx is None or not self.link.up.is_set():
             raise PublishError("unavailable", "message broker unavailable")
         now = int(time.time())
-        messages = [aio_pika.Message(
-            body=orjson.dumps(original, default=str), content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers={"x-observatory-reason": code, "x-observatory-error": message[:1000],
-                     "x-observatory-dead-lettered-at": now, "x-observatory-source": source,
-                     "x-observatory-door": door}) for original, code, message in items]
+        messages = [
+            aio_pika.Message(
+                body=orjson.dumps(original, default=str),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers={
+                    "x-observatory-reason": code,
+                    "x-observatory-error": message[:1000],
+                    "x-observatory-dead-lettered-at": now,
+                    "x-observatory-source": source,
+                    "x-observatory-door": door,
+                },
+            )
+            for original, code, message in items
+        ]
         try:
-            await asyncio.wait_for(asyncio.gather(*(dlx.publish(m, routing_key="") for m in messages)),
-                                   self.timeout)
-        except asyncio.TimeoutError as exc:
+            await asyncio.wait_for(asyncio.gather(*(dlx.publish(m, routing_key="") for m in messages)), self.timeout)
+        except TimeoutError as exc:
             raise PublishError("timeout", "message broker did not confirm the dead letters in time") from exc
         except Exception as exc:  # noqa: BLE001 - nack, closed channel: the request is refused (503)
             raise PublishError("unavailable", f"dead letters not confirmed: {exc}") from exc

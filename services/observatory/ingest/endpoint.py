@@ -14,7 +14,7 @@ pipeline (ingest/pipeline.py) every door uses.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -24,8 +24,12 @@ from observatory.ingest.pipeline import Pipeline, client_of
 
 log = logging.getLogger("observatory.ingest")
 PATH = "/v1/events"
-_CODE_REASONS = {"body_too_large": "body_too_large", "decompressed_too_large": "body_too_large",
-                 "malformed_json": "malformed_json", "bad_compression": "malformed_json"}
+_CODE_REASONS = {
+    "body_too_large": "body_too_large",
+    "decompressed_too_large": "body_too_large",
+    "malformed_json": "malformed_json",
+    "bad_compression": "malformed_json",
+}
 
 
 class Route:
@@ -42,8 +46,11 @@ class EventsEndpoint:
     async def __call__(self, scope, receive, send) -> None:
         scope["route"] = Route
         if scope["method"] != "POST":
-            status, body, extra = 405, orjson.dumps({"error": "method_not_allowed", "message": "use POST"}), \
-                [(b"allow", b"POST")]
+            status, body, extra = (
+                405,
+                orjson.dumps({"error": "method_not_allowed", "message": "use POST"}),
+                [(b"allow", b"POST")],
+            )
         else:
             status, body, extra = await self.handle(scope, receive)
         await answer(send, status, body, extra)
@@ -53,8 +60,12 @@ class EventsEndpoint:
         try:
             source = self.pipeline.keys.source_for(headers.get("authorization"))
             if source is None:
-                raise DecodeError(401, "unauthorized", "missing or unknown API key (Authorization: Bearer <key>)",
-                                  ((b"www-authenticate", b"Bearer"),))
+                raise DecodeError(
+                    401,
+                    "unauthorized",
+                    "missing or unknown API key (Authorization: Bearer <key>)",
+                    ((b"www-authenticate", b"Bearer"),),
+                )
             if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
                 raise DecodeError(415, "unsupported_media_type", "send Content-Type: application/json")
             try:
@@ -64,8 +75,9 @@ class EventsEndpoint:
                 if exc.code in _CODE_REASONS:
                     self.pipeline.refuse(_CODE_REASONS[exc.code], 1)
                 raise
-            result = await self.pipeline.run(source, payload.messages, datetime.now(timezone.utc),
-                                             client=client_of(scope, headers))
+            result = await self.pipeline.run(
+                source, payload.messages, datetime.now(UTC), client=client_of(scope, headers)
+            )
         except DecodeError as exc:
             return exc.status, orjson.dumps({"error": exc.code, "message": exc.message}), exc.headers
         rejected = [{"index": i, "reason": r.message, "code": r.code} for i, r in result.rejected]

@@ -14,16 +14,36 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 # seconds, with bucket bounds on Google's good/poor thresholds so rating shares come from the buckets
 VITALS = {
-    "LCP": ("frontend_web_vitals_lcp_seconds", "Largest Contentful Paint",
-            (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0), 1e-3),
-    "INP": ("frontend_web_vitals_inp_seconds", "Interaction to Next Paint",
-            (0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0), 1e-3),
-    "FCP": ("frontend_web_vitals_fcp_seconds", "First Contentful Paint",
-            (0.25, 0.5, 1.0, 1.8, 2.5, 3.0, 5.0, 10.0), 1e-3),
-    "TTFB": ("frontend_web_vitals_ttfb_seconds", "Time to First Byte",
-             (0.05, 0.1, 0.2, 0.4, 0.8, 1.8, 3.0, 10.0), 1e-3),
-    "CLS": ("frontend_web_vitals_cls", "Cumulative Layout Shift (unitless)",
-            (0.01, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0), 1.0),
+    "LCP": (
+        "frontend_web_vitals_lcp_seconds",
+        "Largest Contentful Paint",
+        (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0),
+        1e-3,
+    ),
+    "INP": (
+        "frontend_web_vitals_inp_seconds",
+        "Interaction to Next Paint",
+        (0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0),
+        1e-3,
+    ),
+    "FCP": (
+        "frontend_web_vitals_fcp_seconds",
+        "First Contentful Paint",
+        (0.25, 0.5, 1.0, 1.8, 2.5, 3.0, 5.0, 10.0),
+        1e-3,
+    ),
+    "TTFB": (
+        "frontend_web_vitals_ttfb_seconds",
+        "Time to First Byte",
+        (0.05, 0.1, 0.2, 0.4, 0.8, 1.8, 3.0, 10.0),
+        1e-3,
+    ),
+    "CLS": (
+        "frontend_web_vitals_cls",
+        "Cumulative Layout Shift (unitless)",
+        (0.01, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0),
+        1.0,
+    ),
 }
 _TYPE = re.compile(r"[^A-Za-z0-9_.:$-]")
 
@@ -44,6 +64,7 @@ def exception_type(props: dict) -> str:
     items = props.get("$exception_list")
     if isinstance(items, str):  # kept as JSON text when nested deeply
         import orjson
+
         try:
             items = orjson.loads(items)
         except orjson.JSONDecodeError:
@@ -58,11 +79,19 @@ def exception_type(props: dict) -> str:
 class FrontendObserver:
     def __init__(self, registry: CollectorRegistry, page_patterns: list[str], max_types: int) -> None:
         self.patterns, self.max_types = page_patterns, max_types
-        self.vitals = {name: (Histogram(metric, f"{desc} from $web_vitals events", ["page"], buckets=buckets,
-                                        registry=registry), scale)
-                       for name, (metric, desc, buckets, scale) in VITALS.items()}
-        self.exceptions = Counter("frontend_exceptions", "Client-side $exception events by exception type "
-                                  "(bounded; overflow counted as `other`)", ["type"], registry=registry)
+        self.vitals = {
+            name: (
+                Histogram(metric, f"{desc} from $web_vitals events", ["page"], buckets=buckets, registry=registry),
+                scale,
+            )
+            for name, (metric, desc, buckets, scale) in VITALS.items()
+        }
+        self.exceptions = Counter(
+            "frontend_exceptions",
+            "Client-side $exception events by exception type (bounded; overflow counted as `other`)",
+            ["type"],
+            registry=registry,
+        )
         self._types: set[str] = set()
 
     def __call__(self, events: list[dict]) -> None:

@@ -33,9 +33,17 @@ class Result:
 
 
 class Pipeline:
-    def __init__(self, settings: IngestSettings, keys: KeyRing, limiter: RateLimiter, validator: Validator,
-                 publisher: GroupPublisher, dead_letters: DeadLetters, metrics: IngestMetrics,
-                 observers: Sequence[Callable[[list[dict]], None]] = ()) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        keys: KeyRing,
+        limiter: RateLimiter,
+        validator: Validator,
+        publisher: GroupPublisher,
+        dead_letters: DeadLetters,
+        metrics: IngestMetrics,
+        observers: Sequence[Callable[[list[dict]], None]] = (),
+    ) -> None:
         self.s = settings
         self.keys, self.limiter, self.validator = keys, limiter, validator
         self.publisher, self.dead_letters, self.metrics = publisher, dead_letters, metrics
@@ -58,8 +66,16 @@ class Pipeline:
         self.metrics.events_rejected.labels(reason=reason).inc(n)
 
     # -- the rest -----------------------------------------------------------------------------
-    async def run(self, source: str, items: list, received_at: datetime, *, originals: list | None = None,
-                  door: str = "native", client: tuple[str | None, str | None] = (None, None)) -> Result:
+    async def run(
+        self,
+        source: str,
+        items: list,
+        received_at: datetime,
+        *,
+        originals: list | None = None,
+        door: str = "native",
+        client: tuple[str | None, str | None] = (None, None),
+    ) -> Result:
         """Validate and publish `items` (native-shaped events, or Rejections from mapping).
 
         With `originals` (SDK doors), each invalid event goes to the dead-letter queue as sent and the
@@ -74,14 +90,18 @@ class Pipeline:
             raise DecodeError(413, "batch_too_large", f"at most {self.s.max_batch} events per request")
         if len(items) > self.limiter.burst:
             self.refuse("batch_over_burst", len(items))
-            raise DecodeError(413, "batch_over_burst", f"{len(items)} events exceed this key's rate-limit burst "
-                                                       f"of {self.limiter.burst:g}: split the batch")
+            raise DecodeError(
+                413,
+                "batch_over_burst",
+                f"{len(items)} events exceed this key's rate-limit burst of {self.limiter.burst:g}: split the batch",
+            )
         wait = self.limiter.take(source, len(items))
         if wait:
             self.refuse("rate_limited", len(items))
             seconds = 60 if math.isinf(wait) else max(1, math.ceil(wait))
-            raise DecodeError(429, "rate_limited", "rate limit exceeded for this API key",
-                              ((b"retry-after", str(seconds).encode()),))
+            raise DecodeError(
+                429, "rate_limited", "rate limit exceeded for this API key", ((b"retry-after", str(seconds).encode()),)
+            )
 
         to_validate = [(i, item) for i, item in enumerate(items) if not isinstance(item, Rejection)]
         results = self.validator.validate_many([item for _, item in to_validate], received_at, source)
@@ -101,32 +121,52 @@ class Pipeline:
 
         with tracing.timed(m.publish_confirm):
             try:
-                await asyncio.gather(*([self.publisher.publish(accepted)] if accepted else []),
-                                     *([self.dead_letters.publish(dead, source, door)] if dead else []))
+                await asyncio.gather(
+                    *([self.publisher.publish(accepted)] if accepted else []),
+                    *([self.dead_letters.publish(dead, source, door)] if dead else []),
+                )
             except PublishError as exc:
                 tracing.record_exception(exc)
                 m.publish_failures.labels(reason=exc.reason).inc()
                 m.events_rejected.labels(reason="broker_" + exc.reason).inc(len(accepted))
-                log.warning("publish not confirmed: %s", exc,
-                            extra={"reason": exc.reason, "events": len(accepted), "door": door})
+                log.warning(
+                    "publish not confirmed: %s",
+                    exc,
+                    extra={"reason": exc.reason, "events": len(accepted), "door": door},
+                )
                 self.limiter.refund(source, len(items))
-                raise DecodeError(503, "broker_unavailable", f"{exc}; nothing was accepted, retry later",
-                                  ((b"retry-after", self.retry_after),)) from None
+                raise DecodeError(
+                    503,
+                    "broker_unavailable",
+                    f"{exc}; nothing was accepted, retry later",
+                    ((b"retry-after", self.retry_after),),
+                ) from None
             except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen failure: never a 500, never silent
                 tracing.record_exception(exc)
                 m.publish_failures.labels(reason="unexpected").inc()
                 m.events_rejected.labels(reason="broker_unexpected").inc(len(accepted))
-                log.exception("unexpected error while publishing: %s", type(exc).__name__,
-                              extra={"reason": "unexpected", "events": len(accepted), "door": door})
+                log.exception(
+                    "unexpected error while publishing: %s",
+                    type(exc).__name__,
+                    extra={"reason": "unexpected", "events": len(accepted), "door": door},
+                )
                 self.limiter.refund(source, len(items))
-                raise DecodeError(503, "publish_failed", "unexpected error while publishing; nothing was "
-                                                         "accepted, retry later",
-                                  ((b"retry-after", self.retry_after),)) from None
+                raise DecodeError(
+                    503,
+                    "publish_failed",
+                    "unexpected error while publishing; nothing was accepted, retry later",
+                    ((b"retry-after", self.retry_after),),
+                ) from None
         if accepted:
             m.events_accepted.labels(source=source).inc(len(accepted))
         for _, code, message in dead:
             m.events_dead_lettered.labels(reason=code).inc()
-            log.warning("invalid SDK event dead-lettered (%s): %s", code, message[:300], extra={"reason": code, "door": door, "error": message[:300]})
+            log.warning(
+                "invalid SDK event dead-lettered (%s): %s",
+                code,
+                message[:300],
+                extra={"reason": code, "door": door, "error": message[:300]},
+            )
         for observe in self.observers:
             observe(accepted)
         return Result(len(accepted), rejected)

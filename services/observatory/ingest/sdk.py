@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -21,12 +21,26 @@ from observatory.ingest.formats.mapping import skew
 from observatory.ingest.http import answer, headers_of, query_of, read_body
 from observatory.ingest.pipeline import Pipeline, client_of
 
-NO_FLAGS = orjson.dumps({"flags": {}, "featureFlags": {}, "featureFlagPayloads": {},
-                         "errorsWhileComputingFlags": False, "sessionRecording": False, "surveys": False})
-_REFUSAL_REASONS = {"body_too_large": "body_too_large", "decompressed_too_large": "body_too_large",
-                    "malformed_json": "malformed_json", "bad_compression": "malformed_json",
-                    "bad_encoding": "malformed_json", "empty_body": "malformed_json",
-                    "malformed_form": "malformed_json", "unsupported_encoding": "malformed_json"}
+NO_FLAGS = orjson.dumps(
+    {
+        "flags": {},
+        "featureFlags": {},
+        "featureFlagPayloads": {},
+        "errorsWhileComputingFlags": False,
+        "sessionRecording": False,
+        "surveys": False,
+    }
+)
+_REFUSAL_REASONS = {
+    "body_too_large": "body_too_large",
+    "decompressed_too_large": "body_too_large",
+    "malformed_json": "malformed_json",
+    "bad_compression": "malformed_json",
+    "bad_encoding": "malformed_json",
+    "empty_body": "malformed_json",
+    "malformed_form": "malformed_json",
+    "unsupported_encoding": "malformed_json",
+}
 
 
 class _Route:
@@ -64,8 +78,12 @@ class SdkDoor:
         if method == "OPTIONS":
             return await answer(send, 204, b"", [(b"allow", b"GET, POST, OPTIONS")])
         if method not in ("GET", "POST"):
-            return await answer(send, 405, orjson.dumps({"error": "method_not_allowed", "message": "use POST"}),
-                                [(b"allow", b"GET, POST, OPTIONS")])
+            return await answer(
+                send,
+                405,
+                orjson.dumps({"error": "method_not_allowed", "message": "use POST"}),
+                [(b"allow", b"GET, POST, OPTIONS")],
+            )
         try:
             status, body, extra = 200, await self.handle(scope, receive), []
         except DecodeError as exc:
@@ -81,14 +99,15 @@ class SdkDoor:
         payload = self.fmt.decode(request, self.s.max_decompressed_bytes)
         keys = payload.keys | _keys_from_authorization(headers.get("authorization"), self.basic_auth)
         source = self.pipeline.authenticate(keys)
-        received = datetime.now(timezone.utc)
+        received = datetime.now(UTC)
         if len(payload.messages) > self.s.max_batch:  # refuse before mapping a huge batch
             self.pipeline.refuse("batch_too_large", len(payload.messages))
             raise DecodeError(413, "batch_too_large", f"at most {self.s.max_batch} events per request")
         clock_skew = skew(payload.sent_at, received)
         events = [self.fmt.to_event(m, source, received, clock_skew) for m in payload.messages]
-        await self.pipeline.run(source, events, received, originals=payload.messages, door=self.fmt.DOOR,
-                                client=client_of(scope, headers))
+        await self.pipeline.run(
+            source, events, received, originals=payload.messages, door=self.fmt.DOOR, client=client_of(scope, headers)
+        )
         return self.ok_body
 
 

@@ -25,7 +25,6 @@ from observatory.localstack.alertmanager import AlertmanagerServer
 from observatory.localstack.prometheus import PrometheusServer
 from observatory.monitoring import RULES_DIR, amconfig, promconfig
 
-
 # the variables above belong to Alertmanager's receivers, not to the observatory process
 CHANNEL_VARIABLE_PREFIXES = ("OBS_SLACK_", "OBS_SMTP_", "OBS_ALERT_", "OBS_PAGERDUTY_")
 
@@ -48,22 +47,28 @@ def endpoints_from_env(secrets_dir: Path, env: Mapping[str, str] = os.environ) -
     """The receivers' endpoints from the environment, and one line per channel for the summary."""
     e = amconfig.Endpoints()
     notes = []
-    e.slack_url_file = _secret(secrets_dir, "slack-webhook-url", "OBS_SLACK_WEBHOOK_URL",
-                               "OBS_SLACK_WEBHOOK_URL_FILE", env)
-    notes.append("Slack: #alerts-critical, #alerts, #alerts-business via the configured webhook" if e.slack_url_file
-                 else "Slack: not configured (set OBS_SLACK_WEBHOOK_URL or OBS_SLACK_WEBHOOK_URL_FILE)")
+    e.slack_url_file = _secret(
+        secrets_dir, "slack-webhook-url", "OBS_SLACK_WEBHOOK_URL", "OBS_SLACK_WEBHOOK_URL_FILE", env
+    )
+    notes.append(
+        "Slack: #alerts-critical, #alerts, #alerts-business via the configured webhook"
+        if e.slack_url_file
+        else "Slack: not configured (set OBS_SLACK_WEBHOOK_URL or OBS_SLACK_WEBHOOK_URL_FILE)"
+    )
     if env.get("OBS_SMTP_SMARTHOST") and env.get("OBS_ALERT_EMAIL_TO"):
         e.smtp_smarthost, e.email_to = env["OBS_SMTP_SMARTHOST"], env["OBS_ALERT_EMAIL_TO"]
         e.smtp_from = env.get("OBS_SMTP_FROM") or f"observatory-alerts@{e.smtp_smarthost.split(':')[0]}"
         e.smtp_auth_username = env.get("OBS_SMTP_USERNAME") or None
-        e.smtp_auth_password_file = _secret(secrets_dir, "smtp-password", "OBS_SMTP_PASSWORD",
-                                            "OBS_SMTP_PASSWORD_FILE", env)
+        e.smtp_auth_password_file = _secret(
+            secrets_dir, "smtp-password", "OBS_SMTP_PASSWORD", "OBS_SMTP_PASSWORD_FILE", env
+        )
         e.smtp_require_tls = env.get("OBS_SMTP_REQUIRE_TLS", "true").lower() not in ("0", "false", "no")
         notes.append(f"email: critical alerts to {e.email_to} via {e.smtp_smarthost}")
     else:
         notes.append("email: not configured (set OBS_SMTP_SMARTHOST and OBS_ALERT_EMAIL_TO)")
-    e.pagerduty_key_file = _secret(secrets_dir, "pagerduty-routing-key", "OBS_PAGERDUTY_ROUTING_KEY",
-                                   "OBS_PAGERDUTY_ROUTING_KEY_FILE", env)
+    e.pagerduty_key_file = _secret(
+        secrets_dir, "pagerduty-routing-key", "OBS_PAGERDUTY_ROUTING_KEY", "OBS_PAGERDUTY_ROUTING_KEY_FILE", env
+    )
     if e.pagerduty_key_file:
         notes.append("PagerDuty: critical alerts page")
     if not (e.slack_url_file or e.smtp_smarthost or e.pagerduty_key_file):
@@ -84,18 +89,28 @@ def probe_targets(ports: Mapping[str, int]) -> dict[str, str]:
 
 def prometheus(local: Path, ports: Mapping[str, int]) -> PrometheusServer:
     """The local Prometheus: the repo's rule files, every local component scraped on loopback."""
+
     def at(name: str) -> list[str]:
         return [f"127.0.0.1:{ports[name]}"]
+
     rabbit = at("rabbitmq_prometheus")
     plan = promconfig.LoopbackPlan(
-        targets={"all-in-one": at("private" if "private" in ports else "ingest"),   # where /metrics is served
-                 "rabbitmq": rabbit, "rabbitmq-queues": rabbit,
-                 "alertmanager": at("alertmanager"), "prometheus": at("prometheus")},
+        targets={
+            "all-in-one": at("private" if "private" in ports else "ingest"),  # where /metrics is served
+            "rabbitmq": rabbit,
+            "rabbitmq-queues": rabbit,
+            "alertmanager": at("alertmanager"),
+            "prometheus": at("prometheus"),
+        },
         rule_files=[str(RULES_DIR / "*.rules.yml")],
         alertmanagers=at("alertmanager"),
         intervals=promconfig.LOCAL_INTERVALS,
-        runbook_base_url=(f"http://127.0.0.1:{ports['private']}/runbooks" if "private" in ports
-                          else promconfig.LOCAL_RUNBOOK_BASE_URL),
-        extra_jobs=[promconfig.blackbox_job(at("blackbox")[0], probe_targets(ports)),
-                    promconfig.pushgateway_job(at("pushgateway"))])
+        runbook_base_url=(
+            f"http://127.0.0.1:{ports['private']}/runbooks" if "private" in ports else promconfig.LOCAL_RUNBOOK_BASE_URL
+        ),
+        extra_jobs=[
+            promconfig.blackbox_job(at("blackbox")[0], probe_targets(ports)),
+            promconfig.pushgateway_job(at("pushgateway")),
+        ],
+    )
     return PrometheusServer(local / "prometheus", promconfig.loopback_config(plan), port=ports["prometheus"])

@@ -35,9 +35,14 @@ class AlertmanagerServer(ManagedProcess):
         binary = next(filter(None, map(shutil.which, BINARIES)), None)
         if binary is None:
             raise RuntimeError(f"Alertmanager is not installed ({' or '.join(BINARIES)} not on PATH); {INSTALL_HINT}")
-        return [binary, f"--config.file={self.config_path}", f"--storage.path={self.base / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}", f"--web.external-url={self.url}",
-                "--cluster.listen-address="]
+        return [
+            binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={self.base / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            f"--web.external-url={self.url}",
+            "--cluster.listen-address=",
+        ]
 
     def write_config(self) -> None:
         write(self.config, self.config_path)

@@ -41,11 +41,13 @@ class ConfiguredNode(RabbitNode):
 
 def ctl(node: RabbitNode, *args: str, timeout_s: float = 60.0, check: bool = True) -> str:
     """Run rabbitmqctl against `node` (its env carries the private epmd port and cookie)."""
-    out = subprocess.run([CTL, "-n", node.nodename, *args], env=node.env(), capture_output=True, text=True,
-                         timeout=timeout_s)
+    out = subprocess.run(
+        [CTL, "-n", node.nodename, *args], env=node.env(), capture_output=True, text=True, timeout=timeout_s
+    )
     if check and out.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {node.nodename} failed: "
-                           f"{(out.stderr or out.stdout).strip()[-800:]}")
+        raise RuntimeError(
+            f"rabbitmqctl {' '.join(args)} on {node.nodename} failed: {(out.stderr or out.stdout).strip()[-800:]}"
+        )
     return out.stdout
 
 
@@ -55,14 +57,22 @@ class RabbitCluster:
     def __init__(self, base: Path, size: int = 3, name: str = "clu", extra_config: list[str] | None = None) -> None:
         cookie = secrets.token_hex(16).upper()
         epmd = free_port()
-        self.nodes = [ConfiguredNode(base / f"node{i}", name=f"{name}{i}x", epmd_port=epmd, cookie=cookie,
-                                     extra_config=list(extra_config or [])) for i in range(size)]
+        self.nodes = [
+            ConfiguredNode(
+                base / f"node{i}",
+                name=f"{name}{i}x",
+                epmd_port=epmd,
+                cookie=cookie,
+                extra_config=list(extra_config or []),
+            )
+            for i in range(size)
+        ]
 
     @property
     def urls(self) -> list[str]:
         return [n.url for n in self.nodes]
 
-    def start(self, timeout_s: float = 120.0) -> "RabbitCluster":
+    def start(self, timeout_s: float = 120.0) -> RabbitCluster:
         first, *others = self.nodes
         first.start(timeout_s=timeout_s)
         for node in others:
@@ -70,8 +80,11 @@ class RabbitCluster:
             ctl(node, "stop_app")
             ctl(node, "join_cluster", first.nodename)
             ctl(node, "start_app")
-        wait_for(f"{len(self.nodes)} running nodes in the cluster", lambda: self.running_nodes() == len(self.nodes),
-                 timeout_s)
+        wait_for(
+            f"{len(self.nodes)} running nodes in the cluster",
+            lambda: self.running_nodes() == len(self.nodes),
+            timeout_s,
+        )
         return self
 
     def running_nodes(self, via: RabbitNode | None = None) -> int:
@@ -88,7 +101,9 @@ class RabbitCluster:
     def leader(self, queue: str, vhost: str = "/") -> ConfiguredNode:
         """The node leading a quorum queue (asked of any running node)."""
         via = next(n for n in self.nodes if n.running())
-        for line in ctl(via, "list_queues", "-p", vhost, "name", "leader", "--no-table-headers", "--quiet").splitlines():
+        for line in ctl(
+            via, "list_queues", "-p", vhost, "name", "leader", "--no-table-headers", "--quiet"
+        ).splitlines():
             parts = line.split()
             if len(parts) == 2 and parts[0] == queue:
                 return self.node_by_name(parts[1])

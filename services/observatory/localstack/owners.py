@@ -22,7 +22,7 @@ def _stack_of(proc: psutil.Process) -> str | None:
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
         return proc.environ().get(MARKER)
-    except (psutil.Error, OSError):   # gone meanwhile, or not ours to read
+    except (psutil.Error, OSError):  # gone meanwhile, or not ours to read
         return None
 
 

@@ -30,12 +30,12 @@ from observatory.settings import hash_key
 # port name -> (environment variable that overrides it, default)
 PORTS: dict[str, tuple[str, int]] = {
     "ingest": ("OBS_LOCAL_INGEST_PORT", 8080),
-    "private": ("OBS_LOCAL_PRIVATE_PORT", 8081),   # the all-in-one's private listener: read API, /metrics, docs
+    "private": ("OBS_LOCAL_PRIVATE_PORT", 8081),  # the all-in-one's private listener: read API, /metrics, docs
     "amqp": ("OBS_LOCAL_AMQP_PORT", 5672),
     "rabbitmq_prometheus": ("OBS_LOCAL_RABBITMQ_PROMETHEUS_PORT", 15692),
     "rabbitmq_management": ("OBS_LOCAL_RABBITMQ_MANAGEMENT_PORT", 15672),
     "rabbitmq_dist": ("OBS_LOCAL_RABBITMQ_DIST_PORT", 25672),
-    "epmd": ("OBS_LOCAL_EPMD_PORT", 4370),      # a private epmd, not the machine's shared 4369
+    "epmd": ("OBS_LOCAL_EPMD_PORT", 4370),  # a private epmd, not the machine's shared 4369
     "prometheus": ("OBS_LOCAL_PROMETHEUS_PORT", 9090),
     "alertmanager": ("OBS_LOCAL_ALERTMANAGER_PORT", 9093),
     "blackbox": ("OBS_LOCAL_BLACKBOX_PORT", 9115),
@@ -82,8 +82,8 @@ def service_env(local: Path, node_url: str, ports: Mapping[str, int]) -> dict[st
 @dataclass
 class Component:
     program: Program
-    ports: list[str]                    # names in PORTS this component listens on
-    ready_what: str                     # what readiness means, for messages
+    ports: list[str]  # names in PORTS this component listens on
+    ready_what: str  # what readiness means, for messages
     ready: Callable[[], bool]
 
 
@@ -100,13 +100,17 @@ def _epmd_answers(port: int) -> bool:
 
 def readiness(p: Mapping[str, int]) -> dict[str, tuple[str, Callable[[], bool]]]:
     """Program name -> (what readiness means, the check)."""
+
     def http(what: str, port: str, path: str):
         url = f"http://127.0.0.1:{p[port]}{path}"
         return f"{what} at {url}", _http_ok(url)
+
     return {
         "epmd": (f"epmd answering on port {p['epmd']}", lambda: _epmd_answers(p["epmd"])),
-        "rabbitmq": (f"RabbitMQ AMQP port {p['amqp']} and metrics port {p['rabbitmq_prometheus']}",
-                     lambda: port_open(p["amqp"]) and port_open(p["rabbitmq_prometheus"])),
+        "rabbitmq": (
+            f"RabbitMQ AMQP port {p['amqp']} and metrics port {p['rabbitmq_prometheus']}",
+            lambda: port_open(p["amqp"]) and port_open(p["rabbitmq_prometheus"]),
+        ),
         "observatory": http("observatory readiness", "ingest", "/health/ready"),
         "alertmanager": http("Alertmanager", "alertmanager", "/-/ready"),
         "pushgateway": http("Pushgateway", "pushgateway", "/-/ready"),
@@ -136,16 +140,23 @@ def _managed(name: str, server: ManagedProcess, p: Mapping[str, int], priority: 
 
 
 def rabbit_node(local: Path, p: Mapping[str, int]) -> RabbitNode:
-    return RabbitNode(local / "rabbitmq", amqp_port=p["amqp"], dist_port=p["rabbitmq_dist"], epmd_port=p["epmd"],
-                      prometheus_port=p["rabbitmq_prometheus"], management_port=p["rabbitmq_management"],
-                      name="observatory",
-                      extra_config=["log.file.rotation.size = 10485760", "log.file.rotation.count = 5"])
+    return RabbitNode(
+        local / "rabbitmq",
+        amqp_port=p["amqp"],
+        dist_port=p["rabbitmq_dist"],
+        epmd_port=p["epmd"],
+        prometheus_port=p["rabbitmq_prometheus"],
+        management_port=p["rabbitmq_management"],
+        name="observatory",
+        extra_config=["log.file.rotation.size = 10485760", "log.file.rotation.count = 5"],
+    )
 
 
 def _rabbitmq(local: Path, p: Mapping[str, int]) -> list[Component]:
     if not Path(SERVER).exists():
-        raise RuntimeError(f"RabbitMQ is not installed ({SERVER} missing); install it with: "
-                           "sudo apt-get install -y rabbitmq-server")
+        raise RuntimeError(
+            f"RabbitMQ is not installed ({SERVER} missing); install it with: sudo apt-get install -y rabbitmq-server"
+        )
     node = rabbit_node(local, p)
     node.write_config()
     env = {k: v for k, v in node.env().items() if k.startswith(("RABBITMQ_", "ERL_")) or k == "HOME"}
@@ -157,25 +168,52 @@ def _rabbitmq(local: Path, p: Mapping[str, int]) -> list[Component]:
     epmd = shutil.which("epmd") or "/usr/bin/epmd"
     return [
         # the node's epmd runs supervised in the foreground (no `epmd -daemon` orphan left behind)
-        _component(Program("epmd", [epmd, "-port", str(p["epmd"]), "-address", "127.0.0.1"],
-                           {"ERL_EPMD_PORT": str(p["epmd"])}, priority=10, startsecs=1), ["epmd"], p),
-        _component(Program("rabbitmq", [SERVER], env, directory=node.base, priority=20, startsecs=5, stopwaitsecs=60),
-                   ["amqp", "rabbitmq_prometheus", "rabbitmq_management", "rabbitmq_dist"], p),
+        _component(
+            Program(
+                "epmd",
+                [epmd, "-port", str(p["epmd"]), "-address", "127.0.0.1"],
+                {"ERL_EPMD_PORT": str(p["epmd"])},
+                priority=10,
+                startsecs=1,
+            ),
+            ["epmd"],
+            p,
+        ),
+        _component(
+            Program("rabbitmq", [SERVER], env, directory=node.base, priority=20, startsecs=5, stopwaitsecs=60),
+            ["amqp", "rabbitmq_prometheus", "rabbitmq_management", "rabbitmq_dist"],
+            p,
+        ),
     ]
 
 
 def _observatory(local: Path, p: Mapping[str, int], node_url: str, env: Mapping[str, str]) -> Component:
-    user = {k: v for k, v in env.items()
-            if k.startswith("OBS_") and not k.startswith(("OBS_LOCAL_",) + alerting.CHANNEL_VARIABLE_PREFIXES)}
+    user = {
+        k: v
+        for k, v in env.items()
+        if k.startswith("OBS_") and not k.startswith(("OBS_LOCAL_",) + alerting.CHANNEL_VARIABLE_PREFIXES)
+    }
     ours = service_env(local, node_url, p)
     # what `observatory query|migrate` read to find the local store (the user's own variables stay out)
     (local / "observatory.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(ours.items())))
     settings = {**user, **ours}
-    return _component(Program("observatory", [sys.executable, "-m", "observatory.cli", "run", "all-in-one"], settings,
-                              priority=30, startsecs=5, stopwaitsecs=40), ["ingest", "private"], p)
+    return _component(
+        Program(
+            "observatory",
+            [sys.executable, "-m", "observatory.cli", "run", "all-in-one"],
+            settings,
+            priority=30,
+            startsecs=5,
+            stopwaitsecs=40,
+        ),
+        ["ingest", "private"],
+        p,
+    )
 
 
-def prepare(local: Path, p: Mapping[str, int], env: Mapping[str, str] = os.environ) -> tuple[list[Component], list[str]]:
+def prepare(
+    local: Path, p: Mapping[str, int], env: Mapping[str, str] = os.environ
+) -> tuple[list[Component], list[str]]:
     """Write every component's config under `local`; the components in start order, and the summary
     lines about alert delivery."""
     comps = _rabbitmq(local, p)

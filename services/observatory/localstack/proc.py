@@ -40,11 +40,22 @@ class ManagedProcess:
         self.write_config()
         cmd = self.command()
         with open(self.log_path, "ab") as out:  # the child keeps its own copy
-            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=self.base, start_new_session=detach)
+            self.process = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.base,
+                start_new_session=detach,
+            )
         self.pid = self.process.pid
-        wait_for(f"{self.display_name} ready at {self.url}{self.ready_path}", self.ready, timeout_s,
-                 alive=lambda: self.process.poll() is None, log_hint=f"see {self.log_path}")
+        wait_for(
+            f"{self.display_name} ready at {self.url}{self.ready_path}",
+            self.ready,
+            timeout_s,
+            alive=lambda: self.process.poll() is None,
+            log_hint=f"see {self.log_path}",
+        )
         return self
 
     def ready(self) -> bool:

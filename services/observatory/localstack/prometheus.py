@@ -38,10 +38,15 @@ class PrometheusServer(ManagedProcess):
         binary = shutil.which(BINARY)
         if binary is None:
             raise RuntimeError(f"Prometheus is not installed ({BINARY} not on PATH); {INSTALL_HINT}")
-        return [binary, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.base / 'data'}",
-                f"--storage.tsdb.retention.time={self.retention}",
-                f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle",
-                f"--web.external-url={self.url}"]
+        return [
+            binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.base / 'data'}",
+            f"--storage.tsdb.retention.time={self.retention}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+            f"--web.external-url={self.url}",
+        ]
 
     def write_config(self) -> None:
         write(self.config, self.config_path)
@@ -84,7 +89,7 @@ _RFC3339 = re.compile(r"^(.+T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 def _epoch(rfc3339: str | None) -> float:
     """Prometheus' RFC 3339 timestamps (nanosecond fractions, `Z` or an offset) as seconds; 0 for none."""
     m = _RFC3339.match(rfc3339 or "")
-    if not m or rfc3339.startswith("0001-"):   # Go's zero time: never happened
+    if not m or rfc3339.startswith("0001-"):  # Go's zero time: never happened
         return 0.0
     head, frac, zone = m.groups()
     seconds = datetime.fromisoformat(head + ("+00:00" if zone == "Z" else zone)).timestamp()

@@ -30,7 +30,7 @@ class RabbitNode:
     name: str = "obs"
     process: subprocess.Popen | None = None
     pid: int | None = None
-    extra_config: list[str] = field(default_factory=list)   # more rabbitmq.conf lines (e.g. log rotation)
+    extra_config: list[str] = field(default_factory=list)  # more rabbitmq.conf lines (e.g. log rotation)
 
     @property
     def url(self) -> str:
@@ -48,7 +48,7 @@ class RabbitNode:
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "RABBITMQ_NODE_PORT": str(self.amqp_port),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_CONFIG_FILE": str(b / "rabbitmq"),          # .conf is appended
+            "RABBITMQ_CONFIG_FILE": str(b / "rabbitmq"),  # .conf is appended
             "RABBITMQ_MNESIA_BASE": str(b / "mnesia"),
             "RABBITMQ_LOG_BASE": str(b / "log"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(b / "enabled_plugins"),
@@ -79,19 +79,35 @@ class RabbitNode:
         lines += self.extra_config
         (self.base / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
 
-    def start(self, timeout_s: float = 60.0, detach: bool = False) -> "RabbitNode":
+    def start(self, timeout_s: float = 60.0, detach: bool = False) -> RabbitNode:
         if not Path(SERVER).exists():
             raise RuntimeError(f"RabbitMQ is not installed ({SERVER} missing); {INSTALL_HINT}")
         self.write_config()
         out = open(self.base / "log" / "stdout.log", "ab")
-        self.process = subprocess.Popen([SERVER], env=self.env(), stdout=out, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=detach)
+        self.process = subprocess.Popen(
+            [SERVER],
+            env=self.env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+        )
         self.pid = self.process.pid
         hint = f"see {self.base / 'log'}"
-        wait_for(f"RabbitMQ AMQP port {self.amqp_port}", lambda: port_open(self.amqp_port), timeout_s,
-                 alive=lambda: self.process.poll() is None, log_hint=hint)
-        wait_for(f"RabbitMQ Prometheus port {self.prometheus_port}", lambda: port_open(self.prometheus_port),
-                 timeout_s, alive=lambda: self.process.poll() is None, log_hint=hint)
+        wait_for(
+            f"RabbitMQ AMQP port {self.amqp_port}",
+            lambda: port_open(self.amqp_port),
+            timeout_s,
+            alive=lambda: self.process.poll() is None,
+            log_hint=hint,
+        )
+        wait_for(
+            f"RabbitMQ Prometheus port {self.prometheus_port}",
+            lambda: port_open(self.prometheus_port),
+            timeout_s,
+            alive=lambda: self.process.poll() is None,
+            log_hint=hint,
+        )
         return self
 
     def _beam_pid(self) -> int | None:
@@ -101,8 +117,12 @@ class RabbitNode:
             return None
 
     def _epmd_pids(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-f", f"epmd.*-port {self.epmd_port}|epmd -daemon"], capture_output=True,
-                             text=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}).stdout.split()
+        out = subprocess.run(
+            ["pgrep", "-f", f"epmd.*-port {self.epmd_port}|epmd -daemon"],
+            capture_output=True,
+            text=True,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        ).stdout.split()
         pids = []
         for pid in map(int, out):
             try:

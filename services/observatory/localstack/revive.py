@@ -31,8 +31,11 @@ def main() -> None:
         headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
         if headers["eventname"] == "PROCESS_STATE_FATAL":
             name = childutils.get_headers(payload.split("\n", 1)[0])["processname"]
-            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name} is FATAL; starting it again in {delay:.0f}s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name} is FATAL; starting it again in {delay:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
             threading.Timer(delay, _start, args=(name,)).start()
         childutils.listener.ok(sys.stdout)
 

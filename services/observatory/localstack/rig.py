@@ -31,7 +31,7 @@ class AlertingRig:
     rabbit_prometheus_port: int
     slack: SlackRecorder
     smtp: SmtpSink | None = None
-    for_factor: float = 60.0                          # `for:` divided by this in the rig's rule copy
+    for_factor: float = 60.0  # `for:` divided by this in the rig's rule copy
     intervals: promconfig.Intervals = field(default_factory=lambda: promconfig.FAST_INTERVALS)
     timing: amconfig.Timing = field(default_factory=lambda: amconfig.FAST_TIMING)
     api_key: str = field(default_factory=lambda: "obs_rig_" + secrets.token_urlsafe(16))
@@ -41,9 +41,12 @@ class AlertingRig:
         self.base.mkdir(parents=True, exist_ok=True)
         self.ingest_port, consumer_port, self.prometheus_port = free_port(), free_port(), free_port()
         self.ingest = ServiceProcess("ingest", self.ingest_port, self._env(), self.base / "logs" / "ingest.log")
-        self.consumer = ServiceProcess("consumer", consumer_port,
-                                       {**self._env(), "OBS_CONSUMER_METRICS_PORT": str(consumer_port)},
-                                       self.base / "logs" / "consumer.log")
+        self.consumer = ServiceProcess(
+            "consumer",
+            consumer_port,
+            {**self._env(), "OBS_CONSUMER_METRICS_PORT": str(consumer_port)},
+            self.base / "logs" / "consumer.log",
+        )
         self.alertmanager = AlertmanagerServer(self.base / "alertmanager", self._am_config())
         self.prometheus = PrometheusServer(self.base / "prometheus", {}, port=self.prometheus_port)
 
@@ -51,14 +54,21 @@ class AlertingRig:
     def _env(self) -> dict[str, str]:
         q = self.queue
         return {
-            "OBS_ENV": "test", "OBS_LOG_LEVEL": "WARNING", "OBS_ACCESS_LOG": "false",
-            "OBS_AMQP_URL": self.amqp_url, "OBS_AMQP_EXCHANGE": q, "OBS_AMQP_QUEUE": q,
-            "OBS_AMQP_DEAD_LETTER_EXCHANGE": f"{q}.dlx", "OBS_AMQP_DEAD_LETTER_QUEUE": f"{q}.dead",
-            "OBS_INGEST_HOST": "127.0.0.1", "OBS_INGEST_PORT": str(self.ingest_port),
+            "OBS_ENV": "test",
+            "OBS_LOG_LEVEL": "WARNING",
+            "OBS_ACCESS_LOG": "false",
+            "OBS_AMQP_URL": self.amqp_url,
+            "OBS_AMQP_EXCHANGE": q,
+            "OBS_AMQP_QUEUE": q,
+            "OBS_AMQP_DEAD_LETTER_EXCHANGE": f"{q}.dlx",
+            "OBS_AMQP_DEAD_LETTER_QUEUE": f"{q}.dead",
+            "OBS_INGEST_HOST": "127.0.0.1",
+            "OBS_INGEST_PORT": str(self.ingest_port),
             "OBS_INGEST_API_KEYS": f"rig:sha256:{hash_key(self.api_key)}",
             "OBS_CLICKHOUSE_DSN": f"chdb://{(self.base / 'chdb').resolve()}",
             "OBS_CLICKHOUSE_DATABASE": "observatory",
-            "OBS_CONSUMER_FLUSH_MS": "100", "OBS_CONSUMER_QUEUE_POLL_S": "1",
+            "OBS_CONSUMER_FLUSH_MS": "100",
+            "OBS_CONSUMER_QUEUE_POLL_S": "1",
         }
 
     def _am_config(self) -> dict:
@@ -77,14 +87,19 @@ class AlertingRig:
         copies = rules.shortened_copy(self.base / "rules", factor=self.for_factor)
         rabbit = f"127.0.0.1:{self.rabbit_prometheus_port}"
         plan = promconfig.LoopbackPlan(
-            targets={"ingest": [self.ingest.target], "consumer": [self.consumer.target],
-                     "rabbitmq": [rabbit], "rabbitmq-queues": [rabbit],
-                     "alertmanager": [f"127.0.0.1:{self.alertmanager.port}"],
-                     "prometheus": [f"127.0.0.1:{self.prometheus_port}"]},
+            targets={
+                "ingest": [self.ingest.target],
+                "consumer": [self.consumer.target],
+                "rabbitmq": [rabbit],
+                "rabbitmq-queues": [rabbit],
+                "alertmanager": [f"127.0.0.1:{self.alertmanager.port}"],
+                "prometheus": [f"127.0.0.1:{self.prometheus_port}"],
+            },
             rule_files=[str(p) for p in copies],
             alertmanagers=[f"127.0.0.1:{self.alertmanager.port}"],
             intervals=self.intervals,
-            runbook_base_url=f"{self.ingest.private_url}/runbooks")   # live links: the rig's own ingest serves them
+            runbook_base_url=f"{self.ingest.private_url}/runbooks",
+        )  # live links: the rig's own ingest serves them
         return promconfig.loopback_config(plan)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -102,8 +117,11 @@ class AlertingRig:
 
     def down_targets(self) -> list[str]:
         """`job instance: health (lastError)` of every active target that is not up."""
-        return [f"{t['labels'].get('job')} {t['labels'].get('instance')}: {t['health']} ({t.get('lastError') or '-'})"
-                for t in self.prometheus.targets() if t["health"] != "up"]
+        return [
+            f"{t['labels'].get('job')} {t['labels'].get('instance')}: {t['health']} ({t.get('lastError') or '-'})"
+            for t in self.prometheus.targets()
+            if t["health"] != "up"
+        ]
 
     def all_targets_up(self) -> bool:
         targets = self.prometheus.targets()
@@ -117,8 +135,12 @@ class AlertingRig:
 
     # -- traffic -------------------------------------------------------------------------------------
     def post(self, body, timeout_s: float = 10.0) -> httpx.Response:
-        return httpx.post(f"{self.ingest.url}/v1/events", json=body, timeout=timeout_s,
-                          headers={"Authorization": f"Bearer {self.api_key}"})
+        return httpx.post(
+            f"{self.ingest.url}/v1/events",
+            json=body,
+            timeout=timeout_s,
+            headers={"Authorization": f"Bearer {self.api_key}"},
+        )
 
     def up(self, job: str) -> float | None:
         result = self.prometheus.query(f'up{{job="{job}"}}')

@@ -16,20 +16,22 @@ import httpx
 from observatory.localstack.proc import free_port, stop_pid, wait_for
 
 # the settings naming each service's public and private (/metrics) ports
-LISTENER_ENV = {"ingest": ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT"),
-                "all-in-one": ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT"),
-                "consumer": ("OBS_CONSUMER_PORT", "OBS_CONSUMER_METRICS_PORT"),
-                "forecaster": ("OBS_FORECASTER_PORT", "OBS_FORECASTER_PRIVATE_PORT")}
+LISTENER_ENV = {
+    "ingest": ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT"),
+    "all-in-one": ("OBS_INGEST_PORT", "OBS_INGEST_PRIVATE_PORT"),
+    "consumer": ("OBS_CONSUMER_PORT", "OBS_CONSUMER_METRICS_PORT"),
+    "forecaster": ("OBS_FORECASTER_PORT", "OBS_FORECASTER_PRIVATE_PORT"),
+}
 
 
 @dataclass
 class ServiceProcess:
-    service: str                  # ingest | consumer | all-in-one
-    port: int                     # the public listener: /health/ready (and the write paths)
+    service: str  # ingest | consumer | all-in-one
+    port: int  # the public listener: /health/ready (and the write paths)
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
-    private_port: int = field(default_factory=free_port)   # the private listener: /metrics, read API
+    private_port: int = field(default_factory=free_port)  # the private listener: /metrics, read API
 
     @property
     def url(self) -> str:
@@ -51,10 +53,20 @@ class ServiceProcess:
         public, private = LISTENER_ENV[self.service]
         env.update({public: str(self.port), private: str(self.private_port)})
         with open(self.log_path, "ab") as out:  # the child keeps its own copy
-            self.process = subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", self.service], env=env,
-                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_for(f"{self.service} ready at {self.url}/health/ready", self.ready, timeout_s,
-                 alive=self.running, log_hint=f"see {self.log_path}")
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "observatory.cli", "run", self.service],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        wait_for(
+            f"{self.service} ready at {self.url}/health/ready",
+            self.ready,
+            timeout_s,
+            alive=self.running,
+            log_hint=f"see {self.log_path}",
+        )
         return self
 
     def ready(self) -> bool:

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -41,8 +41,12 @@ def private_env() -> dict[str, str]:
 
 
 def _event(rng: random.Random, seq: int) -> dict:
-    ev = {"event_id": str(uuid.uuid4()), "timestamp": datetime.now(timezone.utc).isoformat(),
-          "user_id": f"u-{rng.randrange(500)}", "session_id": f"s-{rng.randrange(2000)}"}
+    ev = {
+        "event_id": str(uuid.uuid4()),
+        "timestamp": datetime.now(UTC).isoformat(),
+        "user_id": f"u-{rng.randrange(500)}",
+        "session_id": f"s-{rng.randrange(2000)}",
+    }
     if rng.random() < 0.3:
         return ev | {"event_name": "user_signup", "properties": {"signup_method": "email", "soak_seq": seq}}
     return ev | {"event_name": SOAK_EVENT, "properties": {"seq": seq, "page": f"/p/{rng.randrange(50)}"}}
@@ -51,6 +55,7 @@ def _event(rng: random.Random, seq: int) -> dict:
 @dataclass
 class Traffic:
     """Sender threads; `accepted` holds the ids of events that got a 2xx."""
+
     url: str
     key: str
     senders: int = 3
@@ -81,7 +86,7 @@ class Traffic:
         seq = 0
         with httpx.Client(timeout=10) as http:
             while not self._stop.is_set():
-                if rng.random() < 0.02:   # a wrong key: 401, nothing stored
+                if rng.random() < 0.02:  # a wrong key: 401, nothing stored
                     self._count(self._post(http, [_event(rng, -1)], "obs_wrong_key"))
                     continue
                 size = 1 if rng.random() < 0.4 else rng.randint(2, 50)
@@ -91,7 +96,7 @@ class Traffic:
                     events.append(_event(rng, seq))
                 invalid = rng.random() < 0.1 and size > 1
                 body = events + ([{"event_name": SOAK_EVENT, "event_id": "not-a-uuid"}] if invalid else [])
-                for attempt in range(20):          # retry with the same ids until a 2xx
+                for attempt in range(20):  # retry with the same ids until a 2xx
                     outcome = self._post(http, body, self.key)
                     self._count(outcome)
                     if outcome.startswith("http 2"):
@@ -120,43 +125,73 @@ def kill_and_heal(sup: Supervisor, comps: dict[str, plan.Component], name: str, 
     def healed() -> bool:
         info = next(p for p in sup.processes() if p["name"] == name)
         return info["statename"] == "RUNNING" and info["pid"] not in (0, old) and comps[name].ready()
-    wait_for(f"{name} restarted by supervisord and ready again after kill -9 of pid {old}", healed, timeout_s,
-             interval_s=0.1, log_hint=f"see {sup.log_path(name)}")
+
+    wait_for(
+        f"{name} restarted by supervisord and ready again after kill -9 of pid {old}",
+        healed,
+        timeout_s,
+        interval_s=0.1,
+        log_hint=f"see {sup.log_path(name)}",
+    )
     return time.monotonic() - t0
 
 
 def queue_depth(ports: dict[str, int], queue: str = "events") -> int:
-    r = httpx.get(f"http://127.0.0.1:{ports['rabbitmq_management']}/api/queues/%2F/{queue}",
-                  auth=("guest", "guest"), timeout=5)
+    r = httpx.get(
+        f"http://127.0.0.1:{ports['rabbitmq_management']}/api/queues/%2F/{queue}", auth=("guest", "guest"), timeout=5
+    )
     r.raise_for_status()
     return int(r.json()["messages"])
 
 
 def wait_drained(ports: dict[str, int], timeout_s: float = 180.0) -> None:
-    wait_for("RabbitMQ events queue empty (every message inserted and acked)",
-             lambda: queue_depth(ports) == 0, timeout_s, interval_s=0.5)
+    wait_for(
+        "RabbitMQ events queue empty (every message inserted and acked)",
+        lambda: queue_depth(ports) == 0,
+        timeout_s,
+        interval_s=0.5,
+    )
 
 
 def stored_counts(local: Path, event_names: tuple[str, ...] = (SOAK_EVENT, "user_signup")) -> dict[str, int]:
     """event_id -> rows under FINAL, read from the stopped stack's embedded store (a subprocess: chDB
     lets a process open one folder in its life)."""
     names = ", ".join(f"'{n}'" for n in event_names)
-    sql = (f"SELECT toString(event_id) AS id, count() AS n FROM {{db}}.events FINAL "
-           f"WHERE event_name IN ({names}) GROUP BY id")
+    sql = (
+        f"SELECT toString(event_id) AS id, count() AS n FROM {{db}}.events FINAL "
+        f"WHERE event_name IN ({names}) GROUP BY id"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_")} | {"OBS_LOCAL_DIR": str(local)}
-    out = subprocess.run([sys.executable, "-m", "observatory.cli", "query", "--format", "json",
-                          "--dsn", f"chdb://{local / 'chdb'}", sql], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "observatory.cli",
+            "query",
+            "--format",
+            "json",
+            "--dsn",
+            f"chdb://{local / 'chdb'}",
+            sql,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"reading the store failed: {out.stderr.strip()}")
     return {row["id"]: int(row["n"]) for row in map(json.loads, filter(str.strip, out.stdout.splitlines()))}
 
 
 def verdict(accepted: set[str], stored: dict[str, int]) -> dict[str, int]:
-    return {"accepted": len(accepted), "stored": sum(1 for i in accepted if i in stored),
-            "stored_unconfirmed": sum(1 for i in stored if i not in accepted),   # published, but no 2xx seen
-            "duplicates": sum(n - 1 for i, n in stored.items() if i in accepted and n > 1),
-            "lost": sum(1 for i in accepted if i not in stored)}
+    return {
+        "accepted": len(accepted),
+        "stored": sum(1 for i in accepted if i in stored),
+        "stored_unconfirmed": sum(1 for i in stored if i not in accepted),  # published, but no 2xx seen
+        "duplicates": sum(n - 1 for i, n in stored.items() if i in accepted and n > 1),
+        "lost": sum(1 for i in accepted if i not in stored),
+    }
 
 
 def run(seconds: float, kill_every_s: float, seed: int, keep: bool) -> int:
@@ -164,15 +199,18 @@ def run(seconds: float, kill_every_s: float, seed: int, keep: bool) -> int:
     work = Path(tempfile.mkdtemp(prefix="obs-soak-")).resolve()
     local, env = work / ".local", private_env()
     ports = plan.ports(env)
-    print(f"soak: private stack in {local} (ingest on 127.0.0.1:{ports['ingest']}), {seconds:.0f}s, "
-          f"a kill -9 every ~{kill_every_s:.0f}s, seed {seed}", flush=True)
+    print(
+        f"soak: private stack in {local} (ingest on 127.0.0.1:{ports['ingest']}), {seconds:.0f}s, "
+        f"a kill -9 every ~{kill_every_s:.0f}s, seed {seed}",
+        flush=True,
+    )
     if stack.up(local, env=env, quiet=True) != 0:
         return 1
     comps = {c.program.name: c for c in plan.prepare(local, ports, env)[0]}
     sup = Supervisor(local, [c.program for c in comps.values()])
     traffic = Traffic(f"http://127.0.0.1:{ports['ingest']}", plan.api_key(local), seed=seed).start()
     heals: list[tuple[str, float]] = []
-    bag: list[str] = []      # every component once, in random order, then again: all get killed
+    bag: list[str] = []  # every component once, in random order, then again: all get killed
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() + kill_every_s < deadline:
@@ -181,8 +219,10 @@ def run(seconds: float, kill_every_s: float, seed: int, keep: bool) -> int:
                 bag = rng.sample(KILLABLE, len(KILLABLE))
             name = bag.pop()
             heals.append((name, kill_and_heal(sup, comps, name)))
-            print(f"  kill -9 {name:12} healed in {heals[-1][1]:5.1f}s  (accepted so far: {len(traffic.accepted)})",
-                  flush=True)
+            print(
+                f"  kill -9 {name:12} healed in {heals[-1][1]:5.1f}s  (accepted so far: {len(traffic.accepted)})",
+                flush=True,
+            )
         time.sleep(max(0.0, deadline - time.monotonic()))
     finally:
         traffic.stop()

@@ -23,10 +23,12 @@ from observatory.localstack.plan import Component
 from observatory.localstack.proc import port_open
 from observatory.localstack.supervisor import Supervisor
 
-NOT_HERE = ("Grafana, Kibana, Elasticsearch, Jaeger and Metabase need Docker: run `make up` on a "
-            "machine with a Docker engine for the full stack.")
+NOT_HERE = (
+    "Grafana, Kibana, Elasticsearch, Jaeger and Metabase need Docker: run `make up` on a "
+    "machine with a Docker engine for the full stack."
+)
 READY_TIMEOUT_S = 120.0
-api_key, read_key = plan.api_key, plan.read_key   # kept importable from here (their former home)
+api_key, read_key = plan.api_key, plan.read_key  # kept importable from here (their former home)
 
 
 def _supervisor(local: Path, comps: list[Component]) -> Supervisor:
@@ -43,8 +45,10 @@ def foreign_ports(local: Path, comps: list[Component], ports: dict[str, int]) ->
             if pid is None and not port_open(port):
                 continue
             if not owners.is_ours(pid, local):
-                errors.append(f"port {port} ({name}, for {c.program.name}) is taken by another program; "
-                              f"set {plan.PORTS[name][0]} to a free one")
+                errors.append(
+                    f"port {port} ({name}, for {c.program.name}) is taken by another program; "
+                    f"set {plan.PORTS[name][0]} to a free one"
+                )
     return errors
 
 
@@ -60,10 +64,14 @@ def wait_ready(sup: Supervisor, comps: list[Component], timeout_s: float = READY
                 pass
             state = next((p["statename"] for p in sup.processes() if p["name"] == c.program.name), "UNKNOWN")
             if state == "FATAL":
-                raise RuntimeError(f"{c.program.name} keeps exiting at start (FATAL); see {sup.log_path(c.program.name)}")
+                raise RuntimeError(
+                    f"{c.program.name} keeps exiting at start (FATAL); see {sup.log_path(c.program.name)}"
+                )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {c.ready_what} "
-                                   f"({c.program.name} is {state}); see {sup.log_path(c.program.name)}")
+                raise TimeoutError(
+                    f"timed out after {timeout_s:.0f}s waiting for {c.ready_what} "
+                    f"({c.program.name} is {state}); see {sup.log_path(c.program.name)}"
+                )
             time.sleep(0.3)
 
 
@@ -79,12 +87,12 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
     sup = _supervisor(local, comps)
     sup.write()
     legacy = owners.legacy_processes(local)
-    if legacy:   # a stack started before supervision: stop it, supervisord takes over from here
+    if legacy:  # a stack started before supervision: stop it, supervisord takes over from here
         print("stopping the previous (unsupervised) local stack: " + ", ".join(owners.terminate(legacy, 60)))
     (local / "state.json").unlink(missing_ok=True)
     errors = foreign_ports(local, comps, ports)
     deadline = time.monotonic() + 10
-    while errors and time.monotonic() < deadline:   # a process killed a moment ago may still hold its port
+    while errors and time.monotonic() < deadline:  # a process killed a moment ago may still hold its port
         time.sleep(0.5)
         errors = foreign_ports(local, comps, ports)
     if errors:
@@ -97,7 +105,7 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
                 print(f"supervisor: {line}")
         else:
             stale = owners.stack_processes(local)
-            if stale:   # a supervisord that was killed left its programs running: replace them
+            if stale:  # a supervisord that was killed left its programs running: replace them
                 print("stopping leftovers of a previous run: " + ", ".join(owners.terminate(stale)))
             print(f"starting the stack under supervisord ({sup.conf}) ...", flush=True)
             sup.start()
@@ -106,8 +114,10 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OSError, xmlrpc.client.Error) as exc:
-        print(f"error: supervisord ({sup.conf}) is not answering as expected: {exc}; "
-              f"see {sup.logs / 'supervisord.log'}", file=sys.stderr)
+        print(
+            f"error: supervisord ({sup.conf}) is not answering as expected: {exc}; see {sup.logs / 'supervisord.log'}",
+            file=sys.stderr,
+        )
         return 1
     if not quiet:
         _print_summary(local, ports, alert_notes, sup)
@@ -118,12 +128,17 @@ def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str], s
     rows = [
         ("Ingest API", f"http://127.0.0.1:{ports['ingest']}/v1/events"),
         ("API docs (OpenAPI)", f"http://127.0.0.1:{ports['private']}/docs  (private listener)"),
-        ("Health / metrics", f"http://127.0.0.1:{ports['ingest']}/health/ready  "
-                             f"http://127.0.0.1:{ports['private']}/metrics"),
+        (
+            "Health / metrics",
+            f"http://127.0.0.1:{ports['ingest']}/health/ready  http://127.0.0.1:{ports['private']}/metrics",
+        ),
         ("RabbitMQ management", f"http://127.0.0.1:{ports['rabbitmq_management']}  (guest/guest, loopback only)"),
         ("RabbitMQ metrics", f"http://127.0.0.1:{ports['rabbitmq_prometheus']}/metrics"),
-        ("KPIs and forecasts", f"http://127.0.0.1:{ports['private']}/v1/analytics  /v1/forecast/revenue  "
-                               "(Authorization: Bearer <read key>)"),
+        (
+            "KPIs and forecasts",
+            f"http://127.0.0.1:{ports['private']}/v1/analytics  /v1/forecast/revenue  "
+            "(Authorization: Bearer <read key>)",
+        ),
         ("ClickHouse (embedded)", f"{(local / 'chdb')}  (SQL via `make query` once the stack is stopped)"),
         ("Prometheus", f"http://127.0.0.1:{ports['prometheus']}  (rules: alert-rules/*.rules.yml)"),
         ("Alertmanager", f"http://127.0.0.1:{ports['alertmanager']}"),
@@ -152,7 +167,7 @@ def down(local: Path) -> int:
     stopped = sup.shutdown(timeout_s=150)
     if stopped:
         print("stopped the local stack (supervisord and every program)")
-    leftovers = owners.stack_processes(local)   # orphans of a killed supervisord, a stray epmd
+    leftovers = owners.stack_processes(local)  # orphans of a killed supervisord, a stray epmd
     if leftovers:
         print("stopped leftovers: " + ", ".join(owners.terminate(leftovers)))
     elif not stopped:
@@ -167,9 +182,14 @@ def status(local: Path, env=os.environ) -> int:
     sup = Supervisor(local, [])
     if not sup.running():
         stray = owners.stack_processes(local)
-        print("local stack is not running (supervisord is not)" +
-              (f"; leftovers: {', '.join(f'{p.name()} (pid {p.pid})' for p in stray)} (`make local` replaces them)"
-               if stray else ""))
+        print(
+            "local stack is not running (supervisord is not)"
+            + (
+                f"; leftovers: {', '.join(f'{p.name()} (pid {p.pid})' for p in stray)} (`make local` replaces them)"
+                if stray
+                else ""
+            )
+        )
         return 1
     ready = plan.readiness(plan.ports(env))
     ok = True

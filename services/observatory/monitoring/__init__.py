@@ -26,8 +26,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 def dump_yaml(doc: dict) -> str:
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=200,
-                     allow_unicode=True)
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=200, allow_unicode=True)
 
 
 def load_yaml(path: Path) -> dict:

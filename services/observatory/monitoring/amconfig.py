@@ -27,12 +27,15 @@ from observatory.monitoring import ALERTMANAGER_CONFIG, TEMPLATES_DIR, dump_yaml
 
 CRITICAL = 'severity="critical"'
 # paging receivers of the base config: receiver name -> (its config list, the key file field)
-PAGERS = {"pagerduty": ("pagerduty_configs", "routing_key_file"),
-          "opsgenie": ("opsgenie_configs", "api_key_file")}
+PAGERS = {"pagerduty": ("pagerduty_configs", "routing_key_file"), "opsgenie": ("opsgenie_configs", "api_key_file")}
 PAGERDUTY_ROUTE = {"receiver": "pagerduty", "matchers": [CRITICAL], "continue": True}
 # compose: the secret files the alertmanager service mounts (docker-compose.yml, secrets:)
-SECRET_FILES = {"slack": "slack-webhook-url", "smtp_password": "smtp-password",
-                "pagerduty": "pagerduty-routing-key", "opsgenie": "opsgenie-api-key"}
+SECRET_FILES = {
+    "slack": "slack-webhook-url",
+    "smtp_password": "smtp-password",
+    "pagerduty": "pagerduty-routing-key",
+    "opsgenie": "opsgenie-api-key",
+}
 
 
 @dataclass
@@ -43,17 +46,21 @@ class Endpoints:
     smtp_smarthost: str | None = None
     smtp_from: str | None = None
     email_to: str | None = None
-    smtp_auth_username: str | None = None          # None: no SMTP authentication
+    smtp_auth_username: str | None = None  # None: no SMTP authentication
     smtp_auth_password_file: Path | None = None
     smtp_require_tls: bool = True
-    pagerduty_key_file: Path | None = None         # set: critical alerts also page PagerDuty
-    opsgenie_key_file: Path | None = None          # set: critical alerts also open an OpsGenie alert
-    pagerduty_url: str | None = None               # tests: the Events API URL of a local recorder
-    opsgenie_api_url: str | None = None            # tests: the Alert API URL of a local recorder
+    pagerduty_key_file: Path | None = None  # set: critical alerts also page PagerDuty
+    opsgenie_key_file: Path | None = None  # set: critical alerts also open an OpsGenie alert
+    pagerduty_url: str | None = None  # tests: the Events API URL of a local recorder
+    opsgenie_api_url: str | None = None  # tests: the Alert API URL of a local recorder
 
     def channels(self) -> list[str]:
-        on = {"slack": self.slack_url_file is not None, "email": bool(self.smtp_smarthost and self.email_to),
-              "pagerduty": self.pagerduty_key_file is not None, "opsgenie": self.opsgenie_key_file is not None}
+        on = {
+            "slack": self.slack_url_file is not None,
+            "email": bool(self.smtp_smarthost and self.email_to),
+            "pagerduty": self.pagerduty_key_file is not None,
+            "opsgenie": self.opsgenie_key_file is not None,
+        }
         return [name for name, enabled in on.items() if enabled]
 
 
@@ -61,19 +68,20 @@ class Endpoints:
 class Timing:
     group_wait: str
     group_interval: str
-    repeat_interval: str | None = None             # None keeps the repo's (30m critical, 4h otherwise)
+    repeat_interval: str | None = None  # None keeps the repo's (30m critical, 4h otherwise)
 
 
-FAST_TIMING = Timing(group_wait="1s", group_interval="1s")      # live tests and the benchmark
-LOCAL_TIMING = Timing(group_wait="5s", group_interval="1m")      # `make local`
+FAST_TIMING = Timing(group_wait="1s", group_interval="1s")  # live tests and the benchmark
+LOCAL_TIMING = Timing(group_wait="5s", group_interval="1m")  # `make local`
 
 
 def repo_config(path: Path = ALERTMANAGER_CONFIG) -> dict:
     return load_yaml(path)
 
 
-def render(endpoints: Endpoints, timing: Timing | None = None, templates_dir: Path = TEMPLATES_DIR,
-           base: dict | None = None) -> dict:
+def render(
+    endpoints: Endpoints, timing: Timing | None = None, templates_dir: Path = TEMPLATES_DIR, base: dict | None = None
+) -> dict:
     cfg = copy.deepcopy(repo_config() if base is None else base)
     g = cfg.setdefault("global", {})
     cfg["templates"] = [str(templates_dir / "*.tmpl")]
@@ -104,12 +112,13 @@ def render(endpoints: Endpoints, timing: Timing | None = None, templates_dir: Pa
             g.pop(key)
         _drop(cfg, "email_configs")
 
-    for name, key_file, url_field, url in (("pagerduty", endpoints.pagerduty_key_file, "url", endpoints.pagerduty_url),
-                                           ("opsgenie", endpoints.opsgenie_key_file, "api_url",
-                                            endpoints.opsgenie_api_url)):
+    for name, key_file, url_field, url in (
+        ("pagerduty", endpoints.pagerduty_key_file, "url", endpoints.pagerduty_url),
+        ("opsgenie", endpoints.opsgenie_key_file, "api_url", endpoints.opsgenie_api_url),
+    ):
         kind, key_field = PAGERS[name]
         if key_file is None:
-            _drop(cfg, kind)          # no route reaches it without a key; keep it inert
+            _drop(cfg, kind)  # no route reaches it without a key; keep it inert
             continue
         cfg = with_pager(cfg, name)
         for receiver in cfg["receivers"]:
@@ -136,6 +145,7 @@ def with_pager(cfg: dict, receiver: str) -> dict:
 def from_environment(env: dict[str, str], secrets_dir: Path) -> Endpoints:
     """The compose stack's channels: a secret file that is not empty turns its channel on (the
     config names the file, never its content); email needs ALERT_SMTP_SMARTHOST and ALERT_EMAIL_TO."""
+
     def present(name: str) -> Path | None:
         path = secrets_dir / SECRET_FILES[name]
         return path if path.is_file() and path.read_bytes().strip() else None
@@ -173,14 +183,18 @@ def _retime(route: dict, timing: Timing, top: bool) -> None:
 
 def write(cfg: dict, path: Path, header: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text((header or "# generated by observatory.monitoring.amconfig from config/alertmanager/alertmanager.yml\n")
-                    + dump_yaml(cfg))
+    path.write_text(
+        (header or "# generated by observatory.monitoring.amconfig from config/alertmanager/alertmanager.yml\n")
+        + dump_yaml(cfg)
+    )
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m observatory.monitoring.amconfig",
-                                     description="render Alertmanager's config for the compose stack")
+    parser = argparse.ArgumentParser(
+        prog="python -m observatory.monitoring.amconfig",
+        description="render Alertmanager's config for the compose stack",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compose", help="channels from the secret files and ALERT_* variables")
     c.add_argument("--base", type=Path, default=ALERTMANAGER_CONFIG)
@@ -193,8 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     write(cfg, args.out)
     args.out.chmod(0o644)
     channels = endpoints.channels()
-    print(f"alertmanager config written to {args.out}; channels: {', '.join(channels) or 'none'}"
-          + ("" if channels else " (alerts are only shown in Alertmanager's UI)"), file=sys.stderr)
+    print(
+        f"alertmanager config written to {args.out}; channels: {', '.join(channels) or 'none'}"
+        + ("" if channels else " (alerts are only shown in Alertmanager's UI)"),
+        file=sys.stderr,
+    )
     return 0
 
 

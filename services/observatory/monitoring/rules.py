@@ -68,8 +68,9 @@ def format_duration(seconds: float) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
-def shortened_copy(out_dir: Path, factor: float = 60.0, minimum_s: float = 1.0,
-                   files: list[Path] | None = None) -> list[Path]:
+def shortened_copy(
+    out_dir: Path, factor: float = 60.0, minimum_s: float = 1.0, files: list[Path] | None = None
+) -> list[Path]:
     """Write the rule files to `out_dir` with every `for:` divided by `factor` (at least `minimum_s`,
     0 stays 0). Everything else is kept as is. Returns the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -116,8 +116,11 @@ class SlackRecorder(_Waitable):
 
     def wait_for(self, what: str, match: Callable[[SlackPost], bool], timeout_s: float = 60.0) -> SlackPost:
         """The first delivered (200) post that matches."""
-        return self._wait(f"a Slack post: {what}", lambda: next(
-            (p for p in self.posts if p.status == 200 and match(p)), None), timeout_s)
+        return self._wait(
+            f"a Slack post: {what}",
+            lambda: next((p for p in self.posts if p.status == 200 and match(p)), None),
+            timeout_s,
+        )
 
 
 @dataclass
@@ -144,14 +147,16 @@ class SmtpSink(_Waitable):
         from aiosmtpd.controller import (
             Controller,  # dev dependency: only tests and benchmarks use it
         )
+
         self.port = free_port()
         self.mails: list[Mail] = []
         sink = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                message = email.message_from_bytes(envelope.original_content or envelope.content,
-                                                   policy=email.policy.default)
+                message = email.message_from_bytes(
+                    envelope.original_content or envelope.content, policy=email.policy.default
+                )
                 with sink._cond:
                     sink.mails.append(Mail(time.time(), envelope.mail_from, list(envelope.rcpt_tos), message))
                     sink._cond.notify_all()

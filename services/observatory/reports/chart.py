@@ -10,17 +10,24 @@ import pandas as pd
 def forecast_png(metric: str, history: pd.DataFrame, forecast: pd.DataFrame | None, title: str) -> bytes:
     """history: ds, y. forecast: ds, yhat, yhat_lower, yhat_upper (future rows only) or None."""
     import matplotlib
+
     matplotlib.use("Agg", force=True)
     import matplotlib.dates as mdates
-    from matplotlib.figure import Figure   # no pyplot: no global state, thread-safe
+    from matplotlib.figure import Figure  # no pyplot: no global state, thread-safe
 
     fig = Figure(figsize=(8, 3.2), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     if len(history):
         ax.plot(history["ds"], history["y"], color="#1f77b4", marker="o", markersize=3, linewidth=1.5, label="actual")
     if forecast is not None and len(forecast):
-        ax.fill_between(forecast["ds"], forecast["yhat_lower"], forecast["yhat_upper"], color="#ff7f0e", alpha=0.2,
-                        label="forecast band")
+        ax.fill_between(
+            forecast["ds"],
+            forecast["yhat_lower"],
+            forecast["yhat_upper"],
+            color="#ff7f0e",
+            alpha=0.2,
+            label="forecast band",
+        )
         ax.plot(forecast["ds"], forecast["yhat"], color="#ff7f0e", linestyle="--", linewidth=1.5, label="forecast")
     ax.set_title(title, fontsize=11)
     ax.set_ylabel(metric)
@@ -34,10 +41,12 @@ def forecast_png(metric: str, history: pd.DataFrame, forecast: pd.DataFrame | No
     return buf.getvalue()
 
 
-def bars_png(labels: list[str], series: dict[str, list[float]], title: str, ylabel: str,
-             size: tuple[float, float] = (8, 3.2)) -> bytes:
+def bars_png(
+    labels: list[str], series: dict[str, list[float]], title: str, ylabel: str, size: tuple[float, float] = (8, 3.2)
+) -> bytes:
     """Grouped bars: one group per label, one bar per series (e.g. this year and last year)."""
     import matplotlib
+
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
 

@@ -25,10 +25,10 @@ WEB_KPIS = (  # (key in web_overview, label, format, higher is better)
 @dataclass
 class Extras:
     web: list[KpiRow] = field(default_factory=list)
-    anomalies: list[dict] = field(default_factory=list)    # day, actual, expected, lower, upper, direction
+    anomalies: list[dict] = field(default_factory=list)  # day, actual, expected, lower, upper, direction
     anomaly_note: str = ""
     yoy: list[KpiRow] = field(default_factory=list)
-    churn: list[dict] = field(default_factory=list)         # churn_segments rows
+    churn: list[dict] = field(default_factory=list)  # churn_segments rows
     churn_cutoff: str | None = None
     charts: list[tuple[str, bytes]] = field(default_factory=list)
 
@@ -52,9 +52,16 @@ def anomalies(frame: pd.DataFrame | None, history: pd.DataFrame, p: Period) -> l
             continue
         b = band.loc[row.ds]
         if row.y < b.yhat_lower or row.y > b.yhat_upper:
-            out.append({"day": day.date().isoformat(), "actual": float(row.y), "expected": float(b.yhat),
-                        "lower": float(b.yhat_lower), "upper": float(b.yhat_upper),
-                        "direction": "below" if row.y < b.yhat_lower else "above"})
+            out.append(
+                {
+                    "day": day.date().isoformat(),
+                    "actual": float(row.y),
+                    "expected": float(b.yhat),
+                    "lower": float(b.yhat_lower),
+                    "upper": float(b.yhat_upper),
+                    "direction": "below" if row.y < b.yhat_lower else "above",
+                }
+            )
     return out
 
 
@@ -76,27 +83,52 @@ def churn_rows(analytics: Analytics, now: datetime) -> list[dict]:
     return analytics.run("churn_segments", end=now).dicts()
 
 
-def build(kind: str, analytics: Analytics, p: Period, now: datetime, frame: pd.DataFrame | None,
-          history: pd.DataFrame, metric: str) -> Extras:
+def build(
+    kind: str,
+    analytics: Analytics,
+    p: Period,
+    now: datetime,
+    frame: pd.DataFrame | None,
+    history: pd.DataFrame,
+    metric: str,
+) -> Extras:
     x = Extras(web=web_table(analytics, p))
     x.anomalies = anomalies(frame, history, p)
-    x.anomaly_note = ("No forecast model: anomalies need one." if frame is None else
-                      f"{metric}: days of the period outside the model's forecast band "
-                      f"({len(x.anomalies)} of {(p.end - p.start).days}).")
+    x.anomaly_note = (
+        "No forecast model: anomalies need one."
+        if frame is None
+        else f"{metric}: days of the period outside the model's forecast band "
+        f"({len(x.anomalies)} of {(p.end - p.start).days})."
+    )
     if kind == "monthly":
         x.yoy = kpi_table(analytics, year_ago(p))
         labels, this, last = monthly_revenue(analytics, p.end)
-        x.charts.append(("Revenue per month, year over year",
-                         bars_png(labels, {"last 12 months": this, "a year earlier": last},
-                                  "Revenue per month: last 12 months vs the year before", "revenue")))
+        x.charts.append(
+            (
+                "Revenue per month, year over year",
+                bars_png(
+                    labels,
+                    {"last 12 months": this, "a year earlier": last},
+                    "Revenue per month: last 12 months vs the year before",
+                    "revenue",
+                ),
+            )
+        )
         x.churn = churn_rows(analytics, now)
         x.churn_cutoff = str(x.churn[0]["cutoff"]) if x.churn else None
         risk = [r for r in x.churn if r["segment"] in ("plan", "device_type")]
         if risk:
-            x.charts.append(("Churn risk by plan and device",
-                             bars_png([f"{r['segment'].replace('device_type', 'device')}: {r['value'] or 'unknown'}"
-                                       for r in risk], {"mean churn probability": [r["mean_probability"] for r in risk]},
-                                      "Mean churn probability by segment", "probability")))
+            x.charts.append(
+                (
+                    "Churn risk by plan and device",
+                    bars_png(
+                        [f"{r['segment'].replace('device_type', 'device')}: {r['value'] or 'unknown'}" for r in risk],
+                        {"mean churn probability": [r["mean_probability"] for r in risk]},
+                        "Mean churn probability by segment",
+                        "probability",
+                    ),
+                )
+            )
     return x
 
 

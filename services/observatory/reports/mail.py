@@ -32,7 +32,7 @@ class Report:
     forecast_note: str
     generated_at: datetime
     forecast_points: list[dict] = field(default_factory=list)
-    extras: object | None = None      # reports.extras.Extras (weekly, monthly)
+    extras: object | None = None  # reports.extras.Extras (weekly, monthly)
     pdf: bytes | None = None
 
     @property
@@ -44,8 +44,9 @@ class Report:
         return f"{self.kind.capitalize()} KPIs {self.period.label}"
 
 
-def build_report(kind: str, analytics: Analytics, settings: ReportSettings, now: datetime,
-                 forecasts: ForecastSource) -> Report:
+def build_report(
+    kind: str, analytics: Analytics, settings: ReportSettings, now: datetime, forecasts: ForecastSource
+) -> Report:
     """Query the KPIs of the period and draw the chart. `forecasts` (the forecaster's ForecastService,
     through the ForecastSource interface) supplies the history and the forecast of
     `settings.forecast_metric`; without enough history the chart shows the actuals and says why
@@ -57,13 +58,24 @@ def build_report(kind: str, analytics: Analytics, settings: ReportSettings, now:
     forecast = forecasts.report_forecast(metric, now, settings.chart_forecast_days)
     future, note = forecast.future, forecast.note
     png = forecast_png(metric, history, future, f"{metric}: last {settings.chart_history_days} days and forecast")
-    points = [] if future is None else [
-        {"ds": r.ds.isoformat(), "yhat": float(r.yhat), "yhat_lower": float(r.yhat_lower),
-         "yhat_upper": float(r.yhat_upper)} for r in future.itertuples()]
+    points = (
+        []
+        if future is None
+        else [
+            {
+                "ds": r.ds.isoformat(),
+                "yhat": float(r.yhat),
+                "yhat_lower": float(r.yhat_lower),
+                "yhat_upper": float(r.yhat_upper),
+            }
+            for r in future.itertuples()
+        ]
+    )
     report = Report(kind, p, rows, metric, png, note, now, points)
     if kind in ("weekly", "monthly"):
         from observatory.reports import extras
         from observatory.reports.pdf import render_pdf
+
         recent = forecasts.report_history(metric, now, 40)
         report.extras = extras.build(kind, analytics, p, now, forecast.frame, recent, metric)
         report.pdf = render_pdf(report)
@@ -78,16 +90,24 @@ def render_html(report: Report) -> str:
         lines.append(
             f'<tr data-kpi="{e(r.key)}"><td style="padding:6px 12px;border-bottom:1px solid #eee">{e(r.label)}</td>'
             f'<td class="current" style="padding:6px 12px;text-align:right;border-bottom:1px solid #eee">'
-            f'<b>{e(r.formatted(r.current))}</b></td>'
+            f"<b>{e(r.formatted(r.current))}</b></td>"
             f'<td class="previous" style="padding:6px 12px;text-align:right;color:#57606a;border-bottom:1px solid #eee">'
-            f'{e(r.formatted(r.previous))}</td>'
+            f"{e(r.formatted(r.previous))}</td>"
             f'<td class="change" style="padding:6px 12px;text-align:right;color:{color};border-bottom:1px solid #eee">'
-            f'{e(r.change_text)}</td></tr>')
+            f"{e(r.change_text)}</td></tr>"
+        )
     prev = report.period
-    prev_label = ("the day before" if report.kind == "daily" else
-                  f"{prev.previous_start:%d %b} – {prev.previous_end - timedelta(days=1):%d %b}")
-    pdf_note = (f'<p>The full report (web traffic, anomalies{", year over year, churn" if report.kind == "monthly" else ""}'
-                f') is attached: {e(report.pdf_filename)}.</p>\n' if report.pdf else "")
+    prev_label = (
+        "the day before"
+        if report.kind == "daily"
+        else f"{prev.previous_start:%d %b} – {prev.previous_end - timedelta(days=1):%d %b}"
+    )
+    pdf_note = (
+        f"<p>The full report (web traffic, anomalies{', year over year, churn' if report.kind == 'monthly' else ''}"
+        f") is attached: {e(report.pdf_filename)}.</p>\n"
+        if report.pdf
+        else ""
+    )
     return f"""<!doctype html>
 <html><body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#24292f;max-width:820px">
 <h2 style="margin-bottom:4px">{e(report.kind.capitalize())} KPIs: {e(report.period.label)}</h2>
@@ -109,8 +129,10 @@ compared with {e(prev_label)}. Each event counted once (duplicates removed).</p>
 def render_text(report: Report) -> str:
     width = max(len(r.label) for r in report.rows)
     lines = [f"{report.kind.capitalize()} KPIs: {report.period.label}", ""]
-    lines += [f"{r.label:<{width}}  {r.formatted(r.current):>14}  prev {r.formatted(r.previous):>14}  {r.change_text:>8}"
-              for r in report.rows]
+    lines += [
+        f"{r.label:<{width}}  {r.formatted(r.current):>14}  prev {r.formatted(r.previous):>14}  {r.change_text:>8}"
+        for r in report.rows
+    ]
     return "\n".join(lines + ["", report.forecast_note, "(the HTML part holds the chart)"]) + "\n"
 
 
@@ -124,8 +146,14 @@ def to_message(report: Report, settings: ReportSettings, recipients: list[str]) 
     msg.set_content(render_text(report))
     msg.add_alternative(render_html(report), subtype="html")
     html_part = msg.get_payload()[1]
-    html_part.add_related(report.chart_png, maintype="image", subtype="png", cid=f"<{CHART_CID}>",
-                          filename=f"{report.metric}-forecast.png", disposition="inline")
+    html_part.add_related(
+        report.chart_png,
+        maintype="image",
+        subtype="png",
+        cid=f"<{CHART_CID}>",
+        filename=f"{report.metric}-forecast.png",
+        disposition="inline",
+    )
     if report.pdf:
         msg.add_attachment(report.pdf, maintype="application", subtype="pdf", filename=report.pdf_filename)
     return msg
@@ -143,16 +171,21 @@ def send(msg: EmailMessage, settings: ReportSettings) -> None:
     """Deliver over SMTP (plain, STARTTLS or implicit TLS; login when a username is set)."""
     try:
         if settings.smtp_security == "ssl":
-            smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s,
-                                    context=ssl.create_default_context())
+            smtp = smtplib.SMTP_SSL(
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=settings.smtp_timeout_s,
+                context=ssl.create_default_context(),
+            )
         else:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s)
         with smtp:
             if settings.smtp_security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if settings.smtp_username:
-                smtp.login(settings.smtp_username,
-                           settings.smtp_password.get_secret_value() if settings.smtp_password else "")
+                smtp.login(
+                    settings.smtp_username, settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+                )
             refused = smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         raise ReportError(f"cannot send the report via {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
@@ -160,8 +193,14 @@ def send(msg: EmailMessage, settings: ReportSettings) -> None:
         raise ReportError(f"recipients refused by the SMTP server: {sorted(refused)}")
 
 
-def send_report(kind: str, analytics: Analytics, settings: ReportSettings, now: datetime, forecasts: ForecastSource,
-                recipients: list[str] | None = None) -> Report:
+def send_report(
+    kind: str,
+    analytics: Analytics,
+    settings: ReportSettings,
+    now: datetime,
+    forecasts: ForecastSource,
+    recipients: list[str] | None = None,
+) -> Report:
     to = recipients if recipients is not None else settings.recipient_list()
     if not to:
         raise ReportError("no recipients: set OBS_REPORT_RECIPIENTS or pass --to", status=422)

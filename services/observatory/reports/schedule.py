@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPEC = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+)?([01]?\d|2[0-3]):([0-5]\d)$")
@@ -12,7 +12,7 @@ _SPEC = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+)?([01]?\d|2[0-3]
 
 @dataclass(frozen=True)
 class Schedule:
-    kind: str                 # daily | weekly
+    kind: str  # daily | weekly
     hour: int
     minute: int
     weekday: int | None = None  # 0 = Monday (weekly only)
@@ -20,11 +20,11 @@ class Schedule:
 
     def next_after(self, after: datetime) -> datetime:
         """The first run time strictly after `after`."""
-        after = after.astimezone(timezone.utc)
+        after = after.astimezone(UTC)
         if self.monthday is not None:
             year, month = after.year, after.month
             while True:
-                candidate = datetime(year, month, self.monthday, self.hour, self.minute, tzinfo=timezone.utc)
+                candidate = datetime(year, month, self.monthday, self.hour, self.minute, tzinfo=UTC)
                 if candidate > after:
                     return candidate
                 year, month = (year + 1, 1) if month == 12 else (year, month + 1)

@@ -49,6 +49,7 @@ def _fill(sql: str, values: dict[str, str]) -> str:
         if m.group(1) not in values:
             raise SqlTemplateError(f"no value for {{{m.group(1)}:{m.group(2)}}}")
         return values[m.group(1)]
+
     return _PARAM.sub(sub, sql)
 
 

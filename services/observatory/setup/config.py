@@ -49,8 +49,11 @@ class SetupSettings(BaseSettings):
     grafana_user: str = "admin"
     grafana_password: SecretStr | None = None
     grafana_home_dashboard: str = "observatory-pipeline"
-    grafana_plugin_wait_s: float = Field(default=300.0, gt=0, description="how long Grafana may take to install "
-                                         "the provisioned datasources' plugins in the background")
+    grafana_plugin_wait_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long Grafana may take to install the provisioned datasources' plugins in the background",
+    )
 
     metabase_url: str = "http://metabase:3000"
     metabase_admin_email: str = "admin@observatory.local"
@@ -68,6 +71,7 @@ class SetupSettings(BaseSettings):
 
 def require(value: SecretStr | None, env: str) -> str:
     from observatory.setup.http import SetupError
+
     if value is None or not value.get_secret_value():
         raise SetupError(f"{env} is not set (make up writes it to .env)")
     return value.get_secret_value()

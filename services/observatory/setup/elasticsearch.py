@@ -24,9 +24,14 @@ READER_USER = "logs_reader"
 def client(s: SetupSettings) -> Elasticsearch:
     # the transport logs every retry with a traceback; our wait loop reports progress instead
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
-    return Elasticsearch(s.elasticsearch_url, basic_auth=("elastic", require(s.elastic_password, "ELASTIC_PASSWORD")),
-                         request_timeout=s.request_timeout_s, max_retries=3, retry_on_timeout=True,
-                         retry_on_status=(502, 503, 504))
+    return Elasticsearch(
+        s.elasticsearch_url,
+        basic_auth=("elastic", require(s.elastic_password, "ELASTIC_PASSWORD")),
+        request_timeout=s.request_timeout_s,
+        max_retries=3,
+        retry_on_timeout=True,
+        retry_on_status=(502, 503, 504),
+    )
 
 
 class _NotYet(Exception):
@@ -41,13 +46,20 @@ def wait_ready(es: Elasticsearch, s: SetupSettings) -> None:
             raise _NotYet(str(exc)) from exc
         except ApiError as exc:
             if exc.meta.status in (401, 403):
-                raise SetupError(f"Elasticsearch refused the elastic user ({exc.meta.status}): is "
-                                 "ELASTIC_PASSWORD the one the node was first started with?") from exc
+                raise SetupError(
+                    f"Elasticsearch refused the elastic user ({exc.meta.status}): is "
+                    "ELASTIC_PASSWORD the one the node was first started with?"
+                ) from exc
             raise _NotYet(f"HTTP {exc.meta.status}") from exc
         return health["status"] in ("yellow", "green")
 
-    wait_for(f"Elasticsearch at {s.elasticsearch_url} (cluster health yellow)", probe, s.timeout_s,
-             s.interval_s, transient=(_NotYet,))
+    wait_for(
+        f"Elasticsearch at {s.elasticsearch_url} (cluster health yellow)",
+        probe,
+        s.timeout_s,
+        s.interval_s,
+        transient=(_NotYet,),
+    )
 
 
 def load(s: SetupSettings, name: str) -> dict:
@@ -63,14 +75,23 @@ def run(s: SetupSettings) -> None:
     try:
         wait_ready(es, s)
         # Kibana connects as kibana_system: it cannot start before this password is set
-        es.security.change_password(username="kibana_system",
-                                    password=require(s.kibana_system_password, "KIBANA_SYSTEM_PASSWORD"))
+        es.security.change_password(
+            username="kibana_system", password=require(s.kibana_system_password, "KIBANA_SYSTEM_PASSWORD")
+        )
         for role, body in load(s, "roles.json").items():
             es.security.put_role(name=role, cluster=body["cluster"], indices=body["indices"])
-        es.security.put_user(username=FILEBEAT_USER, password=require(s.filebeat_password, "FILEBEAT_PASSWORD"),
-                             roles=["observatory_logs_writer"], full_name="Filebeat log shipper")
-        es.security.put_user(username=READER_USER, password=require(s.logs_reader_password, "LOGS_READER_PASSWORD"),
-                             roles=["observatory_logs_reader"], full_name="Grafana logs datasource")
+        es.security.put_user(
+            username=FILEBEAT_USER,
+            password=require(s.filebeat_password, "FILEBEAT_PASSWORD"),
+            roles=["observatory_logs_writer"],
+            full_name="Filebeat log shipper",
+        )
+        es.security.put_user(
+            username=READER_USER,
+            password=require(s.logs_reader_password, "LOGS_READER_PASSWORD"),
+            roles=["observatory_logs_reader"],
+            full_name="Grafana logs datasource",
+        )
         es.ilm.put_lifecycle(name=s.logs_policy, policy=load(s, "ilm-policy.json")["policy"])
         template = load(s, "index-template.json")
         template["template"]["settings"]["index.lifecycle.name"] = s.logs_policy

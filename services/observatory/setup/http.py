@@ -20,8 +20,13 @@ class SetupError(RuntimeError):
     pass
 
 
-def wait_for(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: float = 2.0,
-             transient: tuple[type[BaseException], ...] = (httpx.TransportError,)) -> Any:
+def wait_for(
+    what: str,
+    probe: Callable[[], Any],
+    timeout_s: float,
+    interval_s: float = 2.0,
+    transient: tuple[type[BaseException], ...] = (httpx.TransportError,),
+) -> Any:
     """Call `probe` until it returns a truthy value; transient exceptions count as "not yet".
     Raises SetupError naming `what` and the last reason after `timeout_s` (observatory.poll)."""
     try:
@@ -33,9 +38,17 @@ def wait_for(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: 
 class Api:
     """A small JSON-over-HTTP client for one target (Kibana, Grafana, Metabase)."""
 
-    def __init__(self, name: str, base_url: str, *, auth: tuple[str, str] | None = None,
-                 headers: dict[str, str] | None = None, timeout_s: float = 30.0,
-                 retry_s: float = 120.0, interval_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        auth: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 30.0,
+        retry_s: float = 120.0,
+        interval_s: float = 2.0,
+    ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.retry_s = retry_s
@@ -45,14 +58,13 @@ class Api:
     def close(self) -> None:
         self.client.close()
 
-    def __enter__(self) -> "Api":
+    def __enter__(self) -> Api:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204),
-                **kwargs) -> httpx.Response:
+    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204), **kwargs) -> httpx.Response:
         """Send; retry transport errors and 429/502/503/504 until `retry_s` has passed; any other
         status outside `ok` is an error at once."""
         what = f"{self.name} {method} {path}"

@@ -14,8 +14,15 @@ XSRF = {"kbn-xsrf": "observatory-setup"}
 
 
 def api(s: SetupSettings) -> Api:
-    return Api("Kibana", s.kibana_url, auth=("elastic", require(s.elastic_password, "ELASTIC_PASSWORD")),
-               headers=XSRF, timeout_s=s.request_timeout_s, retry_s=s.timeout_s, interval_s=s.interval_s)
+    return Api(
+        "Kibana",
+        s.kibana_url,
+        auth=("elastic", require(s.elastic_password, "ELASTIC_PASSWORD")),
+        headers=XSRF,
+        timeout_s=s.request_timeout_s,
+        retry_s=s.timeout_s,
+        interval_s=s.interval_s,
+    )
 
 
 def wait_ready(k: Api, s: SetupSettings) -> None:
@@ -36,16 +43,29 @@ def run(s: SetupSettings) -> None:
         raise SetupError(f"no saved objects found in {s.dashboards_dir / 'kibana'}")
     with api(s) as k:
         wait_ready(k, s)
-        k.request("POST", "/api/data_views/data_view", json={
-            "data_view": {"id": s.kibana_data_view_id, "title": s.kibana_data_view_pattern, "name": "Logs",
-                          "timeFieldName": "@timestamp"},
-            "override": True,
-        })
+        k.request(
+            "POST",
+            "/api/data_views/data_view",
+            json={
+                "data_view": {
+                    "id": s.kibana_data_view_id,
+                    "title": s.kibana_data_view_pattern,
+                    "name": "Logs",
+                    "timeFieldName": "@timestamp",
+                },
+                "override": True,
+            },
+        )
         for path in files:
-            result = k.json("POST", "/api/saved_objects/_import", params={"overwrite": "true"},
-                            files={"file": (path.name, path.read_bytes(), "application/ndjson")})
+            result = k.json(
+                "POST",
+                "/api/saved_objects/_import",
+                params={"overwrite": "true"},
+                files={"file": (path.name, path.read_bytes(), "application/ndjson")},
+            )
             if not result.get("success"):
-                errors = "; ".join(f"{e.get('type')}/{e.get('id')}: {e.get('error', {}).get('type')}"
-                                   for e in result.get("errors", []))
+                errors = "; ".join(
+                    f"{e.get('type')}/{e.get('id')}: {e.get('error', {}).get('type')}" for e in result.get("errors", [])
+                )
                 raise SetupError(f"Kibana import of {path.name} failed: {errors or result}")
             log.info("kibana objects imported", extra={"file": path.name, "count": result.get("successCount")})

@@ -12,8 +12,8 @@ log = logging.getLogger("observatory.setup")
 
 def run(target: str, settings: SetupSettings) -> None:
     from observatory.setup import elasticsearch, grafana, kibana, metabase
-    jobs = {"elasticsearch": elasticsearch.run, "kibana": kibana.run, "metabase": metabase.run,
-            "grafana": grafana.run}
+
+    jobs = {"elasticsearch": elasticsearch.run, "kibana": kibana.run, "metabase": metabase.run, "grafana": grafana.run}
     for name in TARGETS if target == "all" else (target,):
         log.info("setup started", extra={"target": name})
         jobs[name](settings)

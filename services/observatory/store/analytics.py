@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -33,7 +33,7 @@ DIMENSIONS = ("device_type", "browser", "os", "country")
 _PARAM = re.compile(r"\{([a-z_]+):([A-Za-z0-9(), ]+)\}")
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 MAX_BUCKETS = 20_000
-TIME_RANGE = (datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(2299, 12, 31, tzinfo=timezone.utc))
+TIME_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(2299, 12, 31, tzinfo=UTC))
 DEFAULT_DAYS = 30
 DEFAULT_LIMIT = 10
 DEFAULT_WINDOW_S = 7 * 86400
@@ -84,7 +84,7 @@ def get_query(name: str) -> Query:
 
 
 def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def next_midnight(now: datetime) -> datetime:
@@ -95,11 +95,12 @@ def parse_time(parameter: str, raw: str) -> datetime:
     text = raw.strip()
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
-        raise ParameterError(parameter, f"{raw!r} is not an ISO-8601 date or date-time "
-                                        "(e.g. 2026-01-31 or 2026-01-31T12:00:00Z)") from None
+        raise ParameterError(
+            parameter, f"{raw!r} is not an ISO-8601 date or date-time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)"
+        ) from None
     if value.tzinfo is None:
         raise ParameterError(parameter, f"{raw!r} has no time zone (add Z or +00:00)")
     return utc(value)
@@ -122,12 +123,12 @@ def parse_params(query: Query, raw: Mapping[str, str], now: datetime | None = No
     if unknown:
         raise ParameterError(unknown[0], f"not a parameter of {query.name} (it takes {', '.join(query.params)})")
     out: dict[str, Any] = {}
-    end = parse_time("end", raw["end"]) if raw.get("end") else next_midnight(now or datetime.now(timezone.utc))
+    end = parse_time("end", raw["end"]) if raw.get("end") else next_midnight(now or datetime.now(UTC))
     start = parse_time("start", raw["start"]) if raw.get("start") else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise ParameterError("start", f"must be before end ({start.isoformat()} >= {end.isoformat()})")
     for name, value in (("start", start), ("end", end)):
-        if not TIME_RANGE[0] <= value <= TIME_RANGE[1]:   # ClickHouse DateTime64's range
+        if not TIME_RANGE[0] <= value <= TIME_RANGE[1]:  # ClickHouse DateTime64's range
             raise ParameterError(name, f"{value.isoformat()} is outside {TIME_RANGE[0].year}..{TIME_RANGE[1].year}")
     if "start" in query.params:
         out["start"] = start
@@ -139,14 +140,18 @@ def parse_params(query: Query, raw: Mapping[str, str], now: datetime | None = No
             raise ParameterError("granularity", f"{g!r} is not one of {', '.join(GRANULARITIES)}")
         buckets = (end - start).total_seconds() / _BUCKET_SECONDS[g]
         if buckets > MAX_BUCKETS:
-            raise ParameterError("granularity", f"{math.ceil(buckets)} {g} buckets requested; at most "
-                                                f"{MAX_BUCKETS}: shorten the range or use a coarser granularity")
+            raise ParameterError(
+                "granularity",
+                f"{math.ceil(buckets)} {g} buckets requested; at most "
+                f"{MAX_BUCKETS}: shorten the range or use a coarser granularity",
+            )
         out["granularity"] = g
     if "limit" in query.params:
         out["limit"] = _int("limit", raw.get("limit") or str(DEFAULT_LIMIT), 1, 1000)
     if "window_seconds" in query.params:
-        out["window_seconds"] = _int("window_seconds", raw.get("window_seconds") or str(DEFAULT_WINDOW_S),
-                                     1, 366 * 86400)
+        out["window_seconds"] = _int(
+            "window_seconds", raw.get("window_seconds") or str(DEFAULT_WINDOW_S), 1, 366 * 86400
+        )
     if "event_name" in query.params:
         name = (raw.get("event_name") or "").strip()
         if not _EVENT_NAME.match(name):
@@ -189,10 +194,12 @@ class QueryResult:
         return [dict(zip(self.columns, row)) for row in self.rows]
 
     def json(self) -> dict:
-        return {"query": self.query,
-                "parameters": {k: _json_value(v) for k, v in self.params.items()},
-                "columns": self.columns,
-                "rows": [{c: _json_value(v) for c, v in zip(self.columns, row)} for row in self.rows]}
+        return {
+            "query": self.query,
+            "parameters": {k: _json_value(v) for k, v in self.params.items()},
+            "columns": self.columns,
+            "rows": [{c: _json_value(v) for c, v in zip(self.columns, row)} for row in self.rows],
+        }
 
 
 class Analytics:
@@ -212,8 +219,12 @@ class Analytics:
             raise ParameterError(missing[0], f"required by {name}")
         bound = {k: _bind(params[k]) for k in query.params}
         result = self.client.query(render(query.sql, db=self.database), parameters=bound)
-        return QueryResult(name, {k: params[k] for k in query.params}, list(result.column_names),
-                           [tuple(r) for r in result.result_rows])
+        return QueryResult(
+            name,
+            {k: params[k] for k in query.params},
+            list(result.column_names),
+            [tuple(r) for r in result.result_rows],
+        )
 
     def run_raw(self, name: str, raw: Mapping[str, str], now: datetime | None = None) -> QueryResult:
         query = get_query(name)

@@ -19,7 +19,7 @@ class StoreError(RuntimeError):
 def chdb_path(dsn: str) -> Path | None:
     if not dsn.startswith("chdb://"):
         return None
-    path = dsn[len("chdb://"):]
+    path = dsn[len("chdb://") :]
     if not path.startswith("/"):
         raise StoreError(f"chDB DSN needs an absolute path (chdb:///abs/path), got {dsn!r}")
     return Path(path)
@@ -29,6 +29,7 @@ def held_elsewhere(path: Path) -> bool:
     """Whether another process holds the chDB folder (its engine keeps `status` flock-ed while open).
     The error chDB raises then does not always say so, hence this check."""
     import fcntl
+
     try:
         with open(path / "status", "rb") as f:
             try:

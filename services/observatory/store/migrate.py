@@ -59,20 +59,28 @@ def migrate(client: Client, settings: StoreSettings) -> list[Migration]:
     client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
     client.command(
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, checksum String, "
-        "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY version")
-    applied = {row[0]: row[1] for row in client.query(
-        f"SELECT version, checksum FROM {db}.schema_migrations FINAL").result_rows}
+        "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    applied = {
+        row[0]: row[1]
+        for row in client.query(f"SELECT version, checksum FROM {db}.schema_migrations FINAL").result_rows
+    }
     done = []
     for mig in available():
         if mig.version in applied:
             if applied[mig.version] != mig.checksum:
-                raise StoreError(f"migration {mig.version:04d}_{mig.name} was changed after it was applied; "
-                                 "add a new migration instead")
+                raise StoreError(
+                    f"migration {mig.version:04d}_{mig.name} was changed after it was applied; "
+                    "add a new migration instead"
+                )
             continue
         for stmt in mig.statements(db=db, ttl_days=settings.ttl_days):
             client.command(stmt)
-        client.insert(f"{db}.schema_migrations", [[mig.version, mig.name, mig.checksum]],
-                      column_names=["version", "name", "checksum"])
+        client.insert(
+            f"{db}.schema_migrations",
+            [[mig.version, mig.name, mig.checksum]],
+            column_names=["version", "name", "checksum"],
+        )
         log.info("migration applied", extra={"version": mig.version, "migration": mig.name})
         done.append(mig)
     _sync_ttl(client, settings)
@@ -81,9 +89,11 @@ def migrate(client: Client, settings: StoreSettings) -> list[Migration]:
 
 def _sync_ttl(client: Client, settings: StoreSettings) -> None:
     db = settings.database
-    rows = client.query("SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = 'events'",
-                        parameters={"db": db}).result_rows
+    rows = client.query(
+        "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = 'events'", parameters={"db": db}
+    ).result_rows
     if rows and f"toIntervalDay({settings.ttl_days})" not in rows[0][0]:
-        client.command(f"ALTER TABLE {db}.events MODIFY TTL toDateTime(timestamp) + "
-                       f"INTERVAL {settings.ttl_days} DAY DELETE")
+        client.command(
+            f"ALTER TABLE {db}.events MODIFY TTL toDateTime(timestamp) + INTERVAL {settings.ttl_days} DAY DELETE"
+        )
         log.info("events TTL changed", extra={"ttl_days": settings.ttl_days})

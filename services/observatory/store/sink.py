@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from clickhouse_connect.driver.client import Client
@@ -33,9 +33,12 @@ class Item(msgspec.Struct, array_like=True, gc=False):
 
 
 FALLBACK = {"received_at": "timestamp"}  # an event without received_at keeps its timestamp there
-STAMP = "inserted_at"                     # set by the sink, the same for the whole batch
-SETTINGS = {"input_format_skip_unknown_fields": 1, "input_format_json_read_objects_as_strings": 1,
-            "input_format_null_as_default": 1}
+STAMP = "inserted_at"  # set by the sink, the same for the whole batch
+SETTINGS = {
+    "input_format_skip_unknown_fields": 1,
+    "input_format_json_read_objects_as_strings": 1,
+    "input_format_null_as_default": 1,
+}
 
 
 class ClickHouseSink:
@@ -48,14 +51,15 @@ class ClickHouseSink:
     def insert(self, rows: list[Item]) -> datetime:
         """Insert the items; returns the inserted_at stamped on them. Raises faults.DataError or a
         transient error (anything else)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         data = b"\n".join(item.json for item in rows)
         try:
             if self.embedded:
                 self._insert_file(now, data)
             else:
-                self.client.command(self._sql(now, "input('{structure}') FORMAT JSONEachRow"), data=data,
-                                    settings=SETTINGS)
+                self.client.command(
+                    self._sql(now, "input('{structure}') FORMAT JSONEachRow"), data=data, settings=SETTINGS
+                )
         except Exception as exc:
             self._select = None  # the table may have changed (a migration, a repair): read it again
             data_error = as_data_error(exc)
@@ -78,8 +82,10 @@ class ClickHouseSink:
             self._select = self._columns()
         columns, select, structure = self._select
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
-        return (f"INSERT INTO {self.table} ({columns}, {STAMP}) SELECT {select}, "
-                f"toDateTime64('{stamp}', 3, 'UTC') FROM {source.format(structure=structure)}")
+        return (
+            f"INSERT INTO {self.table} ({columns}, {STAMP}) SELECT {select}, "
+            f"toDateTime64('{stamp}', 3, 'UTC') FROM {source.format(structure=structure)}"
+        )
 
     def _columns(self) -> tuple[str, str, str]:
         """The table's insertable columns; times are read as text and parsed by ClickHouse."""

@@ -1,13 +1,13 @@
 """Ad-hoc SQL, as `observatory query` and the private `POST /v1/query` route run it.
 
-  open_session(settings, read_only=...)  a client whose session database is OBS_CLICKHOUSE_DATABASE
-                                         (so `SELECT count() FROM events` works); read_only: the
-                                         session is `readonly=1` (ClickHouse refuses every write,
-                                         settings change and table function) with time and row caps
-  run(client, sql, database)             `{db}` filled in, rows encoded ONCE for both paths (JSON-safe
-                                         values, see `jsonable`): the CLI prints the same rows whether
-                                         it read the embedded store itself or asked the running stack
-  read_statement(sql)                    the statement's first keyword, if it is a read; else None
+open_session(settings, read_only=...)  a client whose session database is OBS_CLICKHOUSE_DATABASE
+                                       (so `SELECT count() FROM events` works); read_only: the
+                                       session is `readonly=1` (ClickHouse refuses every write,
+                                       settings change and table function) with time and row caps
+run(client, sql, database)             `{db}` filled in, rows encoded ONCE for both paths (JSON-safe
+                                       values, see `jsonable`): the CLI prints the same rows whether
+                                       it read the embedded store itself or asked the running stack
+read_statement(sql)                    the statement's first keyword, if it is a read; else None
 """
 
 from __future__ import annotations
@@ -20,15 +20,19 @@ from typing import Any
 from observatory.settings import StoreSettings
 from observatory.store.client import _redact, chdb_path, connect
 
-MAX_ROWS = 100_000            # a bigger result through the API: add a LIMIT (or query the store directly)
+MAX_ROWS = 100_000  # a bigger result through the API: add a LIMIT (or query the store directly)
 MAX_SECONDS = 60
 # order matters: readonly last, once it is set no setting can change (not even by the query)
-READ_ONLY_SESSION = {"max_execution_time": MAX_SECONDS, "max_result_rows": MAX_ROWS,
-                     "result_overflow_mode": "throw", "readonly": 1}
+READ_ONLY_SESSION = {
+    "max_execution_time": MAX_SECONDS,
+    "max_result_rows": MAX_ROWS,
+    "result_overflow_mode": "throw",
+    "readonly": 1,
+}
 READ_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS")
-_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)   # blanks, comments, opening parens
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)  # blanks, comments, opening parens
 _WORD = re.compile(r"[A-Za-z]+")
-READONLY_ERROR = 164          # ClickHouse READONLY: "Cannot execute query in readonly mode"
+READONLY_ERROR = 164  # ClickHouse READONLY: "Cannot execute query in readonly mode"
 
 
 @dataclass
@@ -61,7 +65,7 @@ def where(settings: StoreSettings) -> str:
 
 
 def first_keyword(sql: str) -> str:
-    rest = sql[_LEADING.match(sql).end():]
+    rest = sql[_LEADING.match(sql).end() :]
     word = _WORD.match(rest)
     return word.group(0).upper() if word else ""
 
@@ -90,8 +94,11 @@ def jsonable(value: Any) -> Any:
 
 def run(client, sql: str, database: str) -> Rows:
     result = client.query(sql.replace("{db}", database))
-    return Rows(list(result.column_names), [t.name for t in result.column_types],
-                [[jsonable(v) for v in row] for row in result.result_rows])
+    return Rows(
+        list(result.column_names),
+        [t.name for t in result.column_types],
+        [[jsonable(v) for v in row] for row in result.result_rows],
+    )
 
 
 def error_code(exc: BaseException) -> int | None:

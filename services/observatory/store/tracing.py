@@ -28,13 +28,16 @@ class TracedClickHouse:
 
         def traced(*args, **kwargs):
             from opentelemetry.trace import SpanKind
+
             first = args[0] if args else kwargs.get("query") or kwargs.get("cmd") or kwargs.get("table") or ""
             op = "INSERT" if name == "insert" else sql_operation(str(first))
-            with self._tracer.start_as_current_span(f"{op} {self._database}", kind=SpanKind.CLIENT,
-                                                    record_exception=False, set_status_on_exception=False) as span:
+            with self._tracer.start_as_current_span(
+                f"{op} {self._database}", kind=SpanKind.CLIENT, record_exception=False, set_status_on_exception=False
+            ) as span:
                 if span.is_recording():
-                    span.set_attributes({"db.system.name": "clickhouse", "db.namespace": self._database,
-                                         "db.operation.name": op})
+                    span.set_attributes(
+                        {"db.system.name": "clickhouse", "db.namespace": self._database, "db.operation.name": op}
+                    )
                     if name == "insert":
                         span.set_attribute("db.collection.name", str(first))
                     else:

@@ -5,15 +5,14 @@ receives the emails. A bare Alertmanager per test (same repo config) serves the 
 
 from __future__ import annotations
 
-
 import pytest
 
-from tests.tools import require
 from observatory.localstack.alertmanager import AlertmanagerServer
 from observatory.localstack.rabbitmq import RabbitNode
-from observatory.monitoring import amconfig
 from observatory.localstack.rig import AlertingRig
+from observatory.monitoring import amconfig
 from observatory.monitoring.sinks import SlackRecorder, SmtpSink
+from tests.tools import require
 
 require("prometheus"), require("promtool"), require("prometheus-alertmanager")  # the rig launches them
 
@@ -58,9 +57,15 @@ def routing(tmp_path):
     sink = SmtpSink().start()
     url_file = tmp_path / "slack-webhook-url"
     url_file.write_text(recorder.url)
-    cfg = amconfig.render(amconfig.Endpoints(slack_url_file=url_file, smtp_smarthost=sink.smarthost,
-                                             smtp_require_tls=False, email_to="oncall@observatory.test"),
-                          amconfig.FAST_TIMING)
+    cfg = amconfig.render(
+        amconfig.Endpoints(
+            slack_url_file=url_file,
+            smtp_smarthost=sink.smarthost,
+            smtp_require_tls=False,
+            email_to="oncall@observatory.test",
+        ),
+        amconfig.FAST_TIMING,
+    )
     am = AlertmanagerServer(tmp_path / "am", cfg).start()
     try:
         yield am, recorder, sink

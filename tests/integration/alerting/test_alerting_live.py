@@ -10,12 +10,12 @@ import time
 import httpx
 
 from observatory.localstack.proc import wait_for
-from observatory.monitoring import load_yaml
 from observatory.localstack.rig import ONCALL
+from observatory.monitoring import load_yaml
 from observatory.monitoring.rules import rule_files
 
 GOOD = {"event_name": "page_view", "user_id": "u-alerting", "properties": {"path": "/"}}
-BAD = {"event_name": "page_view"}        # no user_id: refused with reason missing_field
+BAD = {"event_name": "page_view"}  # no user_id: refused with reason missing_field
 
 
 def runbooks(rig) -> str:
@@ -37,11 +37,18 @@ def _value(rig, expr: str) -> float | None:
 def test_prometheus_loads_every_repo_rule_group_and_evaluates_them_without_error(rig):
     expected = {g["name"] for path in rule_files() for g in load_yaml(path)["groups"]}
     assert {g["name"] for g in rig.prometheus.rule_groups()} == expected
-    wait_for("every rule group evaluated at least 5 times",
-             lambda: (_value(rig, "min(prometheus_rule_group_iterations_total)") or 0) >= 5, 60)
+    wait_for(
+        "every rule group evaluated at least 5 times",
+        lambda: (_value(rig, "min(prometheus_rule_group_iterations_total)") or 0) >= 5,
+        60,
+    )
     assert _value(rig, "sum(prometheus_rule_evaluation_failures_total)") == 0
-    unhealthy = [(g["name"], r["name"], r.get("lastError")) for g in rig.prometheus.rule_groups()
-                 for r in g["rules"] if r["health"] != "ok"]
+    unhealthy = [
+        (g["name"], r["name"], r.get("lastError"))
+        for g in rig.prometheus.rule_groups()
+        for r in g["rules"]
+        if r["health"] != "ok"
+    ]
     assert not unhealthy
 
 
@@ -60,13 +67,13 @@ def test_the_series_the_rules_rely_on_exist_on_the_real_services(rig):
         f'observatory_queue_max_length{{job="ingest",queue="{q}"}}': 1_000_000.0,
         'sum(ingest_http_requests_total{route="/v1/events",method="POST",code="202"}) > 0': None,
         'sum(ingest_http_request_duration_seconds_bucket{route="/v1/events",method="POST",le="0.5"}) > 0': None,
-        'sum(ingest_events_accepted_total) > 0': None,
-        'consumer_rows_inserted_total > 0': None,
-        'consumer_last_insert_timestamp_seconds > 0': None,
-        'sli:ingest_availability:error_ratio_rate5m': 0.0,
-        'sli:ingest_latency:slow_ratio_rate5m': None,
-        'alertmanager_config_last_reload_successful': 1.0,
-        'prometheus_config_last_reload_successful': 1.0,
+        "sum(ingest_events_accepted_total) > 0": None,
+        "consumer_rows_inserted_total > 0": None,
+        "consumer_last_insert_timestamp_seconds > 0": None,
+        "sli:ingest_availability:error_ratio_rate5m": 0.0,
+        "sli:ingest_latency:slow_ratio_rate5m": None,
+        "alertmanager_config_last_reload_successful": 1.0,
+        "prometheus_config_last_reload_successful": 1.0,
     }
     for expr, expected in checks.items():
         wait_for(f"Prometheus to have {expr}", lambda e=expr: bool(rig.prometheus.query(e)), 30)
@@ -76,11 +83,12 @@ def test_the_series_the_rules_rely_on_exist_on_the_real_services(rig):
 
 def test_bad_events_warn_in_the_alerts_channel_and_page_nobody(rig, slack, smtp):
     """Half of the events refused -> IngestRejectionRatioHigh (warning) -> Slack #alerts only."""
+
     def fired(p):
         return p.channel == "#alerts" and p.title.startswith("[FIRING") and "IngestRejectionRatioHigh" in p.title
 
     deadline = time.monotonic() + 90
-    while not any(fired(p) for p in slack.delivered()):   # keep the bad traffic flowing until it alerts
+    while not any(fired(p) for p in slack.delivered()):  # keep the bad traffic flowing until it alerts
         assert time.monotonic() < deadline, "timed out after 90s waiting for IngestRejectionRatioHigh in #alerts"
         assert rig.post(GOOD).status_code == 202
         assert rig.post([BAD]).status_code == 400
@@ -106,8 +114,9 @@ def test_a_stopped_consumer_pages_slack_and_email_then_resolves(rig, slack, smtp
     rig.consumer.stop()
 
     def critical(status):
-        return lambda p: (p.channel == "#alerts-critical" and p.title.startswith(f"[{status}")
-                          and "ServiceDown · consumer" in p.title)
+        return lambda p: (
+            p.channel == "#alerts-critical" and p.title.startswith(f"[{status}") and "ServiceDown · consumer" in p.title
+        )
 
     fired = slack.wait_for("ServiceDown (consumer) firing in #alerts-critical", critical("FIRING"), 90)
     assert fired.title == "[FIRING:1] ServiceDown · consumer · critical"
@@ -123,8 +132,11 @@ def test_a_stopped_consumer_pages_slack_and_email_then_resolves(rig, slack, smtp
     first = next(p for p in slack.posts if p.channel == "#alerts-critical")
     assert first.status == 500 and first.mentions("ServiceDown") and first.at <= fired.at
 
-    mail = smtp.wait_for("ServiceDown (consumer) firing email",
-                         lambda m: m.subject.startswith("[FIRING") and "ServiceDown · consumer" in m.subject, 60)
+    mail = smtp.wait_for(
+        "ServiceDown (consumer) firing email",
+        lambda m: m.subject.startswith("[FIRING") and "ServiceDown · consumer" in m.subject,
+        60,
+    )
     assert mail.rcpt_tos == [ONCALL]
     assert mail.subject == f"[FIRING:1] ServiceDown · consumer · critical: consumer is down ({rig.consumer.target})"
     text, html = mail.part("plain"), mail.part("html")
@@ -141,5 +153,8 @@ def test_a_stopped_consumer_pages_slack_and_email_then_resolves(rig, slack, smtp
     assert resolved.title == "[RESOLVED] ServiceDown · consumer · critical"
     assert resolved.attachment["color"] == "good"
     assert f"*RESOLVED: consumer is down ({rig.consumer.target})*" in resolved.text
-    smtp.wait_for("ServiceDown (consumer) resolved email",
-                  lambda m: m.subject.startswith("[RESOLVED]") and "ServiceDown · consumer" in m.subject, 60)
+    smtp.wait_for(
+        "ServiceDown (consumer) resolved email",
+        lambda m: m.subject.startswith("[RESOLVED]") and "ServiceDown · consumer" in m.subject,
+        60,
+    )

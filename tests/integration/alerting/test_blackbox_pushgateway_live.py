@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from observatory.localstack.prometheus import PrometheusServer
 from observatory.localstack.proc import ManagedProcess, free_port, wait_for
+from observatory.localstack.prometheus import PrometheusServer
 from observatory.monitoring import RULES_DIR, promconfig, rules
 from tests.tools import require
 
@@ -29,8 +29,10 @@ require("prometheus")
 BLACKBOX = shutil.which("prometheus-blackbox-exporter")
 PUSHGATEWAY = shutil.which("prometheus-pushgateway")
 if not (BLACKBOX and PUSHGATEWAY):
-    raise RuntimeError("prometheus-blackbox-exporter / prometheus-pushgateway not found: "
-                       "apt-get install -y prometheus-blackbox-exporter prometheus-pushgateway")
+    raise RuntimeError(
+        "prometheus-blackbox-exporter / prometheus-pushgateway not found: "
+        "apt-get install -y prometheus-blackbox-exporter prometheus-pushgateway"
+    )
 
 
 @dataclass
@@ -86,24 +88,36 @@ def rig(tmp_path_factory):
     base = tmp_path_factory.mktemp("bb")
     fast, slow = Endpoint(), Endpoint(delay_s=2.3)
     closed = free_port()
-    urls = {"ingest": f"http://127.0.0.1:{fast.port}/health/ready",
-            "grafana": f"http://127.0.0.1:{slow.port}/api/health",
-            "kibana": f"http://127.0.0.1:{closed}/login"}
+    urls = {
+        "ingest": f"http://127.0.0.1:{fast.port}/health/ready",
+        "grafana": f"http://127.0.0.1:{slow.port}/api/health",
+        "kibana": f"http://127.0.0.1:{closed}/login",
+    }
     bb = Exporter(base / "blackbox", [f"--config.file={REPO / 'config/blackbox/blackbox.yml'}"], BLACKBOX)
     pg = Exporter(base / "pushgateway", [], PUSHGATEWAY, ready_path="/-/ready")
     compose = promconfig.compose_config()
     jobs = {j["job_name"]: copy.deepcopy(j) for j in compose["scrape_configs"]}
     blackbox = jobs["blackbox"]
-    blackbox["static_configs"] = [{"targets": [urls[sc["labels"]["service"]]], "labels": sc["labels"]}
-                                  for sc in blackbox["static_configs"] if sc["labels"]["service"] in urls]
+    blackbox["static_configs"] = [
+        {"targets": [urls[sc["labels"]["service"]]], "labels": sc["labels"]}
+        for sc in blackbox["static_configs"]
+        if sc["labels"]["service"] in urls
+    ]
     (address,) = [r for r in blackbox["relabel_configs"] if r.get("target_label") == "__address__"]
     address["replacement"] = f"127.0.0.1:{bb.port}"
     pushgateway = jobs["pushgateway"]
     pushgateway["static_configs"] = [{"targets": [f"127.0.0.1:{pg.port}"]}]
     copies = rules.shortened_copy(base / "rules", factor=60, files=[RULES_DIR / "blackbox.rules.yml"])
-    cfg = {"global": {"scrape_interval": "4s", "scrape_timeout": "4s", "evaluation_interval": "1s",
-                      "external_labels": {"runbook_base_url": "https://runbooks.example.test"}},
-           "rule_files": [str(p) for p in copies], "scrape_configs": [blackbox, pushgateway]}
+    cfg = {
+        "global": {
+            "scrape_interval": "4s",
+            "scrape_timeout": "4s",
+            "evaluation_interval": "1s",
+            "external_labels": {"runbook_base_url": "https://runbooks.example.test"},
+        },
+        "rule_files": [str(p) for p in copies],
+        "scrape_configs": [blackbox, pushgateway],
+    }
     prom = PrometheusServer(base / "prometheus", cfg)
     started = []
     try:
@@ -124,8 +138,9 @@ def value(prom, expr: str) -> dict[str, float]:
 
 def test_every_public_endpoint_is_probed_through_the_exporter(rig):
     prom, _pg, urls = rig
-    wait_for("a probe result for every endpoint",
-             lambda: set(value(prom, 'probe_success{job="blackbox"}')) == set(urls), 60)
+    wait_for(
+        "a probe result for every endpoint", lambda: set(value(prom, 'probe_success{job="blackbox"}')) == set(urls), 60
+    )
     success = value(prom, 'probe_success{job="blackbox"}')
     assert success == {"ingest": 1.0, "grafana": 1.0, "kibana": 0.0}
     instances = {r["metric"]["service"]: r["metric"]["instance"] for r in prom.query('probe_success{job="blackbox"}')}
@@ -143,9 +158,14 @@ def test_endpoint_down_and_slow_probe_fire_with_the_service_label(rig):
                 out.setdefault(a["labels"]["alertname"], set()).add((a["labels"]["service"], a["labels"]["severity"]))
         return out
 
-    wait_for("EndpointDown for kibana and SlowProbe for grafana",
-             lambda: firing().get("EndpointDown") == {("kibana", "warning")}
-             and firing().get("SlowProbe") == {("grafana", "warning")}, 90)
+    wait_for(
+        "EndpointDown for kibana and SlowProbe for grafana",
+        lambda: (
+            firing().get("EndpointDown") == {("kibana", "warning")}
+            and firing().get("SlowProbe") == {("grafana", "warning")}
+        ),
+        90,
+    )
     assert ("ingest", "critical") not in firing().get("EndpointDown", set())
     down = next(a for a in prom.alerts() if a["labels"]["alertname"] == "EndpointDown")
     assert down["annotations"]["runbook_url"] == "https://runbooks.example.test/EndpointDown.md"
@@ -153,12 +173,13 @@ def test_endpoint_down_and_slow_probe_fire_with_the_service_label(rig):
 
 def test_pushed_metrics_keep_their_own_job_and_instance_labels(rig):
     prom, pg, _urls = rig
-    r = httpx.put(f"{pg.url}/metrics/job/nightly_backup/instance/batch-host",
-                  content=b"# TYPE backup_last_success_timestamp_seconds gauge\nbackup_last_success_timestamp_seconds 1.7e9\n",
-                  timeout=10)
+    r = httpx.put(
+        f"{pg.url}/metrics/job/nightly_backup/instance/batch-host",
+        content=b"# TYPE backup_last_success_timestamp_seconds gauge\nbackup_last_success_timestamp_seconds 1.7e9\n",
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
-    wait_for("the pushed metric in Prometheus",
-             lambda: prom.query("backup_last_success_timestamp_seconds"), 60)
+    wait_for("the pushed metric in Prometheus", lambda: prom.query("backup_last_success_timestamp_seconds"), 60)
     (series,) = prom.query("backup_last_success_timestamp_seconds")
     labels = series["metric"]
     assert labels["job"] == "nightly_backup" and labels["instance"] == "batch-host", labels

@@ -26,12 +26,17 @@ from tests.integration.alerting.test_routing_live import alert
 ONCALL = "oncall@observatory.test"
 PD_KEY, OG_KEY = "pd-routing-key-0123", "og-api-key-4567"
 CRITICAL = ("ServiceDown", "critical", "consumer")
-WARNING = ("IngestLatencyHigh", "warning", "ingest")   # another service: not inhibited by ServiceDown
+WARNING = ("IngestLatencyHigh", "warning", "ingest")  # another service: not inhibited by ServiceDown
 # integration label of alertmanager_notifications_total per channel
 INTEGRATION = {"slack": "slack", "email": "email", "pagerduty": "pagerduty", "opsgenie": "opsgenie"}
 COMBOS = {
-    "none": set(), "slack": {"slack"}, "email": {"email"}, "slack+email": {"slack", "email"},
-    "pagerduty": {"pagerduty"}, "opsgenie": {"opsgenie"}, "all": {"slack", "email", "pagerduty", "opsgenie"},
+    "none": set(),
+    "slack": {"slack"},
+    "email": {"email"},
+    "slack+email": {"slack", "email"},
+    "pagerduty": {"pagerduty"},
+    "opsgenie": {"opsgenie"},
+    "all": {"slack", "email", "pagerduty", "opsgenie"},
 }
 
 
@@ -39,7 +44,7 @@ def metrics(am: AlertmanagerServer) -> dict[tuple[str, str], float]:
     """(metric, integration) -> value, summed over other labels."""
     out: dict[tuple[str, str], float] = {}
     for line in httpx.get(f"{am.url}/metrics", timeout=10).text.splitlines():
-        m = re.match(r'^(alertmanager_notifications(?:_failed)?_total)\{([^}]*)\} (\S+)$', line)
+        m = re.match(r"^(alertmanager_notifications(?:_failed)?_total)\{([^}]*)\} (\S+)$", line)
         if m:
             integration = re.search(r'integration="([^"]*)"', m[2])[1]
             out[(m[1], integration)] = out.get((m[1], integration), 0) + float(m[3])
@@ -95,12 +100,20 @@ def test_each_combination_delivers_to_its_channels_and_fails_nothing(tmp_path, c
     with ExitStack() as stack:
         am, slack, pd, og, smtp = start(stack, tmp_path, channels)
         am.post_alerts([alert(*CRITICAL), alert(*WARNING)])
-        wait_for("both alerts active in Alertmanager",
-                 lambda: [a["status"]["state"] for a in am.alerts()] == ["active", "active"], 20)
+        wait_for(
+            "both alerts active in Alertmanager",
+            lambda: [a["status"]["state"] for a in am.alerts()] == ["active", "active"],
+            20,
+        )
         if "slack" in channels:
-            slack.wait_for("the critical alert in #alerts-critical",
-                           lambda p: p.channel == "#alerts-critical" and "ServiceDown" in p.title, 30)
-            slack.wait_for("the warning in #alerts", lambda p: p.channel == "#alerts" and "IngestLatencyHigh" in p.title, 30)
+            slack.wait_for(
+                "the critical alert in #alerts-critical",
+                lambda p: p.channel == "#alerts-critical" and "ServiceDown" in p.title,
+                30,
+            )
+            slack.wait_for(
+                "the warning in #alerts", lambda p: p.channel == "#alerts" and "IngestLatencyHigh" in p.title, 30
+            )
         if "email" in channels:
             mail = smtp.wait_for("the critical alert by email", lambda m: "ServiceDown" in m.subject, 30)
             assert mail.rcpt_tos == [ONCALL]
@@ -112,7 +125,7 @@ def test_each_combination_delivers_to_its_channels_and_fails_nothing(tmp_path, c
             assert post.payload["priority"] == "P1" and post.payload["source"] == "observatory"
         for channel in channels:
             wait_for(f"Alertmanager to count its {channel} sends", lambda c=channel: sent(am, c) > 0, 20)
-        time.sleep(3)   # several 1 s group intervals, in which a send to an unconfigured channel would happen
+        time.sleep(3)  # several 1 s group intervals, in which a send to an unconfigured channel would happen
         assert failed(am) == 0, metrics(am)
         for channel in set(COMBOS["all"]) - channels:
             assert sent(am, channel) == 0, f"{combo}: Alertmanager tried {channel}: {metrics(am)}"
@@ -127,7 +140,7 @@ def test_each_combination_delivers_to_its_channels_and_fails_nothing(tmp_path, c
 
 def test_control_a_broken_channel_does_count_failures(tmp_path):
     """What the combinations above prevent: a configured channel whose endpoint fails is counted."""
-    dead = f"http://127.0.0.1:{free_port()}/services/T/B/dead"     # nothing listens there
+    dead = f"http://127.0.0.1:{free_port()}/services/T/B/dead"  # nothing listens there
     with ExitStack() as stack:
         am, *_ = start(stack, tmp_path, {"slack"}, slack_url=dead)
         am.post_alerts([alert(*CRITICAL)])

@@ -11,8 +11,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from observatory.localstack.prometheus import PrometheusServer
 from observatory.localstack.proc import free_port, wait_for
+from observatory.localstack.prometheus import PrometheusServer
 from observatory.localstack.services import ServiceProcess
 from observatory.monitoring import RUNBOOKS_DIR, dump_yaml, load_yaml, promconfig, rules
 
@@ -35,9 +35,15 @@ def firing_copy(out_dir) -> list:
 @pytest.fixture(scope="module")
 def forecaster(tmp_path_factory):
     base = tmp_path_factory.mktemp("runbook-forecaster")
-    env = {"OBS_ENV": "test", "OBS_LOG_LEVEL": "WARNING", "OBS_ACCESS_LOG": "false",
-           "OBS_CLICKHOUSE_DSN": f"chdb://{(base / 'chdb').resolve()}", "OBS_CLICKHOUSE_DATABASE": "observatory",
-           "OBS_FORECASTER_HOST": "127.0.0.1", "OBS_FORECASTER_PRIVATE_HOST": "127.0.0.1"}
+    env = {
+        "OBS_ENV": "test",
+        "OBS_LOG_LEVEL": "WARNING",
+        "OBS_ACCESS_LOG": "false",
+        "OBS_CLICKHOUSE_DSN": f"chdb://{(base / 'chdb').resolve()}",
+        "OBS_CLICKHOUSE_DATABASE": "observatory",
+        "OBS_FORECASTER_HOST": "127.0.0.1",
+        "OBS_FORECASTER_PRIVATE_HOST": "127.0.0.1",
+    }
     port = free_port()
     proc = ServiceProcess("forecaster", port, {**env, "OBS_FORECASTER_PORT": str(port)}, base / "forecaster.log")
     proc.start(120)
@@ -49,9 +55,12 @@ def forecaster(tmp_path_factory):
 def firing(tmp_path_factory, forecaster):
     base = tmp_path_factory.mktemp("runbook-prometheus")
     port = free_port()
-    plan = promconfig.LoopbackPlan(targets={}, rule_files=[str(p) for p in firing_copy(base / "rules")],
-                                   intervals=promconfig.FAST_INTERVALS,
-                                   runbook_base_url=f"{forecaster.private_url}/runbooks/")
+    plan = promconfig.LoopbackPlan(
+        targets={},
+        rule_files=[str(p) for p in firing_copy(base / "rules")],
+        intervals=promconfig.FAST_INTERVALS,
+        runbook_base_url=f"{forecaster.private_url}/runbooks/",
+    )
     prom = PrometheusServer(base, promconfig.loopback_config(plan), port=port)
     prom.start(60)
     try:
@@ -59,6 +68,7 @@ def firing(tmp_path_factory, forecaster):
 
         def all_firing() -> bool:
             return {a["labels"]["alertname"] for a in prom.alerts() if a["state"] == "firing"} >= expected
+
         wait_for(f"all {len(expected)} alerts firing in Prometheus", all_firing, 60)
         yield prom.alerts()
     finally:
@@ -70,7 +80,7 @@ def test_every_rendered_runbook_link_opens_on_the_private_listener(firing, forec
     assert len(expected) == len(list(RUNBOOKS_DIR.glob("*.md"))) >= 30
     links = {a["labels"]["alertname"]: a["annotations"]["runbook_url"] for a in firing}
     assert set(links) == expected
-    with httpx.Client(timeout=10) as http:   # no Authorization header: opened from Slack or an email
+    with httpx.Client(timeout=10) as http:  # no Authorization header: opened from Slack or an email
         for name, link in sorted(links.items()):
             # the trailing slash given as base is not doubled
             assert link == f"{forecaster.private_url}/runbooks/{name}.md", link

@@ -7,9 +7,9 @@ integer cents (round(x * 100), like the SQL), ratios are int / int divisions.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FUNNEL = ("user_signup", "product_viewed", "add_to_cart", "checkout_started", "purchase_completed")
 
 
@@ -18,7 +18,7 @@ def ts(e: dict) -> datetime:
 
 
 def trunc(t: datetime, g: str) -> datetime:
-    t = t.astimezone(timezone.utc)
+    t = t.astimezone(UTC)
     if g == "hour":
         return t.replace(minute=0, second=0, microsecond=0)
     day = t.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -33,7 +33,7 @@ def trunc(t: datetime, g: str) -> datetime:
 
 def naive(t: datetime) -> datetime:
     """clickhouse-connect returns UTC DateTime columns as naive datetimes."""
-    return t.astimezone(timezone.utc).replace(tzinfo=None)
+    return t.astimezone(UTC).replace(tzinfo=None)
 
 
 def cents(x: float) -> int:
@@ -67,7 +67,7 @@ class Reference:
         return [(naive(b), len(u)) for b, u in sorted(users.items())]
 
     def wau_mau(self):
-        lo = datetime.combine(self.start.date() - timedelta(days=29), datetime.min.time(), timezone.utc)
+        lo = datetime.combine(self.start.date() - timedelta(days=29), datetime.min.time(), UTC)
         active = defaultdict(set)  # day -> users
         for e in self.all:
             t = ts(e)
@@ -75,7 +75,7 @@ class Reference:
                 active[t.date()].add(e["user_id"])
         out = []
         d = self.start.date()
-        while datetime.combine(d, datetime.min.time(), timezone.utc) < self.end:
+        while datetime.combine(d, datetime.min.time(), UTC) < self.end:
             dau = active.get(d, set())
             wau = set().union(*(active.get(d - timedelta(days=i), set()) for i in range(7)))
             mau = set().union(*(active.get(d - timedelta(days=i), set()) for i in range(30)))
@@ -196,8 +196,20 @@ class Reference:
                 refunds[b] += 1
                 ref[b] += cents(e["properties"]["amount"])
                 buckets.add(b)
-        return [(naive(b), orders[b], refunds[b], refunds[b] / orders[b] if orders[b] else 0, rev[b], ref[b],
-                 rev[b] / 100, ref[b] / 100, ref[b] / rev[b] if rev[b] else 0) for b in sorted(buckets)]
+        return [
+            (
+                naive(b),
+                orders[b],
+                refunds[b],
+                refunds[b] / orders[b] if orders[b] else 0,
+                rev[b],
+                ref[b],
+                rev[b] / 100,
+                ref[b] / 100,
+                ref[b] / rev[b] if rev[b] else 0,
+            )
+            for b in sorted(buckets)
+        ]
 
     def payment_failure_rate(self, g):
         attempts, failures = Counter(), Counter()
@@ -238,7 +250,19 @@ class Reference:
         orders = names["purchase_completed"]
         attempts = orders + names["payment_failed"]
         purchasers = {e["user_id"] for e in self.inr if e["event_name"] == "purchase_completed"}
-        return [(len(users), names["user_signup"], orders, rev / 100, (rev / 100) / orders if orders else 0,
-                 attempts, names["payment_failed"], names["payment_failed"] / attempts if attempts else 0,
-                 names["refund_requested"], names["refund_requested"] / orders if orders else 0,
-                 len(purchasers), len(purchasers) / len(users) if users else 0)]
+        return [
+            (
+                len(users),
+                names["user_signup"],
+                orders,
+                rev / 100,
+                (rev / 100) / orders if orders else 0,
+                attempts,
+                names["payment_failed"],
+                names["payment_failed"] / attempts if attempts else 0,
+                names["refund_requested"],
+                names["refund_requested"] / orders if orders else 0,
+                len(purchasers),
+                len(purchasers) / len(users) if users else 0,
+            )
+        ]

@@ -28,11 +28,26 @@ def _events(seed: int = 3) -> list[dict]:
             props = {"$exception_type": kind, "$exception_message": f"{kind} #{i}"}
         if rng.random() < 0.03:
             props = {}
-        events.append({"event_id": str(uuid.uuid4()), "event_name": "$exception", "user_id": f"u{rng.randrange(80)}",
-                       "session_id": "", "timestamp": ts.isoformat().replace("+00:00", "Z"), "properties": props,
-                       "source": "web", "received_at": ts.isoformat().replace("+00:00", "Z")})
-        events.append({**events[-1], "event_id": str(uuid.uuid4()), "event_name": "$pageview",
-                       "properties": {"$exception_type": "NotAnException"}})
+        events.append(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_name": "$exception",
+                "user_id": f"u{rng.randrange(80)}",
+                "session_id": "",
+                "timestamp": ts.isoformat().replace("+00:00", "Z"),
+                "properties": props,
+                "source": "web",
+                "received_at": ts.isoformat().replace("+00:00", "Z"),
+            }
+        )
+        events.append(
+            {
+                **events[-1],
+                "event_id": str(uuid.uuid4()),
+                "event_name": "$pageview",
+                "properties": {"$exception_type": "NotAnException"},
+            }
+        )
     return events
 
 

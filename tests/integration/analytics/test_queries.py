@@ -15,8 +15,8 @@ from tests.conftest import unique
 from tests.integration.analytics.reference import Reference
 from tests.integration.shopdata import load, utc, webshop_events
 
-END = utc(2026, 3, 2)            # a Monday: history covers 5 weeks before it
-START = utc(2026, 2, 9)          # range = the last 3 weeks, so first-seen/look-backs reach before it
+END = utc(2026, 3, 2)  # a Monday: history covers 5 weeks before it
+START = utc(2026, 2, 9)  # range = the last 3 weeks, so first-seen/look-backs reach before it
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,9 @@ def test_without_final_revenue_would_be_wrong(shop, ref):
     """The guard the FINAL rule protects against: the same query without FINAL double counts."""
     analytics, _ = shop
     sql = analytics.sql("revenue").replace("FINAL", "")
-    rows = analytics.client.query(sql, parameters={"granularity": "day", "start": "2026-02-09 00:00:00.000",
-                                                   "end": "2026-03-02 00:00:00.000"}).result_rows
+    rows = analytics.client.query(
+        sql, parameters={"granularity": "day", "start": "2026-02-09 00:00:00.000", "end": "2026-03-02 00:00:00.000"}
+    ).result_rows
     assert sum(r[1] for r in rows) > sum(r[1] for r in ref.revenue("day"))
     assert [tuple(r) for r in run(analytics, "revenue", granularity="day")] == ref.revenue("day")
 
@@ -80,7 +81,7 @@ def test_new_vs_returning(shop, ref, granularity):
     rows = run(shop[0], "new_vs_returning", granularity=granularity)
     assert rows == ref.new_vs_returning(granularity)
     assert all(a == n + r for _, a, n, r in rows)
-    assert sum(r for *_, r in rows) > 0   # history before the range makes returning users
+    assert sum(r for *_, r in rows) > 0  # history before the range makes returning users
 
 
 @pytest.mark.parametrize("window_s", [3600, 7 * 86400])
@@ -139,7 +140,7 @@ def test_retention_cohorts(shop, ref):
     rows = run(shop[0], "retention_cohorts")
     assert rows == ref.retention_cohorts()
     assert {r[0].isoformat() for r in rows} == {"2026-02-09", "2026-02-16", "2026-02-23"}
-    assert all(r[3] == r[2] for r in rows if r[1] == 0)   # week 0 = the whole cohort
+    assert all(r[3] == r[2] for r in rows if r[1] == 0)  # week 0 = the whole cohort
 
 
 @pytest.mark.parametrize("name", ["add_to_cart", "user_signup", "purchase_completed"])
@@ -161,13 +162,35 @@ def test_unaligned_range(shop):
 
 
 def test_every_query_is_covered():
-    tested = {"dau", "active_users", "wau_mau", "new_vs_returning", "funnel", "revenue",
-              "revenue_by_payment_method", "top_products_by_views", "top_products_by_revenue",
-              "add_to_cart_rate", "refund_rate", "payment_failure_rate", "retention_cohorts", "event_counts",
-              "kpi_summary", "web_overview", "web_traffic", "session_duration", "top_pages", "entry_pages",
-              "exit_pages", "top_referrers", "traffic_sources", "web_breakdown", "churn_features",
-              "churn_segments",   # churn_segments: tests/integration/churn
-              "top_exceptions"}   # top_exceptions: test_exception_query.py
+    tested = {
+        "dau",
+        "active_users",
+        "wau_mau",
+        "new_vs_returning",
+        "funnel",
+        "revenue",
+        "revenue_by_payment_method",
+        "top_products_by_views",
+        "top_products_by_revenue",
+        "add_to_cart_rate",
+        "refund_rate",
+        "payment_failure_rate",
+        "retention_cohorts",
+        "event_counts",
+        "kpi_summary",
+        "web_overview",
+        "web_traffic",
+        "session_duration",
+        "top_pages",
+        "entry_pages",
+        "exit_pages",
+        "top_referrers",
+        "traffic_sources",
+        "web_breakdown",
+        "churn_features",
+        "churn_segments",  # churn_segments: tests/integration/churn
+        "top_exceptions",
+    }  # top_exceptions: test_exception_query.py
     assert set(queries()) == tested
 
 
@@ -197,6 +220,7 @@ def test_parameter_parsing_refuses_bad_input():
 @pytest.fixture(scope="module")
 def web(shop):
     from tests.integration.analytics.web_reference import WebReference
+
     return WebReference(shop[1].events, START, END)
 
 
@@ -217,7 +241,7 @@ def test_web_data_is_browser_shaped(shop, web):
     assert len(web.sessions) > 3000
     assert {x.first["source"] for x in web.sessions} >= {"direct", "search", "social", "referral", "campaign"}
     assert sum(1 for e, _, sid, _ in web.web if not sid) > 500
-    assert 0.1 < web.overview()[0][4] < 0.6            # bounce rate
+    assert 0.1 < web.overview()[0][4] < 0.6  # bounce rate
     assert {x.first["country"] for x in web.sessions} >= {"DE", "FR", "GB", "US", "JP", "ES"}
     assert {x.first["device_type"] for x in web.sessions} == {"desktop", "mobile", "tablet"}
 
@@ -245,14 +269,26 @@ def test_sessions_split_at_30_minutes_of_inactivity(chdb):
     t0 = utc(2026, 2, 10, 10)
 
     def pv(user, minutes, path, session="", name="$pageview"):
-        return {"event_id": str(uuid.uuid4()), "event_name": name, "user_id": user, "session_id": session,
-                "timestamp": (t0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
-                "properties": {"$pathname": path, "$current_url": "https://shop.example" + path}}
-    events = [pv("a", 0, "/"), pv("a", 10, "/p1"), pv("a", 40, "/p2"),          # 30 min exactly: same session
-              pv("a", 70.5, "/p3"), pv("a", 75, "/p4"),                        # 30.5 min: second session
-              pv("a", 300, "/"),                                               # third: a bounce
-              pv("b", 0, "/", "s-1"), pv("b", 200, "/x", "s-1"),               # one session by id despite the gap
-              pv("c", 0, "/gone", name="$pageleave")]                         # no pageview: no session
+        return {
+            "event_id": str(uuid.uuid4()),
+            "event_name": name,
+            "user_id": user,
+            "session_id": session,
+            "timestamp": (t0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
+            "properties": {"$pathname": path, "$current_url": "https://shop.example" + path},
+        }
+
+    events = [
+        pv("a", 0, "/"),
+        pv("a", 10, "/p1"),
+        pv("a", 40, "/p2"),  # 30 min exactly: same session
+        pv("a", 70.5, "/p3"),
+        pv("a", 75, "/p4"),  # 30.5 min: second session
+        pv("a", 300, "/"),  # third: a bounce
+        pv("b", 0, "/", "s-1"),
+        pv("b", 200, "/x", "s-1"),  # one session by id despite the gap
+        pv("c", 0, "/gone", name="$pageleave"),
+    ]  # no pageview: no session
     load(client, store, events, dup_ratio=0.5)
     rows = Analytics(client, store.database).run("web_overview", start=t0, end=t0 + timedelta(days=1)).rows
     visitors, pageviews, sessions, bounces, bounce_rate, avg_duration, per_session = rows[0]
@@ -290,13 +326,15 @@ def test_client_ip_is_not_stored(shop):
     db = analytics.database
     leaked = analytics.client.query(
         f"SELECT count() FROM {db}.events WHERE client_ip != '' OR position(properties, '\"$ip\"') > 0 "
-        "OR match(properties, '(192\\\\.0\\\\.2|198\\\\.51\\\\.100|203\\\\.0\\\\.113)\\\\.')").result_rows[0][0]
+        "OR match(properties, '(192\\\\.0\\\\.2|198\\\\.51\\\\.100|203\\\\.0\\\\.113)\\\\.')"
+    ).result_rows[0][0]
     countries = analytics.client.query(f"SELECT count() FROM {db}.events WHERE country != ''").result_rows[0][0]
     assert leaked == 0 and countries > 1000
 
 
 def test_churn_features(shop):
     from tests.integration.analytics.web_reference import churn_features
+
     rows = run(shop[0], "churn_features")
     close(rows, churn_features(shop[1].events, START, END))
     assert sum(r[5] for r in rows) > 0 and sum(r[7] for r in rows) > 0 and {r[11] for r in rows} > {""}

@@ -18,8 +18,15 @@ from tests.integration.analytics.reference import naive, trunc, ts
 
 WEB = ("$pageview", "$pageleave")
 GAP_MS = 30 * 60 * 1000
-BANDS = ((10, "0-10s"), (30, "10-30s"), (60, "30-60s"), (180, "1-3m"), (600, "3-10m"), (1800, "10-30m"),
-         (float("inf"), "30m+"))
+BANDS = (
+    (10, "0-10s"),
+    (30, "10-30s"),
+    (60, "30-60s"),
+    (180, "1-3m"),
+    (600, "3-10m"),
+    (1800, "10-30m"),
+    (float("inf"), "30m+"),
+)
 
 
 @dataclass
@@ -30,7 +37,7 @@ class Session:
     pageviews: int
     entry: str
     exit: str
-    first: dict          # enrichment of the first pageview: source, referrer, device_type, browser, os, country
+    first: dict  # enrichment of the first pageview: source, referrer, device_type, browser, os, country
 
 
 def _ms(t: datetime) -> int:
@@ -40,8 +47,15 @@ def _ms(t: datetime) -> int:
 def _dims(e: dict) -> dict:
     cols, _ = enrich(e, e.get("properties") or {})
     device, browser, os_, country, source, referrer, path, _ip = cols
-    return {"device_type": device, "browser": browser, "os": os_, "country": country, "source": source,
-            "referrer": referrer, "path": path}
+    return {
+        "device_type": device,
+        "browser": browser,
+        "os": os_,
+        "country": country,
+        "source": source,
+        "referrer": referrer,
+        "path": path,
+    }
 
 
 class WebReference:
@@ -72,12 +86,23 @@ class WebReference:
                 groups[f"u:{user}#{n}"].append(item)
         out = []
         for items in groups.values():
-            pvs = sorted((it for it in items if it[0]["event_name"] == "$pageview"), key=lambda it: (it[1], it[3]["path"]))
+            pvs = sorted(
+                (it for it in items if it[0]["event_name"] == "$pageview"), key=lambda it: (it[1], it[3]["path"])
+            )
             if not pvs:
                 continue
             times = [it[1] for it in items]
-            out.append(Session(items[0][0]["user_id"], min(times), (_ms(max(times)) - _ms(min(times))) / 1000,
-                               len(pvs), pvs[0][3]["path"], pvs[-1][3]["path"], pvs[0][3]))
+            out.append(
+                Session(
+                    items[0][0]["user_id"],
+                    min(times),
+                    (_ms(max(times)) - _ms(min(times))) / 1000,
+                    len(pvs),
+                    pvs[0][3]["path"],
+                    pvs[-1][3]["path"],
+                    pvs[0][3],
+                )
+            )
         return out
 
     def overview(self):
@@ -85,8 +110,17 @@ class WebReference:
         n = len(s)
         pv = sum(x.pageviews for x in s)
         bounces = sum(1 for x in s if x.pageviews == 1)
-        return [(len({x.user for x in s}), pv, n, bounces, bounces / n if n else 0,
-                 sum(x.duration_s for x in s) / n if n else 0, pv / n if n else 0)]
+        return [
+            (
+                len({x.user for x in s}),
+                pv,
+                n,
+                bounces,
+                bounces / n if n else 0,
+                sum(x.duration_s for x in s) / n if n else 0,
+                pv / n if n else 0,
+            )
+        ]
 
     def traffic(self, g: str):
         buckets = defaultdict(list)
@@ -95,8 +129,17 @@ class WebReference:
         rows = []
         for b, ss in sorted(buckets.items()):
             bounces = sum(1 for x in ss if x.pageviews == 1)
-            rows.append((naive(b), len({x.user for x in ss}), len(ss), sum(x.pageviews for x in ss), bounces,
-                         bounces / len(ss), sum(x.duration_s for x in ss) / len(ss)))
+            rows.append(
+                (
+                    naive(b),
+                    len({x.user for x in ss}),
+                    len(ss),
+                    sum(x.pageviews for x in ss),
+                    bounces,
+                    bounces / len(ss),
+                    sum(x.duration_s for x in ss) / len(ss),
+                )
+            )
         return rows
 
     def session_duration(self):
@@ -143,8 +186,9 @@ class WebReference:
         rows = []
         for v, ss in groups.items():
             bounces = sum(1 for x in ss if x.pageviews == 1)
-            rows.append((v, len(ss), len({x.user for x in ss}), sum(x.pageviews for x in ss), bounces,
-                         bounces / len(ss)))
+            rows.append(
+                (v, len(ss), len({x.user for x in ss}), sum(x.pageviews for x in ss), bounces, bounces / len(ss))
+            )
         return sorted(rows, key=lambda r: (-r[1], r[0]))
 
     def traffic_sources(self):
@@ -167,15 +211,30 @@ def churn_features(events: list[dict], start: datetime, end: datetime) -> list[t
     for user in sorted(per):
         items = per[user]
         last = max(t for t, _ in items)
-        cents = sum(int(round(e["properties"]["total_value"] * 100)) for _, e in items
-                    if e["event_name"] == "purchase_completed")
+        cents = sum(
+            int(round(e["properties"]["total_value"] * 100))
+            for _, e in items
+            if e["event_name"] == "purchase_completed"
+        )
         names = Counter(e["event_name"] for _, e in items)
         dims = [(t, _dims(e)) for t, e in items]
         country = max(((t, d["country"]) for t, d in dims if d["country"]), default=(None, ""))[1]
         device = max(((t, d["device_type"]) for t, d in dims if d["device_type"]), default=(None, ""))[1]
         source = min(((t, d["source"]) for t, d in dims if d["source"] not in ("", "internal")), default=(None, ""))[1]
-        rows.append((user, (_ms(end) - _ms(last)) / 86400000, len({t.date() for t, _ in items}), cents / 100,
-                     len({e["session_id"] for _, e in items if e.get("session_id")}),
-                     names["customer_support_ticket"], names["refund_requested"], names["payment_failed"],
-                     country, device, source, plan.get(user, (None, ""))[1]))
+        rows.append(
+            (
+                user,
+                (_ms(end) - _ms(last)) / 86400000,
+                len({t.date() for t, _ in items}),
+                cents / 100,
+                len({e["session_id"] for _, e in items if e.get("session_id")}),
+                names["customer_support_ticket"],
+                names["refund_requested"],
+                names["payment_failed"],
+                country,
+                device,
+                source,
+                plan.get(user, (None, ""))[1],
+            )
+        )
     return rows

@@ -4,22 +4,22 @@ scores land in churn_scores (exactly once per user despite redelivered events) a
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from observatory.churn.service import MAX_VALUES, ChurnService, month_start
+from observatory.churn.service import MAX_VALUES, ChurnService
 from observatory.demo.churn import ChurnCohort
 from observatory.settings import StoreSettings
 from observatory.store.analytics import Analytics
 from tests.conftest import unique
 from tests.integration.shopdata import load, ms
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-CUTOFF = datetime(2026, 9, 1, tzinfo=timezone.utc)
-HOLDOUT = datetime(2026, 8, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
+CUTOFF = datetime(2026, 9, 1, tzinfo=UTC)
+HOLDOUT = datetime(2026, 8, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def cohort(chdb):
     load(client, store, events, dup_ratio=0.1)
     registry = CollectorRegistry()
     service = ChurnService(Analytics(client, store.database), registry)
-    run = service.run(datetime(2026, 9, 1, 6, tzinfo=timezone.utc))
+    run = service.run(datetime(2026, 9, 1, 6, tzinfo=UTC))
     yield service, run, truth, registry, events
     client.close()
 
@@ -53,8 +53,10 @@ def test_model_beats_recency_on_known_churn(cohort):
     p_base = np.array([u["baseline"] for u in run.holdout])
     auc_model, auc_base = _auc(y, p_model), _auc(y, p_base)
     brier_model, brier_base = float(np.mean((p_model - y) ** 2)), float(np.mean((p_base - y) ** 2))
-    print(f"holdout users {len(y)}, churners {int(y.sum())}: AUC model {auc_model:.3f} baseline {auc_base:.3f}; "
-          f"Brier model {brier_model:.4f} baseline {brier_base:.4f}; reported {run.as_dict()['evaluation']}")
+    print(
+        f"holdout users {len(y)}, churners {int(y.sum())}: AUC model {auc_model:.3f} baseline {auc_base:.3f}; "
+        f"Brier model {brier_model:.4f} baseline {brier_base:.4f}; reported {run.as_dict()['evaluation']}"
+    )
     assert 100 < y.sum() < len(y) - 100
     assert auc_model > 0.75
     assert auc_model > auc_base + 0.02
@@ -67,17 +69,18 @@ def test_scores_are_stored_once_per_active_user(cohort):
     service, run, truth, _, events = cohort
     a = service.analytics
     active = {e["user_id"] for e in events if "2026-08-01" <= e["timestamp"][:10] < "2026-09-01"}
-    rows = a.client.query(f"SELECT user_id, probability FROM {a.database}.churn_scores FINAL "
-                          "WHERE cutoff = '2026-09-01'").result_rows
+    rows = a.client.query(
+        f"SELECT user_id, probability FROM {a.database}.churn_scores FINAL WHERE cutoff = '2026-09-01'"
+    ).result_rows
     assert {r[0] for r in rows} == active and len(rows) == len(active)
     assert all(0 < r[1] < 1 for r in rows)
-    assert not service.due(datetime(2026, 9, 20, tzinfo=timezone.utc))
-    assert service.due(datetime(2026, 10, 2, tzinfo=timezone.utc))
+    assert not service.due(datetime(2026, 9, 20, tzinfo=UTC))
+    assert service.due(datetime(2026, 10, 2, tzinfo=UTC))
 
 
 def test_segments_query_and_gauges(cohort):
     service, run, _, registry, _ = cohort
-    rows = service.analytics.run("churn_segments", end=datetime(2026, 9, 15, tzinfo=timezone.utc)).dicts()
+    rows = service.analytics.run("churn_segments", end=datetime(2026, 9, 15, tzinfo=UTC)).dicts()
     by = {(r["segment"], r["value"]): r for r in rows}
     users = run.users
     assert by[("all", "")]["users"] == len(users)
@@ -107,21 +110,29 @@ async def test_scheduler_scores_monthly_and_api_serves_it(cohort, chdb):
     from observatory.metrics import new_registry
     from observatory.settings import ForecasterSettings
     from tests.integration.conftest import READ, api_settings
+
     service, run, _, _, _ = cohort
     db = service.analytics.database
     service.analytics.client.command(f"TRUNCATE TABLE {db}.churn_scores")
-    now = datetime(2026, 9, 2, 8, tzinfo=timezone.utc)
+    now = datetime(2026, 9, 2, 8, tzinfo=UTC)
     store = StoreSettings(dsn=chdb.dsn, database=db)
-    app = create_app(ForecasterSettings(metrics=""), store, registry=new_registry("forecaster", "test"),
-                     clock=lambda: now, schedule=False, api=api_settings())
+    app = create_app(
+        ForecasterSettings(metrics=""),
+        store,
+        registry=new_registry("forecaster", "test"),
+        clock=lambda: now,
+        schedule=False,
+        api=api_settings(),
+    )
     chdb.track(app.state.forecaster.client)
     scheduler = app.state.forecaster.scheduler
     async with app.lifespan():
         assert "churn" in await scheduler.tick(now)
         scheduler.next_churn = None
-        assert "churn" not in await scheduler.tick(now)           # scored already this month
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.private), base_url="http://f",
-                                     headers=READ) as http:
+        assert "churn" not in await scheduler.tick(now)  # scored already this month
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app.private), base_url="http://f", headers=READ
+        ) as http:
             body = (await http.get("/v1/churn")).json()
             top = (await http.get("/v1/churn/users", params={"limit": 5})).json()["users"]
             bad = await http.get("/v1/churn/users", params={"limit": 0})

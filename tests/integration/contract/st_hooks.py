@@ -5,14 +5,18 @@ The event schema cannot say in JSON Schema that `timestamp` must lie within the 
 of `date-time` are drawn from that window. Everything else is generated from the documents as served.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import schemathesis
 from hypothesis import strategies as st
 
-_NOW = datetime.now(timezone.utc)
+_NOW = datetime.now(UTC)
 
-schemathesis.openapi.format("date-time", st.datetimes(
-    min_value=(_NOW - timedelta(days=399)).replace(tzinfo=None),
-    max_value=(_NOW + timedelta(days=1)).replace(tzinfo=None), timezones=st.just(timezone.utc),
-).map(lambda d: min(d, datetime.now(timezone.utc)).isoformat().replace("+00:00", "Z")))
+schemathesis.openapi.format(
+    "date-time",
+    st.datetimes(
+        min_value=(_NOW - timedelta(days=399)).replace(tzinfo=None),
+        max_value=(_NOW + timedelta(days=1)).replace(tzinfo=None),
+        timezones=st.just(UTC),
+    ).map(lambda d: min(d, datetime.now(UTC)).isoformat().replace("+00:00", "Z")),
+)

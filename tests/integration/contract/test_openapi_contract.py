@@ -30,8 +30,9 @@ ROOT = HERE.parents[2]
 @contextlib.asynccontextmanager
 async def serving(app):
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-                                          access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False)
+    )
     task = asyncio.create_task(server._serve())
     while not server.started:
         assert not task.done(), "the server did not start"
@@ -49,14 +50,36 @@ def _bounded() -> None:
 
 
 async def schemathesis(schema_url: str, base_url: str, key: str, config: str, *extra: str) -> tuple[int, str]:
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.contract.st_hooks",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.integration.contract.st_hooks",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "st"), "--config-file", str(HERE / config), "run", schema_url, "--url", base_url, "--checks", "all",
-        "-H", f"Authorization: Bearer {key}", "--max-examples", "25", "--seed", "9",
-        "--request-timeout", "60", *extra,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=str(ROOT),
-        preexec_fn=_bounded)
+        str(Path(sys.executable).parent / "st"),
+        "--config-file",
+        str(HERE / config),
+        "run",
+        schema_url,
+        "--url",
+        base_url,
+        "--checks",
+        "all",
+        "-H",
+        f"Authorization: Bearer {key}",
+        "--max-examples",
+        "25",
+        "--seed",
+        "9",
+        "--request-timeout",
+        "60",
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+        cwd=str(ROOT),
+        preexec_fn=_bounded,
+    )
     out, _ = await proc.communicate()
     text = out.decode(errors="replace")
     Path(os.environ.get("OBS_ST_LOG", "/dev/null")).write_text(text)
@@ -65,8 +88,11 @@ async def schemathesis(schema_url: str, base_url: str, key: str, config: str, *e
 
 def _clean(code: int, out: str) -> bool:
     """Exit 0, every phase run without a failure (warnings about generated data are not failures)."""
-    return code == 0 and re.search(r"Test cases:\s+\d+ generated, \d+ passed", out) is not None \
+    return (
+        code == 0
+        and re.search(r"Test cases:\s+\d+ generated, \d+ passed", out) is not None
         and re.search(r"\d+ (failure|error)s? in ", out) is None
+    )
 
 
 def _summary(out: str) -> str:
@@ -82,8 +108,14 @@ async def all_in_one(broker_settings, store_settings, chdb):
     reports = ReportSettings(recipients="ops@shop.test", smtp_port=free_port(), smtp_timeout_s=2)
     fc = build_forecaster(ForecasterSettings(), store_settings, registry, reports)
     chdb.track(fc.client)
-    app = create_app(ingest_settings(), broker_settings, registry=registry, companions=[consumer],
-                     routers=[fc.router], api=api_settings())
+    app = create_app(
+        ingest_settings(),
+        broker_settings,
+        registry=registry,
+        companions=[consumer],
+        routers=[fc.router],
+        api=api_settings(),
+    )
     async with app.lifespan():
         async with serving(app.public) as public, serving(app.private) as private:
             yield public, private
@@ -92,15 +124,15 @@ async def all_in_one(broker_settings, store_settings, chdb):
 
 async def test_public_listener_honours_its_contract(all_in_one):
     public, private = all_in_one
-    code, out = await schemathesis(f"{private}/openapi/public.json", public, API_KEY,
-                                   "public.toml",
-                                   *os.environ.get("OBS_ST_EXTRA", "").split())
+    code, out = await schemathesis(
+        f"{private}/openapi/public.json", public, API_KEY, "public.toml", *os.environ.get("OBS_ST_EXTRA", "").split()
+    )
     assert _clean(code, out), _summary(out)
 
 
 async def test_private_listener_honours_its_contract(all_in_one):
     public, private = all_in_one
-    code, out = await schemathesis(f"{private}/openapi.json", private, ADMIN_KEY,
-                                   "private.toml",
-                                   *os.environ.get("OBS_ST_EXTRA", "").split())
+    code, out = await schemathesis(
+        f"{private}/openapi.json", private, ADMIN_KEY, "private.toml", *os.environ.get("OBS_ST_EXTRA", "").split()
+    )
     assert _clean(code, out), _summary(out)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -20,11 +20,11 @@ DATASOURCES_FILE = REPO / "config" / "grafana" / "provisioning" / "datasources" 
 
 @dataclass(frozen=True)
 class Query:
-    dashboard: str      # file name
-    panel: str          # panel title
-    ref: str            # target refId
-    datasource: str     # datasource uid
-    text: str           # PromQL or SQL
+    dashboard: str  # file name
+    panel: str  # panel title
+    ref: str  # target refId
+    datasource: str  # datasource uid
+    text: str  # PromQL or SQL
 
     @property
     def key(self) -> str:
@@ -58,6 +58,7 @@ def queries(datasource: str | None = None) -> list[Query]:
 def metabase_questions(database: str = "observatory") -> list[tuple[str, dict]]:
     """(dashboard name, question) with each question's SQL resolved as the setup job sends it."""
     from observatory.setup.metabase import load_dashboards
+
     return [(doc["name"], q) for doc in load_dashboards(METABASE_DIR, database) for q in doc["questions"]]
 
 
@@ -78,11 +79,17 @@ def expand_promql(expr: str) -> str:
 def expand_clickhouse(sql: str, start: datetime, end: datetime, database: str, interval_s: int = 3600) -> str:
     """The grafana-clickhouse-datasource macros used by the dashboards, as the plugin expands them,
     and the `observatory.` database renamed to the test's database."""
-    f, t = int(start.replace(tzinfo=timezone.utc).timestamp()), int(end.replace(tzinfo=timezone.utc).timestamp())
-    sql = re.sub(r"\$__timeFilter\(([^)]+)\)",
-                 lambda m: f"{m.group(1)} >= toDateTime({f}) AND {m.group(1)} <= toDateTime({t})", sql)
-    sql = re.sub(r"\$__timeInterval\(([^)]+)\)",
-                 lambda m: f"toStartOfInterval(toDateTime({m.group(1)}), INTERVAL {interval_s} second)", sql)
+    f, t = int(start.replace(tzinfo=UTC).timestamp()), int(end.replace(tzinfo=UTC).timestamp())
+    sql = re.sub(
+        r"\$__timeFilter\(([^)]+)\)",
+        lambda m: f"{m.group(1)} >= toDateTime({f}) AND {m.group(1)} <= toDateTime({t})",
+        sql,
+    )
+    sql = re.sub(
+        r"\$__timeInterval\(([^)]+)\)",
+        lambda m: f"toStartOfInterval(toDateTime({m.group(1)}), INTERVAL {interval_s} second)",
+        sql,
+    )
     sql = sql.replace("$__fromTime", f"toDateTime({f})").replace("$__toTime", f"toDateTime({t})")
     sql = sql.replace("$__interval_s", str(interval_s))
     if "$__" in sql:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,14 +26,15 @@ def demo_store(tmp_path_factory, chdb):
     """30 days of demo history in a database of its own on the session's chDB folder."""
     from observatory.settings import StoreSettings
     from tests.conftest import unique
+
     settings = StoreSettings(dsn=chdb.dsn, database=unique("dash"))
     client = chdb.client()
     migrate(client, settings)
-    end = datetime.now(timezone.utc)
+    end = datetime.now(UTC)
     rows = [to_row(ev) for ev in Webshop(seed=11).history(DAYS, base_sessions=80, end=end)]
     sink = ClickHouseSink(client, settings.database)
     for i in range(0, len(rows), 20_000):
-        sink.insert(rows[i:i + 20_000])
+        sink.insert(rows[i : i + 20_000])
     # a redelivered batch: FINAL must still count each event once
     sink.insert(rows[:500])
     _forecast_revenue(client, settings.database)
@@ -47,6 +48,7 @@ def _forecast_revenue(client, database: str) -> None:
     from observatory.metrics import ForecasterMetrics, new_registry
     from observatory.settings import ForecasterSettings
     from observatory.store.analytics import Analytics
+
     settings = ForecasterSettings(backtest_folds=0, uncertainty_samples=50, max_periods_day=14)
     service = ForecastService(settings, Analytics(client, database), ForecasterMetrics.create(new_registry("t", "0")))
     service.store_forecast(service.fit("revenue", "day"))
@@ -57,6 +59,7 @@ def _churn_scores(client, database: str, end: datetime) -> int:
     from observatory.churn.service import ChurnService, month_start
     from observatory.demo.churn import ChurnCohort
     from observatory.store.analytics import Analytics
+
     events, _ = ChurnCohort(seed=5).generate(400, month_start(end, -4), end)
     rows = [to_row(ev) for ev in events]
     ClickHouseSink(client, database).insert(rows)
@@ -69,8 +72,9 @@ def _check_result(key: str, result) -> None:
     values = [v for row in result.result_rows for v in row]
     numeric = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     assert numeric, f"{key}: no numeric column in {result.column_names}"
-    assert any(v and not (isinstance(v, float) and math.isnan(v)) for v in numeric), \
+    assert any(v and not (isinstance(v, float) and math.isnan(v)) for v in numeric), (
         f"{key}: every value is zero/NaN: {result.result_rows[:5]}"
+    )
 
 
 CH_QUERIES = queries("clickhouse")
@@ -129,12 +133,15 @@ def test_clickhouse_server_metric_names_exist(demo_store):
     embedded engine has too: every such name a Grafana panel uses must exist there. (chDB has no
     system.asynchronous_metrics: ClickHouseAsyncMetrics_* panels are checked by tests/e2e on the Docker stack.)"""
     from tests.integration.dashboards.panels import queries as all_queries
+
     client, _, _, _ = demo_store
     events = {r[0] for r in client.query("SELECT name FROM system.events").result_rows}
     metrics = {r[0] for r in client.query("SELECT name FROM system.metrics").result_rows}
     checked = 0
     for q in all_queries("prometheus"):
         for kind, name in re.findall(r"\bClickHouse(ProfileEvents|Metrics)_(\w+)", q.text):
-            assert name in (events if kind == "ProfileEvents" else metrics), f"{q.key}: no ClickHouse {kind} named {name}"
+            assert name in (events if kind == "ProfileEvents" else metrics), (
+                f"{q.key}: no ClickHouse {kind} named {name}"
+            )
             checked += 1
     assert checked >= 3

@@ -16,7 +16,7 @@ from tests.conftest import unique
 from tests.integration.conftest import ADMIN, api_settings
 from tests.integration.shopdata import load, utc, webshop_events
 
-NOW = utc(2026, 3, 4, 15)   # a Wednesday afternoon
+NOW = utc(2026, 3, 4, 15)  # a Wednesday afternoon
 
 
 class Clock:
@@ -43,12 +43,20 @@ def make_forecaster(chdb):
     @contextlib.asynccontextmanager
     async def factory(store: StoreSettings, clock=None, reports: ReportSettings | None = None, **overrides):
         clock = clock or Clock(NOW)
-        app = create_app(ForecasterSettings(**overrides), store, reports, registry=new_registry("forecaster", "test"),
-                         clock=clock, schedule=False, api=api_settings())
+        app = create_app(
+            ForecasterSettings(**overrides),
+            store,
+            reports,
+            registry=new_registry("forecaster", "test"),
+            clock=clock,
+            schedule=False,
+            api=api_settings(),
+        )
         chdb.track(app.state.forecaster.client)
         async with app.lifespan():
             # the private listener (the read API), with an admin key unless a test passes its own
             transport = httpx.ASGITransport(app=app.private)
             async with httpx.AsyncClient(transport=transport, base_url="http://forecaster", headers=ADMIN) as http:
                 yield app, http
+
     return factory

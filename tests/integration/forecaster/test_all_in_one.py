@@ -16,27 +16,47 @@ KEY = "obs_all_in_one_test_key"
 
 async def test_all_in_one_serves_forecaster_over_the_consumers_store(monkeypatch, broker_settings, chdb):
     db = unique("aio")
-    env = {"OBS_AMQP_URL": broker_settings.url, "OBS_AMQP_EXCHANGE": broker_settings.exchange,
-           "OBS_AMQP_QUEUE": broker_settings.queue, "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker_settings.dead_letter_exchange,
-           "OBS_AMQP_DEAD_LETTER_QUEUE": broker_settings.dead_letter_queue,
-           "OBS_CLICKHOUSE_DSN": chdb.dsn, "OBS_CLICKHOUSE_DATABASE": db,
-           "OBS_INGEST_API_KEYS": f"test:sha256:{hash_key(KEY)}", "OBS_API_KEYS": read_keys_entry(),
-           "OBS_CONSUMER_FLUSH_MS": "50", "OBS_FORECASTER_METRICS": "revenue,dau", "OBS_FORECASTER_TICK_S": "0.2",
-           "OBS_FORECASTER_EVALUATE_INTERVAL_S": "0.5"}
+    env = {
+        "OBS_AMQP_URL": broker_settings.url,
+        "OBS_AMQP_EXCHANGE": broker_settings.exchange,
+        "OBS_AMQP_QUEUE": broker_settings.queue,
+        "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker_settings.dead_letter_exchange,
+        "OBS_AMQP_DEAD_LETTER_QUEUE": broker_settings.dead_letter_queue,
+        "OBS_CLICKHOUSE_DSN": chdb.dsn,
+        "OBS_CLICKHOUSE_DATABASE": db,
+        "OBS_INGEST_API_KEYS": f"test:sha256:{hash_key(KEY)}",
+        "OBS_API_KEYS": read_keys_entry(),
+        "OBS_CONSUMER_FLUSH_MS": "50",
+        "OBS_FORECASTER_METRICS": "revenue,dau",
+        "OBS_FORECASTER_TICK_S": "0.2",
+        "OBS_FORECASTER_EVALUATE_INTERVAL_S": "0.5",
+    }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     app = all_in_one_app()
     async with app.lifespan():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://aio") as public, \
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app.private), base_url="http://aio-private",
-                                  headers=READ) as http:
+        async with (
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://aio") as public,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app.private), base_url="http://aio-private", headers=READ
+            ) as http,
+        ):
             ready = await public.get("/health/ready")
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"]["forecaster"] is True
-            events = [{"event_name": "purchase_completed", "user_id": f"u{i}",
-                       "properties": {"order_id": f"o{i}", "total_value": 10.25, "payment_method": "card",
-                                      "items": [{"product_id": "p1", "quantity": 1, "price": 10.25}]}}
-                      for i in range(3)]
+            events = [
+                {
+                    "event_name": "purchase_completed",
+                    "user_id": f"u{i}",
+                    "properties": {
+                        "order_id": f"o{i}",
+                        "total_value": 10.25,
+                        "payment_method": "card",
+                        "items": [{"product_id": "p1", "quantity": 1, "price": 10.25}],
+                    },
+                }
+                for i in range(3)
+            ]
             r = await public.post("/v1/events", json=events, headers={"Authorization": f"Bearer {KEY}"})
             assert r.status_code == 202, r.text
 
@@ -51,9 +71,9 @@ async def test_all_in_one_serves_forecaster_over_the_consumers_store(monkeypatch
             assert too_young.status_code == 422 and too_young.json()["error"] == "insufficient_history"
             gauge = 'forecaster_metric_actual{metric="revenue"} 30.75'
 
-            async def gauges():   # the scheduler companion runs: gauges appear
+            async def gauges():  # the scheduler companion runs: gauges appear
                 text = (await http.get("/metrics")).text
                 return text if gauge in text else None
 
             metrics = await wait_for_async("the forecaster scheduler's gauges", gauges, 10, 0.2, transient=())
-    assert "ingest_events_accepted_total" in metrics   # one registry for the whole process
+    assert "ingest_events_accepted_total" in metrics  # one registry for the whole process

@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
@@ -22,14 +22,14 @@ from tests.integration.shopdata import load, webshop_events
 def recent(chdb):
     store = StoreSettings(dsn=chdb.dsn, database=unique("cli"))
     client = chdb.client()
-    load(client, store, webshop_events(75, datetime.now(timezone.utc), seed=5, base_sessions=200), dup_ratio=0.05)
+    load(client, store, webshop_events(75, datetime.now(UTC), seed=5, base_sessions=200), dup_ratio=0.05)
     client.close()
     return store
 
 
 @pytest.fixture
 def env(recent, monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)   # no .local/observatory.env here
+    monkeypatch.chdir(tmp_path)  # no .local/observatory.env here
     monkeypatch.setenv("OBS_CLICKHOUSE_DSN", recent.dsn)
     monkeypatch.setenv("OBS_CLICKHOUSE_DATABASE", recent.database)
     monkeypatch.setenv("OBS_LOG_LEVEL", "WARNING")
@@ -44,7 +44,7 @@ def test_backtest_reports_mape_and_mase_against_seasonal_naive(env):
     assert "prophet" in text.output and "seasonal naive" in text.output and "MASE" in text.output
     result = runner.invoke(app, ["forecast", "backtest", "orders", "--horizon", "7", "--folds", "2", "--json"])
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output[result.output.index("{"):])
+    body = json.loads(result.output[result.output.index("{") :])
     assert (body["metric"], body["folds"], body["points"]) == ("orders", 2, 14)
     assert 0 < body["mape"] < 0.5 and body["mase"] > 0 and body["relative_mae"] > 0
 

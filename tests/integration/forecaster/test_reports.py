@@ -28,14 +28,22 @@ def smtp():
 
 
 def report_settings(sink: SmtpSink, **overrides) -> ReportSettings:
-    values = {"recipients": RECIPIENTS, "sender": "observatory@shop.test", "smtp_host": "127.0.0.1",
-              "smtp_port": sink.port, **overrides}
+    values = {
+        "recipients": RECIPIENTS,
+        "sender": "observatory@shop.test",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": sink.port,
+        **overrides,
+    }
     return ReportSettings(**values)
 
 
 def kpi_cells(html: str) -> dict[str, tuple[str, str, str]]:
-    rows = re.findall(r'<tr data-kpi="([a-z_]+)">.*?<td class="current"[^>]*><b>([^<]*)</b></td>'
-                      r'<td class="previous"[^>]*>([^<]*)</td><td class="change"[^>]*>([^<]*)</td>', html)
+    rows = re.findall(
+        r'<tr data-kpi="([a-z_]+)">.*?<td class="current"[^>]*><b>([^<]*)</b></td>'
+        r'<td class="previous"[^>]*>([^<]*)</td><td class="change"[^>]*>([^<]*)</td>',
+        html,
+    )
     return {key: (cur, prev, change) for key, cur, prev, change in rows}
 
 
@@ -64,8 +72,17 @@ async def test_daily_report_arrives_with_kpi_table_and_inline_chart(shop, make_f
     assert cells["active_users"][0] == f"{users:,}" and cells["signups"][0] == f"{signups:,}"
     assert cells["revenue"][2] == f"{(revenue - before[3]) / before[3] * 100:+.1f}%"
     assert cells["payment_failure_rate"][0] == f"{day[7] * 100:.2f}%"
-    assert set(cells) == {"revenue", "orders", "average_order_value", "avg_dau", "active_users", "signups",
-                          "purchase_conversion", "payment_failure_rate", "refund_rate"}
+    assert set(cells) == {
+        "revenue",
+        "orders",
+        "average_order_value",
+        "avg_dau",
+        "active_users",
+        "signups",
+        "purchase_conversion",
+        "payment_failure_rate",
+        "refund_rate",
+    }
     # the chart: an inline PNG referenced by the HTML's cid
     images = [p for p in mail.message.walk() if p.get_content_type() == "image/png"]
     assert len(images) == 1
@@ -80,7 +97,7 @@ async def test_daily_report_arrives_with_kpi_table_and_inline_chart(shop, make_f
 async def test_weekly_report_compares_with_the_week_before(shop, make_forecaster, smtp):
     store, events = shop
     async with make_forecaster(store, reports=report_settings(smtp)) as (app, http):
-        r = await http.post("/v1/reports/weekly", params={"to": "ops@shop.test"})   # narrows the list
+        r = await http.post("/v1/reports/weekly", params={"to": "ops@shop.test"})  # narrows the list
     assert r.status_code == 200, r.text
     mail = smtp.wait_for("the weekly report", lambda m: "Weekly KPIs" in m.subject, timeout_s=10)
     assert mail.rcpt_tos == ["ops@shop.test"]
@@ -95,13 +112,16 @@ async def test_weekly_report_compares_with_the_week_before(shop, make_forecaster
 
 async def test_scheduler_sends_at_the_configured_time(shop, make_forecaster, smtp):
     store, _ = shop
-    clock = Clock(NOW)   # Wednesday 15:00
+    clock = Clock(NOW)  # Wednesday 15:00
     settings = report_settings(smtp, daily_at="07:00", weekly_at="thu 07:00")
     async with make_forecaster(store, clock=clock, reports=settings, metrics="revenue") as (app, http):
         scheduler = app.state.forecaster.scheduler
         scheduler.plan(clock.now)
-        assert scheduler.next_report == {"daily": utc(2026, 3, 5, 7), "weekly": utc(2026, 3, 5, 7),
-                                         "monthly": utc(2026, 4, 1, 7)}
+        assert scheduler.next_report == {
+            "daily": utc(2026, 3, 5, 7),
+            "weekly": utc(2026, 3, 5, 7),
+            "monthly": utc(2026, 4, 1, 7),
+        }
         first = await scheduler.tick(utc(2026, 3, 5, 6) + timedelta(minutes=59))
         assert not any(job.startswith("report:") for job in first)
         assert smtp.mails == []
@@ -110,12 +130,17 @@ async def test_scheduler_sends_at_the_configured_time(shop, make_forecaster, smt
         assert [j for j in second if j.startswith("report:")] == ["report:daily", "report:weekly"]
         third = await scheduler.tick(clock.now + timedelta(minutes=1))
         assert not any(job.startswith("report:") for job in third)
-        assert scheduler.next_report == {"daily": utc(2026, 3, 6, 7), "weekly": utc(2026, 3, 12, 7),
-                                         "monthly": utc(2026, 4, 1, 7)}
+        assert scheduler.next_report == {
+            "daily": utc(2026, 3, 6, 7),
+            "weekly": utc(2026, 3, 12, 7),
+            "monthly": utc(2026, 4, 1, 7),
+        }
         metrics = (await http.get("/metrics")).text
     smtp.wait_for("two reports", lambda m: len(smtp.mails) >= 2, timeout_s=10)
-    assert sorted(m.subject for m in smtp.mails) == ["[Observatory] Daily KPIs Wed 04 Mar 2026",
-                                                     "[Observatory] Weekly KPIs 26 Feb – 04 Mar 2026"]
+    assert sorted(m.subject for m in smtp.mails) == [
+        "[Observatory] Daily KPIs Wed 04 Mar 2026",
+        "[Observatory] Weekly KPIs 26 Feb – 04 Mar 2026",
+    ]
     assert 'forecaster_reports_sent_total{kind="daily"} 1.0' in metrics
 
 
@@ -127,11 +152,11 @@ async def test_unreachable_smtp_is_counted_not_fatal(shop, make_forecaster, smtp
         unknown = await http.post("/v1/reports/yearly")
         scheduler = app.state.forecaster.scheduler
         scheduler.plan(NOW)
-        ran = await scheduler.tick(utc(2026, 3, 5, 7) + timedelta(minutes=1))   # the daily report is due and fails
+        ran = await scheduler.tick(utc(2026, 3, 5, 7) + timedelta(minutes=1))  # the daily report is due and fails
         metrics = (await http.get("/metrics")).text
     assert r.status_code == 502 and r.json()["error"] == "report_not_sent" and "127.0.0.1:1" in r.json()["message"]
     assert unknown.status_code == 404
-    assert "report:daily" in ran and "evaluate" in ran   # the loop went on
+    assert "report:daily" in ran and "evaluate" in ran  # the loop went on
     assert 'forecaster_report_failures_total{kind="daily"} 2.0' in metrics
 
 
@@ -171,8 +196,14 @@ def test_schedule_parsing():
     assert parse("daily", "") is None
     assert parse("monthly", "1 07:00").next_after(utc(2026, 3, 4, 8)) == utc(2026, 4, 1, 7)
     assert parse("monthly", "3 07:00").next_after(utc(2026, 12, 3, 7)) == utc(2027, 1, 3, 7)
-    for kind, bad in (("daily", "7h"), ("daily", "25:00"), ("weekly", "07:00"), ("daily", "mon 07:00"),
-                      ("monthly", "07:00"), ("monthly", "31 07:00")):
+    for kind, bad in (
+        ("daily", "7h"),
+        ("daily", "25:00"),
+        ("weekly", "07:00"),
+        ("daily", "mon 07:00"),
+        ("monthly", "07:00"),
+        ("monthly", "31 07:00"),
+    ):
         with pytest.raises(ValueError):
             parse(kind, bad)
 
@@ -182,6 +213,7 @@ def pdf_text(mail) -> tuple[str, str]:
     import io
 
     from pypdf import PdfReader
+
     (pdf,) = [p for p in mail.message.iter_attachments() if p.get_content_type() == "application/pdf"]
     data = pdf.get_content()
     assert data[:5] == b"%PDF-"
@@ -191,6 +223,7 @@ def pdf_text(mail) -> tuple[str, str]:
 
 async def test_weekly_report_has_a_pdf_with_the_figures_of_the_week(shop, make_forecaster, smtp):
     from tests.integration.analytics.web_reference import WebReference
+
     store, events = shop
     async with make_forecaster(store, reports=report_settings(smtp)) as (app, http):
         r = await http.post("/v1/reports/weekly")
@@ -209,7 +242,7 @@ async def test_weekly_report_has_a_pdf_with_the_figures_of_the_week(shop, make_f
     assert f"Visitors {web[0]:,} {web_prev[0]:,}" in flat
     assert f"Bounce rate {web[4] * 100:.2f}% {web_prev[4] * 100:.2f}%" in flat
     assert "Anomalies" in flat and "revenue: days of the period outside the model's forecast band" in flat
-    assert "(best model by backtest)" in flat   # the note names the served model
+    assert "(best model by backtest)" in flat  # the note names the served model
     assert "attached: observatory-weekly-2026-02-25.pdf" in mail.part("html")
 
 
@@ -227,5 +260,5 @@ async def test_monthly_report_pdf_has_year_over_year_and_churn(shop, make_foreca
     jan = Reference(events, utc(2026, 1, 1), utc(2026, 2, 1)).kpi_summary()[0]
     assert name == "observatory-monthly-2026-02-01.pdf"
     assert f"Revenue {feb[3]:,.2f} {jan[3]:,.2f}" in flat
-    assert "Year over year" in flat and f"Revenue {feb[3]:,.2f} 0.00" in flat   # no history a year back
+    assert "Year over year" in flat and f"Revenue {feb[3]:,.2f} 0.00" in flat  # no history a year back
     assert "Churn analysis" in flat and "No churn scores yet" in flat

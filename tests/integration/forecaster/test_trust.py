@@ -15,12 +15,11 @@ from observatory.forecaster.app import build_forecaster
 from observatory.ingest.app import create_app
 from observatory.metrics import new_registry
 from observatory.settings import ConsumerSettings, ForecasterSettings
-from tests.integration.conftest import (ADMIN, AUTH, READ, API_KEY, api_settings, count_rows, ingest_settings,
-                                        wait_until)
+from tests.integration.conftest import ADMIN, API_KEY, AUTH, READ, api_settings, count_rows, ingest_settings, wait_until
 from tests.integration.forecaster.conftest import NOW, Clock
 
 WRITE = {"Authorization": f"Bearer {API_KEY}"}
-BODIES = {"/v1/query": {"sql": "SELECT count() FROM events FINAL"}}   # routes that need a request body
+BODIES = {"/v1/query": {"sql": "SELECT count() FROM events FINAL"}}  # routes that need a request body
 
 
 def read_paths(app) -> list[tuple[str, str, dict]]:
@@ -31,8 +30,11 @@ def read_paths(app) -> list[tuple[str, str, dict]]:
         if not path.startswith("/v1/"):
             continue
         for method, op in operations.items():
-            params = {p["name"]: "purchase_completed" for p in op.get("parameters", [])
-                      if p["in"] == "query" and p.get("required")}
+            params = {
+                p["name"]: "purchase_completed"
+                for p in op.get("parameters", [])
+                if p["in"] == "query" and p.get("required")
+            }
             if path.startswith("/v1/backtest"):
                 params = {"horizon": "7", "folds": "1"}
             filled = path.replace("{metric}", "revenue").replace("{kind}", "daily")
@@ -44,9 +46,15 @@ async def test_every_read_route_needs_a_read_key_and_is_absent_from_the_public_d
     store, _ = shop
     async with make_forecaster(store) as (app, http):
         paths = read_paths(app.private)
-        assert {p for _, p, _ in paths} >= {"/v1/forecast", "/v1/forecast/revenue", "/v1/backtest/revenue",
-                                            "/v1/analytics", "/v1/analytics/kpi_summary", "/v1/reports/daily",
-                                            "/v1/query"}
+        assert {p for _, p, _ in paths} >= {
+            "/v1/forecast",
+            "/v1/forecast/revenue",
+            "/v1/backtest/revenue",
+            "/v1/analytics",
+            "/v1/analytics/kpi_summary",
+            "/v1/reports/daily",
+            "/v1/query",
+        }
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://pub") as public:
             for method, path, params in paths:
                 none = await http.request(method, path, params=params, headers={"Authorization": ""})
@@ -62,7 +70,7 @@ async def test_every_read_route_needs_a_read_key_and_is_absent_from_the_public_d
                     assert outside.status_code == 404, (path, outside.status_code)
                 if path.startswith("/v1/reports"):
                     assert (await http.request(method, path, headers=READ)).status_code == 403, "reports need admin"
-                    continue   # sent with the admin key in test_reports.py (a real SMTP sink)
+                    continue  # sent with the admin key in test_reports.py (a real SMTP sink)
                 ok = await http.request(method, path, params=params, headers=READ, json=BODIES.get(path))
                 assert ok.status_code == 200, (path, ok.text)
             for path in ("/metrics", "/docs", "/openapi.json"):
@@ -79,22 +87,34 @@ async def _queue_depth(url: str, queue: str) -> int:
 
 
 async def test_backtest_saturation_answers_503_while_ingest_and_consumer_keep_storing(
-        shop, broker_settings, store_settings, chdb, ch):
+    shop, broker_settings, store_settings, chdb, ch
+):
     """all-in-one's shape: ingest + consumer + the forecaster's routes in one process and loop."""
     history, _ = shop
     registry = new_registry("t", "0")
-    consumer, client = build_consumer(broker_settings, ConsumerSettings(flush_ms=50, queue_poll_s=0.5),
-                                      store_settings, registry)
+    consumer, client = build_consumer(
+        broker_settings, ConsumerSettings(flush_ms=50, queue_poll_s=0.5), store_settings, registry
+    )
     chdb.track(client)
-    fc = build_forecaster(ForecasterSettings(fit_workers=1, fit_waiting=0, backtests_per_minute=600), history,
-                          registry, clock=Clock(NOW))
+    fc = build_forecaster(
+        ForecasterSettings(fit_workers=1, fit_waiting=0, backtests_per_minute=600), history, registry, clock=Clock(NOW)
+    )
     chdb.track(fc.client)
-    app = create_app(ingest_settings(), broker_settings, registry=registry, companions=[consumer],
-                     routers=[fc.router], api=api_settings())
+    app = create_app(
+        ingest_settings(),
+        broker_settings,
+        registry=registry,
+        companions=[consumer],
+        routers=[fc.router],
+        api=api_settings(),
+    )
     async with app.lifespan():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://i") as public, \
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app.private), base_url="http://p",
-                                  headers=READ, timeout=300) as private:
+        async with (
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://i") as public,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app.private), base_url="http://p", headers=READ, timeout=300
+            ) as private,
+        ):
             first = asyncio.create_task(private.get("/v1/backtest/revenue", params={"horizon": "7", "folds": "3"}))
             await wait_until("the first backtest holds the fit worker", lambda: fc.service.pool.active == 1)
             refused, sent = [], 0
@@ -112,8 +132,11 @@ async def test_backtest_saturation_answers_503_while_ingest_and_consumer_keep_st
             assert (await first).status_code == 200, (await first).text
             assert refused and all(r.status_code == 503 for r in refused), {r.status_code for r in refused}
             assert refused[0].json()["error"] == "busy" and int(refused[0].headers["retry-after"]) >= 1
-            await wait_until(f"all {sent} events sent during the saturation stored",
-                             lambda: count_rows(ch, store_settings.database) == sent, 60)
+            await wait_until(
+                f"all {sent} events sent during the saturation stored",
+                lambda: count_rows(ch, store_settings.database) == sent,
+                60,
+            )
     fc.close()
 
 
@@ -145,7 +168,7 @@ async def test_an_unexpected_publish_error_is_a_logged_503(make_pipeline, caplog
         publisher = p.app.state.events_endpoint.pipeline.publisher
         assert publisher is p.app.state.publisher
 
-        async def broken(events):   # fault injection into the real pipeline: a bug below the publisher
+        async def broken(events):  # fault injection into the real pipeline: a bug below the publisher
             raise KeyError("delivery_tag")
 
         publisher.publish = broken
@@ -163,7 +186,7 @@ async def test_an_unexpected_publish_error_is_a_logged_503(make_pipeline, caplog
 async def test_backtests_are_rate_limited_per_key(shop, make_forecaster):
     store, _ = shop
     async with make_forecaster(store, backtests_per_minute=1) as (app, http):
-        first = await http.get("/v1/backtest/no_such_metric", headers=READ)   # spends the key's one token
+        first = await http.get("/v1/backtest/no_such_metric", headers=READ)  # spends the key's one token
         limited = await http.get("/v1/backtest/no_such_metric", headers=READ)
         other_key = await http.get("/v1/backtest/no_such_metric", headers=ADMIN)
     assert first.status_code == 404

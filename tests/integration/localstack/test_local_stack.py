@@ -21,8 +21,10 @@ from observatory.localstack.proc import wait_for
 from observatory.localstack.supervisor import Supervisor
 from tests.tools import require
 
-TOOLS = [require(b) for b in ("prometheus", "prometheus-alertmanager", "prometheus-pushgateway",
-                              "prometheus-blackbox-exporter")]
+TOOLS = [
+    require(b)
+    for b in ("prometheus", "prometheus-alertmanager", "prometheus-pushgateway", "prometheus-blackbox-exporter")
+]
 CRASHES = ("rabbitmq", "observatory", "prometheus", "alertmanager")
 
 
@@ -79,30 +81,39 @@ def test_a_changed_config_restarts_only_the_program_it_belongs_to(local_stack, c
     assert "supervisor: restarted (config changed) alertmanager" in out
     assert "Slack: #alerts-critical" in out
     assert s.pid("alertmanager") != before["alertmanager"]
-    assert {n: s.pid(n) for n in ("observatory", "prometheus", "rabbitmq")} == \
-        {n: before[n] for n in ("observatory", "prometheus", "rabbitmq")}
-    assert stack.up(s.local, env=s.env, quiet=True) == 0      # and back (Slack off)
+    assert {n: s.pid(n) for n in ("observatory", "prometheus", "rabbitmq")} == {
+        n: before[n] for n in ("observatory", "prometheus", "rabbitmq")
+    }
+    assert stack.up(s.local, env=s.env, quiet=True) == 0  # and back (Slack off)
 
 
 def test_the_rabbitmq_node_is_supervised_in_the_foreground_with_its_own_epmd(local_stack):
     import psutil
+
     s = local_stack
-    assert psutil.Process(s.pid("rabbitmq")).name() == "beam.smp"     # not a shell waiting on it
+    assert psutil.Process(s.pid("rabbitmq")).name() == "beam.smp"  # not a shell waiting on it
     epmds = [p.pid for p in owners.stack_processes(s.local) if p.name() == "epmd"]
     assert epmds == [s.pid("epmd")], "an epmd outside supervision belongs to the stack"
 
 
 def test_local_prometheus_scrapes_the_blackbox_probe_and_the_pushgateway(local_stack):
-    r = httpx.put(f"{local_stack.url('pushgateway')}/metrics/job/nightly_export",
-                  content=b"# TYPE obs_batch_rows gauge\nobs_batch_rows 4242\n", timeout=10)
+    r = httpx.put(
+        f"{local_stack.url('pushgateway')}/metrics/job/nightly_export",
+        content=b"# TYPE obs_batch_rows gauge\nobs_batch_rows 4242\n",
+        timeout=10,
+    )
     r.raise_for_status()
 
     def jobs_up() -> bool:
-        targets = httpx.get(f"{local_stack.url('prometheus')}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        targets = httpx.get(f"{local_stack.url('prometheus')}/api/v1/targets", timeout=10).json()["data"][
+            "activeTargets"
+        ]
         health = {t["labels"]["job"]: t["health"] for t in targets}
         return all(health.get(job) == "up" for job in ("blackbox", "pushgateway", "all-in-one"))
-    wait_for("the blackbox, pushgateway and all-in-one (private /metrics) targets up in the local Prometheus",
-             jobs_up, 60)
+
+    wait_for(
+        "the blackbox, pushgateway and all-in-one (private /metrics) targets up in the local Prometheus", jobs_up, 60
+    )
 
     # the series the repo's EndpointDown rule (critical for ingest) selects
     selector = 'probe_success{job="blackbox", service="ingest"}'
@@ -113,7 +124,7 @@ def test_local_prometheus_scrapes_the_blackbox_probe_and_the_pushgateway(local_s
 
     wait_for("the pushed metric in the local Prometheus", lambda: local_stack.query("obs_batch_rows"), 60)
     (pushed,) = local_stack.query("obs_batch_rows")
-    assert pushed["metric"]["job"] == "nightly_export"      # honor_labels: not exported_job
+    assert pushed["metric"]["job"] == "nightly_export"  # honor_labels: not exported_job
     assert pushed["value"][1] == "4242"
 
 
@@ -126,8 +137,11 @@ def test_every_component_heals_after_kill_9_and_accepted_events_are_stored_once(
         for name in CRASHES:
             before = len(traffic.accepted)
             heals[name] = soak.kill_and_heal(s.sup, s.comps, name)
-            wait_for(f"events accepted again after {name} came back",
-                     lambda: len(traffic.accepted) > before + 50, 90)
+            wait_for(
+                f"events accepted again after {name} came back",
+                lambda before=before: len(traffic.accepted) > before + 50,
+                90,
+            )
 
         # `make local` again right after a crash: the component is being restarted by supervisord
         os.kill(s.pid("observatory"), 9)
@@ -153,14 +167,17 @@ def test_every_component_heals_after_kill_9_and_accepted_events_are_stored_once(
     stored = soak.stored_counts(s.local)
     lost = [i for i in traffic.accepted if i not in stored]
     twice = {i: n for i, n in stored.items() if i in traffic.accepted and n != 1}
-    print(f"accepted {len(traffic.accepted)}, stored {len(traffic.accepted) - len(lost)}, lost {len(lost)}, "
-          f"duplicates {len(twice)}")
+    print(
+        f"accepted {len(traffic.accepted)}, stored {len(traffic.accepted) - len(lost)}, lost {len(lost)}, "
+        f"duplicates {len(twice)}"
+    )
     assert not lost, f"{len(lost)} of {len(traffic.accepted)} accepted events are not stored, e.g. {lost[:3]}"
     assert not twice, f"accepted events stored more than once: {list(twice.items())[:3]}"
 
 
 def test_a_port_held_by_a_foreign_program_is_named(tmp_path, capsys):
     import socket
+
     env = soak.private_env()
     with socket.socket() as foreign:
         foreign.bind(("127.0.0.1", int(env["OBS_LOCAL_PROMETHEUS_PORT"])))

@@ -16,8 +16,9 @@ def _state(sup: Supervisor, name: str) -> str:
 def test_a_fatal_program_is_started_again_by_the_revive_listener(tmp_path):
     local = (tmp_path / ".local").resolve()
     flag = tmp_path / "cause-fixed"
-    flaky = Program("flaky", ["/bin/sh", "-c", f"test -f {flag} || exit 3; exec sleep 300"],
-                    startsecs=1, startretries=1)
+    flaky = Program(
+        "flaky", ["/bin/sh", "-c", f"test -f {flag} || exit 3; exec sleep 300"], startsecs=1, startretries=1
+    )
     sup = Supervisor(local, [flaky], revive_after_s=2)
     sup.write()
     sup.start()
@@ -38,16 +39,21 @@ def test_processes_of_a_pre_supervision_stack_are_found_only_if_they_still_are_i
     import sys
 
     import psutil
+
     local = (tmp_path / ".local").resolve()
     (local / "prometheus").mkdir(parents=True)
     sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
     ours = subprocess.Popen(sleep + [f"--config.file={local}/prometheus/prometheus.yml"])
-    recycled = subprocess.Popen(sleep)          # a pid recorded once, now someone else's
+    recycled = subprocess.Popen(sleep)  # a pid recorded once, now someone else's
     try:
-        wait_for("both sleepers started", lambda: all("time.sleep" in " ".join(psutil.Process(p.pid).cmdline())
-                                                      for p in (ours, recycled)), 10)
-        (local / "state.json").write_text(json.dumps({"prometheus": {"pid": ours.pid},
-                                                      "alertmanager": {"pid": recycled.pid}}))
+        wait_for(
+            "both sleepers started",
+            lambda: all("time.sleep" in " ".join(psutil.Process(p.pid).cmdline()) for p in (ours, recycled)),
+            10,
+        )
+        (local / "state.json").write_text(
+            json.dumps({"prometheus": {"pid": ours.pid}, "alertmanager": {"pid": recycled.pid}})
+        )
         assert [p.pid for p in owners.legacy_processes(local)] == [ours.pid]
         (local / "state.json").unlink()
         assert owners.legacy_processes(local) == []

@@ -44,8 +44,13 @@ def _static_server():
 
 
 def _histogram_counts(text: str) -> dict[str, float]:
-    return {s.name: s.value for fam in text_string_to_metric_families(text) if fam.name.startswith("frontend_web_vitals")
-            for s in fam.samples if s.name.endswith("_count")}
+    return {
+        s.name: s.value
+        for fam in text_string_to_metric_families(text)
+        if fam.name.startswith("frontend_web_vitals")
+        for s in fam.samples
+        if s.name.endswith("_count")
+    }
 
 
 async def test_browser_sdks_send_pageviews_events_web_vitals_and_exceptions(make_pipeline, ch):
@@ -59,25 +64,39 @@ async def test_browser_sdks_send_pageviews_events_web_vitals_and_exceptions(make
             assert ingest != page_origin
             url = f"{page_origin}/page.html?" + urlencode({"ingest": ingest, "key": API_KEY})
             driver = await asyncio.create_subprocess_exec(
-                node, str(BROWSER_DIR / "drive.mjs"), url, cwd=BROWSER_DIR,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                node,
+                str(BROWSER_DIR / "drive.mjs"),
+                url,
+                cwd=BROWSER_DIR,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             try:
                 first = await asyncio.wait_for(driver.stdout.readline(), 120)
-                assert json.loads(first or b'{"stage": "no output"}')["stage"] == "driven", \
-                    (await driver.stderr.read()).decode()[-3000:]
+                assert json.loads(first or b'{"stage": "no output"}')["stage"] == "driven", (
+                    await driver.stderr.read()
+                ).decode()[-3000:]
 
                 def names():
                     return {(r["event_name"], r["properties"].get("$door")) for r in rows(ch, p.db)}
-                wanted = {("$pageview", "posthog"), ("browser_checkout_clicked", "posthog"),
-                          ("$web_vitals", "posthog"), ("$exception", "posthog"),
-                          ("$pageview", "segment"), ("Browser Buy Clicked", "segment")}
+
+                wanted = {
+                    ("$pageview", "posthog"),
+                    ("browser_checkout_clicked", "posthog"),
+                    ("$web_vitals", "posthog"),
+                    ("$exception", "posthog"),
+                    ("$pageview", "segment"),
+                    ("Browser Buy Clicked", "segment"),
+                }
                 try:
                     await wait_until("the browser's events in ClickHouse", lambda: wanted <= names(), 90)
                 except AssertionError as exc:
                     driver.stdin.write(b"done\n")
                     seen = (await asyncio.wait_for(driver.stdout.readline(), 60)).decode()[-6000:]
-                    raise AssertionError(f"{exc}; missing {wanted - names()}; stored {names()}; "
-                                         f"the browser saw: {seen}") from None
+                    raise AssertionError(
+                        f"{exc}; missing {wanted - names()}; stored {names()}; the browser saw: {seen}"
+                    ) from None
                 driver.stdin.write(b"done\n")
                 await driver.stdin.drain()
                 summary = json.loads(await asyncio.wait_for(driver.stdout.readline(), 60))

@@ -17,23 +17,51 @@ def _token(rng, n=10):
 
 
 def _frontend_series(registry) -> set[tuple[str, frozenset]]:
-    return {(s.name, frozenset(s.labels.items())) for m in registry.collect() for s in m.samples
-            if s.name.startswith("frontend_")}
+    return {
+        (s.name, frozenset(s.labels.items()))
+        for m in registry.collect()
+        for s in m.samples
+        if s.name.startswith("frontend_")
+    }
 
 
 async def _send(p, rng, n: int) -> None:
     batch = []
     for _ in range(n):
-        path = rng.choice(["/", f"/products/{_token(rng)}", "/cart", f"/{_token(rng)}/{_token(rng)}",
-                           f"/cart/{_token(rng)}?q={_token(rng)}"])
-        batch.append({"uuid": str(uuid.uuid4()), "event": "$web_vitals", "distinct_id": _token(rng),
-                      "properties": {"$current_url": f"http://shop.test{path}", "$web_vitals_LCP_value": rng.random() * 6000,
-                                     "$web_vitals_CLS_value": rng.random() / 2, "$web_vitals_INP_value": rng.random() * 900,
-                                     "$web_vitals_FCP_value": rng.random() * 3000, "$web_vitals_TTFB_value": rng.random() * 900}})
-        batch.append({"uuid": str(uuid.uuid4()), "event": "$exception", "distinct_id": _token(rng),
-                      "properties": {"$exception_list": [{"type": f"Err{_token(rng)}", "value": _token(rng)}]}})
+        path = rng.choice(
+            [
+                "/",
+                f"/products/{_token(rng)}",
+                "/cart",
+                f"/{_token(rng)}/{_token(rng)}",
+                f"/cart/{_token(rng)}?q={_token(rng)}",
+            ]
+        )
+        batch.append(
+            {
+                "uuid": str(uuid.uuid4()),
+                "event": "$web_vitals",
+                "distinct_id": _token(rng),
+                "properties": {
+                    "$current_url": f"http://shop.test{path}",
+                    "$web_vitals_LCP_value": rng.random() * 6000,
+                    "$web_vitals_CLS_value": rng.random() / 2,
+                    "$web_vitals_INP_value": rng.random() * 900,
+                    "$web_vitals_FCP_value": rng.random() * 3000,
+                    "$web_vitals_TTFB_value": rng.random() * 900,
+                },
+            }
+        )
+        batch.append(
+            {
+                "uuid": str(uuid.uuid4()),
+                "event": "$exception",
+                "distinct_id": _token(rng),
+                "properties": {"$exception_list": [{"type": f"Err{_token(rng)}", "value": _token(rng)}]},
+            }
+        )
     for i in range(0, len(batch), 100):
-        r = await p.http.post("/batch", json={"api_key": API_KEY, "batch": batch[i:i + 100]})
+        r = await p.http.post("/batch", json={"api_key": API_KEY, "batch": batch[i : i + 100]})
         assert r.status_code == 200, r.text
 
 

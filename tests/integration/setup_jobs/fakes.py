@@ -61,8 +61,8 @@ Handler = Callable[[Request, re.Match], Response]
 @dataclass
 class FakeServer:
     name: str
-    refuse_for_s: float = 0.0          # the port does not listen during this time
-    unavailable_first: int = 0         # this many requests get 503 first
+    refuse_for_s: float = 0.0  # the port does not listen during this time
+    unavailable_first: int = 0  # this many requests get 503 first
     extra_headers: dict[str, str] = field(default_factory=dict)
     routes: list[tuple[str, re.Pattern, Handler]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
@@ -74,13 +74,14 @@ class FakeServer:
         def register(fn: Handler) -> Handler:
             self.routes.append((method, re.compile(f"^{pattern}$"), fn))
             return fn
+
         return register
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -100,8 +101,13 @@ class FakeServer:
             def _handle(self):
                 url = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                req = Request(self.command, url.path, parse_qs(url.query),
-                              {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                req = Request(
+                    self.command,
+                    url.path,
+                    parse_qs(url.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
                 fake.requests.append(req)
                 status, body = fake._dispatch(req)
                 data = json.dumps(body).encode()

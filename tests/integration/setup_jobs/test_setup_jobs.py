@@ -15,8 +15,14 @@ from pydantic import SecretStr
 
 from observatory.setup.config import SetupSettings
 from observatory.setup.http import SetupError
-from tests.integration.dashboards.panels import (DATASOURCES_FILE, GRAFANA_DIR, KIBANA_DIR, METABASE_DIR,
-                                                 metabase_questions, provisioned_datasource_uids)
+from tests.integration.dashboards.panels import (
+    DATASOURCES_FILE,
+    GRAFANA_DIR,
+    KIBANA_DIR,
+    METABASE_DIR,
+    metabase_questions,
+    provisioned_datasource_uids,
+)
 from tests.integration.setup_jobs.fakes import FakeServer, Reject, multipart_files, require, require_basic, require_json
 
 ELASTIC_PW, KIBANA_SYSTEM_PW, FILEBEAT_PW, READER_PW = "elasticPw1", "kibanaSysPw2", "filebeatPw3", "readerPw4"
@@ -25,10 +31,18 @@ GRAFANA_PW, METABASE_PW, CH_PW = "grafanaPw5", "metabasePw6x", "analystPw7"
 
 def settings(**urls) -> SetupSettings:
     return SetupSettings(
-        elastic_password=SecretStr(ELASTIC_PW), kibana_system_password=SecretStr(KIBANA_SYSTEM_PW),
-        filebeat_password=SecretStr(FILEBEAT_PW), logs_reader_password=SecretStr(READER_PW),
-        grafana_password=SecretStr(GRAFANA_PW), metabase_admin_password=SecretStr(METABASE_PW),
-        clickhouse_password=SecretStr(CH_PW), timeout_s=30, interval_s=0.2, request_timeout_s=5, **urls)
+        elastic_password=SecretStr(ELASTIC_PW),
+        kibana_system_password=SecretStr(KIBANA_SYSTEM_PW),
+        filebeat_password=SecretStr(FILEBEAT_PW),
+        logs_reader_password=SecretStr(READER_PW),
+        grafana_password=SecretStr(GRAFANA_PW),
+        metabase_admin_password=SecretStr(METABASE_PW),
+        clickhouse_password=SecretStr(CH_PW),
+        timeout_s=30,
+        interval_s=0.2,
+        request_timeout_s=5,
+        **urls,
+    )
 
 
 @pytest.fixture
@@ -47,8 +61,9 @@ def serve():
 # --- Elasticsearch ---------------------------------------------------------------------------------
 def fake_elasticsearch() -> FakeServer:
     # the official client refuses servers that do not identify as Elasticsearch
-    es = FakeServer("elasticsearch", refuse_for_s=0.6, unavailable_first=2,
-                    extra_headers={"X-Elastic-Product": "Elasticsearch"})
+    es = FakeServer(
+        "elasticsearch", refuse_for_s=0.6, unavailable_first=2, extra_headers={"X-Elastic-Product": "Elasticsearch"}
+    )
     state = {"streams": set(), "roles": {}, "users": {}, "policies": {}, "templates": {}}
     es.state = state
 
@@ -84,7 +99,9 @@ def fake_elasticsearch() -> FakeServer:
     def user(req, m):
         common(req)
         body = require_json(req)
-        require(isinstance(body.get("password"), str) and isinstance(body.get("roles"), list), "user needs password, roles")
+        require(
+            isinstance(body.get("password"), str) and isinstance(body.get("roles"), list), "user needs password, roles"
+        )
         for r in body["roles"]:
             require(r in state["roles"], f"role {r} does not exist yet", 400)
         state["users"][m["name"]] = body
@@ -112,11 +129,18 @@ def fake_elasticsearch() -> FakeServer:
     def stream(req, m):
         common(req)
         name = m["name"]
-        require(any(p.rstrip("*") in name for t in state["templates"].values() for p in t["index_patterns"]),
-                f"no template with a data stream matches {name}")
+        require(
+            any(p.rstrip("*") in name for t in state["templates"].values() for p in t["index_patterns"]),
+            f"no template with a data stream matches {name}",
+        )
         if name in state["streams"]:
-            return 400, {"error": {"type": "resource_already_exists_exception",
-                                   "reason": f"data_stream [{name}] already exists"}, "status": 400}
+            return 400, {
+                "error": {
+                    "type": "resource_already_exists_exception",
+                    "reason": f"data_stream [{name}] already exists",
+                },
+                "status": 400,
+            }
         state["streams"].add(name)
         return 200, {"acknowledged": True}
 
@@ -125,6 +149,7 @@ def fake_elasticsearch() -> FakeServer:
 
 def test_elasticsearch_setup(serve):
     from observatory.setup import elasticsearch
+
     es = serve(fake_elasticsearch())
     s = settings(elasticsearch_url=es.url)
     elasticsearch.run(s)
@@ -145,6 +170,7 @@ def test_elasticsearch_setup(serve):
 
 def test_elasticsearch_setup_names_the_target_when_it_never_comes_up():
     from observatory.setup import elasticsearch
+
     s = settings(elasticsearch_url="http://127.0.0.1:9")
     s.timeout_s = 1.0
     with pytest.raises(SetupError, match=r"waiting for Elasticsearch at http://127.0.0.1:9"):
@@ -153,6 +179,7 @@ def test_elasticsearch_setup_names_the_target_when_it_never_comes_up():
 
 def test_elasticsearch_setup_reports_a_wrong_password(serve):
     from observatory.setup import elasticsearch
+
     es = serve(fake_elasticsearch())
     s = settings(elasticsearch_url=es.url)
     s.elastic_password = SecretStr("wrong")
@@ -209,13 +236,15 @@ def fake_kibana() -> FakeServer:
 
 def test_kibana_setup(serve):
     from observatory.setup import kibana
+
     kb = serve(fake_kibana())
     s = settings(kibana_url=kb.url)
     kibana.run(s)
     kibana.run(s)
     assert not kb.violations, kb.violations
-    assert kb.data_views == {"observatory-logs": {"id": "observatory-logs", "title": "logs-*", "name": "Logs",
-                                                  "timeFieldName": "@timestamp"}}
+    assert kb.data_views == {
+        "observatory-logs": {"id": "observatory-logs", "title": "logs-*", "name": "Logs", "timeFieldName": "@timestamp"}
+    }
     committed = [json.loads(line) for p in sorted(KIBANA_DIR.glob("*.ndjson")) for line in p.read_text().splitlines()]
     assert kb.imported == [committed, committed]
     assert {o["type"] for o in committed} >= {"search", "lens", "dashboard"}
@@ -223,6 +252,7 @@ def test_kibana_setup(serve):
 
 def test_kibana_import_errors_fail_the_job(serve):
     from observatory.setup import kibana
+
     kb = FakeServer("kibana")
 
     @kb.route("GET", "/api/status")
@@ -235,8 +265,11 @@ def test_kibana_import_errors_fail_the_job(serve):
 
     @kb.route("POST", "/api/saved_objects/_import")
     def import_(req, m):
-        return 200, {"success": False, "successCount": 0,
-                     "errors": [{"type": "lens", "id": "obs-logs-volume", "error": {"type": "missing_references"}}]}
+        return 200, {
+            "success": False,
+            "successCount": 0,
+            "errors": [{"type": "lens", "id": "obs-logs-volume", "error": {"type": "missing_references"}}],
+        }
 
     serve(kb)
     with pytest.raises(SetupError, match="lens/obs-logs-volume: missing_references"):
@@ -305,17 +338,24 @@ def fake_grafana() -> FakeServer:
 
 def test_grafana_setup(serve):
     from observatory.setup import grafana
+
     gf = serve(fake_grafana())
     health = grafana.run(settings(grafana_url=gf.url))
     assert not gf.violations, gf.violations
     assert gf.preferences == {"homeDashboardUID": "observatory-pipeline"}
-    assert health == {"prometheus": True, "alertmanager": True, "jaeger": False, "elasticsearch": True,
-                      "clickhouse": True}
+    assert health == {
+        "prometheus": True,
+        "alertmanager": True,
+        "jaeger": False,
+        "elasticsearch": True,
+        "clickhouse": True,
+    }
     assert set(gf.dash_lookups) == {json.loads(p.read_text())["uid"] for p in GRAFANA_DIR.glob("*.json")}
 
 
 def test_grafana_setup_fails_when_a_datasource_is_not_provisioned(serve):
     from observatory.setup import grafana
+
     gf = fake_grafana()
 
     @gf.route("GET", r"/api/datasources/uid/clickhouse")
@@ -332,19 +372,24 @@ def test_grafana_setup_fails_loudly_when_a_datasource_plugin_never_arrives(serve
     """Offline: Grafana started (the plugin install runs in the background) but the ClickHouse plugin
     cannot be downloaded. The job waits its bounded time, then fails naming the plugin and the fix."""
     from observatory.setup import grafana
+
     gf = fake_grafana()
     gf.offline = True
     serve(gf)
     s = settings(grafana_url=gf.url)
     s.grafana_plugin_wait_s = 2
-    with pytest.raises(SetupError, match=r"no plugin for provisioned datasources "
-                                         r"\{'clickhouse': 'grafana-clickhouse-datasource'\}.*without internet"):
+    with pytest.raises(
+        SetupError,
+        match=r"no plugin for provisioned datasources "
+        r"\{'clickhouse': 'grafana-clickhouse-datasource'\}.*without internet",
+    ):
         grafana.run(s)
     assert not gf.preferences, "nothing is changed after the failure"
 
 
 def test_grafana_job_knows_every_provisioned_datasource_and_its_plugin():
     from observatory.setup import grafana
+
     provisioned = {d["uid"]: d["type"] for d in yaml.safe_load(DATASOURCES_FILE.read_text())["datasources"]}
     assert grafana.DATASOURCE_PLUGINS == provisioned
 
@@ -352,9 +397,17 @@ def test_grafana_job_knows_every_provisioned_datasource_and_its_plugin():
 # --- Metabase --------------------------------------------------------------------------------------
 def fake_metabase() -> FakeServer:
     mb = FakeServer("metabase", refuse_for_s=0.5, unavailable_first=2)
-    st = mb.state = {"admin": None, "sessions": set(), "databases": {}, "collections": {}, "cards": {},
-                     "dashboards": {}, "next": 10, "logins": 0,
-                                      "setup_503": 1}
+    st = mb.state = {
+        "admin": None,
+        "sessions": set(),
+        "databases": {},
+        "collections": {},
+        "cards": {},
+        "dashboards": {},
+        "next": 10,
+        "logins": 0,
+        "setup_503": 1,
+    }
 
     def next_id():
         st["next"] += 1
@@ -406,14 +459,18 @@ def fake_metabase() -> FakeServer:
 
     def check_details(details):
         require({"host", "port", "user", "password", "dbname"} <= set(details), f"details {sorted(details)}")
-        require(details["port"] == 8123 and details["user"] == "analyst" and details["password"] == CH_PW,
-                "ClickHouse connection must use the HTTP port and the analyst user")
+        require(
+            details["port"] == 8123 and details["user"] == "analyst" and details["password"] == CH_PW,
+            "ClickHouse connection must use the HTTP port and the analyst user",
+        )
 
     @mb.route("POST", "/api/database")
     def add_db(req, m):
         session(req)
         body = require_json(req)
-        require(body.get("engine") == "clickhouse", f"engine {body.get('engine')!r}: the bundled driver is `clickhouse`")
+        require(
+            body.get("engine") == "clickhouse", f"engine {body.get('engine')!r}: the bundled driver is `clickhouse`"
+        )
         check_details(body["details"])
         db = {"id": next_id(), "name": body["name"], "engine": "clickhouse", "details": body["details"]}
         st["databases"][db["id"]] = db
@@ -445,18 +502,31 @@ def fake_metabase() -> FakeServer:
         cid = int(m["id"])
         models = req.query.get("models", [])
         require(set(models) == {"card", "dashboard"}, f"models {models}")
-        data = [{"id": c["id"], "name": c["name"], "model": "card"} for c in st["cards"].values()
-                if c["collection_id"] == cid]
-        data += [{"id": d["id"], "name": d["name"], "model": "dashboard"} for d in st["dashboards"].values()
-                 if d["collection_id"] == cid]
+        data = [
+            {"id": c["id"], "name": c["name"], "model": "card"}
+            for c in st["cards"].values()
+            if c["collection_id"] == cid
+        ]
+        data += [
+            {"id": d["id"], "name": d["name"], "model": "dashboard"}
+            for d in st["dashboards"].values()
+            if d["collection_id"] == cid
+        ]
         return 200, {"data": data, "total": len(data)}
 
     def check_card(body):
-        require({"name", "display", "visualization_settings", "dataset_query", "collection_id"} <= set(body),
-                f"card fields {sorted(body)}")
+        require(
+            {"name", "display", "visualization_settings", "dataset_query", "collection_id"} <= set(body),
+            f"card fields {sorted(body)}",
+        )
         q = body["dataset_query"]
-        require(q.get("type") == "native" and q.get("database") in st["databases"], "dataset_query: native on a known database")
-        require(isinstance(q.get("native", {}).get("query"), str) and q["native"]["query"].strip(), "native.query missing")
+        require(
+            q.get("type") == "native" and q.get("database") in st["databases"],
+            "dataset_query: native on a known database",
+        )
+        require(
+            isinstance(q.get("native", {}).get("query"), str) and q["native"]["query"].strip(), "native.query missing"
+        )
         require(body["collection_id"] in st["collections"], "card outside the collection")
 
     @mb.route("POST", "/api/card")
@@ -505,11 +575,15 @@ def fake_metabase() -> FakeServer:
 
 def test_metabase_setup(serve):
     from observatory.setup import metabase
+
     mb = serve(fake_metabase())
     s = settings(metabase_url=mb.url)
     first = metabase.run(s)
-    snapshot = json.dumps({k: v for k, v in mb.state.items() if k in ("databases", "collections", "cards", "dashboards")},
-                          sort_keys=True, default=list)
+    snapshot = json.dumps(
+        {k: v for k, v in mb.state.items() if k in ("databases", "collections", "cards", "dashboards")},
+        sort_keys=True,
+        default=list,
+    )
     second = metabase.run(s)
     assert not mb.violations, mb.violations
     assert first == second and set(first) == {"Business Metrics", "Product Analytics", "User Behavior"}
@@ -528,8 +602,11 @@ def test_metabase_setup(serve):
     for d in st["dashboards"].values():
         assert [st["cards"][dc["card_id"]]["name"] for dc in d["dashcards"]] == by_dash[d["name"]]
     # the second run updated in place: same objects, nothing new
-    again = json.dumps({k: v for k, v in st.items() if k in ("databases", "collections", "cards", "dashboards")},
-                       sort_keys=True, default=list)
+    again = json.dumps(
+        {k: v for k, v in st.items() if k in ("databases", "collections", "cards", "dashboards")},
+        sort_keys=True,
+        default=list,
+    )
     assert json.loads(again).keys() == json.loads(snapshot).keys()
     assert len(json.loads(again)["cards"]) == len(json.loads(snapshot)["cards"])
     assert len(json.loads(again)["dashboards"]) == len(json.loads(snapshot)["dashboards"])
@@ -537,6 +614,7 @@ def test_metabase_setup(serve):
 
 def test_metabase_definitions_dir_must_not_be_empty(tmp_path):
     from observatory.setup import metabase
+
     (tmp_path / "metabase").mkdir()
     with pytest.raises(SetupError, match="no Metabase dashboards defined"):
         metabase.load_dashboards(tmp_path / "metabase")
@@ -545,17 +623,27 @@ def test_metabase_definitions_dir_must_not_be_empty(tmp_path):
 
 # --- the CLI entry ---------------------------------------------------------------------------------
 def test_cli_setup_all_runs_every_target_in_order(serve):
-    es, kb, mb, gf = (serve(fake_elasticsearch()), serve(fake_kibana()), serve(fake_metabase()),
-                      serve(fake_grafana()))
-    env = {"OBS_ENV": "test", "PATH": "/usr/bin:/bin",
-           "OBS_SETUP_ELASTICSEARCH_URL": es.url, "OBS_SETUP_KIBANA_URL": kb.url, "OBS_SETUP_METABASE_URL": mb.url,
-           "OBS_SETUP_GRAFANA_URL": gf.url, "OBS_SETUP_ELASTIC_PASSWORD": ELASTIC_PW,
-           "OBS_SETUP_KIBANA_SYSTEM_PASSWORD": KIBANA_SYSTEM_PW, "OBS_SETUP_FILEBEAT_PASSWORD": FILEBEAT_PW,
-           "OBS_SETUP_LOGS_READER_PASSWORD": READER_PW, "OBS_SETUP_GRAFANA_PASSWORD": GRAFANA_PW,
-           "OBS_SETUP_METABASE_ADMIN_PASSWORD": METABASE_PW, "OBS_SETUP_CLICKHOUSE_PASSWORD": CH_PW,
-           "OBS_SETUP_TIMEOUT_S": "30", "OBS_SETUP_INTERVAL_S": "0.2"}
-    r = subprocess.run([sys.executable, "-m", "observatory.cli", "setup", "all"], env=env, capture_output=True,
-                       text=True, timeout=120)
+    es, kb, mb, gf = (serve(fake_elasticsearch()), serve(fake_kibana()), serve(fake_metabase()), serve(fake_grafana()))
+    env = {
+        "OBS_ENV": "test",
+        "PATH": "/usr/bin:/bin",
+        "OBS_SETUP_ELASTICSEARCH_URL": es.url,
+        "OBS_SETUP_KIBANA_URL": kb.url,
+        "OBS_SETUP_METABASE_URL": mb.url,
+        "OBS_SETUP_GRAFANA_URL": gf.url,
+        "OBS_SETUP_ELASTIC_PASSWORD": ELASTIC_PW,
+        "OBS_SETUP_KIBANA_SYSTEM_PASSWORD": KIBANA_SYSTEM_PW,
+        "OBS_SETUP_FILEBEAT_PASSWORD": FILEBEAT_PW,
+        "OBS_SETUP_LOGS_READER_PASSWORD": READER_PW,
+        "OBS_SETUP_GRAFANA_PASSWORD": GRAFANA_PW,
+        "OBS_SETUP_METABASE_ADMIN_PASSWORD": METABASE_PW,
+        "OBS_SETUP_CLICKHOUSE_PASSWORD": CH_PW,
+        "OBS_SETUP_TIMEOUT_S": "30",
+        "OBS_SETUP_INTERVAL_S": "0.2",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "observatory.cli", "setup", "all"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "setup all: done" in r.stdout
     for fake in (es, kb, mb, gf):
@@ -566,7 +654,12 @@ def test_cli_setup_all_runs_every_target_in_order(serve):
 
 def test_cli_setup_fails_clearly_without_a_secret():
     env = {"OBS_ENV": "test", "PATH": "/usr/bin:/bin", "OBS_SETUP_ELASTIC_PASSWORD": ELASTIC_PW}
-    r = subprocess.run([sys.executable, "-m", "observatory.cli", "setup", "grafana"], env=env, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "observatory.cli", "setup", "grafana"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1
     assert "GRAFANA_ADMIN_PASSWORD is not set" in r.stderr

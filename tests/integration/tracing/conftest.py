@@ -13,13 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
-from observatory import poll, redact, tracing
-from observatory.logging import JsonFormatter
-from observatory.settings import CommonSettings
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from observatory import poll, redact, tracing
+from observatory.logging import JsonFormatter
+from observatory.settings import CommonSettings
 
 KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 
@@ -102,14 +103,25 @@ class OtlpReceiver:
             resource = _attrs(rs.resource.attributes)
             for ss in rs.scope_spans:
                 for s in ss.spans:
-                    spans.append(Span(
-                        service=resource.get("service.name", ""), resource=resource, name=s.name,
-                        kind=KINDS.get(s.kind, str(s.kind)), trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
-                        parent_span_id=s.parent_span_id.hex(), attributes=_attrs(s.attributes),
-                        events=[{"name": e.name, **_attrs(e.attributes)} for e in s.events],
-                        links=[(link.trace_id.hex(), link.span_id.hex()) for link in s.links],
-                        status_code=s.status.code, status_message=s.status.message,
-                        start_ns=s.start_time_unix_nano, end_ns=s.end_time_unix_nano, scope=ss.scope.name))
+                    spans.append(
+                        Span(
+                            service=resource.get("service.name", ""),
+                            resource=resource,
+                            name=s.name,
+                            kind=KINDS.get(s.kind, str(s.kind)),
+                            trace_id=s.trace_id.hex(),
+                            span_id=s.span_id.hex(),
+                            parent_span_id=s.parent_span_id.hex(),
+                            attributes=_attrs(s.attributes),
+                            events=[{"name": e.name, **_attrs(e.attributes)} for e in s.events],
+                            links=[(link.trace_id.hex(), link.span_id.hex()) for link in s.links],
+                            status_code=s.status.code,
+                            status_message=s.status.message,
+                            start_ns=s.start_time_unix_nano,
+                            end_ns=s.end_time_unix_nano,
+                            scope=ss.scope.name,
+                        )
+                    )
         with self._lock:
             self.requests += 1
             self.paths.append(path)
@@ -149,8 +161,9 @@ def traced(otlp):
     """Tracing on in this process, exporting to the receiver every 50 ms; off again after the test."""
     otlp.clear()
     tracing.shutdown()
-    state = tracing.setup(CommonSettings(otlp_endpoint=otlp.url, trace_sample_ratio=1.0, env="test"), "test",
-                          export_delay_ms=50)
+    state = tracing.setup(
+        CommonSettings(otlp_endpoint=otlp.url, trace_sample_ratio=1.0, env="test"), "test", export_delay_ms=50
+    )
     yield state
     tracing.shutdown()
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+
 from observatory import __version__
 from observatory.localstack.proc import free_port
 from observatory.settings import BrokerSettings
-
 from tests.conftest import unique
 from tests.integration.conftest import AUTH, service_env
 from tests.integration.tracing.conftest import (
@@ -29,8 +29,12 @@ from tests.integration.tracing.conftest import (
     wait_for,
 )
 
-EMAIL, EMAIL2, CARD, CARD_SPACED = ("alice.smith@example.com", "bob@example.org", "4111111111111111",
-                                    "5500 0000 0000 0004")
+EMAIL, EMAIL2, CARD, CARD_SPACED = (
+    "alice.smith@example.com",
+    "bob@example.org",
+    "4111111111111111",
+    "5500 0000 0000 0004",
+)
 PII = (EMAIL, EMAIL2, CARD, CARD_SPACED, "alice.smith", "1111 1111")
 
 
@@ -52,8 +56,12 @@ class Run:
 
 
 def _start(args: list[str], env: dict, log_path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "observatory.cli", "run", *args], env=env,
-                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "observatory.cli", "run", *args],
+        env=env,
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -73,58 +81,97 @@ def _chain(otlp: OtlpReceiver, trace_id: str) -> dict[str, Span] | None:
         by_kind.setdefault(s.kind, []).append(s)
     if not all(by_kind.get(k) for k in ("server", "producer", "consumer", "client")):
         return None
-    return {"http": by_kind["server"][0], "publish": by_kind["producer"][0], "consume": by_kind["consumer"][0],
-            "insert": by_kind["client"][0]}
+    return {
+        "http": by_kind["server"][0],
+        "publish": by_kind["producer"][0],
+        "consume": by_kind["consumer"][0],
+        "insert": by_kind["client"][0],
+    }
 
 
 @pytest.fixture(scope="module")
 def run(rabbit, otlp, tmp_path_factory) -> Run:
     work = tmp_path_factory.mktemp("tracing")
     name = unique("events")
-    broker = BrokerSettings(url=rabbit.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx",
-                            dead_letter_queue=f"{name}.dead")
+    broker = BrokerSettings(
+        url=rabbit.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx", dead_letter_queue=f"{name}.dead"
+    )
     db = unique("t")
     port, pport, cport = free_port(), free_port(), free_port()
-    env = service_env(broker, f"chdb://{work / 'chdb'}", db, OBS_OTLP_ENDPOINT=otlp.url, OBS_TRACE_SAMPLE_RATIO=1.0,
-                      OTEL_BSP_SCHEDULE_DELAY=100, OBS_INGEST_PORT=port, OBS_INGEST_PRIVATE_PORT=pport,
-                      OBS_CONSUMER_PORT=free_port(), OBS_CONSUMER_METRICS_PORT=cport,
-                      OBS_CONSUMER_FLUSH_MS=50)
+    env = service_env(
+        broker,
+        f"chdb://{work / 'chdb'}",
+        db,
+        OBS_OTLP_ENDPOINT=otlp.url,
+        OBS_TRACE_SAMPLE_RATIO=1.0,
+        OTEL_BSP_SCHEDULE_DELAY=100,
+        OBS_INGEST_PORT=port,
+        OBS_INGEST_PRIVATE_PORT=pport,
+        OBS_CONSUMER_PORT=free_port(),
+        OBS_CONSUMER_METRICS_PORT=cport,
+        OBS_CONSUMER_FLUSH_MS=50,
+    )
     otlp.clear()
     consumer = _start(["consumer"], env, work / "consumer.log")
     ingest = _start(["ingest"], env, work / "ingest.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        for what, url, proc in (("ingest ready", f"{base}/health/ready", ingest),
-                                ("consumer ready", f"http://127.0.0.1:{cport}/health/ready", consumer)):
+        for what, url, proc in (
+            ("ingest ready", f"{base}/health/ready", ingest),
+            ("consumer ready", f"http://127.0.0.1:{cport}/health/ready", consumer),
+        ):
+
             def ready(what=what, url=url, proc=proc):
                 assert proc.poll() is None, f"{what}: the process exited; log in {work}"
                 try:
                     return httpx.get(url, timeout=1).status_code == 200
                 except httpx.HTTPError:
                     return False
+
             wait_for(what, ready, timeout_s=60, interval_s=0.2)
 
         rid = f"trace-test-{uuid.uuid4().hex[:12]}"
-        r = httpx.post(f"{base}/v1/events", headers={**AUTH, "X-Request-ID": rid}, timeout=10,
-                       json={"event_name": "signup_custom", "user_id": "u-trace", "properties": {"plan": "pro"}})
+        r = httpx.post(
+            f"{base}/v1/events",
+            headers={**AUTH, "X-Request-ID": rid},
+            timeout=10,
+            json={"event_name": "signup_custom", "user_id": "u-trace", "properties": {"plan": "pro"}},
+        )
         assert r.status_code == 202, r.text
         assert r.headers["x-request-id"] == rid
-        http_span = wait_for(f"the server span of request {rid}", lambda: next(
-            (s for s in otlp.named("POST /v1/events") if s.attributes.get("observatory.request_id") == rid), None))
-        chain = wait_for(f"HTTP, publish, consume and insert spans of trace {http_span.trace_id}",
-                         lambda: _chain(otlp, http_span.trace_id))
+        http_span = wait_for(
+            f"the server span of request {rid}",
+            lambda: next(
+                (s for s in otlp.named("POST /v1/events") if s.attributes.get("observatory.request_id") == rid), None
+            ),
+        )
+        chain = wait_for(
+            f"HTTP, publish, consume and insert spans of trace {http_span.trace_id}",
+            lambda: _chain(otlp, http_span.trace_id),
+        )
 
         # personal data: in the event's properties, in a query string and in paths (404s)
         pii_rid = f"pii-{uuid.uuid4().hex[:12]}"
-        r = httpx.post(f"{base}/v1/events?ref={EMAIL2}", headers={**AUTH, "X-Request-ID": pii_rid}, timeout=10,
-                       json={"event_name": "signup_custom", "user_id": "u-pii",
-                             "properties": {"email": EMAIL, "note": f"card {CARD_SPACED}, mail {EMAIL2}",
-                                            "card": CARD}})
+        r = httpx.post(
+            f"{base}/v1/events?ref={EMAIL2}",
+            headers={**AUTH, "X-Request-ID": pii_rid},
+            timeout=10,
+            json={
+                "event_name": "signup_custom",
+                "user_id": "u-pii",
+                "properties": {"email": EMAIL, "note": f"card {CARD_SPACED}, mail {EMAIL2}", "card": CARD},
+            },
+        )
         assert r.status_code == 202, r.text
         for path in (f"/v1/users/{EMAIL}", f"/v1/cards/{CARD}"):
             assert httpx.get(f"{base}{path}", headers=AUTH, timeout=10).status_code == 404
-        pii_http = wait_for(f"the server span of request {pii_rid}", lambda: next(
-            (s for s in otlp.named("POST /v1/events") if s.attributes.get("observatory.request_id") == pii_rid), None))
+        pii_http = wait_for(
+            f"the server span of request {pii_rid}",
+            lambda: next(
+                (s for s in otlp.named("POST /v1/events") if s.attributes.get("observatory.request_id") == pii_rid),
+                None,
+            ),
+        )
         wait_for(f"the full chain of trace {pii_http.trace_id}", lambda: _chain(otlp, pii_http.trace_id))
         wait_for("the two 404 server spans", lambda: len(otlp.named("GET")) >= 2)
 
@@ -135,9 +182,21 @@ def run(rabbit, otlp, tmp_path_factory) -> Run:
         _stop(ingest)
         _stop(consumer)
     raw = (work / "ingest.log").read_text(errors="replace") + (work / "consumer.log").read_text(errors="replace")
-    return Run(broker, db, rid, http_span.trace_id, chain, pii_rid, pii_http.trace_id, otlp,
-               read_json_lines(work / "ingest.log"), read_json_lines(work / "consumer.log"), raw,
-               ingest_metrics, consumer_metrics)
+    return Run(
+        broker,
+        db,
+        rid,
+        http_span.trace_id,
+        chain,
+        pii_rid,
+        pii_http.trace_id,
+        otlp,
+        read_json_lines(work / "ingest.log"),
+        read_json_lines(work / "consumer.log"),
+        raw,
+        ingest_metrics,
+        consumer_metrics,
+    )
 
 
 def test_one_request_is_one_trace_from_http_to_the_clickhouse_insert(run):
@@ -200,15 +259,24 @@ def test_the_request_log_lines_carry_its_trace_id_and_request_id(run):
 
 
 def _exemplars(text: str, metric: str, labels: str = "") -> set[str]:
-    return set(re.findall(rf'^{metric}_bucket{{[^}}]*{re.escape(labels)}[^}}]*}} \S+ # {{trace_id="([0-9a-f]{{32}})"}}',
-                          text, re.MULTILINE))
+    return set(
+        re.findall(
+            rf'^{metric}_bucket{{[^}}]*{re.escape(labels)}[^}}]*}} \S+ # {{trace_id="([0-9a-f]{{32}})"}}',
+            text,
+            re.MULTILINE,
+        )
+    )
 
 
-@pytest.mark.parametrize("service,metric,labels", [
-    ("ingest", "ingest_http_request_duration_seconds", 'route="/v1/events"'),
-    ("ingest", "ingest_publish_confirm_seconds", ""),
-    ("consumer", "consumer_insert_duration_seconds", ""),
-    ("consumer", "consumer_end_to_end_latency_seconds", "")])
+@pytest.mark.parametrize(
+    "service,metric,labels",
+    [
+        ("ingest", "ingest_http_request_duration_seconds", 'route="/v1/events"'),
+        ("ingest", "ingest_publish_confirm_seconds", ""),
+        ("consumer", "consumer_insert_duration_seconds", ""),
+        ("consumer", "consumer_end_to_end_latency_seconds", ""),
+    ],
+)
 def test_latency_histograms_carry_exemplars_that_open_a_trace(run, service, metric, labels):
     text = run.ingest_metrics if service == "ingest" else run.consumer_metrics
     found = _exemplars(text, metric, labels)

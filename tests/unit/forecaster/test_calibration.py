@@ -13,10 +13,10 @@ from observatory.forecaster.model import ModelConfig
 
 
 def test_conformal_quantile_is_the_finite_sample_order_statistic():
-    scores = np.arange(1.0, 21.0)                 # 1 .. 20
-    assert conformal_quantile(scores, 0.95) == 20.0          # ceil(21 * 0.95) = 20th smallest
-    assert conformal_quantile(scores, 0.8) == 17.0           # ceil(21 * 0.8) = 17th
-    assert conformal_quantile(scores[:18], 0.95) == np.inf   # 18 scores cannot bound 95%
+    scores = np.arange(1.0, 21.0)  # 1 .. 20
+    assert conformal_quantile(scores, 0.95) == 20.0  # ceil(21 * 0.95) = 20th smallest
+    assert conformal_quantile(scores, 0.8) == 17.0  # ceil(21 * 0.8) = 17th
+    assert conformal_quantile(scores[:18], 0.95) == np.inf  # 18 scores cannot bound 95%
     assert min_scores(0.95) == 19 and min_scores(0.9) == 9
     assert calibrate([(np.ones(10), np.zeros(10))], 0.95, 1.0) is None
 
@@ -24,7 +24,7 @@ def test_conformal_quantile_is_the_finite_sample_order_statistic():
 def test_relative_scale_is_chosen_for_noise_proportional_to_the_level():
     rng = np.random.default_rng(0)
     level = np.tile([100.0, 100.0, 1000.0], 40)
-    folds = [(level[i:i + 24] * (1 + rng.normal(0, 0.1, 24)), level[i:i + 24]) for i in range(0, 120, 24)]
+    folds = [(level[i : i + 24] * (1 + rng.normal(0, 0.1, 24)), level[i : i + 24]) for i in range(0, 120, 24)]
     cal = calibrate(folds, 0.9, float(level.mean()))
     assert cal.scale == "relative" and cal.scores == 120
     lower, upper = cal.band(np.array([100.0, 1000.0]))
@@ -36,12 +36,16 @@ def test_relative_scale_is_chosen_for_noise_proportional_to_the_level():
 def series(days: int, heteroscedastic: bool, seed: int = 11) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     ds = pd.date_range("2024-01-01", periods=days, freq="D")
-    if heteroscedastic:   # noise 10% of a level that triples on weekends
+    if heteroscedastic:  # noise 10% of a level that triples on weekends
         level = (300 + 0.3 * np.arange(days)) * np.array([1, 1, 1, 1, 1.3, 3, 2.5])[ds.day_of_week]
         y = level * (1 + rng.normal(0, 0.1, days))
-    else:                 # additive weekly shape, constant noise
-        y = 500 + 0.3 * np.arange(days) + np.array([0, -20, -20, 0, 40, 120, 90])[ds.day_of_week] \
+    else:  # additive weekly shape, constant noise
+        y = (
+            500
+            + 0.3 * np.arange(days)
+            + np.array([0, -20, -20, 0, 40, 120, 90])[ds.day_of_week]
             + rng.normal(0, 30, days)
+        )
     return pd.DataFrame({"ds": ds, "y": y})
 
 

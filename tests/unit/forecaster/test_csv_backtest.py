@@ -36,15 +36,17 @@ def env(monkeypatch, tmp_path):
 def test_csv_backtest_folds_are_the_last_windows_before_the_end(env):
     path = env / "shop.csv"
     stamps = write_daily(path, 150)
-    result = CliRunner().invoke(app, ["forecast", "backtest", "--csv", str(path), "--granularity", "day",
-                                      "--horizon", "10", "--folds", "4"])
+    result = CliRunner().invoke(
+        app, ["forecast", "backtest", "--csv", str(path), "--granularity", "day", "--horizon", "10", "--folds", "4"]
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     # expected, from the file's own timestamps: windows [end-40, end-30), ..., [end-10, end)
     cutoffs = [stamps[len(stamps) - k * 10] for k in (4, 3, 2, 1)]
     assert [f["cutoff"] for f in body["fold_results"]] == [f"{c:%Y-%m-%d}T00:00:00Z" for c in cutoffs]
-    assert [f["train_start"] for f in body["fold_results"]] == \
-           [f"{c - timedelta(days=60):%Y-%m-%d}T00:00:00Z" for c in cutoffs]   # OBS_FORECASTER_HISTORY_DAYS
+    assert [f["train_start"] for f in body["fold_results"]] == [
+        f"{c - timedelta(days=60):%Y-%m-%d}T00:00:00Z" for c in cutoffs
+    ]  # OBS_FORECASTER_HISTORY_DAYS
     assert {f["train_points"] for f in body["fold_results"]} == {60}
     assert (body["folds"], body["horizon"], body["points"], body["series"]["points"]) == (4, 10, 40, 150)
     for fold in body["fold_results"]:
@@ -54,19 +56,23 @@ def test_csv_backtest_folds_are_the_last_windows_before_the_end(env):
     # totals are the folds' pooled figures (equal-sized folds: mean of the fold MAEs)
     assert body["mae"] == pytest.approx(np.mean([f["mae"] for f in body["fold_results"]]), rel=1e-5)
     assert body["baselines"]["ets"]["mae"] == pytest.approx(
-        np.mean([f["baselines_mae"]["ets"] for f in body["fold_results"]]), rel=1e-5)
-    assert body["relative_mae"] == pytest.approx(body["mae"] / body["baselines"][body["best_baseline"]]["mae"],
-                                                 rel=1e-4)
+        np.mean([f["baselines_mae"]["ets"] for f in body["fold_results"]]), rel=1e-5
+    )
+    assert body["relative_mae"] == pytest.approx(
+        body["mae"] / body["baselines"][body["best_baseline"]]["mae"], rel=1e-4
+    )
 
 
 def test_hourly_csv_with_offsets_is_read_in_utc(env):
     path = env / "hourly.csv"
     start = datetime(2025, 3, 3)
-    rows = ["ds,y"] + [f"{start + timedelta(hours=i):%Y-%m-%dT%H:%M:%S}+01:00,{100 + 50 * ((i % 24) > 8):d}"
-                       for i in range(24 * 12)]
+    rows = ["ds,y"] + [
+        f"{start + timedelta(hours=i):%Y-%m-%dT%H:%M:%S}+01:00,{100 + 50 * ((i % 24) > 8):d}" for i in range(24 * 12)
+    ]
     path.write_text("\n".join(rows) + "\n")
-    result = CliRunner().invoke(app, ["forecast", "backtest", "--csv", str(path), "--granularity", "hour",
-                                      "--horizon", "24", "--folds", "2"])
+    result = CliRunner().invoke(
+        app, ["forecast", "backtest", "--csv", str(path), "--granularity", "hour", "--horizon", "24", "--folds", "2"]
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["series"] == {"start": "2025-03-02T23:00:00Z", "end": "2025-03-14T22:00:00Z", "points": 288}  # UTC
@@ -74,14 +80,17 @@ def test_hourly_csv_with_offsets_is_read_in_utc(env):
     assert [f["cutoff"] for f in body["fold_results"]] == ["2025-03-12T23:00:00Z", "2025-03-13T23:00:00Z"]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("ds,y\n2025-01-01,1\n2025-01-02,abc\n", "line 3: y 'abc' is not a finite number"),
-    ("ds,y\n2025-01-01,1\nyesterday,2\n", "line 3: ds 'yesterday' is not a timestamp"),
-    ("date,value\n2025-01-01,1\n", "no column ds, y"),
-    ("ds,y\n2025-01-01,1\n2025-01-01,2\n", "2025-01-01 00:00:00 appears more than once"),
-    ("ds,y\n2025-01-01,1\n2025-01-02,1\n2025-01-04,1\n", "1 missing day(s), the first 2025-01-03"),
-    ("ds,y\n2025-01-01 12:00,1\n", "is not the start of a day"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("ds,y\n2025-01-01,1\n2025-01-02,abc\n", "line 3: y 'abc' is not a finite number"),
+        ("ds,y\n2025-01-01,1\nyesterday,2\n", "line 3: ds 'yesterday' is not a timestamp"),
+        ("date,value\n2025-01-01,1\n", "no column ds, y"),
+        ("ds,y\n2025-01-01,1\n2025-01-01,2\n", "2025-01-01 00:00:00 appears more than once"),
+        ("ds,y\n2025-01-01,1\n2025-01-02,1\n2025-01-04,1\n", "1 missing day(s), the first 2025-01-03"),
+        ("ds,y\n2025-01-01 12:00,1\n", "is not the start of a day"),
+    ],
+)
 def test_bad_files_are_refused_with_what_is_wrong(env, content, message):
     path = env / "bad.csv"
     path.write_text(content)
@@ -94,7 +103,7 @@ def test_too_short_a_file_says_how_much_is_needed(env):
     path = env / "short.csv"
     write_daily(path, 40)
     result = CliRunner().invoke(app, ["forecast", "backtest", "--csv", str(path), "--horizon", "7", "--folds", "5"])
-    assert result.exit_code == 3 and "49 needed" in result.output   # 14 to train + 5 x 7
+    assert result.exit_code == 3 and "49 needed" in result.output  # 14 to train + 5 x 7
 
 
 def test_metric_and_csv_are_exclusive(env):

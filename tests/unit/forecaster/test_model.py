@@ -9,13 +9,13 @@ import pytest
 from observatory.forecaster.evaluation import backtest
 from observatory.forecaster.model import InsufficientHistory, ModelConfig, fit_predict, mape, mase_scale, seasonal_naive
 
-WEEKLY = np.array([1.0, 0.95, 0.95, 1.0, 1.15, 1.35, 1.25])   # Monday .. Sunday
+WEEKLY = np.array([1.0, 0.95, 0.95, 1.0, 1.15, 1.35, 1.25])  # Monday .. Sunday
 
 
 def series(days: int, seed: int, noise: float = 0.05, slope: float = 8.0, level: float = 1000.0) -> pd.DataFrame:
     """Linear trend x weekly seasonality x (1 + gaussian noise)."""
     rng = np.random.default_rng(seed)
-    ds = pd.date_range("2025-05-05", periods=days, freq="D")   # starts on a Monday
+    ds = pd.date_range("2025-05-05", periods=days, freq="D")  # starts on a Monday
     t = np.arange(days)
     y = (level + slope * t) * WEEKLY[ds.day_of_week] * (1 + rng.normal(0, noise, days))
     return pd.DataFrame({"ds": ds, "y": y})
@@ -24,11 +24,11 @@ def series(days: int, seed: int, noise: float = 0.05, slope: float = 8.0, level:
 def test_metrics_on_hand_computed_values():
     actual = np.array([100.0, 200.0, 0.0, 50.0])
     predicted = np.array([110.0, 180.0, 5.0, 50.0])
-    assert mape(actual, predicted) == pytest.approx((0.1 + 0.1 + 0.0) / 3)   # the zero actual is skipped
+    assert mape(actual, predicted) == pytest.approx((0.1 + 0.1 + 0.0) / 3)  # the zero actual is skipped
     assert mape(np.zeros(3), np.ones(3)) is None
     train = np.array([1.0, 2.0, 3.0, 2.0, 4.0, 6.0])
     assert mase_scale(train, 3) == pytest.approx((1 + 2 + 3) / 3)
-    assert mase_scale(np.ones(10), 3) is None            # a constant series has no scale
+    assert mase_scale(np.ones(10), 3) is None  # a constant series has no scale
     assert list(seasonal_naive(np.arange(10.0), 5, 3)) == [7.0, 8.0, 9.0, 7.0, 8.0]
 
 
@@ -38,8 +38,8 @@ def test_thirty_day_forecast_is_accurate_and_beats_seasonal_naive(seed):
     result = backtest(s, "day", horizon=30, folds=1, min_train=14)
     assert result.points == 30
     assert result.mape < 0.10, result
-    assert result.mase < 1, result                 # Hyndman MASE, seasonal period 7
-    assert result.mae < result.naive_mae, result   # vs the weekly seasonal-naive forecast of the same 30 days
+    assert result.mase < 1, result  # Hyndman MASE, seasonal period 7
+    assert result.mae < result.naive_mae, result  # vs the weekly seasonal-naive forecast of the same 30 days
     assert result.mape < result.naive_mape
     # against the best baseline (ETS here) one 30-day fold is a coin toss: no worse than 20%
     assert result.best_baseline == "ets" and result.relative_mae < 1.2, result
@@ -83,7 +83,7 @@ def test_hourly_model_learns_the_daily_cycle():
     daily = 1 + 0.8 * np.sin((ds.hour - 9) / 24 * 2 * np.pi)
     s = pd.DataFrame({"ds": ds, "y": 100 * daily * (1 + rng.normal(0, 0.05, len(ds)))})
     result = backtest(s, "hour", horizon=48, folds=1, min_train=72)
-    assert result.season == 168                    # MASE scale: the weekly seasonal naive
+    assert result.season == 168  # MASE scale: the weekly seasonal naive
     assert result.mape < 0.15 and result.mase < 1
 
 
@@ -95,6 +95,6 @@ def test_too_little_history_says_how_much_is_needed():
 
 def test_forecast_never_negative():
     ds = pd.date_range("2025-05-05", periods=40, freq="D")
-    s = pd.DataFrame({"ds": ds, "y": np.linspace(100, 2, 40)})   # heading for zero
+    s = pd.DataFrame({"ds": ds, "y": np.linspace(100, 2, 40)})  # heading for zero
     fc = fit_predict(s, 60, "day")
     assert (fc[["yhat", "yhat_lower", "yhat_upper"]] >= 0).all().all()

@@ -8,12 +8,12 @@ import pandas as pd
 from observatory.forecaster.model import ModelConfig, fit_predict, prophet_settings
 from observatory.forecaster.selection import fold_cutoffs, select, serve
 
-WEEKLY = np.array([1.0, 0.95, 0.95, 1.0, 1.15, 1.35, 1.25])   # Monday .. Sunday
+WEEKLY = np.array([1.0, 0.95, 0.95, 1.0, 1.15, 1.35, 1.25])  # Monday .. Sunday
 
 
 def weekly(days: int, noise: float, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    ds = pd.date_range("2025-05-05", periods=days, freq="D")   # a Monday
+    ds = pd.date_range("2025-05-05", periods=days, freq="D")  # a Monday
     return pd.DataFrame({"ds": ds, "y": 1000 * WEEKLY[ds.day_of_week] * (1 + rng.normal(0, noise, days))})
 
 
@@ -27,7 +27,7 @@ def test_exact_weekly_pattern_is_served_by_the_weekly_seasonal_naive():
     assert (sel.folds, sel.points) == (5, 70)
     assert sel.chosen == "seasonal_naive_week"
     assert sel.scores["seasonal_naive_week"].mae == 0
-    assert sel.scores["seasonal_naive_day"].mae > 100        # the last value is no forecast of a weekly shape
+    assert sel.scores["seasonal_naive_day"].mae > 100  # the last value is no forecast of a weekly shape
 
 
 def test_noisy_weekly_pattern_is_served_by_a_seasonal_model_with_the_weekly_shape():
@@ -39,7 +39,7 @@ def test_noisy_weekly_pattern_is_served_by_a_seasonal_model_with_the_weekly_shap
     future = serve(s, sel, 14, "day", config)
     future = future[future["is_forecast"]]
     by_day = future.groupby(future["ds"].dt.day_of_week)["yhat"].mean()
-    assert by_day[5] > 1.25 * by_day[1]                        # Saturday above Tuesday, as in the data
+    assert by_day[5] > 1.25 * by_day[1]  # Saturday above Tuesday, as in the data
     assert np.allclose(by_day.to_numpy() / 1000, WEEKLY, rtol=0.06)
 
 
@@ -48,18 +48,18 @@ def yearly_series(days: int, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     ds = pd.date_range("2023-01-02", periods=days, freq="D")
     doy = ds.day_of_year.to_numpy()
-    yearly = 1 + 0.5 * np.exp(-((doy - 350) / 12.0) ** 2) + 0.25 * np.sin(2 * np.pi * doy / 365.25)
+    yearly = 1 + 0.5 * np.exp(-(((doy - 350) / 12.0) ** 2)) + 0.25 * np.sin(2 * np.pi * doy / 365.25)
     y = (200 + 0.15 * np.arange(days)) * yearly * WEEKLY[ds.day_of_week] * (1 + rng.normal(0, 0.04, days))
     return pd.DataFrame({"ds": ds, "y": y})
 
 
 def test_trend_with_yearly_season_over_three_years_turns_yearly_on_and_wins():
-    s = yearly_series(3 * 365 + 45)          # ends mid February 2026, the peak 2 months back
-    config = ModelConfig()                   # history: 1095 days
-    sel = select(s.iloc[:-60], "day", 14, config)   # folds span the December peak
+    s = yearly_series(3 * 365 + 45)  # ends mid February 2026, the peak 2 months back
+    config = ModelConfig()  # history: 1095 days
+    sel = select(s.iloc[:-60], "day", 14, config)  # folds span the December peak
     assert prophet_settings(s.iloc[-1095:], "day", config)["yearly_seasonality"] is True
     assert sel.chosen == "prophet", {k: v.mae for k, v in sel.scores.items()}
-    assert sel.score.relative_mae < 0.7      # ETS and the naives cannot know the December peak
+    assert sel.score.relative_mae < 0.7  # ETS and the naives cannot know the December peak
     # one year of history: no yearly seasonality, and the same folds are clearly worse
     short = select(s.iloc[:-60], "day", 14, ModelConfig(history=(365, 672)))
     assert prophet_settings(s.iloc[-365:], "day", config)["yearly_seasonality"] is False
@@ -71,6 +71,7 @@ def test_holidays_move_the_forecast_on_their_dates():
     forecast drops to about 30% on the coming German holidays and stays at the weekly level on the
     other days; without it, the holidays are forecast as ordinary days."""
     import holidays
+
     rng = np.random.default_rng(3)
     ds = pd.date_range("2023-11-01", "2025-11-30", freq="D")
     de = holidays.country_holidays("DE", years=range(2023, 2027))
@@ -80,7 +81,7 @@ def test_holidays_move_the_forecast_on_their_dates():
     plain = fit_predict(s, 45, "day", ModelConfig(), band=False)
     with_de = fit_predict(s, 45, "day", ModelConfig(holidays=("DE",)), band=False)
     plain, with_de = plain[plain["is_forecast"]].set_index("ds"), with_de[with_de["is_forecast"]].set_index("ds")
-    normal = pd.Series(1000 * WEEKLY[with_de.index.day_of_week], index=with_de.index)   # the truth without holidays
+    normal = pd.Series(1000 * WEEKLY[with_de.index.day_of_week], index=with_de.index)  # the truth without holidays
     coming = [d for d in with_de.index if d.date() in de]
     assert [d.strftime("%m-%d") for d in coming] == ["12-25", "12-26", "01-01"]
     assert ((with_de["yhat"][coming] / normal[coming]).between(0.2, 0.45)).all(), with_de["yhat"][coming]
@@ -95,6 +96,7 @@ def test_settings_name_unknown_candidates_and_holiday_countries():
 
     from observatory.forecaster.config import model_config
     from observatory.settings import ForecasterSettings
+
     with pytest.raises(ValidationError, match="OBS_FORECASTER_HOLIDAYS: unknown country 'XX'"):
         ForecasterSettings(holidays="XX")
     with pytest.raises(ValidationError, match=r"OBS_FORECASTER_CANDIDATES: unknown \['arima'\]"):
@@ -106,10 +108,10 @@ def test_settings_name_unknown_candidates_and_holiday_countries():
 def test_hourly_prophet_has_separate_weekday_and_weekend_daily_profiles():
     """Weekdays peak at 11:00, weekends at 15:00: one shared daily profile cannot forecast both."""
     rng = np.random.default_rng(5)
-    ds = pd.date_range("2026-01-05", periods=24 * 28, freq="h")          # 4 weeks from a Monday
+    ds = pd.date_range("2026-01-05", periods=24 * 28, freq="h")  # 4 weeks from a Monday
     hour = ds.hour.to_numpy()
-    weekday = 20 + 100 * np.exp(-((hour - 11) / 2.5) ** 2)
-    weekend = 20 + 100 * np.exp(-((hour - 15) / 2.5) ** 2)
+    weekday = 20 + 100 * np.exp(-(((hour - 11) / 2.5) ** 2))
+    weekend = 20 + 100 * np.exp(-(((hour - 15) / 2.5) ** 2))
     y = np.where(ds.day_of_week >= 5, weekend, weekday) * (1 + rng.normal(0, 0.05, len(ds)))
     fc = fit_predict(pd.DataFrame({"ds": ds, "y": y}), 24 * 7, "hour", ModelConfig(), band=False)
     future = fc[fc["is_forecast"]]
@@ -120,7 +122,7 @@ def test_hourly_prophet_has_separate_weekday_and_weekend_daily_profiles():
 
 
 def test_too_few_held_out_points_to_calibrate_scores_the_candidates_but_prophet_serves_its_own_band():
-    s = weekly(40, noise=0.05, seed=4)             # 14 to train + 1 fold of 14: 14 points < 19 for 95%
+    s = weekly(40, noise=0.05, seed=4)  # 14 to train + 1 fold of 14: 14 points < 19 for 95%
     config = ModelConfig()
     sel = select(s, "day", 14, config)
     assert (sel.folds, sel.points, sel.chosen, sel.calibration) == (1, 14, "prophet", None)
@@ -128,4 +130,4 @@ def test_too_few_held_out_points_to_calibrate_scores_the_candidates_but_prophet_
     frame = serve(s, sel, 7, "day", config)
     future = frame[frame["is_forecast"]]
     assert (future["yhat_upper"] > future["yhat"]).all() and (future["yhat_lower"] < future["yhat"]).all()
-    assert select(s.iloc[:27], "day", 14, config).folds == 0   # not even one fold: nothing scored
+    assert select(s.iloc[:27], "day", 14, config).folds == 0  # not even one fold: nothing scored

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -45,12 +45,12 @@ def parse_time(value: object) -> datetime | None:
 
 
 def _utc():
-    return timezone.utc
+    return UTC
 
 
 def format_ts(ts: datetime) -> str:
     """UTC ISO-8601 with milliseconds and `Z` (what the validator accepts and normalises)."""
-    return ts.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def skew(sent_at: object, received_at: datetime) -> timedelta | None:

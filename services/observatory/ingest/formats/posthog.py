@@ -12,10 +12,8 @@ from datetime import datetime, timedelta
 
 from observatory.events import Rejection
 from observatory.ingest.formats import DecodeError, Payload, Request
-from observatory.ingest.formats.body import (GZIP_MAGIC, form_fields, looks_base64, maybe_gunzip, parse_json,
-                                             unbase64)
-from observatory.ingest.formats.mapping import (as_id, corrected_timestamp, event_id, fit_nesting,
-                                                offset_timestamp)
+from observatory.ingest.formats.body import GZIP_MAGIC, form_fields, looks_base64, maybe_gunzip, parse_json, unbase64
+from observatory.ingest.formats.mapping import as_id, corrected_timestamp, event_id, fit_nesting, offset_timestamp
 
 DOOR = "posthog"
 PATHS = ("/e", "/i/v0/e", "/batch", "/capture", "/track")
@@ -61,8 +59,10 @@ def decode(req: Request, max_decompressed: int) -> Payload:
         raise DecodeError(400, "malformed_json", "expected an event, a list of events or {batch: [...]}")
     for message in messages:
         if isinstance(message, dict):
-            for token in (message.get("api_key"), (message.get("properties") or {}).get("token")
-                          if isinstance(message.get("properties"), dict) else None):
+            for token in (
+                message.get("api_key"),
+                (message.get("properties") or {}).get("token") if isinstance(message.get("properties"), dict) else None,
+            ):
                 if isinstance(token, str) and token:
                     keys.add(token)
     if sent_at is None and req.query.get("_", "").isdigit():
@@ -70,7 +70,9 @@ def decode(req: Request, max_decompressed: int) -> Payload:
     return Payload(messages=messages, keys=keys, sent_at=sent_at)
 
 
-def to_event(message: object, source: str, received_at: datetime, clock_skew: timedelta | None = None) -> dict | Rejection:
+def to_event(
+    message: object, source: str, received_at: datetime, clock_skew: timedelta | None = None
+) -> dict | Rejection:
     """One PostHog event onto the native shape (still to be validated); `clock_skew`: mapping.skew()."""
     if type(message) is not dict:
         return Rejection("not_an_object", "each event must be a JSON object")

@@ -16,8 +16,13 @@ DOOR = "segment"
 TYPES = {"track": "t", "identify": "i", "page": "p", "screen": "s", "group": "g", "alias": "a"}
 BATCH_PATHS = ("/v1/batch", "/v1/b")
 SINGLE_PATHS = {f"/v1/{t}": t for t in TYPES} | {f"/v1/{short}": t for t, short in TYPES.items()}
-EVENT_NAMES = {"page": "$pageview", "screen": "$screen", "identify": "$identify",
-               "group": "$groupidentify", "alias": "$create_alias"}
+EVENT_NAMES = {
+    "page": "$pageview",
+    "screen": "$screen",
+    "identify": "$identify",
+    "group": "$groupidentify",
+    "alias": "$create_alias",
+}
 
 
 def decode(req: Request, max_decompressed: int) -> Payload:
@@ -35,8 +40,9 @@ def decode(req: Request, max_decompressed: int) -> Payload:
             raise DecodeError(400, "malformed_json", "`batch` must be a list of messages")
         shared = payload.get("context") if isinstance(payload.get("context"), dict) else None
         if shared:
-            messages = [{**m, "context": {**shared, **(m.get("context") or {})}} if isinstance(m, dict) else m
-                        for m in messages]
+            messages = [
+                {**m, "context": {**shared, **(m.get("context") or {})}} if isinstance(m, dict) else m for m in messages
+            ]
     else:
         kind = SINGLE_PATHS[path]
         messages = [{**payload, "type": payload.get("type") or kind}]
@@ -46,7 +52,9 @@ def decode(req: Request, max_decompressed: int) -> Payload:
     return Payload(messages=messages, keys=keys, sent_at=payload.get("sentAt"))
 
 
-def to_event(message: object, source: str, received_at: datetime, clock_skew: timedelta | None = None) -> dict | Rejection:
+def to_event(
+    message: object, source: str, received_at: datetime, clock_skew: timedelta | None = None
+) -> dict | Rejection:
     """One Segment/Rudder message onto the native shape (still to be validated); `clock_skew`: mapping.skew()
     of the batch's sentAt (a message's own sentAt wins)."""
     if type(message) is not dict:
@@ -77,8 +85,12 @@ def to_event(message: object, source: str, received_at: datetime, clock_skew: ti
         props["alias"] = as_id(message.get("previousId")) or ""
     elif kind in ("page", "screen"):
         page = context.get("page") if type(context.get("page")) is dict else {}
-        for prop, key in (("$current_url", "url"), ("$pathname", "path"), ("$referrer", "referrer"),
-                          ("title", "title")):
+        for prop, key in (
+            ("$current_url", "url"),
+            ("$pathname", "path"),
+            ("$referrer", "referrer"),
+            ("title", "title"),
+        ):
             value = props.get(key, page.get(key))
             if value is not None:
                 props.setdefault(prop, value)
