@@ -41,8 +41,13 @@ soak: ## kill -9 random components of a private local stack under traffic: SOAK_
 	@scripts/bootstrap.sh runtime
 	@$(OBS) local soak --seconds $${SOAK_SECONDS:-180} --kill-every $${SOAK_KILL_EVERY:-20} --seed $${SOAK_SEED:-1}
 
-test: venv ## the whole test suite: unit, integration (real RabbitMQ, chDB, Prometheus, Alertmanager), config
+test: venv lint ## lint, then the whole test suite: unit, integration (real RabbitMQ, chDB, Prometheus, Alertmanager), config
 	$(VENV)/bin/pytest tests/unit tests/integration tests/config $(PYTEST_ARGS)
+
+lint: venv ## ruff (lint + format check) on the package, tests and dashboard generators; mypy on services/observatory
+	$(VENV)/bin/ruff check services tests dashboards
+	$(VENV)/bin/ruff format --check services tests dashboards
+	cd services && ../$(VENV)/bin/mypy
 
 test-unit: venv
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -20,7 +21,7 @@ from observatory.store.sink import ClickHouseSink
 
 def build_consumer(
     broker: BrokerSettings, settings: ConsumerSettings, store: StoreSettings, registry: CollectorRegistry
-) -> tuple[Consumer, object]:
+) -> tuple[Consumer, Client]:
     """Open the store, apply migrations, and return (consumer, client). The caller closes the client."""
     client = connect(store)
     migrate(client, store)

@@ -65,7 +65,7 @@ def decode(body: bytes, keep_ip: bool = False) -> Decoded:
         rows = _ROWS.decode(body)
     except msgspec.DecodeError:  # not JSON, or some event is not a row: find out which, one by one
         return _per_event(body, keep_ip)
-    if type(rows) is not list:
+    if not isinstance(rows, list):
         return Decoded([_item(body, rows, keep_ip)])
     texts = _TEXTS.decode(body)
     return Decoded([_item(text, row, keep_ip) for text, row in zip(texts, rows)])

@@ -14,8 +14,8 @@ it knows nothing about what an item is (the sink's insert decides), so it works 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar, cast
 
 import orjson
 
@@ -66,7 +66,7 @@ def item_body(item: object, columns: tuple[str, ...] = ()) -> bytes:
         return item.encode()
     if isinstance(item, dict):
         return orjson.dumps(item, default=str)
-    event = dict(zip(columns, item))
+    event = dict(zip(columns, cast(Iterable[object], item)))
     props = event.get("properties")
     if isinstance(props, str):
         try:

@@ -10,6 +10,9 @@ with a single multiple-ack. Insert failures by kind (consumer/faults.py):
   (reason `rejected_by_store`), and the batch is acked.
 A lost channel drops the un-acked batch (the broker redelivers it; a duplicate insert collapses on
 event_id).
+
+Long because the consumer's steps (take a delivery, batch, flush, isolate refused rows, dead-letter,
+ack last) read best in order, in one class.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ class Consumer:
     # -- broker callbacks -----------------------------------------------------------------------
     async def _on_up(self, link: BrokerLink) -> None:
         self.batch = Batch()  # deliveries of a previous channel cannot be acked any more
+        assert link.channel is not None and link.queue is not None  # set before the link calls back
         await link.channel.set_qos(prefetch_count=self.settings.prefetch)
         self._consumer_tag = await link.queue.consume(self._on_message, no_ack=False)
 
@@ -138,7 +142,7 @@ class Consumer:
             batch.rows.extend(decoded.rows)
             headers = dict(message.headers or {})
             batch.poison.extend((body, reason, detail, headers) for body, reason, detail in decoded.poison)
-        if batch.last is None or message.delivery_tag > batch.last.delivery_tag:
+        if batch.last is None or (message.delivery_tag or 0) > (batch.last.delivery_tag or 0):
             batch.last = message  # the multiple-ack must cover the highest delivery tag
         batch.messages += 1
         batch.bytes += len(message.body)
@@ -253,6 +257,7 @@ class Consumer:
                     "x-observatory-dead-lettered-at": int(time.time()),
                 },
             )
+            assert self.link.dlx is not None  # declared before the first delivery
             await self.link.dlx.publish(message, routing_key="")  # raises unless confirmed
             batch.poison.pop(0)
             self.metrics.dead_lettered.labels(reason=reason).inc()
@@ -268,7 +273,7 @@ class Consumer:
             runs = groupby(batch.rows, attrgetter("received_at"))  # a request's events share their receive time
             observe_many(m.e2e_latency, ((received, sum(1 for _ in run)) for received, run in runs), inserted_at)
         else:  # tracing on: the first row of each sampled message carries its trace as exemplar
-            exemplars = self.tracing.row_exemplars(batch)
+            exemplars = self.tracing.row_exemplars(batch)  # type: ignore[union-attr]  # the else of `if self.tracing is None`
             for i, row in enumerate(batch.rows):
                 m.e2e_latency.observe(max(0.0, (inserted_at - row.received_at).total_seconds()), exemplars.get(i))
 
@@ -288,8 +293,8 @@ class Consumer:
                         for name in names:
                             q = await channel.declare_queue(name, passive=True)
                             res = q.declaration_result
-                            self.metrics.queue_messages.labels(queue=name).set(res.message_count)
-                            self.metrics.queue_consumers.labels(queue=name).set(res.consumer_count)
+                            self.metrics.queue_messages.labels(queue=name).set(res.message_count or 0)
+                            self.metrics.queue_consumers.labels(queue=name).set(res.consumer_count or 0)
                     finally:
                         await channel.close()
                 except Exception as exc:  # noqa: BLE001 - sampling is best effort; the gauge goes stale

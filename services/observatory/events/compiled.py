@@ -88,13 +88,13 @@ def _compilable(spec: PropertySpec) -> bool:
 
 
 def _property_type(event: str, spec: PropertySpec) -> Any:
-    meta = {}
+    meta: dict[str, Any] = {}
     if spec.max_length is not None:
         meta["max_length"] = spec.max_length
     if spec.type == "string" and spec.enum is not None:
         return Literal[spec.enum]
     if spec.type in ("number", "integer") and spec.minimum is not None:
-        base = float if spec.type == "number" else int
+        base: Any = float if spec.type == "number" else int
         meta["ge"] = spec.minimum
         if spec.type == "number":
             meta["ge"], meta["le"] = max(spec.minimum, -FMAX), FMAX
@@ -108,8 +108,8 @@ def _property_type(event: str, spec: PropertySpec) -> Any:
         elif spec.item_type:
             item = _SCALARS[spec.item_type]
         return Annotated[list[item], Meta(**meta)] if meta else list[item]
-    base = _SCALARS[spec.type]
-    return Annotated[base, Meta(**meta)] if meta else base
+    scalar: Any = _SCALARS[spec.type]
+    return Annotated[scalar, Meta(**meta)] if meta else scalar
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class FastPath:
         # a Struct around the list: msgspec caches a Struct's type info, not a list[...] alias's.
         # gc=False: these Structs are thrown away at once and hold no cycles; thousands of tracked
         # objects per request would trigger the cyclic GC on the hot path
-        self.batch = msgspec.defstruct("Batch", [("events", list[self.event])], gc=False)
+        self.batch: Any = msgspec.defstruct("Batch", [("events", list[self.event])], gc=False)  # type: ignore[name-defined]  # a type built at run time
         self.events = {name: compile_event(name, specs) for name, specs in schema.events.items()}
         self.strict = strict
         self._window: tuple[str, str, str] = ("", "", "")  # (second of `received`, lo, hi)

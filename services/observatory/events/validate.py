@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from observatory.events.compiled import FastPath
 from observatory.events.schema import EventSchema, PropertySpec
@@ -208,6 +209,7 @@ class Validator:
             value, path, depth = stack.pop()
             if depth > lim.max_depth:
                 return Rejection("too_deep", f"`{path}` nests deeper than {lim.max_depth} levels")
+            items: Iterable[tuple[Any, Any]]
             if type(value) is dict:
                 items = value.items()
             else:

@@ -164,4 +164,4 @@ def _document_write_paths(app: FastAPI, operations: dict[str, dict], schemas: di
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

@@ -65,7 +65,8 @@ def where(settings: StoreSettings) -> str:
 
 
 def first_keyword(sql: str) -> str:
-    rest = sql[_LEADING.match(sql).end() :]
+    leading = _LEADING.match(sql)  # matches every string (it may match nothing)
+    rest = sql[leading.end() if leading else 0 :]
     word = _WORD.match(rest)
     return word.group(0).upper() if word else ""
 

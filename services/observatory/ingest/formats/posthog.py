@@ -9,6 +9,7 @@ batch), an object with `batch` (an envelope with `api_key`/`token` and `sent_at`
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from observatory.events import Rejection
 from observatory.ingest.formats import DecodeError, Payload, Request
@@ -104,7 +105,7 @@ def to_event(
     session = props.get("$session_id")
     if type(session) is not str:
         session = as_id(session)
-    event = {"event_name": name, "user_id": user, "properties": fit_nesting(props)}
+    event: dict[str, Any] = {"event_name": name, "user_id": user, "properties": fit_nesting(props)}
     eid = event_id(message.get("uuid"), source)
     if eid:
         event["event_id"] = eid

@@ -6,6 +6,7 @@ Keys: Basic auth (write key as user name), `writeKey` in the body or in each mes
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from observatory.events import Rejection
 from observatory.ingest.formats import DecodeError, Payload, Request
@@ -52,9 +53,7 @@ def decode(req: Request, max_decompressed: int) -> Payload:
     return Payload(messages=messages, keys=keys, sent_at=payload.get("sentAt"))
 
 
-def to_event(
-    message: object, source: str, received_at: datetime, clock_skew: timedelta | None = None
-) -> dict | Rejection:
+def to_event(message: Any, source: str, received_at: datetime, clock_skew: timedelta | None = None) -> dict | Rejection:
     """One Segment/Rudder message onto the native shape (still to be validated); `clock_skew`: mapping.skew()
     of the batch's sentAt (a message's own sentAt wins)."""
     if type(message) is not dict:
@@ -71,7 +70,8 @@ def to_event(
     body = message.get("traits") if kind in ("identify", "group") else message.get("properties")
     if body is not None and type(body) is not dict:
         return Rejection("invalid_field", "`properties`/`traits` must be an object")
-    context = message.get("context") if type(message.get("context")) is dict else {}
+    _context = message.get("context")
+    context: dict[str, Any] = _context if type(_context) is dict else {}
     props = dict(body or {}) if kind not in ("identify", "group") else {}
     if kind == "identify":
         traits = body if body is not None else context.get("traits")
@@ -84,7 +84,8 @@ def to_event(
     elif kind == "alias":
         props["alias"] = as_id(message.get("previousId")) or ""
     elif kind in ("page", "screen"):
-        page = context.get("page") if type(context.get("page")) is dict else {}
+        _page = context.get("page")
+        page: dict[str, Any] = _page if type(_page) is dict else {}
         for prop, key in (
             ("$current_url", "url"),
             ("$pathname", "path"),
@@ -98,7 +99,8 @@ def to_event(
             props.setdefault("name", message["name"])
     if anonymous is not None:
         props["$anonymous_id"] = anonymous
-    library = context.get("library") if type(context.get("library")) is dict else {}
+    _library = context.get("library")
+    library: dict[str, Any] = _library if type(_library) is dict else {}
     props["$lib"] = library.get("name") or "segment"
     if library.get("version"):
         props["$lib_version"] = library["version"]
@@ -107,7 +109,7 @@ def to_event(
     if message.get("channel"):
         props["$channel"] = message["channel"]
     props["$door"] = DOOR
-    event = {"event_name": name, "user_id": user or anonymous, "properties": fit_nesting(props)}
+    event: dict[str, Any] = {"event_name": name, "user_id": user or anonymous, "properties": fit_nesting(props)}
     eid = event_id(message.get("messageId"), source)
     if eid:
         event["event_id"] = eid
