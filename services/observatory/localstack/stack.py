@@ -139,7 +139,7 @@ def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str], s
             f"http://127.0.0.1:{ports['private']}/v1/analytics  /v1/forecast/revenue  "
             "(Authorization: Bearer <read key>)",
         ),
-        ("ClickHouse (embedded)", f"{(local / 'chdb')}  (SQL via `make query` once the stack is stopped)"),
+        ("ClickHouse (embedded)", f"{(local / 'chdb')}  (`observatory query SQL`: through the read API while it runs)"),
         ("Prometheus", f"http://127.0.0.1:{ports['prometheus']}  (rules: alert-rules/*.rules.yml)"),
         ("Alertmanager", f"http://127.0.0.1:{ports['alertmanager']}"),
         ("Pushgateway", f"http://127.0.0.1:{ports['pushgateway']}  (batch jobs push here; scraped with honor_labels)"),
