@@ -77,6 +77,12 @@ class WritePaths:
         return await self.app(scope, receive, send)
 
 
+# FastAPI's own OpenTelemetry layer is off: observatory.tracing instruments the apps (one server span
+# per request, only when OBS_OTLP_ENDPOINT is set), and FastAPI's layer would look the global
+# providers up on every request and, with tracing on, record every request a second time.
+NO_FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def public_app(title: str, description: str, checks: Checks, write_paths: Mapping[str, Callable] = {}) -> FastAPI:
     """Health and the write paths; no docs, no metrics, no read route (those answer 404 here)."""
     app = FastAPI(
@@ -87,6 +93,7 @@ def public_app(title: str, description: str, checks: Checks, write_paths: Mappin
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        telemetry=NO_FASTAPI_TELEMETRY,
     )
     install_error_handlers(app)
     app.include_router(health_router(checks))
@@ -115,6 +122,7 @@ def private_app(
         description=description,
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        telemetry=NO_FASTAPI_TELEMETRY,
     )
     app.state.access = access
     app.state.registry = registry
