@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from observatory.localstack.proc import ManagedProcess, free_port
+from observatory.localstack.proc import ManagedProcess, free_port, wait_for
 from observatory.monitoring.promconfig import write
 
 BINARY = "prometheus"
@@ -71,6 +71,25 @@ class PrometheusServer(ManagedProcess):
         r = httpx.get(f"{self.url}/api/v1/rules", timeout=10)
         r.raise_for_status()
         return r.json()["data"]["groups"]
+
+    def all_targets_up(self) -> bool:
+        targets = self.targets()
+        return bool(targets) and all(t["health"] == "up" for t in targets)
+
+    def down_targets(self) -> list[str]:
+        """`job instance: health (lastError)` of every active target that is not up."""
+        return [
+            f"{t['labels'].get('job')} {t['labels'].get('instance')}: {t['health']} ({t.get('lastError') or '-'})"
+            for t in self.targets()
+            if t["health"] != "up"
+        ]
+
+    def wait_targets_up(self, what: str, timeout_s: float) -> None:
+        """Wait until every scrape target is up; the timeout names the ones that are not, with lastError."""
+        try:
+            wait_for(what, self.all_targets_up, timeout_s)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc} Targets not up: {self.down_targets() or 'none listed yet'}") from None
 
     def evaluated_since(self, t: float) -> bool:
         """Every rule group has been evaluated after the wall-clock time `t` (seconds since the epoch)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from observatory.localstack.alertmanager import AlertmanagerServer
-from observatory.localstack.proc import free_port, wait_for
+from observatory.localstack.proc import free_port
 from observatory.localstack.prometheus import PrometheusServer
 from observatory.localstack.services import ServiceProcess
 from observatory.monitoring import amconfig, promconfig, rules
@@ -109,23 +109,8 @@ class AlertingRig:
         self.alertmanager.start(timeout_s)
         self.prometheus.config = self._prom_config()
         self.prometheus.start(timeout_s)
-        try:
-            wait_for("every scrape target of the rig up in Prometheus", self.all_targets_up, timeout_s)
-        except TimeoutError as exc:
-            raise TimeoutError(f"{exc} Targets not up: {self.down_targets() or 'none listed yet'}") from None
+        self.prometheus.wait_targets_up("every scrape target of the rig up in Prometheus", timeout_s)
         return self
-
-    def down_targets(self) -> list[str]:
-        """`job instance: health (lastError)` of every active target that is not up."""
-        return [
-            f"{t['labels'].get('job')} {t['labels'].get('instance')}: {t['health']} ({t.get('lastError') or '-'})"
-            for t in self.prometheus.targets()
-            if t["health"] != "up"
-        ]
-
-    def all_targets_up(self) -> bool:
-        targets = self.prometheus.targets()
-        return bool(targets) and all(t["health"] == "up" for t in targets)
 
     def stop(self) -> None:
         self.prometheus.stop()

@@ -122,11 +122,7 @@ class Rig:
         self.app.start(90)
         self.alertmanager.start(30)
         self.prometheus.start(30)
-        wait_for(
-            "every scrape target up in the test Prometheus",
-            lambda: (t := self.prometheus.targets()) and all(x["health"] == "up" for x in t),
-            30,
-        )
+        self.prometheus.wait_targets_up("every scrape target up in the test Prometheus", 30)
         return self
 
     def stop(self) -> None:
@@ -134,11 +130,6 @@ class Rig:
             part.stop()
         self.node_exporter.terminate()
         self.node_exporter.wait(timeout=10)
-
-    def target_health(self) -> list[str]:
-        return [
-            f"{t['labels']['job']}: {t['health']} {t.get('lastError') or ''}".strip() for t in self.prometheus.targets()
-        ]
 
     def burst(self) -> None:
         """A few good events and one refused event (product_viewed needs its typed properties)."""
@@ -295,4 +286,4 @@ def test_prometheus_panel_has_data(rig, query):
     if panel in NEEDS_DOCKER:
         assert not result, f"{panel} has data here: take it off NEEDS_DOCKER"
         pytest.skip(f"needs Docker stack: {NEEDS_DOCKER[panel]}")
-    assert result, f"{query.key}: no data for {expr}; targets: {rig.target_health()}"
+    assert result, f"{query.key}: no data for {expr}; targets not up: {rig.prometheus.down_targets()}"
