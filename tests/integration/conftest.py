@@ -139,19 +139,9 @@ def service_env(broker, dsn: str, database: str, **extra) -> dict[str, str]:
 
 def query_store(dsn: str, database: str, sql: str) -> list[dict]:
     """Query a chDB folder this process must not open, through the `observatory query` CLI."""
-    import json
-    import subprocess
-    import sys
+    from observatory.store.subprocess_query import query_rows
 
-    out = subprocess.run(
-        [sys.executable, "-m", "observatory.cli", "query", "--format", "json", "--dsn", dsn, sql],
-        env={**service_env_base(), "OBS_CLICKHOUSE_DATABASE": database},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    return query_rows(dsn, sql, {**service_env_base(), "OBS_CLICKHOUSE_DATABASE": database}, timeout_s=120)
 
 
 def service_env_base() -> dict[str, str]:

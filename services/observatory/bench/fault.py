@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ import httpx
 
 from observatory.localstack.cluster import RabbitCluster
 from observatory.localstack.proc import free_port, wait_for
+from observatory.store.subprocess_query import query_rows
 
 KEY = "obs_bench_key_fault_7c21"
 S = "fault"
@@ -128,24 +128,8 @@ def _run(report, work: Path, cluster: RabbitCluster, procs: list, before_s: floa
     time.sleep(1.0)
     consumer.terminate()
     consumer.wait(60)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "observatory.cli",
-            "query",
-            "--format",
-            "json",
-            "--dsn",
-            f"chdb://{work / 'chdb'}",
-            "SELECT toString(event_id) AS id, count() AS n FROM bench.events FINAL GROUP BY id",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    counts = {r["id"]: r["n"] for r in map(json.loads, filter(None, out.stdout.splitlines()))}
+    sql = "SELECT toString(event_id) AS id, count() AS n FROM bench.events FINAL GROUP BY id"
+    counts = {r["id"]: r["n"] for r in query_rows(f"chdb://{work / 'chdb'}", sql, env)}
     ids = set(accepted)
     lost = len(ids - counts.keys())
     dupes = sum(1 for i in ids if counts.get(i, 0) > 1)

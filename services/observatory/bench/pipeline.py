@@ -35,6 +35,7 @@ from observatory.events_io import load_schema, new_event_id
 from observatory.localstack.proc import free_port, wait_for
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.settings import BrokerSettings, default_schema_path
+from observatory.store.subprocess_query import query_rows
 
 S = "pipeline"
 KEY = "obs_bench_key_0d9a51"
@@ -410,26 +411,14 @@ def _consumer(
     wait_for("queue drained", lambda: asyncio.run(_depth(node.url, broker.queue)) == 0, 300, interval_s=0.2)
     time.sleep(1.5)
     servers.stop(consumer)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "observatory.cli",
-            "query",
-            "--format",
-            "json",
-            "--dsn",
-            f"chdb://{work / 'chdb'}",
-            "SELECT count() AS n, quantile(0.5)(toFloat64(inserted_at - received_at)) AS p50, "
-            "quantile(0.99)(toFloat64(inserted_at - received_at)) AS p99 FROM bench.events "
-            f"WHERE received_at >= toDateTime64({started - 1}, 3)",
-        ],
-        env={**env},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    (stats,) = query_rows(
+        f"chdb://{work / 'chdb'}",
+        "SELECT count() AS n, quantile(0.5)(toFloat64(inserted_at - received_at)) AS p50, "
+        "quantile(0.99)(toFloat64(inserted_at - received_at)) AS p99 FROM bench.events "
+        f"WHERE received_at >= toDateTime64({started - 1}, 3)",
+        env,
+        timeout_s=120,
     )
-    stats = json.loads(out.stdout.splitlines()[0])
     report.add(
         S,
         "accepted -> queryable p99",

@@ -11,12 +11,10 @@ accepted / stored / duplicates / lost. Exit status 1 unless lost and duplicates 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +28,7 @@ import httpx
 from observatory.localstack import plan, stack
 from observatory.localstack.proc import free_port, wait_for
 from observatory.localstack.supervisor import Supervisor
+from observatory.store.subprocess_query import query_rows
 
 SOAK_EVENT = "soak_tick"
 KILLABLE = ("rabbitmq", "observatory", "prometheus", "alertmanager", "pushgateway", "blackbox", "epmd")
@@ -162,26 +161,7 @@ def stored_counts(local: Path, event_names: tuple[str, ...] = (SOAK_EVENT, "user
         f"WHERE event_name IN ({names}) GROUP BY id"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_")} | {"OBS_LOCAL_DIR": str(local)}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "observatory.cli",
-            "query",
-            "--format",
-            "json",
-            "--dsn",
-            f"chdb://{local / 'chdb'}",
-            sql,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"reading the store failed: {out.stderr.strip()}")
-    return {row["id"]: int(row["n"]) for row in map(json.loads, filter(str.strip, out.stdout.splitlines()))}
+    return {row["id"]: int(row["n"]) for row in query_rows(f"chdb://{local / 'chdb'}", sql, env)}
 
 
 def verdict(accepted: set[str], stored: dict[str, int]) -> dict[str, int]:
