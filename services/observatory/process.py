@@ -1,5 +1,6 @@
 """Process and port helpers shared by whatever starts local servers (localstack, the alerting rig,
-the test sinks): a free loopback port, is a port open, is a pid alive, stop a pid."""
+the test sinks): a free loopback port, is a port open, which ports a pid listens on, is a pid alive,
+stop a pid."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import signal
 import socket
 import time
+
+import psutil
 
 
 def free_port() -> int:
@@ -19,6 +22,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process `pid` listens on (none if it is gone). A port picked by free_port() is
+    not reserved until bound: this tells the server we started from another process that took the
+    port meanwhile and answers on it."""
+    try:
+        conns = psutil.Process(pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return set()
+    return {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN}
 
 
 def pid_alive(pid: int) -> bool:

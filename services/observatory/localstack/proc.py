@@ -9,11 +9,18 @@ from pathlib import Path
 import httpx
 
 from observatory.poll import wait_for  # noqa: F401 - re-exported: the one bounded poll
-from observatory.process import free_port, pid_alive, port_open, stop_pid  # noqa: F401 - re-exported
+from observatory.process import (  # noqa: F401 - re-exported
+    free_port,
+    listening_ports,
+    pid_alive,
+    port_open,
+    stop_pid,
+)
 
 
 class ManagedProcess:
-    """A server run as a child process on a loopback port, ready when `<url><ready_path>` answers 200.
+    """A server run as a child process on a loopback port, ready when it listens on that port itself
+    (not another process that took the port meanwhile) and `<url><ready_path>` answers 200.
 
     Subclasses (dataclasses) provide `base`, `port`, `process`, `pid`, `command()` and
     `write_config()`; `file_stem` names their config (`<stem>.yml`) and log (`<stem>.log`) under
@@ -59,7 +66,11 @@ class ManagedProcess:
         return self
 
     def ready(self) -> bool:
-        return httpx.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200
+        return (
+            self.pid is not None
+            and self.port in listening_ports(self.pid)
+            and httpx.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200
+        )
 
     def running(self) -> bool:
         return bool(self.pid and pid_alive(self.pid))

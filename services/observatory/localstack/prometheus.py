@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -72,24 +73,40 @@ class PrometheusServer(ManagedProcess):
         r.raise_for_status()
         return r.json()["data"]["groups"]
 
-    def all_targets_up(self) -> bool:
-        targets = self.targets()
-        return bool(targets) and all(t["health"] == "up" for t in targets)
-
     def down_targets(self) -> list[str]:
-        """`job instance: health (lastError)` of every active target that is not up."""
-        return [
-            f"{t['labels'].get('job')} {t['labels'].get('instance')}: {t['health']} ({t.get('lastError') or '-'})"
-            for t in self.targets()
-            if t["health"] != "up"
-        ]
+        """How every active target that is not up fails: see describe_target."""
+        return [describe_target(t) for t in self.targets() if t["health"] != "up"]
 
-    def wait_targets_up(self, what: str, timeout_s: float) -> None:
-        """Wait until every scrape target is up; the timeout names the ones that are not, with lastError."""
+    def wait_targets_up(
+        self, what: str, timeout_s: float, processes: Mapping[str, Callable[[], bool]] | None = None
+    ) -> None:
+        """Wait until every scrape target has answered a scrape (each one seen up at least once since
+        the wait began: on a loaded machine a target can miss one scrape while another answers, and
+        "all up at the same instant" would wait for a coincidence). `processes` (a name with where its
+        log is -> running?) are the processes behind the targets: one that exits ends the wait at once.
+        The timeout names each target never seen up with its lastError and scrape duration."""
+        seen: set[tuple[str, str]] = set()
+        pending: list[dict] = []
+        dead: list[str] = []
+
+        def each_up_once() -> bool:
+            targets = self.targets()
+            seen.update(_key(t) for t in targets if t["health"] == "up")
+            pending[:] = [t for t in targets if _key(t) not in seen]
+            return bool(targets) and not pending
+
+        def alive() -> bool:
+            mine = {f"Prometheus (log: {self.log_path})": self.running, **(processes or {})}
+            dead[:] = [name for name, running in mine.items() if not running()]
+            return not dead
+
         try:
-            wait_for(what, self.all_targets_up, timeout_s)
+            wait_for(what, each_up_once, timeout_s, alive=alive)
+        except RuntimeError:
+            raise RuntimeError(f"{what}: exited meanwhile: {', '.join(dead)}") from None
         except TimeoutError as exc:
-            raise TimeoutError(f"{exc} Targets not up: {self.down_targets() or 'none listed yet'}") from None
+            never = [describe_target(t) for t in pending] or ["no target listed yet"]
+            raise TimeoutError(f"{exc} Targets never up: {'; '.join(never)}") from None
 
     def evaluated_since(self, t: float) -> bool:
         """Every rule group has been evaluated after the wall-clock time `t` (seconds since the epoch)."""
@@ -100,6 +117,18 @@ class PrometheusServer(ManagedProcess):
         """Every active target has been scraped after the wall-clock time `t`."""
         targets = self.targets()
         return bool(targets) and all(_epoch(x.get("lastScrape")) > t for x in targets)
+
+
+def _key(target: dict) -> tuple[str, str]:
+    return target["scrapePool"], target["scrapeUrl"]
+
+
+def describe_target(t: dict) -> str:
+    """`job instance: health (lastError; last scrape took X s of its Y timeout)`: why a target is not up."""
+    took = t.get("lastScrapeDuration")
+    timing = f"last scrape took {took:.2f}s of its {t.get('scrapeTimeout', '?')} timeout" if took else "not scraped yet"
+    labels = t.get("labels", {})
+    return f"{labels.get('job')} {labels.get('instance')}: {t['health']} ({t.get('lastError') or 'no error'}; {timing})"
 
 
 _RFC3339 = re.compile(r"^(.+T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from observatory.localstack.proc import free_port, pid_alive, port_open, stop_pid, wait_for
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -101,14 +103,18 @@ class RabbitNode:
             alive=lambda: self.process.poll() is None,
             log_hint=hint,
         )
-        wait_for(
-            f"RabbitMQ Prometheus port {self.prometheus_port}",
-            lambda: port_open(self.prometheus_port),
+        wait_for(  # an answer, not an open port: what Prometheus scrapes (the first one loads the collectors)
+            f"RabbitMQ metrics at {self.metrics_url}",
+            lambda: httpx.get(self.metrics_url, timeout=10).status_code == 200,
             timeout_s,
             alive=lambda: self.process.poll() is None,
             log_hint=hint,
         )
         return self
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}/metrics"
 
     def _beam_pid(self) -> int | None:
         try:

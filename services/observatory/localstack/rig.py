@@ -41,12 +41,8 @@ class AlertingRig:
         self.base.mkdir(parents=True, exist_ok=True)
         self.ingest_port, consumer_port, self.prometheus_port = free_port(), free_port(), free_port()
         self.ingest = ServiceProcess("ingest", self.ingest_port, self._env(), self.base / "logs" / "ingest.log")
-        self.consumer = ServiceProcess(
-            "consumer",
-            consumer_port,
-            {**self._env(), "OBS_CONSUMER_METRICS_PORT": str(consumer_port)},
-            self.base / "logs" / "consumer.log",
-        )
+        # ServiceProcess sets each one's listener ports (the private one, scraped, on a port of its own)
+        self.consumer = ServiceProcess("consumer", consumer_port, self._env(), self.base / "logs" / "consumer.log")
         self.alertmanager = AlertmanagerServer(self.base / "alertmanager", self._am_config())
         self.prometheus = PrometheusServer(self.base / "prometheus", {}, port=self.prometheus_port)
 
@@ -109,8 +105,16 @@ class AlertingRig:
         self.alertmanager.start(timeout_s)
         self.prometheus.config = self._prom_config()
         self.prometheus.start(timeout_s)
-        self.prometheus.wait_targets_up("every scrape target of the rig up in Prometheus", timeout_s)
+        self.prometheus.wait_targets_up("every scrape target of the rig up in Prometheus", timeout_s, self._processes())
         return self
+
+    def _processes(self) -> dict:
+        """The rig's processes behind its scrape targets (name and log -> running?)."""
+        return {
+            f"ingest (log: {self.ingest.log_path})": self.ingest.running,
+            f"consumer (log: {self.consumer.log_path})": self.consumer.running,
+            f"Alertmanager (log: {self.alertmanager.log_path})": self.alertmanager.running,
+        }
 
     def stop(self) -> None:
         self.prometheus.stop()

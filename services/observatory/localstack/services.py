@@ -1,6 +1,7 @@
 """Run an Observatory service (`observatory run ingest|consumer|all-in-one`) as a child process on a
-loopback port, ready when /health/ready answers 200. Used by the alerting tests and benchmark, which
-need real processes to scrape, stop and restart."""
+loopback port, ready when /health/ready answers 200 on the public listener AND /metrics on the private
+one (what Prometheus scrapes: a rig starts Prometheus only once every target is bound). Used by the
+alerting tests and benchmark, which need real processes to scrape, stop and restart."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from observatory.localstack.proc import free_port, stop_pid, wait_for
+from observatory.localstack.proc import free_port, listening_ports, stop_pid, wait_for
 
 # the settings naming each service's public and private (/metrics) ports
 LISTENER_ENV = {
@@ -61,7 +62,7 @@ class ServiceProcess:
                 stdin=subprocess.DEVNULL,
             )
         wait_for(
-            f"{self.service} ready at {self.url}/health/ready",
+            f"{self.service} ready at {self.url}/health/ready and {self.private_url}/metrics",
             self.ready,
             timeout_s,
             alive=self.running,
@@ -70,7 +71,14 @@ class ServiceProcess:
         return self
 
     def ready(self) -> bool:
-        return httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200
+        """This process listens on both ports (not another one that took a port meanwhile), readiness
+        answers on the public listener and the scrape endpoint on the private one."""
+        return (
+            self.process is not None
+            and {self.port, self.private_port} <= listening_ports(self.process.pid)
+            and httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200
+            and httpx.get(f"{self.private_url}/metrics", timeout=2).status_code == 200
+        )
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from observatory.localstack.alertmanager import AlertmanagerServer
-from observatory.localstack.proc import free_port, wait_for
+from observatory.localstack.proc import free_port, listening_ports, wait_for
 from observatory.localstack.prometheus import PrometheusServer
 from observatory.localstack.services import ServiceProcess
 from observatory.monitoring import promconfig
@@ -120,9 +120,26 @@ class Rig:
             stdin=subprocess.DEVNULL,
         )
         self.app.start(90)
+        wait_for(  # it answers a scrape itself, before Prometheus starts scraping it
+            f"node-exporter metrics on port {self.node_exporter_port}",
+            lambda: (
+                self.node_exporter_port in listening_ports(self.node_exporter.pid)
+                and httpx.get(f"http://127.0.0.1:{self.node_exporter_port}/metrics", timeout=10).status_code == 200
+            ),
+            30,
+            alive=lambda: self.node_exporter.poll() is None,
+        )
         self.alertmanager.start(30)
         self.prometheus.start(30)
-        self.prometheus.wait_targets_up("every scrape target up in the test Prometheus", 30)
+        self.prometheus.wait_targets_up(
+            "every scrape target up in the test Prometheus",
+            30,
+            {
+                f"all-in-one (log: {self.app.log_path})": self.app.running,
+                "node-exporter": lambda: self.node_exporter.poll() is None,
+                f"Alertmanager (log: {self.alertmanager.log_path})": self.alertmanager.running,
+            },
+        )
         return self
 
     def stop(self) -> None:
