@@ -24,15 +24,23 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def listening_ports(pid: int) -> set[int]:
-    """The TCP ports process `pid` listens on (none if it is gone). A port picked by free_port() is
-    not reserved until bound: this tells the server we started from another process that took the
-    port meanwhile and answers on it."""
+def listening_ports(pid: int, descendants: bool = False) -> set[int]:
+    """The TCP ports process `pid` (and with `descendants`, the processes it spawned) listens on;
+    none if it is gone. A port picked by free_port() is not reserved until bound: this tells the
+    server we started from another process that took the port meanwhile and answers on it."""
+    ports: set[int] = set()
     try:
-        conns = psutil.Process(pid).net_connections(kind="tcp")
+        root = psutil.Process(pid)
+        procs = [root, *(root.children(recursive=True) if descendants else [])]
     except psutil.Error:
-        return set()
-    return {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN}
+        return ports
+    for proc in procs:
+        try:
+            conns = proc.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        ports.update(c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN)
+    return ports
 
 
 def pid_alive(pid: int) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from observatory.localstack.proc import free_port, pid_alive, port_open, stop_pid, wait_for
+from observatory.localstack.proc import free_port, listening_ports, pid_alive, port_open, stop_pid, wait_for
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 INSTALL_HINT = "install it with: sudo apt-get install -y rabbitmq-server"
@@ -96,9 +96,9 @@ class RabbitNode:
         )
         self.pid = self.process.pid
         hint = f"see {self.base / 'log'}"
-        wait_for(
-            f"RabbitMQ AMQP port {self.amqp_port}",
-            lambda: port_open(self.amqp_port),
+        wait_for(  # the node's own ports (the Erlang VM is a child of the start script), not a squatter's
+            f"RabbitMQ listening on AMQP port {self.amqp_port} and Prometheus port {self.prometheus_port}",
+            lambda: {self.amqp_port, self.prometheus_port} <= listening_ports(self.process.pid, descendants=True),
             timeout_s,
             alive=lambda: self.process.poll() is None,
             log_hint=hint,
