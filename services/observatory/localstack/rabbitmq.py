@@ -19,6 +19,10 @@ from observatory.localstack.proc import free_port, listening_ports, pid_alive, p
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 INSTALL_HINT = "install it with: sudo apt-get install -y rabbitmq-server"
+# A boot is CPU work (~4 s of it): measured 4 s on the quiet 2-core machine, 15-30 s at load 10-18,
+# 84 s and over 90 s with the tests at nice 5 beside 4 CPU burners, `bench --only pipeline` and
+# another test run. The budget covers a loaded machine; the waits end at once if the node exits.
+BOOT_TIMEOUT_S = 240.0
 
 
 @dataclass
@@ -81,7 +85,7 @@ class RabbitNode:
         lines += self.extra_config
         (self.base / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
 
-    def start(self, timeout_s: float = 60.0, detach: bool = False) -> RabbitNode:
+    def start(self, timeout_s: float = BOOT_TIMEOUT_S, detach: bool = False) -> RabbitNode:
         if not Path(SERVER).exists():
             raise RuntimeError(f"RabbitMQ is not installed ({SERVER} missing); {INSTALL_HINT}")
         self.write_config()
@@ -96,13 +100,16 @@ class RabbitNode:
         )
         self.pid = self.process.pid
         hint = f"see {self.base / 'log'}"
-        wait_for(  # the node's own ports (the Erlang VM is a child of the start script), not a squatter's
-            f"RabbitMQ listening on AMQP port {self.amqp_port} and Prometheus port {self.prometheus_port}",
-            lambda: {self.amqp_port, self.prometheus_port} <= listening_ports(self.process.pid, descendants=True),
-            timeout_s,
-            alive=lambda: self.process.poll() is None,
-            log_hint=hint,
-        )
+        try:
+            wait_for(  # the node's own ports (the Erlang VM is a child of the start script), not a squatter's
+                f"RabbitMQ listening on AMQP port {self.amqp_port} and Prometheus port {self.prometheus_port}",
+                lambda: {self.amqp_port, self.prometheus_port} <= listening_ports(self.process.pid, descendants=True),
+                timeout_s,
+                alive=lambda: self.process.poll() is None,
+                log_hint=hint,
+            )
+        except TimeoutError as exc:  # how far the boot got: CPU-starved, or stuck on something
+            raise TimeoutError(f"{exc} Last line of the node's log: {self._last_log_line()}") from None
         wait_for(  # an answer, not an open port: what Prometheus scrapes (the first one loads the collectors)
             f"RabbitMQ metrics at {self.metrics_url}",
             lambda: httpx.get(self.metrics_url, timeout=10).status_code == 200,
@@ -111,6 +118,13 @@ class RabbitNode:
             log_hint=hint,
         )
         return self
+
+    def _last_log_line(self) -> str:
+        try:
+            lines = (self.base / "log" / f"{self.nodename}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log yet)"
+        return next((line[:300] for line in reversed(lines) if line.strip()), "(empty)")
 
     @property
     def metrics_url(self) -> str:

@@ -20,7 +20,7 @@ require("prometheus"), require("promtool"), require("prometheus-alertmanager")  
 @pytest.fixture(scope="module")
 def alert_rabbit(tmp_path_factory) -> RabbitNode:
     node = RabbitNode(tmp_path_factory.mktemp("alert-rabbit"), name="alerting")
-    node.start(timeout_s=90)
+    node.start()  # its boot budget covers a loaded machine (rabbitmq.BOOT_TIMEOUT_S)
     yield node
     node.destroy()
 
