@@ -30,9 +30,9 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="session")
 def rabbit(tmp_path_factory) -> RabbitNode:
-    """A RabbitMQ node for the whole session (5-8 s to start)."""
+    """A RabbitMQ node for the whole session (5-8 s to start; minutes on a loaded machine)."""
     node = RabbitNode(tmp_path_factory.mktemp("rabbitmq"), name="test")
-    node.start(timeout_s=90)
+    node.start()  # rabbitmq.BOOT_TIMEOUT_S
     yield node
     node.destroy()
 
