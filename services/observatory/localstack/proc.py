@@ -56,13 +56,17 @@ class ManagedProcess:
                 start_new_session=detach,
             )
         self.pid = self.process.pid
-        wait_for(
-            f"{self.display_name} ready at {self.url}{self.ready_path}",
-            self.ready,
-            timeout_s,
-            alive=lambda: self.process.poll() is None,
-            log_hint=f"see {self.log_path}",
-        )
+        try:
+            wait_for(
+                f"{self.display_name} ready at {self.url}{self.ready_path}",
+                self.ready,
+                timeout_s,
+                alive=lambda: self.process.poll() is None,
+                log_hint=f"see {self.log_path}",
+            )
+        except BaseException:  # a server that did not come up is not left running
+            self.stop()
+            raise
         return self
 
     def ready(self) -> bool:

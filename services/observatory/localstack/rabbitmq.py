@@ -99,6 +99,14 @@ class RabbitNode:
             start_new_session=detach,
         )
         self.pid = self.process.pid
+        try:
+            self._wait_ready(timeout_s)
+        except BaseException:  # a node that did not come up is not left running (and loading the machine)
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout_s: float) -> None:
         hint = f"see {self.base / 'log'}"
         try:
             wait_for(  # the node's own ports (the Erlang VM is a child of the start script), not a squatter's
@@ -117,7 +125,6 @@ class RabbitNode:
             alive=lambda: self.process.poll() is None,
             log_hint=hint,
         )
-        return self
 
     def _last_log_line(self) -> str:
         try:

@@ -61,13 +61,17 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        wait_for(
-            f"{self.service} ready at {self.url}/health/ready and {self.private_url}/metrics",
-            self.ready,
-            timeout_s,
-            alive=self.running,
-            log_hint=f"see {self.log_path}",
-        )
+        try:
+            wait_for(
+                f"{self.service} ready at {self.url}/health/ready and {self.private_url}/metrics",
+                self.ready,
+                timeout_s,
+                alive=self.running,
+                log_hint=f"see {self.log_path}",
+            )
+        except BaseException:  # a service that did not come up is not left running
+            self.stop()
+            raise
         return self
 
     def ready(self) -> bool:

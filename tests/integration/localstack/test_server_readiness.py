@@ -6,7 +6,8 @@ alerting and dashboard rigs rely on before their tests start.
 - the scrape-target wait asks each target to answer once (a loaded machine makes targets miss
   scrapes at different times, so "all up at the same instant" waits for a coincidence), names every
   target never up with Prometheus' lastError and scrape duration, and ends at once, naming it, when a
-  process behind a target exits.
+  process behind a target exits;
+- a server (or RabbitMQ node) that does not come up in time is stopped, not left running.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psutil
 import pytest
 
 from observatory.localstack.alertmanager import AlertmanagerServer
 from observatory.localstack.proc import free_port
 from observatory.localstack.prometheus import PrometheusServer
+from observatory.localstack.rabbitmq import RabbitNode
 from tests.tools import require
 
 require("prometheus"), require("prometheus-alertmanager")
@@ -148,3 +151,21 @@ def test_the_target_wait_ends_at_once_naming_a_process_that_exited(tmp_path, end
             )
     finally:
         prom.stop()
+
+
+def test_a_rabbitmq_node_that_does_not_come_up_in_time_is_not_left_running(tmp_path):
+    """A boot timeout (a loaded machine) used to leave the node booting on, loading the machine further."""
+    node = RabbitNode(tmp_path / "rabbit", name="late")
+    with pytest.raises(TimeoutError, match="Last line of the node's log"):
+        node.start(timeout_s=1)
+    assert node.process is not None and node.process.poll() is not None
+    left = [p.pid for p in psutil.process_iter(["cmdline", "environ"]) if _belongs(p, tmp_path)]
+    assert not left, f"processes of the node still running: {left}"
+
+
+def _belongs(proc: psutil.Process, folder) -> bool:
+    try:
+        text = " ".join(proc.info["cmdline"] or []) + " " + " ".join((proc.info["environ"] or {}).values())
+    except (psutil.Error, TypeError):
+        return False
+    return str(folder) in text
