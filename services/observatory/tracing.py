@@ -32,8 +32,14 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from observatory import __version__
+
+if TYPE_CHECKING:  # opentelemetry is optional (the `tracing` extra): imported where used
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 log = logging.getLogger("observatory.tracing")
 
@@ -188,7 +194,7 @@ class timed:
         self.histogram.observe(time.perf_counter() - self.started, exemplar())
 
 
-def fail(span, exc: BaseException, status_description: str | None = None) -> None:
+def fail(span: Span, exc: BaseException, status_description: str | None = None) -> None:
     from opentelemetry.trace import Status, StatusCode
 
     span.record_exception(exc)
@@ -265,12 +271,12 @@ def redact_span(span, redactor):
 
 
 # -- shared by the per-service instrumentation (broker/, consumer/, store/, middleware) ----------------
-def tracer(component: str):
+def tracer(component: str) -> Tracer | None:
     """The component's tracer, or None when tracing is off (the instrumentation then installs nothing)."""
     return _state.tracer(component) if _state is not None else None
 
 
-def propagator():
+def propagator() -> TraceContextTextMapPropagator:
     from opentelemetry.trace.propagation.tracecontext import (
         TraceContextTextMapPropagator,
     )
@@ -278,7 +284,7 @@ def propagator():
     return TraceContextTextMapPropagator()
 
 
-def empty_context():
+def empty_context() -> Context:
     from opentelemetry.context import Context
 
     return Context()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Union
+from typing import Annotated, Any, Union
 
 import msgspec
 import orjson
@@ -71,14 +71,14 @@ def decode(body: bytes, keep_ip: bool = False) -> Decoded:
     return Decoded([_item(text, row, keep_ip) for text, row in zip(texts, rows)])
 
 
-def _item(text, row: Row, keep_ip: bool) -> Item:
+def _item(text: bytes | msgspec.Raw, row: Row, keep_ip: bool) -> Item:
     received = row.received_at or row.timestamp
     if not enrich.wanted(row.properties, row.ingest_user_agent):
         return Item(text, received)
     return Item(orjson.dumps(_enriched(orjson.loads(bytes(text)), keep_ip)), received)
 
 
-def _enriched(ev: dict, keep_ip: bool) -> dict:
+def _enriched(ev: dict[str, Any], keep_ip: bool) -> dict[str, Any]:
     """The event with its web enrichment keys, its session from `$session_id` when it has none, and
     neither `$ip` nor the ingest_* fields unless the IP is kept."""
     props = ev.get("properties") or {}

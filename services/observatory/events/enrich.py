@@ -29,7 +29,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import threading
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 BROWSERS = ("Chrome", "Safari", "Firefox", "Edge", "Opera", "Samsung Internet", "Other")
@@ -211,7 +213,7 @@ class _Geo:
     _lock = threading.Lock()
 
     @classmethod
-    def db(cls):
+    def db(cls) -> Any:  # geoip2fast.GeoIP2Fast (no type information)
         if cls._db is None:
             with cls._lock:
                 if cls._db is None:
@@ -260,7 +262,7 @@ def _matches(host: str, patterns: tuple[str, ...]) -> bool:
     return False
 
 
-def acquisition_source(props: dict, referrer_host: str, own_host: str) -> str:
+def acquisition_source(props: dict[str, Any], referrer_host: str, own_host: str) -> str:
     """campaign (any utm_* parameter), search / social (referrer's host), internal (referrer on the
     page's own host), referral (any other referrer), direct (no referrer). '' for non-web events."""
     if any(_text(props.get(k), 200) for k in UTM_KEYS):
@@ -279,7 +281,7 @@ def acquisition_source(props: dict, referrer_host: str, own_host: str) -> str:
     return "referral"
 
 
-def page_path(props: dict) -> str:
+def page_path(props: dict[str, Any]) -> str:
     path = _text(props.get("$pathname"), 2000)
     if not path:
         url = _text(props.get("$current_url"), 2000)
@@ -295,7 +297,7 @@ def _url_path(url: str) -> str:
         return ""
 
 
-def wanted(props, agent: str | None) -> bool:
+def wanted(props: Mapping[str, object], agent: str | None) -> bool:
     """Does the event have browser context (web properties, or a browser's User-Agent)? Events
     without (backend events) are stored as they came, unenriched."""
     if agent is not None and agent.startswith("Mozilla/"):
@@ -303,7 +305,7 @@ def wanted(props, agent: str | None) -> bool:
     return any(k in WEB_KEYS for k in props)
 
 
-def enrich(ev: dict, props: dict, keep_ip: bool = False) -> tuple[list, dict]:
+def enrich(ev: dict[str, Any], props: dict[str, Any], keep_ip: bool = False) -> tuple[list[str], dict[str, Any]]:
     """The enrichment columns (in COLUMNS order) of an event, and its properties to store (without
     `$ip` unless `keep_ip`). `ev` carries the reserved `ingest_user_agent` / `ingest_client_ip`."""
     ua = _text(props.get("$raw_user_agent"), 1000) or _text(ev.get("ingest_user_agent"), 1000)
