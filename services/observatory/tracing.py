@@ -32,12 +32,15 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from observatory import __version__
 
 if TYPE_CHECKING:  # opentelemetry is optional (the `tracing` extra): imported where used
+    from collections.abc import Callable
+
     from opentelemetry.context import Context
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -47,7 +50,7 @@ MAX_LINKS = 4096  # a batch links every sampled message it carries (prefetch is 
 
 _state: Tracing | None = None
 # bound by setup() so that the helpers below cost one global lookup when tracing is off
-_get_current_span = None
+_get_current_span: Callable[[], Span] = None  # type: ignore[assignment]  # never called before setup() binds it
 
 
 def traces_url(endpoint: str) -> str:
@@ -103,7 +106,9 @@ class Tracing:
             span_limits=SpanLimits(max_links=MAX_LINKS),
         )
         exporter = RedactingExporter(OTLPSpanExporter(endpoint=self.url, timeout=10))
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=self.export_delay_ms))
+        provider.add_span_processor(
+            BatchSpanProcessor(cast("SpanExporter", exporter), schedule_delay_millis=self.export_delay_ms)
+        )
         return provider
 
     def force_flush(self, timeout_s: float = 10.0) -> bool:

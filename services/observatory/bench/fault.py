@@ -164,4 +164,6 @@ async def _depth(url: str, queue: str) -> int:
     conn = await aio_pika.connect(url)
     async with conn:
         ch = await conn.channel()
-        return (await ch.declare_queue(queue, passive=True)).declaration_result.message_count
+        count = (await ch.declare_queue(queue, passive=True)).declaration_result.message_count
+        assert count is not None  # a passive declare answers with the count
+        return count

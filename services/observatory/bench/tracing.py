@@ -134,9 +134,9 @@ def _run(report, work: Path, node: RabbitNode, sink: OtlpSink, seconds: int, rou
     script.write_text(_lua(orjson.dumps(SINGLE).decode()))
     best: dict[str, dict] = {}
     exported: dict[str, tuple[int, int]] = {}
-    for r in range(rounds):
+    for i in range(rounds):
         for label, ratio in CONFIGS:
-            print(f"round {r + 1}/{rounds}: tracing {label} ...", flush=True)
+            print(f"round {i + 1}/{rounds}: tracing {label} ...", flush=True)
             proc, url = _ingest(work, node, label, ratio, sink)
             try:
                 wrk(url, script, 16, 2)  # warm-up

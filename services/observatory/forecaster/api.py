@@ -361,7 +361,7 @@ def _add_query_route(router: APIRouter, service: ForecastService, q: SqlQuery, r
         parameters.append(
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, spec])
         )
-    run.__signature__ = inspect.Signature(parameters)
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # read by FastAPI for the query parameters
     run.__name__ = f"analytics_{q.name}"
     router.add_api_route(
         f"/v1/analytics/{q.name}",
