@@ -129,11 +129,13 @@ def _tail(ip: str | None, agent: str | None) -> bytes:
 
 
 @lru_cache(maxsize=65536)
-def _suffix(*columns: str | None) -> bytes:
-    """`,"device_type":…}`: the enrichment keys (and a session filled in) to close an event's text."""
-    extra: dict[str, str] = dict(zip(enrich.COLUMNS, columns))
-    if columns[-1] is not None:
-        extra["session_id"] = columns[-1]
+def _suffix(*values: str | None) -> bytes:
+    """`,"device_type":…}`: the enrichment columns (COLUMNS order), then the session to fill in or
+    None, as the keys that close an event's text."""
+    *columns, session = values
+    extra = dict(zip(enrich.COLUMNS, columns))
+    if session is not None:
+        extra["session_id"] = session
     return b"," + orjson.dumps(extra)[1:]
 
 
