@@ -6,4 +6,5 @@ build: what is written where, and the comparison with a folder. grafana: a dashb
 grid layout; panels: the panel and query builders; one module per Grafana dashboard (pipeline, slos,
 stack_health, infrastructure, business with business_risk, frontend); kibana: the saved objects.
 Nothing runs at import time. The Metabase dashboards are YAML (dashboards/metabase), not generated.
+Why plain dicts rather than grafana-foundation-sdk: see the grafana module.
 """
