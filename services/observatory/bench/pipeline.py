@@ -40,12 +40,7 @@ from observatory.store.subprocess_query import query_rows
 
 S = "pipeline"
 KEY = "obs_bench_key_0d9a51"
-SINGLE = {
-    "event_name": "product_viewed",
-    "user_id": "u-1",
-    "session_id": "s-1",
-    "properties": {"product_id": "p-1", "price": 12.5, "category": "shoes"},
-}
+SINGLE = validation.MINIMAL  # the one-event body the load benchmarks post
 
 
 def _lua(body: str, delay_ms: float | None = None) -> str:

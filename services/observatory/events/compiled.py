@@ -243,6 +243,8 @@ class FastPath:
                 if event.lists and any(type(props.get(k, ())) is not list for k in event.lists if k in props):
                     add(None)
                     continue
+            # validate.py's normalised event, written out here on purpose: a function call costs about
+            # 5% of this path's per-event time; tests/unit/test_events_compiled.py holds the two equal
             add(
                 {
                     "event_id": event_id,
