@@ -11,6 +11,7 @@ import time
 import uuid
 
 from prometheus_client import Counter, Histogram
+from starlette.types import Message, Receive, Scope, Send
 
 from observatory import tracing
 from observatory.logging import request_id_var
@@ -26,7 +27,7 @@ class RequestContextMiddleware:
     def __init__(self, app) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         rid = None
@@ -58,8 +59,9 @@ class MetricsMiddleware:
         self.requests = requests
         self.duration = duration
         self.skip = skip
+        self._children: dict[tuple[str, str, int], tuple] = {}
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.skip:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
@@ -76,8 +78,16 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            self.requests.labels(route=template, method=method, code=str(status["code"])).inc()
-            self.duration.labels(route=template, method=method).observe(time.perf_counter() - started, exemplar())
+            key = (template, method, status["code"])
+            children = self._children.get(key)
+            if children is None:  # label lookups cost microseconds: each series' children kept (bounded
+                # by routes x methods x codes, as the series themselves are)
+                children = self._children[key] = (
+                    self.requests.labels(route=template, method=method, code=str(status["code"])),
+                    self.duration.labels(route=template, method=method),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started, exemplar())
 
 
 _METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
@@ -102,7 +112,7 @@ class TracingMiddleware:
         self._set_span = trace.set_span_in_context
         self._server = trace.SpanKind.SERVER
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.skip:
             return await self.app(scope, receive, send)
         carrier = {}
@@ -121,7 +131,7 @@ class TracingMiddleware:
                 self._detach(token)
         status = {"code": None}
 
-        async def send_traced(message):
+        async def send_traced(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)

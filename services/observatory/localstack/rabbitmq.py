@@ -90,7 +90,7 @@ class RabbitNode:
             raise RuntimeError(f"RabbitMQ is not installed ({SERVER} missing); {INSTALL_HINT}")
         self.write_config()
         out = open(self.base / "log" / "stdout.log", "ab")
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [SERVER],
             env=self.env(),
             stdout=out,
@@ -100,20 +100,20 @@ class RabbitNode:
         )
         self.pid = self.process.pid
         try:
-            self._wait_ready(timeout_s)
+            self._wait_ready(process, timeout_s)
         except BaseException:  # a node that did not come up is not left running (and loading the machine)
             self.stop()
             raise
         return self
 
-    def _wait_ready(self, timeout_s: float) -> None:
+    def _wait_ready(self, process: subprocess.Popen, timeout_s: float) -> None:
         hint = f"see {self.base / 'log'}"
         try:
             wait_for(  # the node's own ports (the Erlang VM is a child of the start script), not a squatter's
                 f"RabbitMQ listening on AMQP port {self.amqp_port} and Prometheus port {self.prometheus_port}",
-                lambda: {self.amqp_port, self.prometheus_port} <= listening_ports(self.process.pid, descendants=True),
+                lambda: {self.amqp_port, self.prometheus_port} <= listening_ports(process.pid, descendants=True),
                 timeout_s,
-                alive=lambda: self.process.poll() is None,
+                alive=lambda: process.poll() is None,
                 log_hint=hint,
             )
         except TimeoutError as exc:  # how far the boot got: CPU-starved, or stuck on something
@@ -122,7 +122,7 @@ class RabbitNode:
             f"RabbitMQ metrics at {self.metrics_url}",
             lambda: httpx.get(self.metrics_url, timeout=10).status_code == 200,
             timeout_s,
-            alive=lambda: self.process.poll() is None,
+            alive=lambda: process.poll() is None,
             log_hint=hint,
         )
 
