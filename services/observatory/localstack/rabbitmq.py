@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from observatory.localstack.proc import free_port, listening_ports, pid_alive, port_open, stop_pid, wait_for
 
@@ -143,6 +144,14 @@ class RabbitNode:
         except (OSError, ValueError):
             return None
 
+    def _spawned_pids(self) -> list[int]:
+        if self.process is None or self.process.poll() is not None:
+            return []
+        try:
+            return [p.pid for p in psutil.Process(self.process.pid).children(recursive=True)]
+        except psutil.Error:
+            return []
+
     def _epmd_pids(self) -> list[int]:
         out = subprocess.run(
             ["pgrep", "-f", f"epmd.*-port {self.epmd_port}|epmd -daemon"],
@@ -161,10 +170,15 @@ class RabbitNode:
         return pids
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM the node (pid read first: the pid file vanishes at shutdown), then its epmd."""
+        """SIGTERM the node (pid read first: the pid file vanishes at shutdown), then its epmd. What the
+        start script spawned is looked up first too: stopped early in a boot (before the script sets
+        its signal handler or the node writes its pid file), the Erlang VM would outlive the script."""
         beam = self._beam_pid()
+        spawned = self._spawned_pids()
         for pid in filter(None, {beam, self.pid}):
             stop_pid(pid, timeout_s)
+        for pid in spawned:
+            stop_pid(pid, 5)
         if self.process is not None:
             try:
                 self.process.wait(timeout=5)
