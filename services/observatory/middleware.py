@@ -58,6 +58,7 @@ class MetricsMiddleware:
         self.requests = requests
         self.duration = duration
         self.skip = skip
+        self._children: dict[tuple[str, str, int], tuple] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] in self.skip:
@@ -76,8 +77,16 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            self.requests.labels(route=template, method=method, code=str(status["code"])).inc()
-            self.duration.labels(route=template, method=method).observe(time.perf_counter() - started, exemplar())
+            key = (template, method, status["code"])
+            children = self._children.get(key)
+            if children is None:  # label lookups cost microseconds: each series' children kept (bounded
+                # by routes x methods x codes, as the series themselves are)
+                children = self._children[key] = (
+                    self.requests.labels(route=template, method=method, code=str(status["code"])),
+                    self.duration.labels(route=template, method=method),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started, exemplar())
 
 
 _METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}

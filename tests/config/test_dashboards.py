@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -240,7 +243,7 @@ def test_clickhouse_panels_read_deduplicated_data_in_the_dashboard_range():
 
 def test_panels_built_from_the_analytics_sql_are_current():
     """Panels generated from services/observatory/store/queries/*.sql carry their source; the SQL in
-    the dashboard must still be what that file renders to (regenerate the JSON when a query changes)."""
+    the dashboard must still be what that file renders to (`observatory dashboards build` after a query changes)."""
     from observatory.setup.analytics_sql import for_grafana
 
     sourced = 0
@@ -251,7 +254,7 @@ def test_panels_built_from_the_analytics_sql_are_current():
                 if source:
                     sourced += 1
                     assert for_grafana(source["query"], **source["params"]) in t["rawSql"], (
-                        f"{name}/{p['title']}: stale copy of {source['query']}.sql"
+                        f"{name}/{p['title']}: stale copy of {source['query']}.sql: run `observatory dashboards build`"
                     )
     assert sourced >= 10
 
@@ -340,22 +343,50 @@ def test_metabase_definitions():
             assert "$__" not in q["sql"] and "{{" not in q["sql"], f"{q['name']}: Grafana macro or template tag"
 
 
-def test_committed_dashboards_are_the_generators_output(tmp_path):
-    """dashboards/generate_grafana.py and generate_kibana.py are the source; the committed JSON and
-    NDJSON must be exactly what they write (no hand edits that the next regeneration would lose)."""
-    import subprocess
-    import sys
-
-    for script, out in (("generate_grafana.py", tmp_path / "grafana"), ("generate_kibana.py", tmp_path / "k.ndjson")):
-        r = subprocess.run(
-            [sys.executable, str(REPO / "dashboards" / script), str(out)], capture_output=True, text=True, timeout=60
-        )
-        assert r.returncode == 0, r.stderr
-    for path in sorted((REPO / "dashboards/grafana").glob("*.json")):
-        assert (tmp_path / "grafana" / path.name).read_text() == path.read_text(), (
-            f"{path.name} differs from dashboards/generate_grafana.py's output: regenerate it"
-        )
-    assert sorted(p.name for p in (tmp_path / "grafana").glob("*.json")) == sorted(
-        p.name for p in (REPO / "dashboards/grafana").glob("*.json")
+def dashboards_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "observatory.cli", "dashboards", "build", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    assert (tmp_path / "k.ndjson").read_text() == (KIBANA_DIR / "observatory-logs.ndjson").read_text()
+
+
+def generated_files(folder: Path) -> dict[str, str]:
+    """grafana/*.json and kibana/*.ndjson under `folder`, by relative path."""
+    files = sorted(folder.glob("grafana/*.json")) + sorted(folder.glob("kibana/*.ndjson"))
+    return {str(p.relative_to(folder)): p.read_text() for p in files}
+
+
+def test_committed_dashboards_are_the_generators_output(tmp_path):
+    """observatory.dashboards is the source: `observatory dashboards build` writes exactly the
+    committed JSON and NDJSON (a hand edit, which the next regeneration would lose, fails here)."""
+    r = dashboards_cli("--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    built, committed = generated_files(tmp_path), generated_files(REPO / "dashboards")
+    assert sorted(built) == sorted(committed)
+    assert len(committed) == 7, sorted(committed)  # six Grafana dashboards and the Kibana objects
+    for rel, text in committed.items():
+        assert built[rel] == text, f"dashboards/{rel} differs from `observatory dashboards build`'s output"
+
+
+def test_dashboards_check_names_every_file_not_generated(tmp_path):
+    """`--check` passes on the committed folder, writes nothing, and on a copy with a hand edit, a
+    deleted file and an extra dashboard exits 1 naming each of the three."""
+    ok = dashboards_cli("--check")
+    assert ok.returncode == 0, ok.stderr
+    assert "up to date" in ok.stdout
+    for folder in ("grafana", "kibana"):
+        shutil.copytree(REPO / "dashboards" / folder, tmp_path / folder)
+    edited = tmp_path / "grafana" / "slos.json"
+    edited.write_text(edited.read_text().replace('"refresh": "1m"', '"refresh": "5m"', 1))
+    (tmp_path / "kibana" / "observatory-logs.ndjson").unlink()
+    (tmp_path / "grafana" / "hand-made.json").write_text("{}\n")
+    before = generated_files(tmp_path)
+    r = dashboards_cli("--check", "--out", str(tmp_path))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{edited}: differs" in r.stderr
+    assert f"{tmp_path / 'kibana' / 'observatory-logs.ndjson'}: missing" in r.stderr
+    assert f"{tmp_path / 'grafana' / 'hand-made.json'}: not generated" in r.stderr
+    assert "3 file(s)" in r.stderr
+    assert generated_files(tmp_path) == before, "--check must not write"

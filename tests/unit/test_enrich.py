@@ -201,3 +201,54 @@ def test_backend_events_pass_through_untouched():
     body = orjson.dumps([ev])
     (item,) = decode(body).rows
     assert orjson.loads(bytes(item.json)) == ev  # the same text: ClickHouse drops the ingest_* keys
+
+
+BASE_COLUMNS = {  # what UAS[4] (iPhone Safari) on the demo shop's home page gives, written out
+    "device_type": "mobile",
+    "browser": "Safari",
+    "os": "iOS",
+    "country": "US",  # 198.51.100.0/25, a documentation range
+    "acquisition_source": "search",
+    "referrer_host": "google.com",
+    "page_path": "/",
+    "client_ip": "",
+}
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({}, {"session_id": "s-1"}),  # the usual case: the enrichment keys appended to the text
+        ({"session_id": ""}, {"session_id": "s-9"}),  # an empty session is overwritten, not repeated
+        ({"session_id": None}, {"session_id": "s-9"}),
+        ({"props": {"$ip": "192.0.2.130"}}, {"session_id": "s-1", "country": "GB"}),  # $ip wins, then leaves
+        ({"country": "XX", "page_path": "/forged"}, {"session_id": "s-1"}),  # column keys sent: overwritten
+        ({"ingest_first": True}, {"session_id": "s-1"}),  # ingest_* not last (another encoder): rebuilt
+    ],
+)
+def test_every_event_gets_each_enrichment_key_once(change, expected):
+    change = dict(change)
+    props = {
+        "$current_url": "https://shop.example/",
+        "$referrer": "https://www.google.com/search?q=x",
+        "$session_id": "s-9",
+        **change.pop("props", {}),
+    }
+    front = (
+        {"ingest_client_ip": "198.51.100.7", "ingest_user_agent": UAS[4][0]} if change.pop("ingest_first", 0) else {}
+    )
+    ev = {**front, **_event(session_id="s-1", properties=props), **change}
+    if not front:
+        ev.update(ingest_client_ip="198.51.100.7", ingest_user_agent=UAS[4][0])  # last, as ingest writes them
+    for body in (orjson.dumps([ev]), orjson.dumps([ev, {**ev, "event_id": "bad"}])):  # fast and per-event paths
+        text = bytes(decode(body).rows[0].json)
+        stored = orjson.loads(text)
+        for key in (*BASE_COLUMNS, "session_id"):
+            assert text.count(f'"{key}":'.encode()) == 1, (key, text)
+        assert {k: stored[k] for k in BASE_COLUMNS} == {
+            **BASE_COLUMNS,
+            **{k: v for k, v in expected.items() if k in BASE_COLUMNS},
+        }
+        assert stored["session_id"] == expected["session_id"]
+        assert b"198.51" not in text and b"192.0.2" not in text and b"ingest_" not in text
+        assert stored["properties"] == {k: v for k, v in props.items() if k != "$ip"}

@@ -9,9 +9,12 @@ on its own (the per-event path below, taken only when the whole-body check fails
 inserted.
 
 Web enrichment (events/enrich.py): an event with browser context (web properties such as
-`$current_url`, or a browser's User-Agent recorded by ingest) is rewritten with its enrichment keys
-(device_type, browser, os, country, ...: columns of migration 0004) and without the client IP; other
-events keep their text untouched. The ingest_* fields match no column, so ClickHouse drops them.
+`$current_url`, or a browser's User-Agent recorded by ingest) gets its enrichment keys
+(device_type, browser, os, country, ...: columns of migration 0004) appended to its JSON text; the
+same decoder pass reads the few properties enrichment needs (`Web`), so the event is not parsed
+again in Python. Only an event that needs more (a `$ip` property to drop, a session to fill in over
+an empty one, a key that is already a column) is rebuilt as a dict. Other events keep their text
+untouched. The ingest_* fields match no column, so ClickHouse drops them.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Union
+from functools import lru_cache
+from typing import Annotated, Any, Union
 
 import msgspec
 import orjson
+from msgspec import UNSET, UnsetType
 
 from observatory.events import enrich
 from observatory.store.sink import Item
@@ -37,11 +42,22 @@ class Row(msgspec.Struct, gc=False):
     event_name: Annotated[str, msgspec.Meta(min_length=1)]
     timestamp: _TZ
     user_id: str
-    properties: dict[str, msgspec.Raw]  # absent or null: the per-event path stores {}
+    properties: enrich.WebProps  # absent or null: the per-event path stores {}
     received_at: _TZ | None = None  # absent: the sink stores the timestamp, as before
-    session_id: str | None = None  # null: ClickHouse stores "", as before
+    session_id: str | None | UnsetType = UNSET  # null: ClickHouse stores "", as before
     source: str | None = None
     ingest_user_agent: str | None = None  # the request's User-Agent (web enrichment)
+    ingest_client_ip: Any = None
+    # an enrichment column sent on the event fails this type: the per-event path overwrites it
+    # (never two keys of the same name in the text ClickHouse reads)
+    device_type: UnsetType = UNSET
+    browser: UnsetType = UNSET
+    os: UnsetType = UNSET
+    country: UnsetType = UNSET
+    acquisition_source: UnsetType = UNSET
+    referrer_host: UnsetType = UNSET
+    page_path: UnsetType = UNSET
+    client_ip: UnsetType = UNSET
 
 
 @dataclass
@@ -71,11 +87,56 @@ def decode(body: bytes, keep_ip: bool = False) -> Decoded:
     return Decoded([_item(text, row, keep_ip) for text, row in zip(texts, rows)])
 
 
+assert set(enrich.COLUMNS) <= set(Row.__struct_fields__)
+
+
 def _item(text, row: Row, keep_ip: bool) -> Item:
     received = row.received_at or row.timestamp
-    if not enrich.wanted(row.properties, row.ingest_user_agent):
-        return Item(text, received)
-    return Item(orjson.dumps(_enriched(orjson.loads(bytes(text)), keep_ip)), received)
+    p = row.properties
+    agent = row.ingest_user_agent
+    if p == enrich.NO_WEB and not (agent is not None and agent.startswith("Mozilla/")):
+        return Item(text, received)  # not a browser event: stored as it came
+    ip = row.ingest_client_ip
+    columns = enrich.web_columns(p, agent, ip, keep_ip)
+    session = row.session_id
+    fill = p.session_id[:200] if type(p.session_id) is str and not session else None
+    raw = bytes(text)
+    tail = _tail(ip if type(ip) is str else None, agent)
+    if raw.endswith(tail) and (p.ip is UNSET or keep_ip) and (fill is None or session is UNSET):
+        head = raw[: -len(tail)]  # without the ingest_* fields ingest appended, nor the closing brace
+    else:  # a key to drop or to overwrite: rebuilt once
+        ev = orjson.loads(raw)
+        ev.pop("ingest_client_ip", None)
+        ev.pop("ingest_user_agent", None)
+        if not keep_ip:
+            ev["properties"].pop("$ip", None)
+        if fill is not None:
+            ev["session_id"], fill = fill, None
+        head = orjson.dumps(ev)[:-1]
+    return Item(head + _suffix(*columns, fill), received)
+
+
+@lru_cache(maxsize=65536)
+def _tail(ip: str | None, agent: str | None) -> bytes:
+    """How ingest ends an event it recorded the client of (pipeline.client_context appends the
+    reserved fields last, encoded by orjson), with the closing brace."""
+    tail = b"}"
+    if agent is not None:
+        tail = b',"ingest_user_agent":' + orjson.dumps(agent) + tail
+    if ip is not None:
+        tail = b',"ingest_client_ip":' + orjson.dumps(ip) + tail
+    return tail
+
+
+@lru_cache(maxsize=65536)
+def _suffix(*values: str | None) -> bytes:
+    """`,"device_type":…}`: the enrichment columns (COLUMNS order), then the session to fill in or
+    None, as the keys that close an event's text."""
+    *columns, session = values
+    extra = dict(zip(enrich.COLUMNS, columns))
+    if session is not None:
+        extra["session_id"] = session
+    return b"," + orjson.dumps(extra)[1:]
 
 
 def _enriched(ev: dict, keep_ip: bool) -> dict:

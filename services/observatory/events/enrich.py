@@ -30,7 +30,11 @@ import ipaddress
 import os
 import threading
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
+from msgspec import UNSET, field
 
 BROWSERS = ("Chrome", "Safari", "Firefox", "Edge", "Opera", "Samsung Internet", "Other")
 OSES = ("Windows", "macOS", "iOS", "Android", "Linux", "Chrome OS", "Other")
@@ -263,9 +267,20 @@ def _matches(host: str, patterns: tuple[str, ...]) -> bool:
 def acquisition_source(props: dict, referrer_host: str, own_host: str) -> str:
     """campaign (any utm_* parameter), search / social (referrer's host), internal (referrer on the
     page's own host), referral (any other referrer), direct (no referrer). '' for non-web events."""
-    if any(_text(props.get(k), 200) for k in UTM_KEYS):
+    return _source(_has_utm(props.get), _is_web(props), referrer_host, own_host)
+
+
+def _has_utm(get) -> bool:
+    return any(_text(get(k), 200) for k in UTM_KEYS)
+
+
+def _is_web(props) -> bool:
+    return "$current_url" in props or "$pathname" in props or "$referrer" in props
+
+
+def _source(utm: bool, web: bool, referrer_host: str, own_host: str) -> str:
+    if utm:
         return "campaign"
-    web = any(k in props for k in ("$current_url", "$pathname", "$referrer"))
     if not web:
         return ""
     if not referrer_host:
@@ -280,9 +295,13 @@ def acquisition_source(props: dict, referrer_host: str, own_host: str) -> str:
 
 
 def page_path(props: dict) -> str:
-    path = _text(props.get("$pathname"), 2000)
+    return _path(_str(props.get("$pathname")), _str(props.get("$current_url")))
+
+
+def _path(pathname: str, url: str) -> str:
+    path = pathname.strip()[:2000]
     if not path:
-        url = _text(props.get("$current_url"), 2000)
+        url = url.strip()[:2000]
         path = _url_path(url) if url else ""
     return path.split("?")[0].split("#")[0][:300]
 
@@ -303,27 +322,78 @@ def wanted(props, agent: str | None) -> bool:
     return any(k in WEB_KEYS for k in props)
 
 
+class WebProps(msgspec.Struct, frozen=True, gc=False):
+    """The properties enrichment reads (WEB_KEYS); a JSON decoder into this type skips all others.
+    UNSET: the key is absent (a present null still counts as present, as in `wanted`)."""
+
+    current_url: Any = field(default=UNSET, name="$current_url")
+    pathname: Any = field(default=UNSET, name="$pathname")
+    referrer: Any = field(default=UNSET, name="$referrer")
+    raw_user_agent: Any = field(default=UNSET, name="$raw_user_agent")
+    ip: Any = field(default=UNSET, name="$ip")
+    browser: Any = field(default=UNSET, name="$browser")
+    os: Any = field(default=UNSET, name="$os")
+    device_type: Any = field(default=UNSET, name="$device_type")
+    session_id: Any = field(default=UNSET, name="$session_id")
+    host: Any = field(default=UNSET, name="$host")
+    utm_source: Any = UNSET
+    utm_medium: Any = UNSET
+    utm_campaign: Any = UNSET
+    utm_term: Any = UNSET
+    utm_content: Any = UNSET
+
+
+NO_WEB = WebProps()  # equal to the WebProps of an event without any web property
+assert {f.encode_name for f in msgspec.structs.fields(WebProps)} == WEB_KEYS
+
+
 def enrich(ev: dict, props: dict, keep_ip: bool = False) -> tuple[list, dict]:
     """The enrichment columns (in COLUMNS order) of an event, and its properties to store (without
     `$ip` unless `keep_ip`). `ev` carries the reserved `ingest_user_agent` / `ingest_client_ip`."""
-    ua = _text(props.get("$raw_user_agent"), 1000) or _text(ev.get("ingest_user_agent"), 1000)
-    device, browser, os_ = parse_user_agent(ua) if ua else ("", "", "")
-    device = device_name(_text(props.get("$device_type"), 50)) or device
-    browser = browser_name(_text(props.get("$browser"), 100)) or browser
-    os_ = os_name(_text(props.get("$os"), 100)) or os_
-    ip = _text(props.get("$ip"), 64) or _text(ev.get("ingest_client_ip"), 64)
-    ref_host = host_of(_text(props.get("$referrer"), 2000))
-    own_host = host_of(_text(props.get("$current_url"), 2000)) or host_of(_text(props.get("$host"), 300))
-    columns = [
-        device,
-        browser,
-        os_,
-        country(ip) if ip else "",
-        acquisition_source(props, ref_host, own_host),
-        ref_host,
-        page_path(props),
-        ip if keep_ip else "",
-    ]
+    web = WebProps(**{name: props[key] for key, name in _WEB_NAMES.items() if key in props})
+    columns = web_columns(web, ev.get("ingest_user_agent"), ev.get("ingest_client_ip"), keep_ip)
     if "$ip" in props and not keep_ip:
         props = {k: v for k, v in props.items() if k != "$ip"}
     return columns, props
+
+
+_WEB_NAMES = {f.encode_name: f.name for f in msgspec.structs.fields(WebProps)}
+
+
+def web_columns(w: WebProps, ingest_user_agent: object, ingest_client_ip: object, keep_ip: bool = False) -> list:
+    """The enrichment columns, in COLUMNS order. Each part is cached on its own inputs (a site sees
+    few distinct user agents, pages and referrers), so a typical event costs a few dictionary
+    lookups."""
+    device, browser, os_ = _agent(
+        _str(w.raw_user_agent), _str(ingest_user_agent), _str(w.device_type), _str(w.browser), _str(w.os)
+    )
+    ip = _text(w.ip, 64) or _text(ingest_client_ip, 64)
+    utm = any(
+        type(v) is str and v.strip() for v in (w.utm_source, w.utm_medium, w.utm_campaign, w.utm_term, w.utm_content)
+    )
+    web = w.current_url is not UNSET or w.pathname is not UNSET or w.referrer is not UNSET
+    source, ref_host, path = _place(_str(w.referrer), _str(w.current_url), _str(w.host), _str(w.pathname), utm, web)
+    return [device, browser, os_, country(ip) if ip else "", source, ref_host, path, ip if keep_ip else ""]
+
+
+def _str(value: object) -> str:
+    return value if type(value) is str else ""
+
+
+@lru_cache(maxsize=4096)
+def _agent(raw_ua: str, ingest_ua: str, device_type: str, browser: str, os_: str) -> tuple[str, str, str]:
+    ua = raw_ua.strip()[:1000] or ingest_ua.strip()[:1000]
+    device, family, system = parse_user_agent(ua) if ua else ("", "", "")
+    return (
+        device_name(device_type.strip()[:50]) or device,
+        browser_name(browser.strip()[:100]) or family,
+        os_name(os_.strip()[:100]) or system,
+    )
+
+
+@lru_cache(maxsize=65536)
+def _place(referrer: str, url: str, host: str, pathname: str, utm: bool, web: bool) -> tuple[str, str, str]:
+    """(acquisition_source, referrer_host, page_path)."""
+    ref_host = host_of(referrer.strip()[:2000])
+    own_host = host_of(url.strip()[:2000]) or host_of(host.strip()[:300])
+    return _source(utm, web, ref_host, own_host), ref_host, _path(pathname, url)
