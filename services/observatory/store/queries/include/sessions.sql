@@ -13,11 +13,13 @@
 --   started DateTime64(3)      its first web event
 --   duration_s Float64         last - first of its web events, in seconds
 --   views UInt64               its pageviews (a bounce: views = 1)
---   entry_page, exit_page      page_path of the first / last pageview (by time, then path)
+--   entry_page, exit_page      page_path of the first / last pageview (by time; at the same
+--                              millisecond by path with a session id, by event_id without)
 --   source, referrer           acquisition_source, referrer_host of the first pageview
 --   segment                    (device_type, browser, os, country) of the first pageview
 -- Cost: ClickHouse drops what a query does not select (the aggregates of the first branch, the
--- arrays of the second), so one definition serves every query at the price of a query's own copy.
+-- attribute arrays of the second), so one definition serves every query at about the price of a
+-- query's own copy (measured: store/queries/README.md).
 sessions AS
 (
     -- visits with a session id
@@ -37,17 +39,17 @@ sessions AS
     GROUP BY session_id
     HAVING views > 0
     UNION ALL
-    -- visits without one: each user's web events as parallel arrays (i indexes them), the indexes in
-    -- time order split where more than 30 minutes pass; s = one visit's indexes
+    -- visits without one: each user's web events as (timestamp, is_pageview, event_id, i) in time
+    -- order, i indexing the arrays of their attributes; split where more than 30 minutes pass (s = one
+    -- visit). No lambda captures an array (ClickHouse would copy it per element: quadratic per user).
     WITH
-        arrayFilter(i -> is_view[i], s) AS view_indexes,
-        arrayMin(i -> (ts[i], paths[i], i), view_indexes).3 AS first_view,
-        arrayMax(i -> (ts[i], paths[i], i), view_indexes).3 AS last_view
+        arrayFirst(e -> e.2, s).4 AS first_view,
+        arrayLast(e -> e.2, s).4 AS last_view
     SELECT
         user_id,
-        ts[s[1]] AS started,
-        dateDiff('millisecond', ts[s[1]], ts[s[-1]]) / 1000 AS duration_s,
-        length(view_indexes) AS views,
+        s[1].1 AS started,
+        dateDiff('millisecond', s[1].1, s[-1].1) / 1000 AS duration_s,
+        arrayCount(e -> e.2, s) AS views,
         paths[first_view] AS entry_page,
         paths[last_view] AS exit_page,
         sources[first_view] AS source,
@@ -58,18 +60,17 @@ sessions AS
         SELECT
             user_id,
             groupArray(timestamp) AS ts,
-            groupArray(event_name = '$$pageview') AS is_view,
+            arraySort(arrayZip(ts, groupArray(event_name = '$$pageview'), groupArray(event_id), arrayEnumerate(ts))) AS events,
             groupArray(page_path) AS paths,
             groupArray(acquisition_source) AS sources,
             groupArray(referrer_host) AS referrers,
-            groupArray((device_type, browser, os, country)) AS segments,
-            arraySort((i, t) -> t, arrayEnumerate(ts), ts) AS by_time
+            groupArray((device_type, browser, os, country)) AS segments
         FROM ${db}.events FINAL
         WHERE event_name IN ('$$pageview', '$$pageleave') AND session_id = ''
           AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
         GROUP BY user_id
     )
-    ARRAY JOIN arraySplit((i, j) -> j = 1 OR dateDiff('millisecond', ts[by_time[j - 1]], ts[i]) > 1800000,
-                          by_time, arrayEnumerate(by_time)) AS s
+    ARRAY JOIN arraySplit((e, gap_ms) -> gap_ms > 1800000, events,
+                          arrayDifference(arrayMap(e -> toUnixTimestamp64Milli(e.1), events))) AS s
     WHERE views > 0
 )
