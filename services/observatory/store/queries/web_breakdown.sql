@@ -5,7 +5,7 @@
 WITH
 -- @include sessions
 SELECT
-    [segment.1, segment.2, segment.3, segment.4][indexOf(['device_type', 'browser', 'os', 'country'], {dimension:String})] AS value,
+    splitByChar('\0', segment)[indexOf(['device_type', 'browser', 'os', 'country'], {dimension:String})] AS value,
     count() AS sessions,
     uniqExact(cityHash64(user_id)) AS visitors,
     sum(views) AS pageviews,

@@ -16,7 +16,9 @@
 --   entry_page, exit_page      page_path of the first / last pageview (by time; at the same
 --                              millisecond by path with a session id, by event_id without)
 --   source, referrer           acquisition_source, referrer_host of the first pageview
---   segment                    (device_type, browser, os, country) of the first pageview
+--   segment String             device_type, browser, os and country of the first pageview joined by
+--                              '\0' (no enriched value holds one): `splitByChar('\0', segment)` gives
+--                              the four (a tuple instead makes argMinIf about 30% slower)
 -- Cost: ClickHouse drops what a query does not select (the aggregates of the first branch, the
 -- attribute arrays of the second), so one definition serves every query at about the price of a
 -- query's own copy (measured: store/queries/README.md).
@@ -32,7 +34,7 @@ sessions AS
         argMaxIf(page_path, (timestamp, page_path), event_name = '$$pageview') AS exit_page,
         argMinIf(acquisition_source, (timestamp, page_path), event_name = '$$pageview') AS source,
         argMinIf(referrer_host, (timestamp, page_path), event_name = '$$pageview') AS referrer,
-        argMinIf((device_type, browser, os, country), (timestamp, page_path), event_name = '$$pageview') AS segment
+        argMinIf(concat(device_type, '\0', browser, '\0', os, '\0', country), (timestamp, page_path), event_name = '$$pageview') AS segment
     FROM ${db}.events FINAL
     WHERE event_name IN ('$$pageview', '$$pageleave') AND session_id != ''
       AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
@@ -64,7 +66,7 @@ sessions AS
             groupArray(page_path) AS paths,
             groupArray(acquisition_source) AS sources,
             groupArray(referrer_host) AS referrers,
-            groupArray((device_type, browser, os, country)) AS segments
+            groupArray(concat(device_type, '\0', browser, '\0', os, '\0', country)) AS segments
         FROM ${db}.events FINAL
         WHERE event_name IN ('$$pageview', '$$pageleave') AND session_id = ''
           AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
