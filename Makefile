@@ -44,7 +44,7 @@ soak: ## kill -9 random components of a private local stack under traffic: SOAK_
 test: venv lint ## lint, then the whole test suite: unit, integration (real RabbitMQ, chDB, Prometheus, Alertmanager), config
 	$(VENV)/bin/pytest tests/unit tests/integration tests/config $(PYTEST_ARGS)
 
-lint: venv ## ruff (lint + format check) on the package and tests; mypy on services/observatory
+lint: venv ## ruff (lint + format check) on the package and tests; mypy on services/observatory (strict on events, ingest, consumer, store)
 	$(VENV)/bin/ruff check services tests
 	$(VENV)/bin/ruff format --check services tests
 	cd services && ../$(VENV)/bin/mypy

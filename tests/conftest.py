@@ -40,9 +40,13 @@ def rabbit(tmp_path_factory) -> RabbitNode:
 @pytest.fixture
 def broker_settings(rabbit) -> BrokerSettings:
     """Topology names unique to the test, on the session's node."""
-    name = unique("events")
+    return topology(rabbit.url, unique("events"))
+
+
+def topology(url: str, name: str) -> BrokerSettings:
+    """The tests' topology names from one name: exchange and queue `name`, `name.dlx`, `name.dead`."""
     return BrokerSettings(
-        url=rabbit.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx", dead_letter_queue=f"{name}.dead"
+        url=url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx", dead_letter_queue=f"{name}.dead"
     )
 
 

@@ -6,6 +6,9 @@ consumer and the forecaster need it; ingest joins them so the local stack is one
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from observatory import __version__
 from observatory.consumer.app import build_consumer
 from observatory.forecaster.app import build_forecaster
@@ -48,3 +51,17 @@ def create_app(
     )
     listeners.state.forecaster = forecaster
     return listeners
+
+
+def create_app_from(load: Callable[[type], Any]) -> Listeners:
+    """create_app with each settings object made by `load(SettingsClass)` (the CLI passes its
+    environment loader, which reports invalid settings readably)."""
+    return create_app(
+        load(IngestSettings),
+        load(BrokerSettings),
+        load(ConsumerSettings),
+        load(StoreSettings),
+        load(ForecasterSettings),
+        load(ReportSettings),
+        load(ApiSettings),
+    )

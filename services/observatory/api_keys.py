@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Set
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -44,7 +45,7 @@ class Principal:
 class Access:
     """Who may do what on the private listener: read keys by hash, and write keys to recognise."""
 
-    def __init__(self, read_keys: list[ScopedKey], write_hashes: set[str] = frozenset()) -> None:
+    def __init__(self, read_keys: list[ScopedKey], write_hashes: Set[str] = frozenset()) -> None:
         self._read = {
             k.sha256: Principal(k.name, frozenset(s for scope in k.scopes for s in IMPLIED[scope])) for k in read_keys
         }

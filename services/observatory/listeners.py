@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CollectorRegistry
 
 from observatory import __version__
@@ -80,7 +81,7 @@ class WritePaths:
 # FastAPI's own OpenTelemetry layer is off: observatory.tracing instruments the apps (one server span
 # per request, only when OBS_OTLP_ENDPOINT is set), and FastAPI's layer would look the global
 # providers up on every request and, with tracing on, record every request a second time.
-NO_FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def public_app(title: str, description: str, checks: Checks, write_paths: Mapping[str, Callable] = {}) -> FastAPI:
@@ -254,7 +255,7 @@ def serve(build: Listeners | str, public: Bind, private: Bind, *, workers: int =
     def forward(sig, _frame) -> None:
         stopping.append(sig)
         for p in procs:
-            if p.is_alive():
+            if p.is_alive() and p.pid is not None:
                 os.kill(p.pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -11,6 +11,7 @@ import time
 import uuid
 
 from prometheus_client import Counter, Histogram
+from starlette.types import Message, Receive, Scope, Send
 
 from observatory import tracing
 from observatory.logging import request_id_var
@@ -26,7 +27,7 @@ class RequestContextMiddleware:
     def __init__(self, app) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         rid = None
@@ -60,7 +61,7 @@ class MetricsMiddleware:
         self.skip = skip
         self._children: dict[tuple[str, str, int], tuple] = {}
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.skip:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
@@ -111,7 +112,7 @@ class TracingMiddleware:
         self._set_span = trace.set_span_in_context
         self._server = trace.SpanKind.SERVER
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.skip:
             return await self.app(scope, receive, send)
         carrier = {}
@@ -130,7 +131,7 @@ class TracingMiddleware:
                 self._detach(token)
         status = {"code": None}
 
-        async def send_traced(message):
+        async def send_traced(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)

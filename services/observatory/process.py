@@ -1,11 +1,12 @@
 """Process and port helpers shared by whatever starts local servers (localstack, the alerting rig,
-the test sinks): a free loopback port, is a port open, is a pid alive, stop a pid."""
+the test sinks): a free loopback port, is a port open, is a pid alive, stop a pid or a child process."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import subprocess
 import time
 
 
@@ -58,3 +59,14 @@ def stop_pid(pid: int, timeout_s: float = 20.0, sig: int = signal.SIGTERM) -> bo
     except (ProcessLookupError, ChildProcessError):
         pass
     return True
+
+
+def stop_process(proc: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    """Stop a child process started here: SIGTERM, wait up to `timeout_s`, then SIGKILL (and reap)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

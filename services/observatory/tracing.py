@@ -32,8 +32,17 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from observatory import __version__
+
+if TYPE_CHECKING:  # opentelemetry is optional (the `tracing` extra): imported where used
+    from collections.abc import Callable
+
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 log = logging.getLogger("observatory.tracing")
 
@@ -41,7 +50,7 @@ MAX_LINKS = 4096  # a batch links every sampled message it carries (prefetch is 
 
 _state: Tracing | None = None
 # bound by setup() so that the helpers below cost one global lookup when tracing is off
-_get_current_span = None
+_get_current_span: Callable[[], Span] = None  # type: ignore[assignment]  # never called before setup() binds it
 
 
 def traces_url(endpoint: str) -> str:
@@ -97,7 +106,9 @@ class Tracing:
             span_limits=SpanLimits(max_links=MAX_LINKS),
         )
         exporter = RedactingExporter(OTLPSpanExporter(endpoint=self.url, timeout=10))
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=self.export_delay_ms))
+        provider.add_span_processor(
+            BatchSpanProcessor(cast("SpanExporter", exporter), schedule_delay_millis=self.export_delay_ms)
+        )
         return provider
 
     def force_flush(self, timeout_s: float = 10.0) -> bool:
@@ -188,7 +199,7 @@ class timed:
         self.histogram.observe(time.perf_counter() - self.started, exemplar())
 
 
-def fail(span, exc: BaseException, status_description: str | None = None) -> None:
+def fail(span: Span, exc: BaseException, status_description: str | None = None) -> None:
     from opentelemetry.trace import Status, StatusCode
 
     span.record_exception(exc)
@@ -265,12 +276,12 @@ def redact_span(span, redactor):
 
 
 # -- shared by the per-service instrumentation (broker/, consumer/, store/, middleware) ----------------
-def tracer(component: str):
+def tracer(component: str) -> Tracer | None:
     """The component's tracer, or None when tracing is off (the instrumentation then installs nothing)."""
     return _state.tracer(component) if _state is not None else None
 
 
-def propagator():
+def propagator() -> TraceContextTextMapPropagator:
     from opentelemetry.trace.propagation.tracecontext import (
         TraceContextTextMapPropagator,
     )
@@ -278,7 +289,7 @@ def propagator():
     return TraceContextTextMapPropagator()
 
 
-def empty_context():
+def empty_context() -> Context:
     from opentelemetry.context import Context
 
     return Context()

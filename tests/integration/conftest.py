@@ -94,6 +94,20 @@ def make_pipeline(broker_settings, store_settings, chdb):
     return factory
 
 
+def host_consumer_and_forecaster(broker_settings, registry, consumer, forecaster):
+    """Ingest's listeners with the consumer as a companion and the forecaster's routes: all-in-one's
+    shape (without the forecaster's scheduler) on the test keys, for tests that build the two
+    themselves."""
+    return create_app(
+        ingest_settings(),
+        broker_settings,
+        registry=registry,
+        companions=[consumer],
+        routers=[forecaster.router],
+        api=api_settings(),
+    )
+
+
 async def wait_until(what: str, check, timeout_s: float = 20.0, interval_s: float = 0.1):
     """Await a condition (sync or async callable) with a deadline that names what was awaited
     (observatory.poll; an exception in the check fails the test at once)."""
@@ -104,16 +118,23 @@ def count_rows(ch, db: str, final: bool = True, where: str = "1") -> int:
     return ch.query(f"SELECT count() FROM {db}.events {'FINAL' if final else ''} WHERE {where}").result_rows[0][0]
 
 
+def broker_env(broker) -> dict[str, str]:
+    """OBS_AMQP_* for a service process on `broker`'s node and topology names (see tests.conftest.topology)."""
+    return {
+        "OBS_AMQP_URL": broker.url,
+        "OBS_AMQP_EXCHANGE": broker.exchange,
+        "OBS_AMQP_QUEUE": broker.queue,
+        "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker.dead_letter_exchange,
+        "OBS_AMQP_DEAD_LETTER_QUEUE": broker.dead_letter_queue,
+    }
+
+
 def service_env(broker, dsn: str, database: str, **extra) -> dict[str, str]:
     """Environment for an `observatory run ...` subprocess on the test's broker names and a store."""
     env = service_env_base()
     env.update(
         {
-            "OBS_AMQP_URL": broker.url,
-            "OBS_AMQP_EXCHANGE": broker.exchange,
-            "OBS_AMQP_QUEUE": broker.queue,
-            "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker.dead_letter_exchange,
-            "OBS_AMQP_DEAD_LETTER_QUEUE": broker.dead_letter_queue,
+            **broker_env(broker),
             "OBS_AMQP_MAX_LENGTH": str(broker.max_length),
             "OBS_CLICKHOUSE_DSN": dsn,
             "OBS_CLICKHOUSE_DATABASE": database,

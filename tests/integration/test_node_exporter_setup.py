@@ -8,43 +8,21 @@ are needed."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 
 from tests.config.test_compose import env_file_for, run_compose
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.integration.namespaced import run_namespaced
 
 
 def test_node_exporter_reports_the_host_filesystems_with_the_default_exclusion(tmp_path):
-    binary, unshare = shutil.which("prometheus-node-exporter"), shutil.which("unshare")
-    assert binary, "prometheus-node-exporter missing: apt-get install -y prometheus-node-exporter"
-    assert unshare and os.geteuid() == 0, "this test needs root and unshare (util-linux)"
+    assert shutil.which("prometheus-node-exporter"), (
+        "prometheus-node-exporter missing: apt-get install -y prometheus-node-exporter"
+    )
     r = run_compose(env_file_for(tmp_path / ".env"), "config", "--format", "json")
     assert r.returncode == 0, r.stderr
     ne = json.loads(r.stdout)["services"]["node-exporter"]
-    child = subprocess.run(
-        [
-            unshare,
-            "--net",
-            "--mount",
-            "--propagation",
-            "private",
-            sys.executable,
-            "-m",
-            "tests.integration.node_exporter_child",
-            json.dumps(ne["command"]),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-3000:]
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_namespaced("tests.integration.node_exporter_child", json.dumps(ne["command"]), timeout_s=120)
     mountpoints = result["mountpoints"]
     assert "/" in mountpoints, mountpoints
     assert not [m for m in mountpoints if m.startswith(result["host_prefix"])], "the rootfs prefix must be stripped"

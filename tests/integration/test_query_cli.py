@@ -22,7 +22,8 @@ import pytest
 from observatory.localstack.proc import free_port, wait_for
 from observatory.localstack.services import ServiceProcess
 from observatory.settings import hash_key
-from tests.integration.conftest import service_env_base
+from tests.conftest import topology
+from tests.integration.conftest import broker_env, service_env_base
 
 INGEST_KEY = "obs_query_test_ingest_2b6d"
 READ_KEY = "obs_r_query_test_read_7e1a"
@@ -88,11 +89,7 @@ def shaped_stack(tmp_path_factory, rabbit):
         "OBS_ENV": "test",
         "OBS_LOG_LEVEL": "WARNING",
         "OBS_ACCESS_LOG": "false",
-        "OBS_AMQP_URL": rabbit.url,
-        "OBS_AMQP_EXCHANGE": q,
-        "OBS_AMQP_QUEUE": q,
-        "OBS_AMQP_DEAD_LETTER_EXCHANGE": f"{q}.dlx",
-        "OBS_AMQP_DEAD_LETTER_QUEUE": f"{q}.dead",
+        **broker_env(topology(rabbit.url, q)),
         "OBS_CONSUMER_FLUSH_MS": "100",
     }
     app = ServiceProcess("all-in-one", port, env, base / "logs" / "all-in-one.log", private_port=private_port)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from observatory.localstack.rabbitmq import RabbitNode
 from observatory.localstack.rig import AlertingRig
 from observatory.monitoring import amconfig, promconfig
-from observatory.monitoring.sinks import SlackRecorder
+from observatory.monitoring.sinks import SlackPost, SlackRecorder
 
 PROFILES = {
     "fast": (promconfig.FAST_INTERVALS, amconfig.FAST_TIMING, 5),
@@ -46,6 +47,10 @@ def _service_down(status: str, after: float):
     )
 
 
+def _titled(name: str) -> Callable[[SlackPost], bool]:
+    return lambda p: name in p.title
+
+
 def _trial(rig: AlertingRig, to_slack: list, to_mail: list, to_resolved: list) -> None:
     """One incident on a fresh rig. A fresh rig per trial matters: Prometheus re-sends a resolved alert
     to Alertmanager for 15 minutes, so a re-fire inside that window joins the existing alert group and
@@ -58,7 +63,7 @@ def _trial(rig: AlertingRig, to_slack: list, to_mail: list, to_resolved: list) -
     if rig.smtp is not None:
         mail = rig.smtp.wait_for(
             "ServiceDown email",
-            lambda m, t=fault: m.at >= t and m.subject.startswith("[FIRING") and "ServiceDown · consumer" in m.subject,
+            lambda m: m.at >= fault and m.subject.startswith("[FIRING") and "ServiceDown · consumer" in m.subject,
             180,
         )
         to_mail.append(mail.at - fault)
@@ -96,7 +101,7 @@ def _floor(rig: AlertingRig, trials: int = 5) -> float:
                 }
             ]
         )
-        post = rig.slack.wait_for(f"{name} in Slack", lambda p, n=name: n in p.title, 120)
+        post = rig.slack.wait_for(f"{name} in Slack", _titled(name), 120)
         samples.append(post.at - sent)
     return statistics.median(samples)
 
@@ -112,7 +117,10 @@ def run(report) -> None:
         node.start(timeout_s=90)
         try:
             for profile, (intervals, timing, trials) in PROFILES.items():
-                to_slack, to_mail, to_resolved, floor = [], [], [], None
+                to_slack: list[float] = []
+                to_mail: list[float] = []
+                to_resolved: list[float] = []
+                floor = None
                 for trial in range(trials):
                     slack, smtp = SlackRecorder().start(), _smtp()
                     rig = AlertingRig(

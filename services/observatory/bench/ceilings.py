@@ -21,7 +21,7 @@ def pika_publish_rate(url: str, exchange: str, routing_key: str, body: bytes, n:
     release several at a time). Messages per second, first publish to last confirm."""
     state = {"sent": 0, "confirmed": 0, "started": 0.0, "ended": 0.0}
     props = pika.BasicProperties(delivery_mode=2, content_type="application/json")
-    outstanding: dict[int, None] = {}
+    outstanding: dict[float, None] = {}  # keyed by state["sent"]
 
     def publish_more(ch) -> None:
         while state["sent"] < n and len(outstanding) < window:

@@ -21,6 +21,7 @@ import httpx
 
 from observatory.localstack.cluster import RabbitCluster
 from observatory.localstack.proc import free_port, wait_for
+from observatory.process import stop_process
 from observatory.store.subprocess_query import query_rows
 
 KEY = "obs_bench_key_fault_7c21"
@@ -38,12 +39,7 @@ def run(report, workdir: Path | None = None, before_s: float = 8, after_s: float
         _run(report, work, cluster, procs, before_s, after_s)
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_process(p)
         cluster.destroy()
 
 
@@ -164,4 +160,6 @@ async def _depth(url: str, queue: str) -> int:
     conn = await aio_pika.connect(url)
     async with conn:
         ch = await conn.channel()
-        return (await ch.declare_queue(queue, passive=True)).declaration_result.message_count
+        count = (await ch.declare_queue(queue, passive=True)).declaration_result.message_count
+        assert count is not None  # a passive declare answers with the count
+        return count

@@ -13,15 +13,13 @@ analytics over 10M events) share their generated data and report rows.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC
+
+from observatory.bench.children import bench_store, child_main, median_s, open_store, run_children
 
 HORIZON = {"day": 90, "hour": 168}  # OBS_FORECASTER_MAX_PERIODS_DAY / _HOUR defaults
 N_SERIES = 100
@@ -100,10 +98,13 @@ def _accuracy(granularity: str) -> dict:
     from observatory.forecaster.model import ModelConfig
 
     horizon = 14 if granularity == "day" else 24
-    rel, cov, models = [], [], {}
+    rel: list[float] = []
+    cov: list[float] = []
+    models: dict[str, int] = {}
     for seed in range(500, 508):
         s = _series(seed, granularity, extra=5 * horizon)  # each held-out fold sees a full refresh's history
         r = backtest(s, granularity, horizon, 5, 14 if granularity == "day" else 72, ModelConfig())
+        assert r.relative_mae is not None and r.coverage is not None, f"seed {seed}: no baseline scored"
         rel.append(r.relative_mae)
         cov.append(r.coverage)
         for f in r.fold_results:
@@ -200,14 +201,9 @@ FROM
 def _child_analytics(folder: str) -> dict:
     from datetime import datetime, timedelta
 
-    from observatory.settings import StoreSettings
     from observatory.store.analytics import Analytics
-    from observatory.store.client import connect
-    from observatory.store.migrate import migrate
 
-    store = StoreSettings(dsn=f"chdb://{folder}", database="bench", ttl_days=3650)
-    client = connect(store)
-    migrate(client, store)
+    store, client = open_store(folder)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     started = time.perf_counter()
     client.command(
@@ -222,28 +218,19 @@ def _child_analytics(folder: str) -> dict:
     ).result_rows[0]
     analytics = Analytics(client, store.database)
 
-    def timed(fn, runs: int = 5) -> float:
-        fn()  # warm-up (caches, first JIT)
-        samples = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t)
-        return statistics.median(samples)
-
     end90, end31 = start + timedelta(days=DAYS), start + timedelta(days=31)
     out = {
         "generate_s": generate_s,
         "rows": rows,
         "parts": parts,
-        "dau_90d": timed(lambda: analytics.run("dau", start=start, end=end90)),
-        "funnel_31d": timed(lambda: analytics.run("funnel", start=start, end=end31, window_seconds=7 * 86400)),
-        "revenue_90d": timed(lambda: analytics.run("revenue", start=start, end=end90, granularity="day")),
+        "dau_90d": median_s(lambda: analytics.run("dau", start=start, end=end90)),
+        "funnel_31d": median_s(lambda: analytics.run("funnel", start=start, end=end31, window_seconds=7 * 86400)),
+        "revenue_90d": median_s(lambda: analytics.run("revenue", start=start, end=end90, granularity="day")),
     }
     sql = analytics.sql("dau")
     bound = {"start": "2026-01-01 00:00:00.000", "end": "2026-04-01 00:00:00.000"}
-    out["dau_90d_no_final"] = timed(lambda: client.query(sql.replace(" FINAL", ""), parameters=bound))
-    out["scan_ceiling"] = timed(
+    out["dau_90d_no_final"] = median_s(lambda: client.query(sql.replace(" FINAL", ""), parameters=bound))
+    out["scan_ceiling"] = median_s(
         lambda: client.query(
             f"SELECT uniqExact(cityHash64(user_id)), count() FROM {store.database}.events "
             "WHERE timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}",
@@ -257,13 +244,7 @@ def _child_analytics(folder: str) -> dict:
 def _child_seed(folder: str) -> dict:
     """1M events over 90 days for the memory child (generated here: the INSERT's own memory is not the
     forecaster's)."""
-    from observatory.settings import StoreSettings
-    from observatory.store.client import connect
-    from observatory.store.migrate import migrate
-
-    store = StoreSettings(dsn=f"chdb://{folder}", database="bench", ttl_days=3650)
-    client = connect(store)
-    migrate(client, store)
+    store, client = open_store(folder)
     client.command(
         GENERATE.format(
             db=store.database, start="2026-01-01 12:00:00", span_ms=DAYS * 86_400_000, n=1_000_000, users=50_000
@@ -283,9 +264,9 @@ def _child_memory(folder: str) -> dict:
     from observatory.forecaster.app import build_forecaster
     from observatory.metrics import new_registry
     from observatory.reports.mail import build_report, to_message
-    from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
+    from observatory.settings import ForecasterSettings, ReportSettings
 
-    store = StoreSettings(dsn=f"chdb://{folder}", database="bench", ttl_days=3650)
+    store = bench_store(folder)
     now = datetime(2026, 4, 1, 12, tzinfo=UTC)
     import statsmodels.tsa.holtwinters  # noqa: F401
 
@@ -323,19 +304,7 @@ def _child_memory(folder: str) -> dict:
 
 def _child(*kinds: str) -> dict:
     """Run the children one after the other on one fresh chDB folder; the last one's result."""
-    with tempfile.TemporaryDirectory(prefix=f"obs-bench-{kinds[-1]}-") as tmp:
-        env = {**os.environ, "OBS_ENV": "test", "OBS_LOG_LEVEL": "WARNING"}
-        for kind in kinds:
-            proc = subprocess.run(
-                [sys.executable, "-m", "observatory.bench.forecast", kind, tmp],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-            if proc.returncode != 0:
-                raise RuntimeError(f"bench child {kind} failed:\n{proc.stderr[-3000:]}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_children("observatory.bench.forecast", *kinds, timeout_s=900)
 
 
 def run(report) -> None:
@@ -390,6 +359,4 @@ def run(report) -> None:
 
 
 if __name__ == "__main__":
-    kind, folder = sys.argv[1], sys.argv[2]
-    result = {"analytics": _child_analytics, "seed": _child_seed, "memory": _child_memory}[kind](folder)
-    print(json.dumps(result))
+    child_main({"analytics": _child_analytics, "seed": _child_seed, "memory": _child_memory})

@@ -22,6 +22,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import httpx
@@ -30,7 +31,7 @@ import psutil
 from observatory.bench import ceilings, latency, profile, servers, validation
 from observatory.broker import topology
 from observatory.broker.publisher import encode_batch
-from observatory.events import Validator
+from observatory.events import Rejection, ValidatedEvent, Validator
 from observatory.events_io import load_schema, new_event_id
 from observatory.localstack.proc import free_port, wait_for
 from observatory.localstack.rabbitmq import RabbitNode
@@ -39,12 +40,7 @@ from observatory.store.subprocess_query import query_rows
 
 S = "pipeline"
 KEY = "obs_bench_key_0d9a51"
-SINGLE = {
-    "event_name": "product_viewed",
-    "user_id": "u-1",
-    "session_id": "s-1",
-    "properties": {"product_id": "p-1", "price": 12.5, "category": "shoes"},
-}
+SINGLE = validation.MINIMAL  # the one-event body the load benchmarks post
 
 
 def _lua(body: str, delay_ms: float | None = None) -> str:
@@ -82,7 +78,10 @@ def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
             return float("nan")
         return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
 
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no Requests/sec:\n{out[-2000:]}")
+    rps = float(found.group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return {
@@ -190,8 +189,8 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     )
     schema = Validator(load_schema(default_schema_path()), new_id=new_event_id)
     now = datetime.now(UTC)
-    one = [schema.validate(SINGLE, now, "bench")]
-    hundred = schema.validate_many(validation.typical_events(), now, "bench")
+    one = _valid([schema.validate(SINGLE, now, "bench")])
+    hundred = _valid(schema.validate_many(validation.typical_events(), now, "bench"))
     small_body, batch_body = encode_batch(one).body, encode_batch(hundred).body
 
     print("broker ceilings (pika, 1,000 unconfirmed) ...", flush=True)
@@ -218,7 +217,7 @@ def _run(report, work: Path, node: RabbitNode, procs: list, seconds: int) -> Non
     batch.write_text(
         _lua(json.dumps([{k: v for k, v in e.items() if k not in ("received_at", "source")} for e in hundred]))
     )
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for server in servers.SERVERS:  # same load, same run: the HTTP ceiling and ingest under each server;
         # uvicorn (what `observatory run ingest` uses) comes last and stays up with its batch run queued
         print(f"HTTP under {server}: bare app, single POSTs, batch POSTs ...", flush=True)
@@ -505,8 +504,18 @@ def _posthog_batch(report, base: str, work: Path, events: list[dict], native: fl
     report.add(S, "100-event PostHog /batch gzip POST p99", r["p99"], "ms", target="<= 100 ms")
 
 
+def _valid(results: list[ValidatedEvent | Rejection]) -> list[ValidatedEvent]:
+    """The benchmark's events, every one valid (a Rejection must not be sent as an event)."""
+    rejected = [r for r in results if isinstance(r, Rejection)]
+    if rejected:
+        raise RuntimeError(f"benchmark events rejected by the schema: {rejected}")
+    return [r for r in results if not isinstance(r, Rejection)]
+
+
 async def _depth(url: str, queue: str) -> int:
     conn = await aio_pika.connect(url)
     async with conn:
         ch = await conn.channel()
-        return (await ch.declare_queue(queue, passive=True)).declaration_result.message_count
+        count = (await ch.declare_queue(queue, passive=True)).declaration_result.message_count
+        assert count is not None  # a passive declare answers with the count
+        return count

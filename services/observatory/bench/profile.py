@@ -47,7 +47,9 @@ class Profile:
 
 
 def summarise(raw: str, top: int = 25) -> str:
-    own, incl, total = collections.Counter(), collections.Counter(), 0
+    own: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
     for line in raw.splitlines():
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from observatory.localstack.proc import free_port, wait_for
+from observatory.process import stop_process as stop  # noqa: F401 - the pipeline benchmark's servers.stop
 
 SERVERS = ("granian", "uvicorn")
 _ACCEPTED = b'{"accepted":1,"rejected":[]}'
@@ -52,6 +53,7 @@ def start(
     it answers. Ingest is started through `observatory run ingest` for uvicorn (its production
     path) and through Granian's own CLI for Granian."""
     port = free_port()
+    listen = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]  # both servers' flags
     if server == "uvicorn" and target == "observatory.cli.run:ingest_public_app_from_env":
         cmd = [sys.executable, "-m", "observatory.cli", "run", "ingest", "--workers", str(workers)]
         env = {
@@ -66,12 +68,7 @@ def start(
             "-m",
             "uvicorn",
             target,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
+            *listen,
             "--http",
             "httptools",
             "--loop",
@@ -88,12 +85,7 @@ def start(
             "granian",
             "--interface",
             "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
+            *listen,
             "--loop",
             "uvloop",
             "--http",
@@ -118,13 +110,3 @@ def start(
         log_hint=f"see {log}",
     )
     return proc, base
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)

@@ -28,6 +28,7 @@ import orjson
 from observatory.bench.pipeline import KEY, SINGLE, _lua, purge, wrk
 from observatory.localstack.proc import free_port, wait_for
 from observatory.localstack.rabbitmq import RabbitNode
+from observatory.process import stop_process
 from observatory.settings import BrokerSettings
 
 S = "tracing"
@@ -117,15 +118,6 @@ def _ingest(work: Path, node: RabbitNode, label: str, ratio: float | None, sink:
     return proc, f"{base}/v1/events"
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 def _run(report, work: Path, node: RabbitNode, sink: OtlpSink, seconds: int, rounds: int) -> None:
     import asyncio
 
@@ -134,22 +126,22 @@ def _run(report, work: Path, node: RabbitNode, sink: OtlpSink, seconds: int, rou
     script.write_text(_lua(orjson.dumps(SINGLE).decode()))
     best: dict[str, dict] = {}
     exported: dict[str, tuple[int, int]] = {}
-    for r in range(rounds):
+    for i in range(rounds):
         for label, ratio in CONFIGS:
-            print(f"round {r + 1}/{rounds}: tracing {label} ...", flush=True)
+            print(f"round {i + 1}/{rounds}: tracing {label} ...", flush=True)
             proc, url = _ingest(work, node, label, ratio, sink)
             try:
                 wrk(url, script, 16, 2)  # warm-up
                 before = (sink.requests, sink.bytes)
                 result = wrk(url, script, 64, seconds)
-                _stop(proc)  # flushes the exporters (atexit), so the sink has seen this run's spans
+                stop_process(proc)  # flushes the exporters (atexit), so the sink has seen this run's spans
                 exported[label] = (
                     exported.get(label, (0, 0))[0] + sink.requests - before[0],
                     exported.get(label, (0, 0))[1] + sink.bytes - before[1],
                 )
             finally:
                 if proc.poll() is None:
-                    _stop(proc)
+                    stop_process(proc)
             if label not in best or result["rps"] > best[label]["rps"]:
                 best[label] = result
             asyncio.run(purge(node.url, broker.queue))

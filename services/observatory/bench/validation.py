@@ -14,6 +14,7 @@ from observatory.events_io import load_schema, new_event_id
 from observatory.settings import default_schema_path
 
 S = "pipeline"
+# no id, no timestamp (ingest sets them); also the body of the load benchmarks (bench.pipeline.SINGLE)
 MINIMAL = {
     "event_name": "product_viewed",
     "user_id": "u-1",

@@ -7,14 +7,10 @@ chDB and the churn fit run in child processes (one chDB folder per process; a cl
 
 from __future__ import annotations
 
-import json
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC
+
+from observatory.bench.children import child_main, median_s, open_store, run_children
 
 EVENTS = 10_000_000
 DAYS = 90
@@ -44,27 +40,12 @@ FROM (SELECT number, (cityHash64(number, 'r') % 10000) / 10000 AS r FROM numbers
 """
 
 
-def _timed(fn, runs: int = 5) -> float:
-    fn()
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
-
-
 def _child_web(folder: str) -> dict:
     from datetime import datetime, timedelta
 
-    from observatory.settings import StoreSettings
     from observatory.store.analytics import Analytics
-    from observatory.store.client import connect
-    from observatory.store.migrate import migrate
 
-    store = StoreSettings(dsn=f"chdb://{folder}", database="bench", ttl_days=3650)
-    client = connect(store)
-    migrate(client, store)
+    store, client = open_store(folder)
     started = time.perf_counter()
     client.command(GENERATE.format(db=store.database, span_ms=DAYS * 86_400_000, n=EVENTS))
     generate_s = time.perf_counter() - started
@@ -78,11 +59,11 @@ def _child_web(folder: str) -> dict:
     out = {
         "generate_s": generate_s,
         "pageviews": pageviews,
-        "overview_90d": _timed(lambda: analytics.run("web_overview", start=start, end=end90)),
-        "overview_30d": _timed(lambda: analytics.run("web_overview", start=start, end=end30)),
-        "traffic_90d": _timed(lambda: analytics.run("web_traffic", start=start, end=end90, granularity="day")),
-        "pages_90d": _timed(lambda: analytics.run("top_pages", start=start, end=end90, limit=10)),
-        "ceiling": _timed(
+        "overview_90d": median_s(lambda: analytics.run("web_overview", start=start, end=end90)),
+        "overview_30d": median_s(lambda: analytics.run("web_overview", start=start, end=end30)),
+        "traffic_90d": median_s(lambda: analytics.run("web_traffic", start=start, end=end90, granularity="day")),
+        "pages_90d": median_s(lambda: analytics.run("top_pages", start=start, end=end90, limit=10)),
+        "ceiling": median_s(
             lambda: client.query(
                 f"SELECT uniqExact(cityHash64(user_id)), uniqExact(session_id), count() FROM {store.database}.events "
                 "WHERE event_name = '$pageview' AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}",
@@ -166,18 +147,7 @@ def _enrich_rate() -> tuple[float, float]:
 
 
 def _child(kind: str) -> dict:
-    with tempfile.TemporaryDirectory(prefix=f"obs-bench-{kind}-") as tmp:
-        env = {**os.environ, "OBS_ENV": "test", "OBS_LOG_LEVEL": "WARNING"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "observatory.bench.webanalytics", kind, tmp],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"bench child {kind} failed:\n{proc.stderr[-3000:]}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_children("observatory.bench.webanalytics", kind, timeout_s=1200)
 
 
 def run(report) -> None:
@@ -226,6 +196,4 @@ def run(report) -> None:
 
 
 if __name__ == "__main__":
-    kind, folder = sys.argv[1], sys.argv[2]
-    result = {"web": _child_web, "churn": _child_churn}[kind](folder)
-    print(json.dumps(result))
+    child_main({"web": _child_web, "churn": _child_churn})

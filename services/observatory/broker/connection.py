@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import overload
 
 import aio_pika
 
@@ -96,6 +97,7 @@ class BrokerLink:
         while not self._stopping:
             try:
                 start = await self._connect(start)
+                assert self.connection is not None  # set by _connect
                 self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
                 self.exchange, self.queue, self.dlx = await topology.declare(self.channel, self.settings)
                 self._closed.clear()
@@ -152,6 +154,10 @@ class BrokerLink:
         raise ConnectionError("no broker answered (" + "; ".join(errors) + ")")
 
 
+@overload
+def _redact(url: str) -> str: ...
+@overload
+def _redact(url: None) -> None: ...
 def _redact(url: str | None) -> str | None:
     if not url or "@" not in url:
         return url

@@ -10,8 +10,12 @@ recency alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 FEATURES = ("recency_days", "frequency", "monetary", "sessions", "support_tickets", "refunds", "payment_failures")
 BASELINE = ("recency_days",)
@@ -25,7 +29,7 @@ def matrix(rows: list[dict], columns: tuple[str, ...] = FEATURES) -> np.ndarray:
 @dataclass
 class Fitted:
     columns: tuple[str, ...]
-    pipeline: object
+    pipeline: Pipeline
     train_rows: int
     train_positive_rate: float
 

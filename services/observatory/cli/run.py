@@ -76,26 +76,9 @@ def run_consumer():
 def all_in_one_app():
     """Ingest + consumer + forecaster (routes and scheduler) in one process over one store (settings from
     the environment; the assembly is observatory.all_in_one)."""
-    from observatory.all_in_one import create_app
-    from observatory.settings import (
-        ApiSettings,
-        BrokerSettings,
-        ConsumerSettings,
-        ForecasterSettings,
-        IngestSettings,
-        ReportSettings,
-        StoreSettings,
-    )
+    from observatory.all_in_one import create_app_from
 
-    return create_app(
-        env_settings(IngestSettings),
-        env_settings(BrokerSettings),
-        env_settings(ConsumerSettings),
-        env_settings(StoreSettings),
-        env_settings(ForecasterSettings),
-        env_settings(ReportSettings),
-        env_settings(ApiSettings),
-    )
+    return create_app_from(env_settings)
 
 
 @run_app.command("forecaster")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from clickhouse_connect.driver.client import Client
@@ -36,7 +37,7 @@ def create_app(broker: BrokerSettings, settings: ConsumerSettings, store: StoreS
     consumer, client = build_consumer(broker, settings, store, registry)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await consumer.start()
         yield
         await consumer.stop()

@@ -90,7 +90,7 @@ def decode(body: bytes, keep_ip: bool = False) -> Decoded:
 assert set(enrich.COLUMNS) <= set(Row.__struct_fields__)
 
 
-def _item(text, row: Row, keep_ip: bool) -> Item:
+def _item(text: bytes | msgspec.Raw, row: Row, keep_ip: bool) -> Item:
     received = row.received_at or row.timestamp
     p = row.properties
     agent = row.ingest_user_agent
@@ -139,7 +139,7 @@ def _suffix(*values: str | None) -> bytes:
     return b"," + orjson.dumps(extra)[1:]
 
 
-def _enriched(ev: dict, keep_ip: bool) -> dict:
+def _enriched(ev: dict[str, Any], keep_ip: bool) -> dict[str, Any]:
     """The event with its web enrichment keys, its session from `$session_id` when it has none, and
     neither `$ip` nor the ingest_* fields unless the IP is kept."""
     props = ev.get("properties") or {}

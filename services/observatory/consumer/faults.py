@@ -22,18 +22,19 @@ import orjson
 from observatory.store.errors import DataError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 async def insert_isolating(
-    insert: Callable[[list[T]], Awaitable[object]], items: list[T]
-) -> tuple[object, list[tuple[T, DataError]]]:
+    insert: Callable[[list[T]], Awaitable[R]], items: list[T]
+) -> tuple[R | None, list[tuple[T, DataError]]]:
     """Insert `items`; when ClickHouse refuses some, bisect until each refused item is alone.
 
-    Returns (the last insert's result, [(refused item, its DataError)]). Transient errors propagate
+    Returns (the last insert's result (None: no insert went through), [(refused item, its DataError)]). Transient errors propagate
     (the caller retries the whole batch; rows already inserted collapse on event_id).
     """
     refused: list[tuple[T, DataError]] = []
-    result: object = None
+    result: R | None = None
     stack = [items]
     while stack:
         part = stack.pop()

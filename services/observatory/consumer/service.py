@@ -21,9 +21,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import aio_pika
 from aiormq.exceptions import DeliveryError
@@ -37,19 +40,24 @@ from observatory.metrics import ConsumerMetrics, observe_many
 from observatory.settings import BrokerSettings, ConsumerSettings
 from observatory.store.sink import ClickHouseSink, Item
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import SpanContext
+
 log = logging.getLogger("observatory.consumer")
 
 
 @dataclass
 class Batch:
     rows: list[Item] = field(default_factory=list)
-    poison: list[tuple[bytes, str, str, dict]] = field(default_factory=list)
+    poison: list[tuple[bytes, str, str, Mapping[str, object]]] = field(default_factory=list)  # + headers
     last: aio_pika.abc.AbstractIncomingMessage | None = None
     messages: int = 0
     bytes: int = 0
     stored: bool = False  # rows inserted (only dead-lettering and the ack may remain)
     started: float = 0.0
-    traces: list = field(default_factory=list)  # (first row, span context) of sampled messages (tracing on)
+    traces: list[tuple[int, SpanContext]] = field(
+        default_factory=list
+    )  # (first row, span context) of sampled messages (tracing on)
 
     def empty(self) -> bool:
         return self.messages == 0
@@ -71,7 +79,7 @@ class Consumer:
         self._stopping = False
         self._insert_failing = False
         self._consumer_tag: str | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.tracing = consumer_tracing(broker.queue)  # None when tracing is off
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -219,7 +227,7 @@ class Consumer:
         """Insert the batch's rows; rows ClickHouse refuses move to the batch's poison list."""
         started = time.perf_counter()
 
-        async def insert(items: list) -> object:
+        async def insert(items: list[Item]) -> datetime:
             return await asyncio.to_thread(self.sink.insert, items)
 
         inserted_at, refused = await faults.insert_isolating(insert, batch.rows)
@@ -241,6 +249,7 @@ class Consumer:
                 )
         batch.stored = True
         if batch.rows:
+            assert inserted_at is not None  # the rows left went in: some insert returned
             self._observe_insert(batch, inserted_at, time.perf_counter() - started)
 
     async def _dead_letter(self, batch: Batch) -> None:
@@ -263,7 +272,7 @@ class Consumer:
             self.metrics.dead_lettered.labels(reason=reason).inc()
             log.warning("message dead-lettered", extra={"reason": reason, "error": detail[:300]})
 
-    def _observe_insert(self, batch: Batch, inserted_at, seconds: float) -> None:
+    def _observe_insert(self, batch: Batch, inserted_at: datetime, seconds: float) -> None:
         m = self.metrics
         m.batch_rows.observe(len(batch.rows))
         m.insert_duration.observe(seconds, tracing.exemplar())

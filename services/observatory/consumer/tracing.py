@@ -4,48 +4,68 @@ from the headers) and an `INSERT <table>` span per batch linking every sampled m
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol, cast
 
 from observatory import tracing
+from observatory.store.sink import Item
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractIncomingMessage
+    from opentelemetry.propagators.textmap import Getter
+    from opentelemetry.trace import Span, SpanContext, Tracer
+
+Headers = Mapping[str, object]  # an AMQP message's headers table
 
 
-def _header_get(carrier, key: str):
+def _header_get(carrier: Headers, key: str) -> list[str] | None:
     value = carrier.get(key)
-    if value is None:
-        return None
     if isinstance(value, bytes):
         value = value.decode("latin-1")
-    return [value]
+    return [value] if isinstance(value, str) else None  # absent, or not text: no parent
 
 
 class _Getter:
     get = staticmethod(_header_get)
 
     @staticmethod
-    def keys(carrier):
+    def keys(carrier: Headers) -> list[str]:
         return list(carrier)
+
+
+class TracedBatch(Protocol):
+    """What the tracing reads of the consumer's batch (consumer.service.Batch) and adds to it."""
+
+    rows: list[Item]
+    poison: list[tuple[bytes, str, str, Headers]]
+    traces: list[tuple[int, SpanContext]]
+    messages: int
 
 
 class ConsumerTracing:
     """Used by consumer.service.Consumer: a `process <queue>` span per message, and the batch span."""
 
-    def __init__(self, tracer, queue: str) -> None:
+    def __init__(self, tracer: Tracer, queue: str) -> None:
         from opentelemetry import context as otel_context
         from opentelemetry import trace
 
         self.tracer = tracer
         self.queue = queue
         self._propagator = tracing.propagator()
-        self._getter = _Getter()
+        # a Getter by duck typing: subclassing it would import opentelemetry, which is optional
+        self._getter = cast("Getter[Headers]", _Getter())
         self._trace = trace
         self._attach, self._detach = otel_context.attach, otel_context.detach
         self._consumer = trace.SpanKind.CONSUMER
 
-    def consume(self, message):
+    def consume(self, message: AbstractIncomingMessage) -> Span:
         headers = message.headers
         parent = self._propagator.extract(headers, getter=self._getter) if headers else tracing.empty_context()
         return self.tracer.start_span(f"process {self.queue}", context=parent, kind=self._consumer)
 
-    def consumed(self, span, batch, message, first_row: int, first_poison: int) -> None:
+    def consumed(
+        self, span: Span, batch: TracedBatch, message: AbstractIncomingMessage, first_row: int, first_poison: int
+    ) -> None:
         """End the message's span; a sampled message is remembered for the batch span's links."""
         if span.is_recording():
             rows, poison = len(batch.rows) - first_row, len(batch.poison) - first_poison
@@ -73,7 +93,7 @@ class ConsumerTracing:
         span.end()
 
     @contextlib.contextmanager
-    def batch_span(self, batch, table: str):
+    def batch_span(self, batch: TracedBatch, table: str) -> Iterator[Span]:
         """Current for the whole flush (dead-lettering, insert attempts, ack), so the consumer's log lines
         about the batch carry its trace; failed attempts are recorded on it as exceptions."""
         trace = self._trace
@@ -108,7 +128,7 @@ class ConsumerTracing:
             self._detach(token)
             span.end()
 
-    def row_exemplars(self, batch) -> dict[int, dict]:
+    def row_exemplars(self, batch: TracedBatch) -> dict[int, dict[str, str]]:
         """{row index: exemplar} for the first row of each sampled message of the batch."""
         return {first: {"trace_id": format(sc.trace_id, "032x")} for first, sc in batch.traces}
 

@@ -168,11 +168,13 @@ class Webshop:
                 yield from self._anonymous(day, n, end)
 
     def _anonymous(self, day: datetime, sessions: int, end: datetime) -> Iterator[dict]:
-        rng = self.web.rng
+        web = self.web
+        assert web is not None  # called only with web traffic on
+        rng = web.rng
         for _ in range(int(round(sessions * self.anonymous_ratio))):
             ts = day + timedelta(seconds=rng.uniform(0, 86399))
             if ts <= end - timedelta(hours=1):
-                yield from self.web.anonymous_visit(ts)
+                yield from web.anonymous_visit(ts)
 
     def live(self, now: datetime) -> list[dict]:
         """One session that just happened: events 1-4 s apart, the last one before `now`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -221,7 +222,7 @@ def _ts(ev: dict) -> datetime:
     return datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00"))
 
 
-_PATHS = {
+_PATHS: dict[str, str | Callable[[dict], str]] = {
     "product_viewed": lambda ev: f"/products/{ev['properties']['product_id']}",
     "checkout_started": "/checkout",
     "purchase_completed": "/checkout/complete",

@@ -2,7 +2,7 @@
 and the id source are given by the caller (observatory/events_io.py holds the process's own)."""
 
 from observatory.events.ids import IdSource
-from observatory.events.schema import EventSchema, parse_schema
-from observatory.events.validate import Rejection, ValidatedEvent, Validator
+from observatory.events.schema import EventSchema, ValidatedEvent, parse_schema
+from observatory.events.validate import Rejection, Validator
 
 __all__ = ["EventSchema", "IdSource", "parse_schema", "Rejection", "ValidatedEvent", "Validator"]

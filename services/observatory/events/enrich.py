@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import threading
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -215,7 +216,7 @@ class _Geo:
     _lock = threading.Lock()
 
     @classmethod
-    def db(cls):
+    def db(cls) -> Any:  # geoip2fast.GeoIP2Fast (no type information)
         if cls._db is None:
             with cls._lock:
                 if cls._db is None:
@@ -264,17 +265,17 @@ def _matches(host: str, patterns: tuple[str, ...]) -> bool:
     return False
 
 
-def acquisition_source(props: dict, referrer_host: str, own_host: str) -> str:
+def acquisition_source(props: dict[str, Any], referrer_host: str, own_host: str) -> str:
     """campaign (any utm_* parameter), search / social (referrer's host), internal (referrer on the
     page's own host), referral (any other referrer), direct (no referrer). '' for non-web events."""
     return _source(_has_utm(props.get), _is_web(props), referrer_host, own_host)
 
 
-def _has_utm(get) -> bool:
+def _has_utm(get: Callable[[str], object]) -> bool:
     return any(_text(get(k), 200) for k in UTM_KEYS)
 
 
-def _is_web(props) -> bool:
+def _is_web(props: Mapping[str, object]) -> bool:
     return "$current_url" in props or "$pathname" in props or "$referrer" in props
 
 
@@ -294,7 +295,7 @@ def _source(utm: bool, web: bool, referrer_host: str, own_host: str) -> str:
     return "referral"
 
 
-def page_path(props: dict) -> str:
+def page_path(props: dict[str, Any]) -> str:
     return _path(_str(props.get("$pathname")), _str(props.get("$current_url")))
 
 
@@ -314,7 +315,7 @@ def _url_path(url: str) -> str:
         return ""
 
 
-def wanted(props, agent: str | None) -> bool:
+def wanted(props: Mapping[str, object], agent: str | None) -> bool:
     """Does the event have browser context (web properties, or a browser's User-Agent)? Events
     without (backend events) are stored as they came, unenriched."""
     if agent is not None and agent.startswith("Mozilla/"):
@@ -347,7 +348,7 @@ NO_WEB = WebProps()  # equal to the WebProps of an event without any web propert
 assert {f.encode_name for f in msgspec.structs.fields(WebProps)} == WEB_KEYS
 
 
-def enrich(ev: dict, props: dict, keep_ip: bool = False) -> tuple[list, dict]:
+def enrich(ev: dict[str, Any], props: dict[str, Any], keep_ip: bool = False) -> tuple[list[str], dict[str, Any]]:
     """The enrichment columns (in COLUMNS order) of an event, and its properties to store (without
     `$ip` unless `keep_ip`). `ev` carries the reserved `ingest_user_agent` / `ingest_client_ip`."""
     web = WebProps(**{name: props[key] for key, name in _WEB_NAMES.items() if key in props})
@@ -360,7 +361,7 @@ def enrich(ev: dict, props: dict, keep_ip: bool = False) -> tuple[list, dict]:
 _WEB_NAMES = {f.encode_name: f.name for f in msgspec.structs.fields(WebProps)}
 
 
-def web_columns(w: WebProps, ingest_user_agent: object, ingest_client_ip: object, keep_ip: bool = False) -> list:
+def web_columns(w: WebProps, ingest_user_agent: object, ingest_client_ip: object, keep_ip: bool = False) -> list[str]:
     """The enrichment columns, in COLUMNS order. Each part is cached on its own inputs (a site sees
     few distinct user agents, pages and referrers), so a typical event costs a few dictionary
     lookups."""

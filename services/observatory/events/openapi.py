@@ -5,18 +5,22 @@ descriptions."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from observatory.events.schema import EventSchema, PropertySpec
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # not expressible here: an integer literal beyond 64 bits makes the body malformed JSON (400), while
 # the same magnitude written as a float (1e20) is fine
 
+JsonSchema = dict[str, Any]  # a JSON Schema object (nested JSON values)
 
-def _ref(name: str) -> dict:
+
+def _ref(name: str) -> JsonSchema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _values(schema: EventSchema) -> dict[str, dict]:
+def _values(schema: EventSchema) -> dict[str, JsonSchema]:
     """PropertyValue0..N: any JSON value nesting at most N more containers (limits.max_depth counts
     `properties` itself as level 1), strings and arrays within their limits."""
     lim = schema.limits
@@ -43,8 +47,8 @@ def _values(schema: EventSchema) -> dict[str, dict]:
     return out
 
 
-def _typed(spec: PropertySpec) -> dict:
-    s: dict = {"type": spec.type}
+def _typed(spec: PropertySpec) -> JsonSchema:
+    s: JsonSchema = {"type": spec.type}
     if spec.minimum is not None:
         s["minimum"] = spec.minimum
     if spec.max_length is not None:
@@ -55,14 +59,14 @@ def _typed(spec: PropertySpec) -> dict:
         if spec.min_items is not None:
             s["minItems"] = spec.min_items
         if spec.item_type:
-            item: dict = {"type": spec.item_type}
+            item: JsonSchema = {"type": spec.item_type}
             if spec.item_required_keys:
                 item["required"] = list(spec.item_required_keys)
             s["items"] = item
     return s
 
 
-def _properties(schema: EventSchema, specs: tuple[PropertySpec, ...] = ()) -> dict:
+def _properties(schema: EventSchema, specs: tuple[PropertySpec, ...] = ()) -> JsonSchema:
     lim = schema.limits
     top = f"PropertyValue{lim.max_depth - 1}"
     props = {
@@ -80,7 +84,7 @@ def _properties(schema: EventSchema, specs: tuple[PropertySpec, ...] = ()) -> di
     return props
 
 
-def _event(schema: EventSchema, name_schema: dict, specs: tuple[PropertySpec, ...] = ()) -> dict:
+def _event(schema: EventSchema, name_schema: JsonSchema, specs: tuple[PropertySpec, ...] = ()) -> JsonSchema:
     lim = schema.limits
     required = ["event_name", "user_id"] + (["properties"] if any(s.required for s in specs) else [])
     return {
@@ -107,7 +111,7 @@ def _event(schema: EventSchema, name_schema: dict, specs: tuple[PropertySpec, ..
     }
 
 
-def components(schema: EventSchema, strict: bool = False) -> dict[str, dict]:
+def components(schema: EventSchema, strict: bool = False) -> dict[str, JsonSchema]:
     """`Event` (one of the known events with their typed properties, or a custom event unless
     strict) plus its building blocks, for `components.schemas`."""
     lim = schema.limits

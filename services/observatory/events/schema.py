@@ -5,6 +5,7 @@ Pure: reading the file is observatory.events_io.load_schema's job."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 TYPES = {"string", "number", "integer", "boolean", "array", "object"}
 PROPERTY_OPTIONS = {"type", "required", "minimum", "max_length", "enum", "items", "min_items"}
@@ -29,10 +30,10 @@ class PropertySpec:
     required: bool = False
     minimum: float | None = None
     max_length: int | None = None
-    enum: tuple | None = None
+    enum: tuple[Any, ...] | None = None  # JSON values
     min_items: int | None = None
     item_type: str | None = None
-    item_required_keys: tuple = ()
+    item_required_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,16 @@ class EventSchema:
     events: dict[str, tuple[PropertySpec, ...]] = field(default_factory=dict)
 
 
+# A valid event in its normalised form (events/validate.py): the wire form's eight fields (`properties`
+# any JSON object), plus the reserved ingest_* fields ingest adds for the consumer's enrichment
+ValidatedEvent = dict[str, Any]
+
+
 class SchemaError(ValueError):
     pass
 
 
-def _property(event: str, name: str, raw: dict) -> PropertySpec:
+def _property(event: str, name: str, raw: dict[str, Any]) -> PropertySpec:
     unknown = set(raw) - PROPERTY_OPTIONS
     if unknown:
         raise SchemaError(f"{event}.{name}: unknown option(s) {sorted(unknown)}")
@@ -67,7 +73,7 @@ def _property(event: str, name: str, raw: dict) -> PropertySpec:
     )
 
 
-def parse_schema(doc: dict) -> EventSchema:
+def parse_schema(doc: dict[str, Any]) -> EventSchema:
     if not isinstance(doc, dict) or doc.get("version") != 1:
         raise SchemaError("event schema must be a mapping with `version: 1`")
     unknown_limits = set(doc.get("limits") or {}) - set(Limits.__dataclass_fields__)

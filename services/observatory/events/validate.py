@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from observatory.events.compiled import FastPath
-from observatory.events.schema import EventSchema, PropertySpec
+from observatory.events.schema import EventSchema, PropertySpec, ValidatedEvent
 
 TOP_LEVEL = {"event_name", "event_id", "timestamp", "user_id", "session_id", "properties"}
 REASON_CODES = (
@@ -46,9 +46,6 @@ REASON_CODES = (
 class Rejection:
     code: str
     message: str
-
-
-ValidatedEvent = dict
 
 
 def format_ts(ts: datetime) -> str:
@@ -93,7 +90,7 @@ class Validator:
     def validate(self, raw: object, received_at: datetime, source: str) -> ValidatedEvent | Rejection:
         return self.validate_many([raw], received_at, source)[0]
 
-    def validate_many(self, events: list, received_at: datetime, source: str) -> list[ValidatedEvent | Rejection]:
+    def validate_many(self, events: list[Any], received_at: datetime, source: str) -> list[ValidatedEvent | Rejection]:
         """Validate a request's events; the receive time and the timestamp window are computed once."""
         window = (
             received_at - timedelta(days=self.limits.max_past_days),
@@ -102,13 +99,15 @@ class Validator:
         received = format_ts(received_at)
         if type(events) is not list:
             events = list(events)
-        out = self.fast.run(events, received, window, source)
+        out = cast("list[ValidatedEvent | Rejection | None]", self.fast.run(events, received, window, source))
         for i, result in enumerate(out):
             if result is None:
                 out[i] = self._one(events[i], received_at, received, window, source)
-        return out
+        return cast("list[ValidatedEvent | Rejection]", out)  # no None left
 
-    def validate_reference(self, events: list, received_at: datetime, source: str) -> list[ValidatedEvent | Rejection]:
+    def validate_reference(
+        self, events: list[Any], received_at: datetime, source: str
+    ) -> list[ValidatedEvent | Rejection]:
         """The reference rules alone, without the compiled path (the tests hold the two together)."""
         window = (
             received_at - timedelta(days=self.limits.max_past_days),
@@ -117,7 +116,9 @@ class Validator:
         received = format_ts(received_at)
         return [self._one(raw, received_at, received, window, source) for raw in events]
 
-    def _one(self, raw: object, received_at: datetime, received: str, window: tuple, source: str):
+    def _one(
+        self, raw: object, received_at: datetime, received: str, window: tuple[datetime, datetime], source: str
+    ) -> ValidatedEvent | Rejection:
         lim = self.limits
         if type(raw) is not dict:
             return Rejection("not_an_object", "each event must be a JSON object")
@@ -201,7 +202,7 @@ class Validator:
         }
 
     # -- helpers ------------------------------------------------------------------------------
-    def _check_bounds(self, props: dict) -> Rejection | None:
+    def _check_bounds(self, props: dict[str, Any]) -> Rejection | None:
         """Walk `properties` once, iteratively: string lengths, finite numbers, depth, array sizes."""
         lim = self.limits
         stack = [(props, "properties", 1)]
@@ -231,7 +232,7 @@ class Validator:
                     return Rejection("string_too_long", f"a key in `{path}` is too long")
         return None
 
-    def _check_specs(self, name: str, specs: tuple[PropertySpec, ...], props: dict) -> Rejection | None:
+    def _check_specs(self, name: str, specs: tuple[PropertySpec, ...], props: dict[str, Any]) -> Rejection | None:
         for spec in specs:
             if spec.name not in props:
                 if spec.required:
@@ -259,5 +260,5 @@ class Validator:
         return None
 
 
-def _join(path: str, key) -> str:
+def _join(path: str, key: object) -> str:
     return f"{path}[{key}]" if type(key) is int else f"{path}.{key}"

@@ -73,6 +73,18 @@ def _busy(exc: Busy) -> ApiError:
     return ApiError(503, "busy", str(exc), headers={"Retry-After": str(exc.retry_after_s)})
 
 
+def _metric_error(metric: str, exc: Exception) -> ApiError:
+    """The answer to a forecast or backtest of `metric` that failed: 404 unknown metric, 422 too
+    little history, 503 busy fit pool, else 503 store unavailable."""
+    if isinstance(exc, UnknownMetric):
+        return _unknown_metric(metric)
+    if isinstance(exc, InsufficientHistory):
+        return _insufficient(metric, exc)
+    if isinstance(exc, Busy):
+        return _busy(exc)
+    return _store_error(exc)
+
+
 def _limited(limiter: RateLimiter, principal: Principal, what: str) -> None:
     wait = limiter.take(principal.name, 1)
     if wait:
@@ -147,14 +159,8 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
         n = _periods("periods", periods, granularity, service)
         try:
             model = await service.forecast(metric, granularity, wait=False)
-        except UnknownMetric:
-            raise _unknown_metric(metric) from None
-        except InsufficientHistory as exc:
-            raise _insufficient(metric, exc) from None
-        except Busy as exc:
-            raise _busy(exc) from None
         except Exception as exc:  # noqa: BLE001
-            raise _store_error(exc) from None
+            raise _metric_error(metric, exc) from None
         return {
             "metric": metric,
             "granularity": granularity,
@@ -186,14 +192,8 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
             result = await service.pool.run(
                 backtest, series, granularity, h, folds, service.min_points(granularity), service.config, wait=False
             )
-        except UnknownMetric:
-            raise _unknown_metric(metric) from None
-        except InsufficientHistory as exc:
-            raise _insufficient(metric, exc) from None
-        except Busy as exc:
-            raise _busy(exc) from None
         except Exception as exc:  # noqa: BLE001
-            raise _store_error(exc) from None
+            raise _metric_error(metric, exc) from None
         return {"metric": metric, **result.as_dict()}
 
     @router.get(
@@ -361,7 +361,7 @@ def _add_query_route(router: APIRouter, service: ForecastService, q: SqlQuery, r
         parameters.append(
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, spec])
         )
-    run.__signature__ = inspect.Signature(parameters)
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # read by FastAPI for the query parameters
     run.__name__ = f"analytics_{q.name}"
     router.add_api_route(
         f"/v1/analytics/{q.name}",

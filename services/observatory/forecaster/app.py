@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -37,7 +38,7 @@ class Forecaster:
     scheduler: Scheduler
     router: APIRouter
     metrics: ForecasterMetrics
-    client: object
+    client: Client
     sql: ReadOnlyStore | None = None  # POST /v1/query's read-only session
     churn: ChurnService | None = None
 

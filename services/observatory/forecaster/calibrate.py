@@ -90,7 +90,7 @@ def calibrate(folds: list[tuple[np.ndarray, np.ndarray]], level: float, typical:
     if n < min_scores(level):
         return None
     floor = max(FLOOR * typical, 1e-9)
-    best = None
+    best: tuple[float, str, float] | None = None
     for scale in ("absolute", "relative"):
         scores = np.concatenate(_scores(folds, scale, floor))
         q = conformal_quantile(scores, level)
@@ -100,5 +100,6 @@ def calibrate(folds: list[tuple[np.ndarray, np.ndarray]], level: float, typical:
         )
         if best is None or width < best[0]:
             best = (width, scale, q)
+    assert best is not None  # set by the loop's first pass
     _, scale, q = best
     return Calibration(level, scale, q, floor, n, coverage(folds, level, scale, floor))

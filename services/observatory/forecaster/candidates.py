@@ -114,11 +114,9 @@ def forecast_all(
     quick = replace(config, uncertainty_samples=0)
     for name in [n for n in names if n != "ensemble"] + (["ensemble"] if "ensemble" in names else []):
         if name == "ensemble":
-            parts = [
-                out.get(n) if n in out else _try(n, history, periods, granularity, quick) for n in ("prophet", "ets")
-            ]
+            parts = [out[n] if n in out else _try(n, history, periods, granularity, quick) for n in ("prophet", "ets")]
             bad = [p for p in parts if isinstance(p, CandidateError)]
-            out[name] = bad[0] if bad else np.mean(parts, axis=0)
+            out[name] = bad[0] if bad else np.mean([p for p in parts if isinstance(p, np.ndarray)], axis=0)
         else:
             out[name] = _try(name, history, periods, granularity, quick)
     return out

@@ -156,6 +156,7 @@ class Scheduler:
     async def send_report(self, kind: str, now: datetime) -> bool:
         from observatory.reports.mail import send_report
 
+        assert self.reports is not None  # schedules exist only with report settings
         metrics = self.service.metrics
         try:
             await asyncio.to_thread(send_report, kind, self.service.analytics, self.reports, now, self.service)

@@ -18,10 +18,10 @@ def export_scores(
     score = sel.score if sel.folds else None
     cal = sel.calibration
     for gauge, value in (
-        (m.backtest_mape, score and score.mape),
-        (m.backtest_mase, score and score.mase),
-        (m.backtest_relative_mae, score and score.relative_mae),
-        (m.band_coverage, cal and cal.coverage),
+        (m.backtest_mape, score.mape if score else None),
+        (m.backtest_mase, score.mase if score else None),
+        (m.backtest_relative_mae, score.relative_mae if score else None),
+        (m.band_coverage, cal.coverage if cal else None),
     ):
         if value is None:
             try:

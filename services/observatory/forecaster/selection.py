@@ -134,11 +134,13 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
             mase=float(np.mean(mases[name])) if mases[name] else None,
             coverage=cal.coverage if cal else None,
         )
-    ok_baselines = [b for b in BASELINES if scores[b].error is None]
-    best = min(ok_baselines, key=lambda b: scores[b].mae) if ok_baselines else None
+    # the scored baselines' MAE (a Score without error has its mae)
+    baseline_mae = {b: mae for b in BASELINES if scores[b].error is None and (mae := scores[b].mae) is not None}
+    best = min(baseline_mae, key=baseline_mae.__getitem__) if baseline_mae else None
+    best_mae = baseline_mae[best] if best else 0.0
     for s in scores.values():
-        if best and s.error is None and scores[best].mae > 0:
-            s.relative_mae = s.mae / scores[best].mae
+        if best_mae > 0 and s.error is None and s.mae is not None:
+            s.relative_mae = s.mae / best_mae
     ranked = [c for c in config.candidates if scores[c].error is None]
     if not ranked or k * h < min_scores(config.interval_width):
         # scored, but too few held-out points to calibrate a band: the default serves with its own
@@ -176,6 +178,7 @@ def serve(
     if cal is not None:
         lower, upper = cal.band(yhat)
     elif own_band:
+        assert fc.lower is not None and fc.upper is not None  # band=True: Prophet's own band
         lower, upper = fc.lower, fc.upper
     else:
         lower = upper = yhat

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -146,7 +146,7 @@ class ForecastService:
         settings: ForecasterSettings,
         analytics: Analytics,
         metrics: ForecasterMetrics,
-        event_names: set[str] = frozenset(),
+        event_names: Set[str] = frozenset(),
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
@@ -316,7 +316,8 @@ class ForecastService:
             if row is None:
                 return None
             parts.append((weight, row))
-        return tuple(sum(w * float(r[col]) for w, r in parts) for col in ("yhat", "yhat_lower", "yhat_upper"))
+        yhat, lower, upper = (sum(w * float(r[col]) for w, r in parts) for col in ("yhat", "yhat_lower", "yhat_upper"))
+        return yhat, lower, upper
 
     def moving_average(self, metric: str, now: datetime) -> float:
         """Mean daily value over the 7 complete UTC days before today (missing days count as 0, days

@@ -112,7 +112,7 @@ def _refusal(exc: DatabaseError) -> ApiError:
             "read_only",
             WRITE_REFUSED.format(keywords=", ".join(sql.READ_KEYWORDS), what=f"ClickHouse refused it: {message[:300]}"),
         )
-    return ApiError(400, "query_failed", message[:2000], code=code)
+    return ApiError(400, "query_failed", message[:2000], clickhouse_code=code)
 
 
 def query_router(store: ReadOnlyStore) -> APIRouter:

@@ -9,12 +9,13 @@ OpenAPI description is added to the public app's document here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from observatory import __version__
 from observatory.api_keys import Access
@@ -95,11 +96,11 @@ def create_app(
     endpoint = EventsEndpoint(pipeline)
     # THE write paths of the public listener: path -> raw ASGI handler; the SDK doors (PostHog,
     # Segment/RudderStack, posthog-js init stubs: ingest/sdk.py) share the native door's pipeline
-    write_paths = {PATH: endpoint, **sdk_doors(pipeline)}
+    write_paths: dict[str, ASGIApp] = {PATH: endpoint, **sdk_doors(pipeline)}
     write_docs = {PATH: events_operation(settings)}
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await link.start(wait_s=10)
         for companion in companions:
             await companion.start()
@@ -150,8 +151,10 @@ def create_app(
     return Listeners(public, private)
 
 
-def _document_write_paths(app: FastAPI, operations: dict[str, dict], schemas: dict[str, dict]) -> None:
-    def openapi():
+def _document_write_paths(
+    app: FastAPI, operations: dict[str, dict[str, Any]], schemas: dict[str, dict[str, Any]]
+) -> None:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
 

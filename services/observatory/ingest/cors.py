@@ -7,11 +7,15 @@ allowed, and a preflight's requested headers are mirrored. Other paths are left 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 METHODS = b"GET, POST, OPTIONS"
 
 
 class CorsMiddleware:
-    def __init__(self, app, origins: list[str], is_write_path) -> None:
+    def __init__(self, app: ASGIApp, origins: list[str], is_write_path: Callable[[str], bool]) -> None:
         self.app = app
         self.any = "*" in origins
         self.origins = {o.rstrip("/") for o in origins if o != "*"}
@@ -20,7 +24,7 @@ class CorsMiddleware:
     def allowed(self, origin: str) -> bool:
         return self.any or origin.rstrip("/") in self.origins
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.is_write_path(scope["path"]):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
@@ -47,7 +51,7 @@ class CorsMiddleware:
             await send({"type": "http.response.body", "body": b""})
             return None
 
-        async def send_with_cors(message):
+        async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *common]}
             await send(message)

@@ -17,6 +17,7 @@ import logging
 from datetime import UTC, datetime
 
 import orjson
+from starlette.types import Receive, Scope, Send
 
 from observatory.ingest.formats import DecodeError, Request, native
 from observatory.ingest.http import answer, headers_of, read_body
@@ -43,7 +44,7 @@ class EventsEndpoint:
         self.pipeline = pipeline
         self.s = pipeline.s
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = Route
         if scope["method"] != "POST":
             status, body, extra = (
@@ -55,7 +56,7 @@ class EventsEndpoint:
             status, body, extra = await self.handle(scope, receive)
         await answer(send, status, body, extra)
 
-    async def handle(self, scope, receive) -> tuple[int, bytes, list]:
+    async def handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         headers = headers_of(scope)
         try:
             source = self.pipeline.keys.source_for(headers.get("authorization"))

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from observatory.events import ValidatedEvent
 
 # seconds, with bucket bounds on Google's good/poor thresholds so rating shares come from the buckets
 VITALS = {
@@ -60,7 +63,7 @@ def page_label(url_or_path: object, patterns: list[str]) -> str:
     return "other"
 
 
-def exception_type(props: dict) -> str:
+def exception_type(props: dict[str, Any]) -> str:
     items = props.get("$exception_list")
     if isinstance(items, str):  # kept as JSON text when nested deeply
         import orjson
@@ -94,7 +97,7 @@ class FrontendObserver:
         )
         self._types: set[str] = set()
 
-    def __call__(self, events: list[dict]) -> None:
+    def __call__(self, events: list[ValidatedEvent]) -> None:
         for ev in events:
             name = ev["event_name"]
             if name == "$web_vitals":
@@ -108,7 +111,7 @@ class FrontendObserver:
                         self._types.add(kind)
                 self.exceptions.labels(type=kind).inc()
 
-    def _vitals(self, props: dict) -> None:
+    def _vitals(self, props: dict[str, Any]) -> None:
         page = page_label(props.get("$pathname") or props.get("$current_url"), self.patterns)
         for name, (histogram, scale) in self.vitals.items():
             value = props.get(f"$web_vitals_{name}_value")

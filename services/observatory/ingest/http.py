@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
+
+from starlette.types import Receive, Scope, Send
 
 from observatory.ingest.formats import DecodeError
 
 
-def headers_of(scope) -> dict[str, str]:
+def headers_of(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-def query_of(scope) -> dict[str, str]:
+def query_of(scope: Scope) -> dict[str, str]:
     raw = scope.get("query_string", b"")
     return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
 
 
-async def read_body(receive, headers: dict[str, str], limit: int) -> bytes:
+async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
     """The whole body, refusing (413) as soon as it exceeds `limit` bytes as sent (compressed)."""
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -33,7 +36,7 @@ async def read_body(receive, headers: dict[str, str], limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def answer(send, status: int, body: bytes, headers=()) -> None:
+async def answer(send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
     hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": hdrs})
     await send({"type": "http.response.body", "body": body})

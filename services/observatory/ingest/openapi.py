@@ -4,6 +4,8 @@ status it answers, with its body and headers. The `Event` schema is generated fr
 
 from __future__ import annotations
 
+from typing import Any
+
 from observatory.settings import IngestSettings
 
 _ERROR = {
@@ -52,7 +54,7 @@ EXAMPLE = {
 }
 
 
-def events_operation(settings: IngestSettings) -> dict:
+def events_operation(settings: IngestSettings) -> dict[str, Any]:
     # a batch's items are validated one by one: the valid Events are accepted, the others listed as
     # rejected (202), so the array itself takes any JSON values (each SHOULD be an Event)
     batch = {

@@ -13,12 +13,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter
+from starlette.types import Scope
 
 from observatory import tracing
 from observatory.broker.publisher import GroupPublisher, PublishError
-from observatory.events import Rejection, Validator
+from observatory.events import Rejection, ValidatedEvent, Validator
 from observatory.ingest.auth import KeyRing, RateLimiter
 from observatory.ingest.deadletter import DeadLetters
 from observatory.ingest.formats import DecodeError
@@ -44,7 +46,7 @@ class Pipeline:
         publisher: GroupPublisher,
         dead_letters: DeadLetters,
         metrics: IngestMetrics,
-        observers: Sequence[Callable[[list[dict]], None]] = (),
+        observers: Sequence[Callable[[list[ValidatedEvent]], None]] = (),
     ) -> None:
         self.s = settings
         self.keys, self.limiter, self.validator = keys, limiter, validator
@@ -80,10 +82,10 @@ class Pipeline:
     async def run(
         self,
         source: str,
-        items: list,
+        items: list[dict[str, Any] | Rejection],
         received_at: datetime,
         *,
-        originals: list | None = None,
+        originals: list[Any] | None = None,
         door: str = "native",
         client: tuple[str | None, str | None] = (None, None),
     ) -> Result:
@@ -186,7 +188,7 @@ class Pipeline:
         return Result(len(accepted), rejected)
 
 
-def client_of(scope, headers: dict[str, str]) -> tuple[str | None, str | None]:
+def client_of(scope: Scope, headers: dict[str, str]) -> tuple[str | None, str | None]:
     """(client address, User-Agent) of a request, for the consumer's web enrichment. Behind a proxy the
     address is what the HTTP server resolved from X-Forwarded-For for its trusted proxies."""
     client = scope.get("client")
@@ -194,7 +196,7 @@ def client_of(scope, headers: dict[str, str]) -> tuple[str | None, str | None]:
     return (client[0] if client else None), (agent[:1000] if agent else None)
 
 
-def client_context(events: list[dict], ip: str | None, agent: str | None) -> None:
+def client_context(events: list[ValidatedEvent], ip: str | None, agent: str | None) -> None:
     """Reserved fields for the consumer's web enrichment (events/enrich.py), named so that no events
     column takes them (ClickHouse drops unknown keys): the consumer derives device, browser, OS and
     country, and the IP is stored only when OBS_CONSUMER_STORE_CLIENT_IP=true."""

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from observatory.ingest.formats import DecodeError, Request, posthog, segment
+from observatory.events import Rejection
+from observatory.ingest.formats import DecodeError, Payload, Request, posthog, segment
 from observatory.ingest.formats.mapping import skew
 from observatory.ingest.http import answer, headers_of, query_of, read_body
 from observatory.ingest.pipeline import Pipeline, client_of
@@ -64,15 +67,27 @@ def _keys_from_authorization(value: str | None, basic: bool) -> set[str]:
     return set()
 
 
+class WireFormat(Protocol):
+    """What a door needs of a wire-format module (ingest/formats/posthog.py, segment.py)."""
+
+    DOOR: str
+
+    def decode(self, req: Request, max_decompressed: int) -> Payload: ...
+
+    def to_event(
+        self, message: Any, source: str, received_at: datetime, clock_skew: timedelta | None = None
+    ) -> dict[str, Any] | Rejection: ...
+
+
 class SdkDoor:
     """One wire format's door (raw ASGI)."""
 
-    def __init__(self, pipeline: Pipeline, fmt, route: str, ok_body: bytes, basic_auth: bool) -> None:
+    def __init__(self, pipeline: Pipeline, fmt: WireFormat, route: str, ok_body: bytes, basic_auth: bool) -> None:
         self.pipeline, self.fmt, self.route = pipeline, fmt, _Route(route)
         self.ok_body, self.basic_auth = ok_body, basic_auth
         self.s = pipeline.s
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self.route
         method = scope["method"]
         if method == "OPTIONS":
@@ -92,7 +107,7 @@ class SdkDoor:
             status, body, extra = exc.status, orjson.dumps({"error": exc.code, "message": exc.message}), exc.headers
         await answer(send, status, body, extra)
 
-    async def handle(self, scope, receive) -> bytes:
+    async def handle(self, scope: Scope, receive: Receive) -> bytes:
         headers = headers_of(scope)
         body = await read_body(receive, headers, self.s.sdk_max_body_bytes)
         request = Request(body, headers, query_of(scope), scope["path"])
@@ -117,7 +132,7 @@ class StubDoor:
     def __init__(self, body: bytes, route: str) -> None:
         self.body, self.route = body, _Route(route)
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self.route
         if scope["method"] == "OPTIONS":
             return await answer(send, 204, b"")
@@ -128,9 +143,9 @@ def _both(path: str) -> tuple[str, str]:
     return path, path + "/"
 
 
-def sdk_doors(pipeline: Pipeline) -> dict:
+def sdk_doors(pipeline: Pipeline) -> dict[str, ASGIApp]:
     """Write paths (path → raw ASGI door) for the public listener; a path ending in `*` is a prefix."""
-    doors: dict = {}
+    doors: dict[str, ASGIApp] = {}
     ph_ok = orjson.dumps({"status": 1})
     for path in posthog.PATHS:
         door = SdkDoor(pipeline, posthog, path, ph_ok, basic_auth=False)

@@ -49,7 +49,9 @@ class AlertmanagerServer(ManagedProcess):
 
     # -- HTTP API (v2) ---------------------------------------------------------------------------------
     def alerts(self, **filters: str) -> list[dict]:
-        params = [("filter", f'{k}="{v}"') for k, v in filters.items()]
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("filter", f'{k}="{v}"') for k, v in filters.items()
+        ]
         r = httpx.get(f"{self.url}/api/v2/alerts", params=params, timeout=10)
         r.raise_for_status()
         return r.json()

@@ -22,6 +22,16 @@ class ManagedProcess:
     display_name = "server"
     file_stem = "server"
     ready_path = "/-/ready"
+    base: Path
+    port: int
+    process: subprocess.Popen[bytes] | None
+    pid: int | None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def write_config(self) -> None:
+        raise NotImplementedError
 
     @property
     def url(self) -> str:
@@ -40,7 +50,7 @@ class ManagedProcess:
         self.write_config()
         cmd = self.command()
         with open(self.log_path, "ab") as out:  # the child keeps its own copy
-            self.process = subprocess.Popen(
+            self.process = process = subprocess.Popen(
                 cmd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -53,7 +63,7 @@ class ManagedProcess:
             f"{self.display_name} ready at {self.url}{self.ready_path}",
             self.ready,
             timeout_s,
-            alive=lambda: self.process.poll() is None,
+            alive=lambda: process.poll() is None,
             log_hint=f"see {self.log_path}",
         )
         return self

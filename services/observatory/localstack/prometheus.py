@@ -108,7 +108,7 @@ _RFC3339 = re.compile(r"^(.+T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 def _epoch(rfc3339: str | None) -> float:
     """Prometheus' RFC 3339 timestamps (nanosecond fractions, `Z` or an offset) as seconds; 0 for none."""
     m = _RFC3339.match(rfc3339 or "")
-    if not m or rfc3339.startswith("0001-"):  # Go's zero time: never happened
+    if not m or m.group(0).startswith("0001-"):  # Go's zero time: never happened
         return 0.0
     head, frac, zone = m.groups()
     seconds = datetime.fromisoformat(head + ("+00:00" if zone == "Z" else zone)).timestamp()

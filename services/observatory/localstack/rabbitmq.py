@@ -84,7 +84,7 @@ class RabbitNode:
             raise RuntimeError(f"RabbitMQ is not installed ({SERVER} missing); {INSTALL_HINT}")
         self.write_config()
         out = open(self.base / "log" / "stdout.log", "ab")
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [SERVER],
             env=self.env(),
             stdout=out,
@@ -98,14 +98,14 @@ class RabbitNode:
             f"RabbitMQ AMQP port {self.amqp_port}",
             lambda: port_open(self.amqp_port),
             timeout_s,
-            alive=lambda: self.process.poll() is None,
+            alive=lambda: process.poll() is None,
             log_hint=hint,
         )
         wait_for(
             f"RabbitMQ Prometheus port {self.prometheus_port}",
             lambda: port_open(self.prometheus_port),
             timeout_s,
-            alive=lambda: self.process.poll() is None,
+            alive=lambda: process.poll() is None,
             log_hint=hint,
         )
         return self

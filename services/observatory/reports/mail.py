@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import cast
 
 from observatory.reports.chart import forecast_png
 from observatory.reports.forecast import ForecastSource
@@ -145,7 +146,7 @@ def to_message(report: Report, settings: ReportSettings, recipients: list[str]) 
     msg["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or "observatory")
     msg.set_content(render_text(report))
     msg.add_alternative(render_html(report), subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part = cast("list[EmailMessage]", msg.get_payload())[1]  # multipart/alternative: text, html
     html_part.add_related(
         report.chart_png,
         maintype="image",
@@ -171,7 +172,7 @@ def send(msg: EmailMessage, settings: ReportSettings) -> None:
     """Deliver over SMTP (plain, STARTTLS or implicit TLS; login when a username is set)."""
     try:
         if settings.smtp_security == "ssl":
-            smtp = smtplib.SMTP_SSL(
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 settings.smtp_host,
                 settings.smtp_port,
                 timeout=settings.smtp_timeout_s,

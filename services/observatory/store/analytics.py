@@ -28,6 +28,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from clickhouse_connect.driver.client import Client
+
 from observatory.store.client import render
 
 GRANULARITIES = ("hour", "day", "week", "month")
@@ -65,7 +67,7 @@ class Query:
     params: tuple[str, ...]  # server-side parameter names, in order of first use
     description: str
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         return {"name": self.name, "parameters": list(self.params), "description": self.description}
 
 
@@ -234,12 +236,12 @@ class QueryResult:
     query: str
     params: dict[str, Any]
     columns: list[str]
-    rows: list[tuple]
+    rows: list[tuple[Any, ...]]
 
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]
 
-    def json(self) -> dict:
+    def json(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "parameters": {k: _json_value(v) for k, v in self.params.items()},
@@ -251,7 +253,7 @@ class QueryResult:
 class Analytics:
     """Runs the analytics queries on one client and database."""
 
-    def __init__(self, client, database: str) -> None:
+    def __init__(self, client: Client, database: str) -> None:
         self.client = client
         self.database = database
 

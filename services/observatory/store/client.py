@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -42,7 +43,7 @@ def held_elsewhere(path: Path) -> bool:
     return False
 
 
-def connect(settings: StoreSettings, session: dict | None = None) -> Client:
+def connect(settings: StoreSettings, session: dict[str, Any] | None = None) -> Client:
     """`session`: ClickHouse settings applied to the client's session, in order (see store.sql)."""
     path = chdb_path(settings.dsn)
     try:
@@ -55,7 +56,7 @@ def connect(settings: StoreSettings, session: dict | None = None) -> Client:
         raise StoreError(f"cannot open {kind} {path or _redact(settings.dsn)}: {exc}") from exc
 
 
-def render(sql: str, **values) -> str:
+def render(sql: str, **values: object) -> str:
     """Fill `${db}`-style placeholders (database name, TTL); query values use bound parameters."""
     return Template(sql).substitute(**values)
 

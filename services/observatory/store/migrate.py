@@ -32,7 +32,7 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
-    def statements(self, **values) -> list[str]:
+    def statements(self, **values: object) -> list[str]:
         body = "\n".join(line for line in self.sql.splitlines() if not line.strip().startswith("--"))
         return [s.strip() for s in render(body, **values).split(";") if s.strip()]
 

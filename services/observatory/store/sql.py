@@ -17,6 +17,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from clickhouse_connect.driver.client import Client
+
 from observatory.settings import StoreSettings
 from observatory.store.client import _redact, chdb_path, connect
 
@@ -41,11 +43,11 @@ class Rows:
     types: list[str]
     rows: list[list[Any]]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "row_count": len(self.rows)}
 
 
-def open_session(settings: StoreSettings, *, read_only: bool = False):
+def open_session(settings: StoreSettings, *, read_only: bool = False) -> Client:
     """A client on the configured store with the session database set (when it exists yet)."""
     client = connect(settings, session=READ_ONLY_SESSION if read_only else None)
     try:
@@ -93,7 +95,7 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def run(client, sql: str, database: str) -> Rows:
+def run(client: Client, sql: str, database: str) -> Rows:
     result = client.query(sql.replace("{db}", database))
     return Rows(
         list(result.column_names),

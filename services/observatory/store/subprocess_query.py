@@ -11,9 +11,10 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 
-def query_rows(dsn: str, sql: str, env: Mapping[str, str], timeout_s: float = 300) -> list[dict]:
+def query_rows(dsn: str, sql: str, env: Mapping[str, str], timeout_s: float = 300) -> list[dict[str, Any]]:
     """The rows of `sql` as dicts; RuntimeError with the CLI's message when it fails."""
     out = subprocess.run(
         [sys.executable, "-m", "observatory.cli", "query", "--format", "json", "--dsn", dsn, sql],

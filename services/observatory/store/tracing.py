@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any, cast
+
+from clickhouse_connect.driver.client import Client
 
 from observatory import tracing
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 _QUERY_TEXT_MAX = 2000
 _SQL_OP = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(\w+)", re.DOTALL)
@@ -16,17 +22,17 @@ class TracedClickHouse:
 
     _TRACED = ("query", "command", "insert", "query_df", "query_np", "query_arrow", "raw_query")
 
-    def __init__(self, client, tracer, database: str) -> None:
+    def __init__(self, client: Client, tracer: Tracer, database: str) -> None:
         self._client = client
         self._tracer = tracer
         self._database = database
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:  # any attribute of Client
         attr = getattr(self._client, name)
         if name not in self._TRACED:
             return attr
 
-        def traced(*args, **kwargs):
+        def traced(*args: Any, **kwargs: Any) -> Any:
             from opentelemetry.trace import SpanKind
 
             first = args[0] if args else kwargs.get("query") or kwargs.get("cmd") or kwargs.get("table") or ""
@@ -63,7 +69,8 @@ def sql_operation(sql: str) -> str:
     return "SELECT" if op == "WITH" else op
 
 
-def traced_clickhouse(client, database: str, component: str = "forecaster"):
+def traced_clickhouse(client: Client, database: str, component: str = "forecaster") -> Client:
     """The client itself when tracing is off, else a TracedClickHouse around it."""
     tracer = tracing.tracer(component)
-    return client if tracer is None else TracedClickHouse(client, tracer, database)
+    # a proxy answering for every attribute of the Client (__getattr__), so typed as one
+    return client if tracer is None else cast(Client, TracedClickHouse(client, tracer, database))

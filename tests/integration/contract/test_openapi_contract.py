@@ -17,11 +17,10 @@ import uvicorn
 
 from observatory.consumer.app import build_consumer
 from observatory.forecaster.app import build_forecaster
-from observatory.ingest.app import create_app
 from observatory.localstack.proc import free_port
 from observatory.metrics import new_registry
 from observatory.settings import ConsumerSettings, ForecasterSettings, ReportSettings
-from tests.integration.conftest import ADMIN_KEY, API_KEY, api_settings, ingest_settings
+from tests.integration.conftest import ADMIN_KEY, API_KEY, host_consumer_and_forecaster
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
@@ -108,14 +107,7 @@ async def all_in_one(broker_settings, store_settings, chdb):
     reports = ReportSettings(recipients="ops@shop.test", smtp_port=free_port(), smtp_timeout_s=2)
     fc = build_forecaster(ForecasterSettings(), store_settings, registry, reports)
     chdb.track(fc.client)
-    app = create_app(
-        ingest_settings(),
-        broker_settings,
-        registry=registry,
-        companions=[consumer],
-        routers=[fc.router],
-        api=api_settings(),
-    )
+    app = host_consumer_and_forecaster(broker_settings, registry, consumer, fc)
     async with app.lifespan():
         async with serving(app.public) as public, serving(app.private) as private:
             yield public, private

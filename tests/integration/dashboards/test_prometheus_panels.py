@@ -25,7 +25,8 @@ from observatory.localstack.prometheus import PrometheusServer
 from observatory.localstack.services import ServiceProcess
 from observatory.monitoring import promconfig
 from observatory.settings import hash_key
-from tests.conftest import unique
+from tests.conftest import topology, unique
+from tests.integration.conftest import broker_env
 from tests.integration.dashboards.panels import expand_promql, queries
 from tests.tools import require
 
@@ -58,11 +59,7 @@ class Rig:
             "OBS_ENV": "test",
             "OBS_LOG_LEVEL": "WARNING",
             "OBS_ACCESS_LOG": "false",
-            "OBS_AMQP_URL": rabbit.url,
-            "OBS_AMQP_EXCHANGE": q,
-            "OBS_AMQP_QUEUE": q,
-            "OBS_AMQP_DEAD_LETTER_EXCHANGE": f"{q}.dlx",
-            "OBS_AMQP_DEAD_LETTER_QUEUE": f"{q}.dead",
+            **broker_env(topology(rabbit.url, q)),
             "OBS_INGEST_API_KEYS": f"dash:sha256:{hash_key(API_KEY)}",
             # the all-in-one process owns a chDB folder of its own (this test process holds the session's)
             "OBS_CLICKHOUSE_DSN": f"chdb://{(base / 'chdb').resolve()}",

@@ -9,7 +9,7 @@ from observatory.cli.run import all_in_one_app
 from observatory.poll import wait_for_async
 from observatory.settings import hash_key
 from tests.conftest import unique
-from tests.integration.conftest import READ, read_keys_entry
+from tests.integration.conftest import READ, broker_env, read_keys_entry
 
 KEY = "obs_all_in_one_test_key"
 
@@ -17,11 +17,7 @@ KEY = "obs_all_in_one_test_key"
 async def test_all_in_one_serves_forecaster_over_the_consumers_store(monkeypatch, broker_settings, chdb):
     db = unique("aio")
     env = {
-        "OBS_AMQP_URL": broker_settings.url,
-        "OBS_AMQP_EXCHANGE": broker_settings.exchange,
-        "OBS_AMQP_QUEUE": broker_settings.queue,
-        "OBS_AMQP_DEAD_LETTER_EXCHANGE": broker_settings.dead_letter_exchange,
-        "OBS_AMQP_DEAD_LETTER_QUEUE": broker_settings.dead_letter_queue,
+        **broker_env(broker_settings),
         "OBS_CLICKHOUSE_DSN": chdb.dsn,
         "OBS_CLICKHOUSE_DATABASE": db,
         "OBS_INGEST_API_KEYS": f"test:sha256:{hash_key(KEY)}",

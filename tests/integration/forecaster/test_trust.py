@@ -12,10 +12,17 @@ import httpx
 
 from observatory.consumer.app import build_consumer
 from observatory.forecaster.app import build_forecaster
-from observatory.ingest.app import create_app
 from observatory.metrics import new_registry
 from observatory.settings import ConsumerSettings, ForecasterSettings
-from tests.integration.conftest import ADMIN, API_KEY, AUTH, READ, api_settings, count_rows, ingest_settings, wait_until
+from tests.integration.conftest import (
+    ADMIN,
+    API_KEY,
+    AUTH,
+    READ,
+    count_rows,
+    host_consumer_and_forecaster,
+    wait_until,
+)
 from tests.integration.forecaster.conftest import NOW, Clock
 
 WRITE = {"Authorization": f"Bearer {API_KEY}"}
@@ -100,14 +107,7 @@ async def test_backtest_saturation_answers_503_while_ingest_and_consumer_keep_st
         ForecasterSettings(fit_workers=1, fit_waiting=0, backtests_per_minute=600), history, registry, clock=Clock(NOW)
     )
     chdb.track(fc.client)
-    app = create_app(
-        ingest_settings(),
-        broker_settings,
-        registry=registry,
-        companions=[consumer],
-        routers=[fc.router],
-        api=api_settings(),
-    )
+    app = host_consumer_and_forecaster(broker_settings, registry, consumer, fc)
     async with app.lifespan():
         async with (
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://i") as public,

@@ -7,14 +7,16 @@ mapped), so everything after decoding (auth, limits, validation, publish) is one
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class DecodeError(Exception):
     """The request as a whole is refused (undecodable, unauthorised, over a limit): answered with
     `status` and the extra `headers`; nothing written."""
 
-    def __init__(self, status: int, code: str, message: str, headers: tuple = ()) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, list(headers)
 
@@ -33,6 +35,6 @@ class Request:
 class Payload:
     """A decoded request: its messages (SDK-shaped dicts), the keys it carries, and its envelope."""
 
-    messages: list
+    messages: list[Any]  # decoded JSON, each SHOULD be a message object
     keys: set[str] = field(default_factory=set)
     sent_at: str | None = None

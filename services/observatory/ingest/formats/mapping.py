@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 
 import orjson
 
@@ -44,7 +46,7 @@ def parse_time(value: object) -> datetime | None:
     return None
 
 
-def _utc():
+def _utc() -> tzinfo:
     return UTC
 
 
@@ -94,10 +96,10 @@ def as_id(value: object) -> str | None:
     return None
 
 
-def fit_nesting(props: dict, keep: int = NESTING_KEPT) -> dict:
+def fit_nesting(props: dict[str, Any], keep: int = NESTING_KEPT) -> dict[str, Any]:
     """Objects/arrays nested deeper than `keep` levels below `properties` become JSON text.
     Returns `props` itself when nothing is that deep (the common case: no copy)."""
-    out = None
+    out: dict[str, Any] | None = None
     for key, value in props.items():
         kind = type(value)
         if kind is dict or kind is list:
@@ -109,11 +111,11 @@ def fit_nesting(props: dict, keep: int = NESTING_KEPT) -> dict:
     return props if out is None else out
 
 
-def _fit(value, depth: int, keep: int):
+def _fit(value: dict[str, Any] | list[Any], depth: int, keep: int) -> dict[str, Any] | list[Any] | str:
     if depth >= keep:
         return orjson.dumps(value).decode()
-    out = None
-    items = value.items() if type(value) is dict else enumerate(value)
+    out: dict[str, Any] | list[Any] | None = None
+    items: Iterable[tuple[Any, Any]] = value.items() if type(value) is dict else enumerate(value)
     for key, sub in items:
         kind = type(sub)
         if kind is dict or kind is list:

@@ -73,7 +73,7 @@ def decode(req: Request, max_decompressed: int) -> Payload:
 
 def to_event(
     message: object, source: str, received_at: datetime, clock_skew: timedelta | None = None
-) -> dict | Rejection:
+) -> dict[str, Any] | Rejection:
     """One PostHog event onto the native shape (still to be validated); `clock_skew`: mapping.skew()."""
     if type(message) is not dict:
         return Rejection("not_an_object", "each event must be a JSON object")

@@ -53,7 +53,9 @@ def decode(req: Request, max_decompressed: int) -> Payload:
     return Payload(messages=messages, keys=keys, sent_at=payload.get("sentAt"))
 
 
-def to_event(message: Any, source: str, received_at: datetime, clock_skew: timedelta | None = None) -> dict | Rejection:
+def to_event(
+    message: Any, source: str, received_at: datetime, clock_skew: timedelta | None = None
+) -> dict[str, Any] | Rejection:
     """One Segment/Rudder message onto the native shape (still to be validated); `clock_skew`: mapping.skew()
     of the batch's sentAt (a message's own sentAt wins)."""
     if type(message) is not dict:
