@@ -163,3 +163,22 @@ def test_no_module_over_300_lines_without_a_reason():
     )
     gone = sorted(KNOWN_LONG - set(long))
     assert not gone, f"no longer long, remove them from KNOWN_LONG: {gone}"
+
+
+def test_the_readme_layout_names_every_part_of_the_package():
+    """The README's layout table (the rows between "Layout:" and "Beside it:") names each subpackage
+    and each module directly under observatory/, and names nothing that is not there."""
+    import re
+
+    readme = (ROOT.parents[1] / "README.md").read_text()
+    table = readme.split("\nLayout:", 1)[1].split("\nBeside it:", 1)[0]
+    named = set()
+    for row in table.splitlines():
+        if row.startswith("| `"):
+            first_cell = row.split("|")[1]
+            named |= {name.rstrip("/") for name in re.findall(r"`([^`]+)`", first_cell)}
+    parts = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    parts |= {p.stem for p in ROOT.glob("*.py") if p.name != "__init__.py"}
+    named = {n.removesuffix(".py") for n in named}
+    assert parts - named == set(), "parts of the package the README's layout table does not name"
+    assert named - parts == set(), "names in the README's layout table that are not in the package"

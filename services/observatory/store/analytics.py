@@ -1,6 +1,8 @@
 """Analytics queries (store/queries/*.sql): discovery, parameter parsing and execution.
 
-Each file is one KPI. Placeholders (see store/queries/README.md):
+Each file is one KPI. A line `-- @include NAME` is replaced by queries/include/NAME.sql when the files
+load (the web queries' shared `sessions` CTE); `Query.sql` is the expanded text. Placeholders (see
+store/queries/README.md):
   `${db}`                    database, substituted as text by `observatory.store.client.render`
   `{start:DateTime64(3)}`    range start (inclusive, UTC), a ClickHouse server-side parameter
   `{end:DateTime64(3)}`      range end (exclusive, UTC)
@@ -33,6 +35,7 @@ from observatory.store.client import render
 GRANULARITIES = ("hour", "day", "week", "month")
 DIMENSIONS = ("device_type", "browser", "os", "country")
 _PARAM = re.compile(r"\{([a-z_]+):([A-Za-z0-9(), ]+)\}")
+_INCLUDE = re.compile(r"[ \t]*--[ \t]*@include[ \t]+([a-z][a-z0-9_]*)[ \t]*")  # a whole line
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 MAX_BUCKETS = 20_000
 TIME_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(2299, 12, 31, tzinfo=UTC))
@@ -44,6 +47,10 @@ _BUCKET_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 
 
 class UnknownQuery(KeyError):
     pass
+
+
+class QueryFileError(ValueError):
+    """A query file the loader cannot use (an unknown or malformed `-- @include`)."""
 
 
 class ParameterError(ValueError):
@@ -64,13 +71,52 @@ class Query:
         return {"name": self.name, "parameters": list(self.params), "description": self.description}
 
 
+def expand_includes(sql: str, file: str, includes: Mapping[str, str]) -> str:
+    """`sql` with each `-- @include NAME` line replaced by the SQL of queries/include/NAME.sql (its
+    leading comment block left out). An unknown NAME, a malformed marker or an include inside an
+    included file raises `QueryFileError` naming the file and line."""
+    lines = sql.splitlines()
+    out = []
+    for number, line in enumerate(lines, 1):
+        if "@include" not in line:
+            out.append(line)
+            continue
+        marker = _INCLUDE.fullmatch(line)
+        where = f"{file} line {number}"
+        if not marker:
+            raise QueryFileError(f"{where}: {line.strip()!r} is not an include (write `-- @include NAME` alone)")
+        name = marker.group(1)
+        if name not in includes:
+            known = ", ".join(sorted(includes)) or "none"
+            raise QueryFileError(f"{where}: no queries/include/{name}.sql to include (there are: {known})")
+        out.append(includes[name])
+    return "\n".join(out) + ("\n" if sql.endswith("\n") else "")
+
+
+def _fragment(name: str, sql: str) -> str:
+    """An included file's SQL without its leading comment block; it may not include others."""
+    lines = sql.splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    body = "\n".join(lines).rstrip()
+    if "@include" in body:
+        raise QueryFileError(f"include/{name}.sql: an included file cannot include another")
+    return body
+
+
 @lru_cache(maxsize=1)
 def queries() -> dict[str, Query]:
+    folder = resources.files("observatory.store").joinpath("queries")
+    includes = {
+        entry.name[:-4]: _fragment(entry.name[:-4], entry.read_text())
+        for entry in folder.joinpath("include").iterdir()
+        if entry.name.endswith(".sql")
+    }
     found = {}
-    for entry in resources.files("observatory.store").joinpath("queries").iterdir():
+    for entry in folder.iterdir():
         if not entry.name.endswith(".sql"):
             continue
-        sql = entry.read_text()
+        sql = expand_includes(entry.read_text(), entry.name, includes)
         names = list(dict.fromkeys(m.group(1) for m in _PARAM.finditer(sql)))
         header = [line[2:].strip() for line in sql.splitlines() if line.startswith("--")]
         description = " ".join(header).split(" Columns:")[0]

@@ -1,42 +1,9 @@
 -- Web traffic per bucket of {granularity}, by the session's start.
 -- Columns: bucket DateTime('UTC'), visitors, sessions, pageviews, bounces (UInt64), bounce_rate,
 --          avg_session_duration_s (Float64)
--- Sessions (every web query): the pageview/pageleave events in [start, end), grouped by session_id
--- (the SDK's session id lands there), else per user split at gaps of more than 30 minutes between them;
--- a session counts when it has a pageview. Duration = last - first of its web events; bounce = one
--- pageview; entry/exit page = first/last pageview's path; source, referrer, device, browser, OS and
--- country = those of the first pageview. Sessions are cut at the range boundaries.
+-- Sessions: the `sessions` CTE of include/sessions.sql (by session id, else 30 idle minutes).
 WITH
-sessions AS
-(
-    SELECT
-        any(user_id) AS user_id,
-        min(timestamp) AS started,
-        dateDiff('millisecond', min(timestamp), max(timestamp)) / 1000 AS duration_s,
-        countIf(event_name = '$$pageview') AS views
-    FROM ${db}.events FINAL
-    WHERE event_name IN ('$$pageview', '$$pageleave') AND session_id != ''
-      AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
-    GROUP BY session_id
-    HAVING views > 0
-    UNION ALL
-    SELECT
-        user_id,
-        s[1].1 AS started,
-        dateDiff('millisecond', s[1].1, s[-1].1) / 1000 AS duration_s,
-        arrayCount(e -> e.2, s) AS views
-    FROM
-    (
-        SELECT user_id, arraySort(groupArray((timestamp, event_name = '$$pageview'))) AS evs
-        FROM ${db}.events FINAL
-        WHERE event_name IN ('$$pageview', '$$pageleave') AND session_id = ''
-          AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
-        GROUP BY user_id
-    )
-    ARRAY JOIN arraySplit((e, i) -> i = 1 OR dateDiff('millisecond', evs[i - 1].1, e.1) > 1800000,
-                          evs, arrayEnumerate(evs)) AS s
-    WHERE views > 0
-)
+-- @include sessions
 SELECT
     toDateTime(dateTrunc({granularity:String}, started), 'UTC') AS bucket,
     uniqExact(cityHash64(user_id)) AS visitors,
