@@ -46,11 +46,14 @@ class Endpoint:
                 status, delay = answer(n)
                 time.sleep(delay)
                 body = b"# TYPE probe gauge\nprobe 1\n"
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the scraper gave up first (the slow endpoint): nothing to answer
 
             def log_message(self, *args) -> None:
                 pass
