@@ -108,7 +108,7 @@ async def _drained(broker) -> bool:
 
 
 async def test_broker_outage_gives_503_then_recovers_without_loss(make_pipeline, tmp_path, chdb, ch, store_settings):
-    node = RabbitNode(tmp_path / "rabbit", name="outage").start(timeout_s=90)
+    node = RabbitNode(tmp_path / "rabbit", name="outage").start()
     name = f"outage_{uuid.uuid4().hex[:8]}"
     broker = BrokerSettings(
         url=node.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx", dead_letter_queue=f"{name}.dead"
@@ -127,7 +127,7 @@ async def test_broker_outage_gives_503_then_recovers_without_loss(make_pipeline,
             metrics = (await p.private.get("/metrics")).text
             assert "ingest_broker_up 0.0" in metrics
 
-            node.start(timeout_s=90)  # same ports, same data folder
+            node.start()  # same ports, same data folder
             await wait_until("ingest ready again by itself", lambda: _status(p, "/health/ready", 200), 60)
             after = {"event_name": "x", "user_id": "after", "event_id": str(uuid.uuid4())}
             assert (await p.post(after)).status_code == 202

@@ -27,7 +27,7 @@ def node(tmp_path_factory):
         name="bounds",
         extra_config=[f"max_message_size = {BROKER_MAX_MESSAGE}"],
     )
-    node.start(timeout_s=120)
+    node.start()
     yield node
     node.destroy()
 

@@ -105,7 +105,7 @@ def stack_settings(url: str) -> BrokerSettings:
 def imported(tmp_path_factory):
     base = tmp_path_factory.mktemp("rabbit-import")
     node = ImportingNode(base / "node", name="import", definitions_path=render_like_the_container(base))
-    node.start(timeout_s=90)
+    node.start()
     yield node
     node.destroy()
 

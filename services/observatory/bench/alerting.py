@@ -114,7 +114,7 @@ def run(report) -> None:
     with tempfile.TemporaryDirectory(prefix="obs-bench-alerting-") as tmp:
         base = Path(tmp)
         node = RabbitNode(base / "rabbitmq", name="benchalert")
-        node.start(timeout_s=90)
+        node.start()
         try:
             for profile, (intervals, timing, trials) in PROFILES.items():
                 to_slack: list[float] = []

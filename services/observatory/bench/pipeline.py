@@ -151,7 +151,7 @@ def run(report, workdir: Path | None = None, seconds: int = 10) -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     validation.run(report)
-    node = RabbitNode(work / "rabbitmq", name="bench").start(timeout_s=90)
+    node = RabbitNode(work / "rabbitmq", name="bench").start()
     procs: list[subprocess.Popen] = []
     try:
         _run(report, work, node, procs, seconds)

@@ -73,7 +73,7 @@ def run(report, workdir: Path | None = None, seconds: int = 10, rounds: int = 2)
     work = Path(workdir or Path.cwd() / ".bench" / "tracing")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    node = RabbitNode(work / "rabbitmq", name="benchtr").start(timeout_s=90)
+    node = RabbitNode(work / "rabbitmq", name="benchtr").start()
     sink = OtlpSink()
     try:
         _run(report, work, node, sink, seconds, rounds)

@@ -34,7 +34,7 @@ async def _503s(p) -> dict[str, float]:
 
 
 async def test_sdks_retry_through_a_broker_outage_and_store_each_event_once(make_pipeline, tmp_path, ch):
-    node = RabbitNode(tmp_path / "rabbit", name="sdkoutage").start(timeout_s=90)
+    node = RabbitNode(tmp_path / "rabbit", name="sdkoutage").start()
     name = f"sdkout_{uuid.uuid4().hex[:8]}"
     broker = BrokerSettings(
         url=node.url, exchange=name, queue=name, dead_letter_exchange=f"{name}.dlx", dead_letter_queue=f"{name}.dead"
@@ -71,7 +71,7 @@ async def test_sdks_retry_through_a_broker_outage_and_store_each_event_once(make
                 seg.track(f"seg-{i}", "outage_seg")
                 rud.track(f"rud-{i}", "outage_rud")
             await wait_until("each SDK answered 503 at least once", lambda: _has_503s(p, {"/batch", "/v1/batch"}), 60)
-            node.start(timeout_s=90)  # same ports, same data folder
+            node.start()  # same ports, same data folder
             await wait_until("ingest ready again", lambda: _ready(p, 200), 90)
             await wait_until(f"{3 * N} events stored", lambda: count_rows(ch, p.db) == 3 * N, 180)
             for client in (ph, seg, rud):
