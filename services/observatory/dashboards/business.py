@@ -9,7 +9,7 @@ from typing import Any
 
 from observatory.dashboards.business_risk import forecaster_gauges, web_traffic_and_churn
 from observatory.dashboards.grafana import Dash
-from observatory.dashboards.panels import CH, aq, ch_bargauge, ch_table, ch_ts, src, stat, wrap
+from observatory.dashboards.panels import CH, aq, ch_bargauge, ch_table, ch_ts, daily, src, stat, wrap
 
 E = "observatory.events FINAL"
 FORECAST_SQL = """SELECT ds AS time, yhat AS forecast, yhat_lower AS lower, yhat_upper AS upper
@@ -102,16 +102,7 @@ def dashboard() -> Dash:
         8,
     )
     d.add(
-        src(
-            ch_ts(
-                "Revenue per day",
-                [wrap("bucket AS time, revenue", "revenue", granularity="day") + "\nORDER BY time"],
-                "currencyEUR",
-                bars=True,
-            ),
-            "revenue",
-            granularity="day",
-        ),
+        daily("Revenue per day", "revenue", "revenue", "currencyEUR", bars=True),
         12,
         8,
     )
@@ -142,15 +133,7 @@ def dashboard() -> Dash:
         8,
     )
     d.add(
-        src(
-            ch_ts(
-                "Payment failure rate per day",
-                [wrap("bucket AS time, failure_rate", "payment_failure_rate", granularity="day") + "\nORDER BY time"],
-                "percentunit",
-            ),
-            "payment_failure_rate",
-            granularity="day",
-        ),
+        daily("Payment failure rate per day", "failure_rate", "payment_failure_rate", "percentunit"),
         12,
         8,
     )

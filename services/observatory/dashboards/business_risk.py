@@ -5,7 +5,7 @@ anomaly gauges from Prometheus."""
 from __future__ import annotations
 
 from observatory.dashboards.grafana import Dash
-from observatory.dashboards.panels import CH, ch_bargauge, ch_table, ch_ts, src, stat, ts, wrap
+from observatory.dashboards.panels import CH, ch_bargauge, ch_table, daily, src, stat, ts, wrap
 
 
 def web_traffic_and_churn(d: Dash) -> None:
@@ -66,28 +66,12 @@ def web_traffic_and_churn(d: Dash) -> None:
         4,
     )
     d.add(
-        src(
-            ch_ts(
-                "Sessions and visitors per day",
-                [wrap("bucket AS time, sessions, visitors", "web_traffic", granularity="day") + "\nORDER BY time"],
-                "short",
-            ),
-            "web_traffic",
-            granularity="day",
-        ),
+        daily("Sessions and visitors per day", "sessions, visitors", "web_traffic", "short"),
         12,
         8,
     )
     d.add(
-        src(
-            ch_ts(
-                "Bounce rate per day",
-                [wrap("bucket AS time, bounce_rate", "web_traffic", granularity="day") + "\nORDER BY time"],
-                "percentunit",
-            ),
-            "web_traffic",
-            granularity="day",
-        ),
+        daily("Bounce rate per day", "bounce_rate", "web_traffic", "percentunit"),
         12,
         8,
     )

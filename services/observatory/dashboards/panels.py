@@ -236,6 +236,12 @@ def wrap(select: str, name: str, **params: Any) -> str:
     return f"SELECT {select}\nFROM\n(\n{body}\n)"
 
 
+def daily(title: str, columns: str, name: str, unit: str = "short", bars: bool = False) -> Panel:
+    """A time series per day of the analytics query `name`: SELECT bucket AS time, `columns`."""
+    sql = wrap(f"bucket AS time, {columns}", name, granularity="day") + "\nORDER BY time"
+    return src(ch_ts(title, [sql], unit, bars=bars), name, granularity="day")
+
+
 def src(panel: Panel, name: str, **params: Any) -> Panel:
     """Mark the targets built on the analytics query `name` (observatorySource) and name its file in
     the panel's description."""
