@@ -5,6 +5,7 @@ stop a pid or a child process."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -12,11 +13,37 @@ import time
 
 import psutil
 
+LOWEST_PORT = 10_000  # below: well-known and registered ports of the stack (8080, 9090, 9093, 5672 ...)
+
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback TCP port nothing is bound to now, picked at random BELOW the kernel's ephemeral
+    range (net.ipv4.ip_local_port_range). Ports in that range are also handed out as the local end
+    of outgoing connections: with a load beside the tests (a benchmark's thousands of connections),
+    a port picked there was taken by some client socket before our server bound it ("address already
+    in use", seen in the dashboard rig). Outside the range only another free_port() caller can take
+    it, which the random pick makes rare and the readiness checks (listening_ports) catch."""
+    low = _ephemeral_low()
+    if low - LOWEST_PORT >= 1000:
+        for _ in range(200):
+            port = random.randrange(LOWEST_PORT, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket() as s:  # no room below the range (an unusual sysctl): the kernel's pick
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +20,8 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from observatory.process import free_port
 
 
 @dataclass
@@ -82,9 +83,7 @@ class FakeServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeServer:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()  # outside the ephemeral range (see process.free_port)
         self.refused_until = time.monotonic() + self.refuse_for_s
         self._started = threading.Event()
         threading.Thread(target=self._serve_later, daemon=True).start()
