@@ -392,7 +392,7 @@ def _agent(raw_ua: str, ingest_ua: str, device_type: str, browser: str, os_: str
     )
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)  # keyed by whole URLs: a few MB for typical ones, bounded for long ones
 def _place(referrer: str, url: str, host: str, pathname: str, utm: bool, web: bool) -> tuple[str, str, str]:
     """(acquisition_source, referrer_host, page_path)."""
     ref_host = host_of(referrer.strip()[:2000])
