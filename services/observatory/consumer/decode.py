@@ -113,7 +113,10 @@ def _item(text: bytes | msgspec.Raw, row: Row, keep_ip: bool) -> Item:
         if fill is not None:
             ev["session_id"], fill = fill, None
         head = orjson.dumps(ev)[:-1]
-    return Item(head + _suffix(*columns, fill), received)
+    suffix = _suffix(*columns)
+    if fill is not None:  # a session id is per session: kept out of the cached suffix
+        suffix = b',"session_id":' + orjson.dumps(fill) + suffix
+    return Item(head + suffix, received)
 
 
 @lru_cache(maxsize=65536)
@@ -129,14 +132,10 @@ def _tail(ip: str | None, agent: str | None) -> bytes:
 
 
 @lru_cache(maxsize=65536)
-def _suffix(*values: str | None) -> bytes:
-    """`,"device_type":…}`: the enrichment columns (COLUMNS order), then the session to fill in or
-    None, as the keys that close an event's text."""
-    *columns, session = values
-    extra = dict(zip(enrich.COLUMNS, columns))
-    if session is not None:
-        extra["session_id"] = session
-    return b"," + orjson.dumps(extra)[1:]
+def _suffix(*columns: str) -> bytes:
+    """`,"device_type":…}`: the enrichment columns (COLUMNS order) as the keys that close an event's
+    text (their values are bounded sets, a page path and a referrer host: few distinct suffixes)."""
+    return b"," + orjson.dumps(dict(zip(enrich.COLUMNS, columns)))[1:]
 
 
 def _enriched(ev: dict[str, Any], keep_ip: bool) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -268,15 +268,18 @@ def _matches(host: str, patterns: tuple[str, ...]) -> bool:
 def acquisition_source(props: dict[str, Any], referrer_host: str, own_host: str) -> str:
     """campaign (any utm_* parameter), search / social (referrer's host), internal (referrer on the
     page's own host), referral (any other referrer), direct (no referrer). '' for non-web events."""
-    return _source(_has_utm(props.get), _is_web(props), referrer_host, own_host)
+    w = web_props(props)
+    return _source(_has_utm(w), _is_web(w), referrer_host, own_host)
 
 
-def _has_utm(get: Callable[[str], object]) -> bool:
-    return any(_text(get(k), 200) for k in UTM_KEYS)
+def _has_utm(w: WebProps) -> bool:
+    return any(
+        type(v) is str and v.strip() for v in (w.utm_source, w.utm_medium, w.utm_campaign, w.utm_term, w.utm_content)
+    )
 
 
-def _is_web(props: Mapping[str, object]) -> bool:
-    return "$current_url" in props or "$pathname" in props or "$referrer" in props
+def _is_web(w: WebProps) -> bool:
+    return w.current_url is not UNSET or w.pathname is not UNSET or w.referrer is not UNSET
 
 
 def _source(utm: bool, web: bool, referrer_host: str, own_host: str) -> str:
@@ -296,7 +299,8 @@ def _source(utm: bool, web: bool, referrer_host: str, own_host: str) -> str:
 
 
 def page_path(props: dict[str, Any]) -> str:
-    return _path(_str(props.get("$pathname")), _str(props.get("$current_url")))
+    w = web_props(props)
+    return _path(_str(w.pathname), _str(w.current_url))
 
 
 def _path(pathname: str, url: str) -> str:
@@ -351,14 +355,18 @@ assert {f.encode_name for f in msgspec.structs.fields(WebProps)} == WEB_KEYS
 def enrich(ev: dict[str, Any], props: dict[str, Any], keep_ip: bool = False) -> tuple[list[str], dict[str, Any]]:
     """The enrichment columns (in COLUMNS order) of an event, and its properties to store (without
     `$ip` unless `keep_ip`). `ev` carries the reserved `ingest_user_agent` / `ingest_client_ip`."""
-    web = WebProps(**{name: props[key] for key, name in _WEB_NAMES.items() if key in props})
-    columns = web_columns(web, ev.get("ingest_user_agent"), ev.get("ingest_client_ip"), keep_ip)
+    columns = web_columns(web_props(props), ev.get("ingest_user_agent"), ev.get("ingest_client_ip"), keep_ip)
     if "$ip" in props and not keep_ip:
         props = {k: v for k, v in props.items() if k != "$ip"}
     return columns, props
 
 
 _WEB_NAMES = {f.encode_name: f.name for f in msgspec.structs.fields(WebProps)}
+
+
+def web_props(props: Mapping[str, object]) -> WebProps:
+    """The WebProps of a properties dict (what the consumer's decoder reads from JSON directly)."""
+    return WebProps(**{name: props[key] for key, name in _WEB_NAMES.items() if key in props})
 
 
 def web_columns(w: WebProps, ingest_user_agent: object, ingest_client_ip: object, keep_ip: bool = False) -> list[str]:
@@ -369,11 +377,9 @@ def web_columns(w: WebProps, ingest_user_agent: object, ingest_client_ip: object
         _str(w.raw_user_agent), _str(ingest_user_agent), _str(w.device_type), _str(w.browser), _str(w.os)
     )
     ip = _text(w.ip, 64) or _text(ingest_client_ip, 64)
-    utm = any(
-        type(v) is str and v.strip() for v in (w.utm_source, w.utm_medium, w.utm_campaign, w.utm_term, w.utm_content)
+    source, ref_host, path = _place(
+        _str(w.referrer), _str(w.current_url), _str(w.host), _str(w.pathname), _has_utm(w), _is_web(w)
     )
-    web = w.current_url is not UNSET or w.pathname is not UNSET or w.referrer is not UNSET
-    source, ref_host, path = _place(_str(w.referrer), _str(w.current_url), _str(w.host), _str(w.pathname), utm, web)
     return [device, browser, os_, country(ip) if ip else "", source, ref_host, path, ip if keep_ip else ""]
 
 
