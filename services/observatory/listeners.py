@@ -24,12 +24,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CollectorRegistry
 
-from observatory import __version__
+from observatory import __version__, gc_tuning
 from observatory.api_keys import Access
 from observatory.errors import install_error_handlers
 from observatory.health import Checks, health_router, metrics_router
 from observatory.responses import JSONResponse
 from observatory.runbooks import runbooks_router
+from observatory.settings import CommonSettings
 
 log = logging.getLogger("observatory.listeners")
 
@@ -155,10 +156,12 @@ class Bind:
 def _config(app, bind: Bind, access_log: bool):
     import uvicorn
 
+    from observatory.http_protocol import OneWriteHttpToolsProtocol
     from observatory.logging import uvicorn_log_config
 
     return uvicorn.Config(
         app,
+        http=OneWriteHttpToolsProtocol,
         host=bind.host,
         port=bind.port,
         lifespan="off",
@@ -194,6 +197,7 @@ async def serve_async(
         loop.add_signal_handler(sig, stop)
     try:
         async with listeners.lifespan():
+            gc_tuning.tune(CommonSettings().gc_gen0_threshold)
             log.info("listening", extra={"public": str(public), "private": str(private)})
             # _serve: Server.serve() without its own signal capture (one handler stops both here)
             tasks = [

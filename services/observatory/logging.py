@@ -1,9 +1,16 @@
-"""One JSON object per log line, for every service and for uvicorn's access log."""
+"""One JSON object per log line, for every service and for uvicorn's access log.
+
+Lines go to stderr in batches (LineHandler): below WARNING a line waits at most 0.2 s, so a busy
+service writes its access log with one system call per batch instead of one per request. A WARNING
+or worse is written at once, with every line before it; at exit the logging module flushes the rest.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 import time
 from contextvars import ContextVar
 
@@ -18,9 +25,14 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.service = service
 
+    _second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         doc = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "timestamp": f"{self._second[1]}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -48,8 +60,67 @@ def add_enricher(hook) -> None:
         _enrichers.append(hook)
 
 
+class LineHandler(logging.StreamHandler):
+    """stderr in batches: a line below WARNING waits in memory for at most `flush_s` seconds (or
+    until `max_bytes` wait); a WARNING or worse is written at once, after the lines before it.
+    A daemon thread flushes every `flush_s`; logging.shutdown (at exit) calls flush()."""
+
+    def __init__(self, stream=None, flush_s: float = 0.2, max_bytes: int = 64 * 1024) -> None:
+        super().__init__(stream if stream is not None else sys.stderr)
+        self.flush_s = flush_s
+        self.max_bytes = max_bytes
+        self._lines: list[str] = []
+        self._size = 0
+        self._flusher: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self._forget_flusher)  # a thread does not survive fork()
+
+    def _forget_flusher(self) -> None:
+        self._flusher = None
+
+    def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held (Handler.handle)
+        try:
+            line = self.format(record)
+        except Exception:  # noqa: BLE001 - what logging's own handlers do with a line that cannot be formatted
+            self.handleError(record)
+            return
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if record.levelno >= logging.WARNING or self._size >= self.max_bytes or self.flush_s <= 0:
+            self._write()
+        elif self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_every, name="log-flush", daemon=True)
+            self._flusher.start()
+
+    def _write(self) -> None:
+        if not self._lines:
+            return
+        text = "\n".join(self._lines) + "\n"
+        self._lines.clear()
+        self._size = 0
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except Exception:  # noqa: BLE001 - stderr closed or full: as logging's StreamHandler, never raise
+            pass
+
+    def flush(self) -> None:
+        with self.lock:
+            self._write()
+
+    def _flush_every(self) -> None:
+        while True:
+            time.sleep(self.flush_s)
+            self.flush()
+
+
 def setup_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    # what JsonFormatter never writes is not gathered per record either (the logging HOWTO's
+    # "Optimization": no caller frame lookup, no thread or process names): 3-4 us per line
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    handler = LineHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

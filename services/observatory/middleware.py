@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
+from random import getrandbits
 
 from prometheus_client import Counter, Histogram
 from starlette.types import Message, Receive, Scope, Send
@@ -36,7 +36,8 @@ class RequestContextMiddleware:
                 candidate = value.decode("latin-1")
                 rid = candidate if _SAFE_ID.match(candidate) else None
                 break
-        rid = rid or uuid.uuid4().hex
+        rid = rid or f"{getrandbits(128):032x}"  # as uuid4().hex looks; a request id is no secret, so
+        # Python's own generator (reseeded in each forked process) instead of os.urandom's system call
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
         raw = rid.encode()

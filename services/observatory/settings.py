@@ -47,6 +47,12 @@ class CommonSettings(BaseSettings):
         description="mask the client address in access logs (IPv4 /24, IPv6 /48); "
         "default: on in production, off otherwise",
     )
+    gc_gen0_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="the garbage collector's young-generation threshold once a service has started "
+        "(Python's default is 700; 0 keeps it): see observatory/gc_tuning.py",
+    )
 
     @field_validator("redact_properties")
     @classmethod

@@ -1,5 +1,5 @@
 """HTTP servers for the pipeline benchmark: ingest (or a bare ASGI app, the HTTP ceiling) under
-uvicorn (httptools, uvloop: what `observatory run ingest` uses) or Granian, as real processes.
+uvicorn (httptools with one write per response, uvloop: what `observatory run ingest` uses) or Granian, as real processes.
 
 The bare app answers a POST as ingest answers an accepted event (202, the same JSON body) after
 reading the request body, and does nothing else: what the server, the load generator and the
@@ -62,22 +62,10 @@ def start(
             "OBS_INGEST_PRIVATE_PORT": str(free_port()),
             "OBS_ACCESS_LOG": "true" if access_log else "false",
         }
-    elif server == "uvicorn":
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            target,
-            *listen,
-            "--http",
-            "httptools",
-            "--loop",
-            "uvloop",
-            "--no-server-header",
-            "--access-log" if access_log else "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+    elif server == "uvicorn":  # the bare app: uvicorn as `observatory run ingest` configures it (see main)
+        cmd = [sys.executable, "-m", "observatory.bench.servers", target, str(port), str(workers)]
+        if access_log:
+            raise ValueError("the bare app runs without an access log")
     elif server == "granian":
         cmd = [
             sys.executable,
@@ -110,3 +98,29 @@ def start(
         log_hint=f"see {log}",
     )
     return proc, base
+
+
+def main(argv: list[str]) -> None:
+    """`python -m observatory.bench.servers module:app PORT WORKERS`: serve a bare ASGI app with uvicorn
+    configured as the services' listeners are (httptools with one write per response, uvloop, no
+    server header), without an access log."""
+    import uvicorn
+
+    from observatory.http_protocol import OneWriteHttpToolsProtocol
+
+    target, port, workers = argv
+    uvicorn.run(
+        target,
+        host="127.0.0.1",
+        port=int(port),
+        workers=int(workers),
+        http=OneWriteHttpToolsProtocol,
+        loop="uvloop",
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -146,21 +146,22 @@ class GroupPublisher:
             raise PublishError("internal", f"events could not be encoded: {type(exc).__name__}") from exc
         if self.waiting >= self.max_waiting or self.waiting_bytes + len(body) > self.max_waiting_bytes:
             raise PublishError("overloaded", "too many requests wait for the message broker")
+        loop = asyncio.get_running_loop()  # once: on Python 3.11 each call is a getpid() system call
         request = _Request(
             events,
             body,
-            asyncio.get_running_loop().create_future(),
+            loop.create_future(),
             self.tracing.capture() if self.tracing is not None else None,
         )
         self.waiting += 1
         self.waiting_bytes += len(body)
         # the deadline: one timer that fails this request's own future (cheaper than wait_for(shield()),
         # which schedules a task and a second future per request)
-        timer = asyncio.get_running_loop().call_later(self.deadline_s, _expire, request.future)
+        timer = loop.call_later(self.deadline_s, _expire, request.future)
         try:
             self._pending.append(request)
             if self._in_flight < self.max_in_flight:
-                self._launch()
+                self._launch(loop)
             await request.future
         finally:
             timer.cancel()
@@ -172,7 +173,7 @@ class GroupPublisher:
                     self._pending.remove(request)
                 fut.cancel()
 
-    def _launch(self) -> None:
+    def _launch(self, loop: asyncio.AbstractEventLoop) -> None:
         group: list[_Request] = []
         count = size = 0
         while self._pending:
@@ -185,7 +186,7 @@ class GroupPublisher:
         if not group:
             return
         self._in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._publish_group(group))
+        task = loop.create_task(self._publish_group(group))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -223,4 +224,4 @@ class GroupPublisher:
         if cancelled:
             raise asyncio.CancelledError
         while self._pending and self._in_flight < self.max_in_flight:
-            self._launch()
+            self._launch(asyncio.get_running_loop())
