@@ -64,5 +64,6 @@ class CoalescingTransport:
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     """HttpToolsProtocol over a CoalescingTransport (pass as uvicorn.Config(http=...))."""
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]  # a transport, as uvicorn's
+    def connection_made(self, transport) -> None:
+        # the proxy has every method uvicorn calls (the rest through __getattr__), not Transport's type
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]

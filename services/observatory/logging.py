@@ -104,8 +104,11 @@ class LineHandler(logging.StreamHandler):
             pass
 
     def flush(self) -> None:
-        with self.lock:
+        self.acquire()
+        try:
             self._write()
+        finally:
+            self.release()
 
     def _flush_every(self) -> None:
         while True:
