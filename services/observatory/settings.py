@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from observatory import gc_tuning
 from observatory.redact import DEFAULT_PROPERTIES
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -48,7 +49,7 @@ class CommonSettings(BaseSettings):
         "default: on in production, off otherwise",
     )
     gc_gen0_threshold: int = Field(
-        default=50_000,
+        default=gc_tuning.DEFAULT_GEN0,
         ge=0,
         description="the garbage collector's young-generation threshold once a service has started "
         "(Python's default is 700; 0 keeps it): see observatory/gc_tuning.py",
