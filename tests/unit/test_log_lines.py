@@ -61,6 +61,6 @@ def test_waiting_lines_are_written_within_flush_s_and_by_flush():
 def test_a_full_buffer_is_written_without_waiting():
     stream = CountingStream()
     lg = _logger(LineHandler(stream, flush_s=3600, max_bytes=1000))
-    for i in range(20):
+    for _ in range(20):
         lg.info("x" * 100)
     assert stream.flushes >= 1 and stream.getvalue().count("\n") >= 5
