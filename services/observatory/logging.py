@@ -41,9 +41,10 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             doc["request_id"] = rid
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                doc[key] = value
+        if record.__dict__.keys() - _RESERVED:  # extras (most lines, the access log's, have none)
+            for key, value in record.__dict__.items():
+                if key not in _RESERVED and not key.startswith("_"):
+                    doc[key] = value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         for hook in _enrichers:  # last: they see the whole line (trace ids are added, personal data masked)

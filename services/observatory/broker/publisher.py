@@ -137,6 +137,7 @@ class GroupPublisher:
         self.waiting = 0  # requests held (queued or in flight)
         self.waiting_bytes = 0  # their encoded size
         self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def publish(self, events: list[dict]) -> None:
         try:
@@ -146,7 +147,9 @@ class GroupPublisher:
             raise PublishError("internal", f"events could not be encoded: {type(exc).__name__}") from exc
         if self.waiting >= self.max_waiting or self.waiting_bytes + len(body) > self.max_waiting_bytes:
             raise PublishError("overloaded", "too many requests wait for the message broker")
-        loop = asyncio.get_running_loop()  # once: on Python 3.11 each call is a getpid() system call
+        loop = self._loop
+        if loop is None or loop.is_closed():  # the loop is looked up once: on Python 3.11 each
+            loop = self._loop = asyncio.get_running_loop()  # get_running_loop() is a getpid() system call
         request = _Request(
             events,
             body,
@@ -224,4 +227,4 @@ class GroupPublisher:
         if cancelled:
             raise asyncio.CancelledError
         while self._pending and self._in_flight < self.max_in_flight:
-            self._launch(asyncio.get_running_loop())
+            self._launch(self._loop or asyncio.get_running_loop())

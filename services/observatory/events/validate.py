@@ -50,9 +50,18 @@ class Rejection:
 
 def format_ts(ts: datetime) -> str:
     """UTC, millisecond precision, `Z` suffix: 2026-11-23T10:00:00.123Z."""
+    if ts.tzinfo is UTC:  # every receive time: the text up to the second is formatted once per second
+        global _second
+        key = (ts.day, ts.hour, ts.minute, ts.second, ts.month, ts.year)
+        if _second[0] != key:
+            _second = (key, ts.replace(microsecond=0, tzinfo=None).isoformat())
+        return f"{_second[1]}.{ts.microsecond // 1000:03d}Z"
     if ts.utcoffset():
         ts = ts.astimezone(UTC)
     return ts.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+_second: tuple[tuple[int, ...], str] = ((), "")
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from observatory.events.validate import format_ts  # UTC ISO-8601 with milliseconds and `Z`
+
 # Namespace of the deterministic ids given to SDK message ids that are not UUIDs.
 SDK_NAMESPACE = uuid.UUID("6f0b6c2e-59a4-4d0e-9a55-4b1f3d7f0c10")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
@@ -48,11 +50,6 @@ def parse_time(value: object) -> datetime | None:
 
 def _utc() -> tzinfo:
     return UTC
-
-
-def format_ts(ts: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and `Z` (what the validator accepts and normalises)."""
-    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def skew(sent_at: object, received_at: datetime) -> timedelta | None:
