@@ -122,7 +122,10 @@ class TracingMiddleware:
                 carrier[name.decode()] = value.decode("latin-1")
         parent = self._propagator.extract(carrier) if carrier else None
         method = scope["method"]
-        span = self.tracer.start_span(method, context=parent or tracing.empty_context(), kind=self._server)
+        if parent is None:
+            span = tracing.start_root(self.tracer, method, self._server)
+        else:
+            span = self.tracer.start_span(method, context=parent, kind=self._server)
         token = self._attach(self._set_span(span, parent))
         if not span.is_recording():  # not sampled: the context still flows (publish, logs), no bookkeeping
             try:
