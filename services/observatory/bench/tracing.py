@@ -69,7 +69,7 @@ class OtlpSink:
         self.server.server_close()
 
 
-def run(report, workdir: Path | None = None, seconds: int = 10, rounds: int = 2) -> None:
+def run(report, workdir: Path | None = None, seconds: int = 8, rounds: int = 3) -> None:
     work = Path(workdir or Path.cwd() / ".bench" / "tracing")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
