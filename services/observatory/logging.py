@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from contextvars import ContextVar
 
 import orjson
@@ -73,10 +74,8 @@ class LineHandler(logging.StreamHandler):
         self._lines: list[str] = []
         self._size = 0
         self._flusher: threading.Thread | None = None
-        os.register_at_fork(after_in_child=self._forget_flusher)  # a thread does not survive fork()
-
-    def _forget_flusher(self) -> None:
-        self._flusher = None
+        me = weakref.ref(self)  # the fork hook cannot be removed: it must not keep the handler alive
+        os.register_at_fork(after_in_child=lambda: _forget_flusher(me()))  # a thread does not survive fork()
 
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held (Handler.handle)
         try:
@@ -115,6 +114,15 @@ class LineHandler(logging.StreamHandler):
         while True:
             time.sleep(self.flush_s)
             self.flush()
+
+
+def _forget_flusher(handler: LineHandler | None) -> None:
+    """In a forked child: no flusher thread (threads do not survive fork()), and the lines waiting
+    are the parent's to write (else both processes would)."""
+    if handler is not None:
+        handler._flusher = None
+        handler._lines = []
+        handler._size = 0
 
 
 def setup_logging(service: str, level: str = "INFO") -> None:

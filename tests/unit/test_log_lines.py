@@ -64,3 +64,22 @@ def test_a_full_buffer_is_written_without_waiting():
     for _ in range(20):
         lg.info("x" * 100)
     assert stream.flushes >= 1 and stream.getvalue().count("\n") >= 5
+
+
+def test_a_forked_child_does_not_write_its_parents_waiting_lines(tmp_path):
+    import os
+
+    path = tmp_path / "log"
+    with open(path, "w") as stream:
+        handler = LineHandler(stream, flush_s=3600)
+        lg = _logger(handler)
+        lg.info("parent, before the fork")
+        pid = os.fork()
+        if pid == 0:  # the child: its own line only
+            lg.info("child")
+            handler.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        handler.flush()
+    messages = [json.loads(x)["message"] for x in path.read_text().splitlines()]
+    assert sorted(messages) == ["child", "parent, before the fork"]
