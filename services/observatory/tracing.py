@@ -74,7 +74,6 @@ class Tracing:
         self.export_delay_ms = export_delay_ms
         self._providers: dict = {}
         from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
-
         from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
         def unsampled(trace_id: int, span_id: int) -> Span:
