@@ -54,13 +54,20 @@ def _lua(body: str, delay_ms: float | None = None) -> str:
 
 
 def paced(url: str, script: Path, body: str, rate: float, connections: int, seconds: int) -> dict:
-    """Approximately constant rate with wrk: each connection waits `delay` between requests. A short
-    calibration run measures the response time so that connections * 1000 / (delay + latency) = rate."""
-    delay = connections * 1000 / rate
+    """Approximately constant rate with wrk: each connection waits `delay` between requests. Short
+    calibration runs measure the response time so that connections * 1000 / (delay + latency) = rate;
+    a second one corrects the first (the latency itself changes with the rate), unless the first
+    reached the rate within 3%."""
+    period = connections * 1000 / rate  # ms between two requests of one connection
+    delay = period
+    for _ in range(2):
+        script.write_text(_lua(body, delay_ms=round(delay, 2)))
+        probe = wrk(url, script, connections, 3)
+        if abs(probe["rps"] - rate) <= 0.03 * rate:
+            break
+        latency = max(0.0, connections * 1000 / probe["rps"] - delay)
+        delay = max(0.1, period - latency)
     script.write_text(_lua(body, delay_ms=round(delay, 2)))
-    probe = wrk(url, script, connections, 3)
-    latency = max(0.0, connections * 1000 / probe["rps"] - delay)
-    script.write_text(_lua(body, delay_ms=round(max(0.1, delay - latency), 2)))
     return wrk(url, script, connections, seconds)
 
 
