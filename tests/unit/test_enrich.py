@@ -11,6 +11,7 @@ import pytest
 from observatory.consumer.decode import decode
 from observatory.events.enrich import (
     BROWSERS,
+    COLUMNS,
     OSES,
     acquisition_source,
     country,
@@ -18,6 +19,8 @@ from observatory.events.enrich import (
     host_of,
     page_path,
     parse_user_agent,
+    web_columns,
+    web_props,
 )
 
 UAS = [
@@ -252,3 +255,21 @@ def test_every_event_gets_each_enrichment_key_once(change, expected):
         assert stored["session_id"] == expected["session_id"]
         assert b"198.51" not in text and b"192.0.2" not in text and b"ingest_" not in text
         assert stored["properties"] == {k: v for k, v in props.items() if k != "$ip"}
+
+
+@pytest.mark.parametrize(
+    "utm, source",
+    [
+        ({"utm_source": "newsletter"}, "campaign"),
+        ({"utm_content": "banner"}, "campaign"),
+        ({"utm_source": "  "}, "search"),  # blank: not a campaign
+        ({"utm_medium": None}, "search"),
+        ({}, "search"),
+    ],
+)
+def test_web_columns_source_matches_acquisition_source(utm, source):
+    """The consumer's path (web_columns over the decoded WebProps) against the dict path."""
+    props = {"$current_url": "https://shop.example/p", "$referrer": "https://www.google.com/", **utm}
+    columns = dict(zip(COLUMNS, web_columns(web_props(props), None, None)))
+    assert columns["acquisition_source"] == source
+    assert acquisition_source(props, "www.google.com", "shop.example") == source

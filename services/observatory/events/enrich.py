@@ -373,14 +373,30 @@ def web_columns(w: WebProps, ingest_user_agent: object, ingest_client_ip: object
     """The enrichment columns, in COLUMNS order. Each part is cached on its own inputs (a site sees
     few distinct user agents, pages and referrers), so a typical event costs a few dictionary
     lookups."""
+    # the consumer's hot path: _str written out (a call each costs more than the test itself)
+    ua, agent, kind, family, system = w.raw_user_agent, ingest_user_agent, w.device_type, w.browser, w.os
     device, browser, os_ = _agent(
-        _str(w.raw_user_agent), _str(ingest_user_agent), _str(w.device_type), _str(w.browser), _str(w.os)
+        ua if type(ua) is str else "",
+        agent if type(agent) is str else "",
+        kind if type(kind) is str else "",
+        family if type(family) is str else "",
+        system if type(system) is str else "",
     )
     ip = _text(w.ip, 64) or _text(ingest_client_ip, 64)
+    ref, url, host, pathname = w.referrer, w.current_url, w.host, w.pathname
+    utm = (w.utm_source, w.utm_medium, w.utm_campaign, w.utm_term, w.utm_content) != _NO_UTM and _has_utm(w)
     source, ref_host, path = _place(
-        _str(w.referrer), _str(w.current_url), _str(w.host), _str(w.pathname), _has_utm(w), _is_web(w)
+        ref if type(ref) is str else "",
+        url if type(url) is str else "",
+        host if type(host) is str else "",
+        pathname if type(pathname) is str else "",
+        utm,
+        url is not UNSET or pathname is not UNSET or ref is not UNSET,  # _is_web
     )
     return [device, browser, os_, country(ip) if ip else "", source, ref_host, path, ip if keep_ip else ""]
+
+
+_NO_UTM = (UNSET,) * 5
 
 
 def _str(value: object) -> str:
