@@ -102,9 +102,12 @@ def _item(text: bytes | msgspec.Raw, row: Row, keep_ip: bool) -> Item:
     fill = p.session_id[:200] if type(p.session_id) is str and not session else None
     raw = bytes(text)
     tail = _tail(ip if type(ip) is str else None, agent)
-    if raw.endswith(tail) and (p.ip is UNSET or keep_ip) and (fill is None or session is UNSET):
+    head = None
+    if raw.endswith(tail) and (fill is None or session is UNSET):
         head = raw[: -len(tail)]  # without the ingest_* fields ingest appended, nor the closing brace
-    else:  # a key to drop or to overwrite: rebuilt once
+        if p.ip is not UNSET and not keep_ip:
+            head = _without_ip(head, p.ip)  # None: not found as ingest writes it: rebuilt below
+    if head is None:  # a key to drop or to overwrite: rebuilt once
         ev = orjson.loads(raw)
         ev.pop("ingest_client_ip", None)
         ev.pop("ingest_user_agent", None)
@@ -117,6 +120,31 @@ def _item(text: bytes | msgspec.Raw, row: Row, keep_ip: bool) -> Item:
     if fill is not None:  # a session id is per session: kept out of the cached suffix
         suffix = b',"session_id":' + orjson.dumps(fill) + suffix
     return Item(head + suffix, received)
+
+
+def _without_ip(head: bytes, ip: object) -> bytes | None:
+    """The event's text without its `"$ip":"…"` property, cut out of the text as orjson wrote it
+    (ingest's encoder: compact, so the key and its string value are these exact bytes). Only when
+    `"$ip":` occurs once in the whole text, so the cut is the properties' own key (inside a JSON
+    string a quote is always escaped, so these bytes cannot be part of a string); anything else (a
+    nested `$ip`, a value that is not a string, another encoder's spacing) returns None and the
+    event is rebuilt from its parsed JSON instead."""
+    if type(ip) is not str or head.count(b'"$ip":') != 1:
+        return None
+    fragment = b'"$ip":' + orjson.dumps(ip)
+    at = head.find(fragment)
+    if at < 1:
+        return None
+    end = at + len(fragment)
+    before, after = head[at - 1 : at], head[end : end + 1]
+    if before == b",":  # ..., "$ip":"…"  (then "," or "}")
+        return head[: at - 1] + head[end:] if after in (b",", b"}") else None
+    if before == b"{":  # {"$ip":"…", ...}  or  {"$ip":"…"}
+        if after == b",":
+            return head[:at] + head[end + 1 :]
+        if after == b"}":
+            return head[:at] + head[end:]
+    return None
 
 
 @lru_cache(maxsize=65536)
