@@ -32,7 +32,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
 from random import getrandbits
 from typing import TYPE_CHECKING, cast
 
@@ -103,6 +102,8 @@ class Tracing:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+        from observatory.redact import RedactingExporter
+
         resource = Resource.create(
             {
                 "service.name": component,
@@ -119,7 +120,7 @@ class Tracing:
             span_limits=SpanLimits(max_links=MAX_LINKS),
             id_generator=self.ids,
         )
-        exporter = RedactingExporter(OTLPSpanExporter(endpoint=self.url, timeout=10))
+        exporter = RedactingExporter(OTLPSpanExporter(endpoint=self.url, timeout=10))  # observatory.redact
         provider.add_span_processor(
             BatchSpanProcessor(cast("SpanExporter", exporter), schedule_delay_millis=self.export_delay_ms)
         )
@@ -219,74 +220,6 @@ def fail(span: Span, exc: BaseException, status_description: str | None = None) 
     span.record_exception(exc)
     span.set_attribute("error.type", type(exc).__qualname__)
     span.set_status(Status(StatusCode.ERROR, status_description or f"{type(exc).__name__}: {exc}"))
-
-
-# -- exporter --------------------------------------------------------------------------------------
-class RedactingExporter:
-    """Wraps the OTLP exporter: every span is copied with personal data masked (observatory.redact)
-    before it leaves the process. Runs on the batch processor's thread, not on request paths."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-
-    def export(self, spans: Sequence):
-        from observatory.redact import current
-
-        redactor = current()
-        return self.inner.export([redact_span(s, redactor) for s in spans])
-
-    def shutdown(self) -> None:
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.inner.force_flush(timeout_millis)
-
-
-def _masked(a, redactor) -> dict | None:
-    """The attributes with personal data masked, or None when nothing had to change (the usual case:
-    the redactor returns the very same objects then, so no copy is made)."""
-    if not a:
-        return None
-    out, changed = {}, False
-    for k, v in a.items():
-        out[k] = m = redactor.attribute(k, v)
-        changed = changed or m is not v and m != v
-    return out if changed else None
-
-
-def redact_span(span, redactor):
-    """The span itself when it holds nothing to mask, else a masked copy."""
-    from opentelemetry.sdk.trace import Event, ReadableSpan
-    from opentelemetry.trace import Link, Status
-
-    name = redactor.text(span.name)
-    attributes = _masked(span.attributes, redactor)
-    events = [_masked(e.attributes, redactor) for e in span.events]
-    links = [_masked(link.attributes, redactor) for link in span.links]
-    status = span.status
-    description = redactor.text(status.description) if status.description else status.description
-    if (
-        name is span.name
-        and attributes is None
-        and description is status.description
-        and not any(x is not None for x in events)
-        and not any(x is not None for x in links)
-    ):
-        return span
-    return ReadableSpan(
-        name=name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=attributes if attributes is not None else span.attributes,
-        kind=span.kind,
-        status=Status(status.status_code, description) if description is not status.description else status,
-        events=[Event(e.name, m if m is not None else e.attributes, e.timestamp) for e, m in zip(span.events, events)],
-        links=[Link(link.context, m if m is not None else link.attributes) for link, m in zip(span.links, links)],
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
 
 
 # -- shared by the per-service instrumentation (broker/, consumer/, store/, middleware) ----------------

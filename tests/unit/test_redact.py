@@ -1,4 +1,4 @@
-"""Personal data masking for logs and span attributes (observatory.redact, tracing.RedactingExporter)."""
+"""Personal data masking for logs and span attributes (observatory.redact, its RedactingExporter for spans)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_exported_spans_are_masked():
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.trace import Status, StatusCode
 
-    from observatory.tracing import RedactingExporter
+    from observatory.redact import RedactingExporter
 
     class Keep:
         def __init__(self):
