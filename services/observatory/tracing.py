@@ -66,19 +66,20 @@ class Tracing:
     def __init__(
         self, endpoint: str, ratio: float, environment: str, process: str, export_delay_ms: float | None = None
     ) -> None:
+        from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
         self.url = traces_url(endpoint)
         self.ratio = ratio
         self.environment = environment
         self.process = process
         self.export_delay_ms = export_delay_ms
         self._providers: dict = {}
-        from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
-        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+        not_sampled = TraceFlags(TraceFlags.DEFAULT)
 
         def unsampled(trace_id: int, span_id: int) -> Span:
             return NonRecordingSpan(SpanContext(trace_id, span_id, False, not_sampled))
 
-        not_sampled = TraceFlags(TraceFlags.DEFAULT)
         self.unsampled = unsampled  # start_root's span for a request that is not sampled
         self.ids = _preset_ids()  # every provider's: start_root() hands it the trace id it drew
         self.bound = TraceIdRatioBased.get_bound_for_rate(ratio)
