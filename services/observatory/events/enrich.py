@@ -273,9 +273,11 @@ def acquisition_source(props: dict[str, Any], referrer_host: str, own_host: str)
 
 
 def _has_utm(w: WebProps) -> bool:
-    return any(
-        type(v) is str and v.strip() for v in (w.utm_source, w.utm_medium, w.utm_campaign, w.utm_term, w.utm_content)
-    )
+    utm = (w.utm_source, w.utm_medium, w.utm_campaign, w.utm_term, w.utm_content)
+    return utm != _NO_UTM and any(type(v) is str and v.strip() for v in utm)  # most events carry none
+
+
+_NO_UTM = (UNSET,) * 5
 
 
 def _is_web(w: WebProps) -> bool:
@@ -384,19 +386,15 @@ def web_columns(w: WebProps, ingest_user_agent: object, ingest_client_ip: object
     )
     ip = _text(w.ip, 64) or _text(ingest_client_ip, 64)
     ref, url, host, pathname = w.referrer, w.current_url, w.host, w.pathname
-    utm = (w.utm_source, w.utm_medium, w.utm_campaign, w.utm_term, w.utm_content) != _NO_UTM and _has_utm(w)
     source, ref_host, path = _place(
         ref if type(ref) is str else "",
         url if type(url) is str else "",
         host if type(host) is str else "",
         pathname if type(pathname) is str else "",
-        utm,
-        url is not UNSET or pathname is not UNSET or ref is not UNSET,  # _is_web
+        _has_utm(w),
+        _is_web(w),
     )
     return [device, browser, os_, country(ip) if ip else "", source, ref_host, path, ip if keep_ip else ""]
-
-
-_NO_UTM = (UNSET,) * 5
 
 
 def _str(value: object) -> str:
