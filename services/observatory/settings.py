@@ -110,6 +110,31 @@ class StoreSettings(BaseSettings):
     ttl_days: int = Field(default=400, ge=1, description="events older than this are dropped (whole parts)")
 
 
+class QuerySettings(BaseSettings):
+    """POST /v1/query (read-only SQL for a read key): its caps, and on a server the login it uses."""
+
+    model_config = _settings("OBS_QUERY_")
+    clickhouse_dsn: str | None = Field(
+        default=None,
+        repr=False,
+        description="a server DSN for the read API only, e.g. the read-only `query_api` user "
+        "(config/clickhouse/users.d/query_api.xml: its profile then holds the caps below); "
+        "default: OBS_CLICKHOUSE_DSN in a readonly=1 session (holds a password: kept out of reprs)",
+    )
+    max_seconds: int = Field(default=30, ge=1, description="ClickHouse max_execution_time per statement")
+    max_memory_bytes: int = Field(default=1 << 30, ge=1 << 20, description="ClickHouse max_memory_usage per statement")
+    max_rows_to_read: int = Field(
+        default=1_000_000_000, ge=1, description="ClickHouse max_rows_to_read: rows a statement may scan"
+    )
+    max_result_rows: int = Field(default=100_000, ge=1, description="ClickHouse max_result_rows: rows in the answer")
+    max_result_bytes: int = Field(
+        default=256 << 20, ge=1 << 10, description="ClickHouse max_result_bytes: the answer's size in the engine"
+    )
+    max_response_bytes: int = Field(
+        default=32 << 20, ge=1 << 10, description="the JSON response's size; a bigger one answers 413 result_too_large"
+    )
+
+
 class ApiKey(BaseModel):
     name: str
     sha256: str

@@ -54,12 +54,14 @@ def _query_via_api(url: str, sql: str, read_key: str | None) -> tuple[list[str],
     """`observatory query` through a running stack's PRIVATE listener (POST /v1/query, read key)."""
     import httpx
 
-    from observatory.store.sql import READ_KEYWORDS, first_keyword, read_statement
+    from observatory.store.sql_guard import Refused, guard
 
-    if read_statement(sql) is None:
+    try:  # the server's own check (docs/query.md), run here first for a message without a round trip
+        guard(sql, "db")
+    except Refused as exc:
         fail(
-            f"refused: through the running stack's API only read-only statements run ({', '.join(READ_KEYWORDS)}); "
-            f"this one starts with {first_keyword(sql) or 'nothing'}. To write, stop the stack (`make local-down`): "
+            f"refused ({exc.code}): {exc.message}. Through the running stack's API only read-only statements run "
+            "(one SELECT or DESCRIBE, docs/query.md). To write, stop the stack (`make local-down`): "
             "`observatory query` then opens the embedded store itself.",
             2,
         )

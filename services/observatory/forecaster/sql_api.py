@@ -1,14 +1,17 @@
 """POST /v1/query on the PRIVATE listener (forecaster and all-in-one): read-only SQL for a read key.
 
 What `observatory query` uses while the local stack holds the embedded store (chDB lets one process
-open a folder). Enforced by the store, not by parsing: the statement runs in a session of its own
-with `readonly=1` (ClickHouse then refuses writes, DDL, settings changes and table functions), a
-time cap and a row cap (store.sql.READ_ONLY_SESSION). Statements that do not start with a read
-keyword are refused before they reach the store, with the same clear 400.
+open a folder). Three walls (docs/query.md): store/sql_guard.py parses the statement and sends only
+a re-rendered single SELECT over the project's tables with allowlisted functions; the session is
+`readonly=1` with caps (store.sql.read_only_session, OBS_QUERY_*), or on a server the read-only
+`query_api` login (OBS_QUERY_CLICKHOUSE_DSN); the JSON answer has a size cap. Guard and query run
+in a worker thread: the event loop (ingest, in the all-in-one) keeps serving meanwhile.
 
 Answers: 200 {"columns", "types", "rows", "row_count"} (values encoded by store.sql.jsonable);
-400 read_only (a write), 400 query_failed (ClickHouse's message: syntax, unknown table, too many
-rows, timeout); 401/403 (keys); 503 busy or store_unavailable (Retry-After).
+400 parse_error / multiple_statements / not_a_select / forbidden_function / forbidden_table /
+forbidden_clause (the guard), limit_exceeded (a cap), read_only (ClickHouse refused a write),
+query_failed (ClickHouse's message: syntax, unknown table); 413 result_too_large; 401/403 (keys);
+503 busy or store_unavailable (Retry-After).
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from starlette.responses import Response
 
 from observatory.api_keys import AUTH_ERRORS, require_scope
 from observatory.errors import ApiError, error_responses
-from observatory.settings import StoreSettings
+from observatory.settings import QuerySettings, StoreSettings
 from observatory.store import sql
 from observatory.store.client import StoreError
+from observatory.store.sql_guard import Refused, guard
 
 log = logging.getLogger("observatory.forecaster")
 WRITE_REFUSED = (
-    "only read-only statements run through the API ({keywords}); {what}. To change data, "
+    "only read-only statements run through the API (one SELECT or DESCRIBE); {what}. To change data, "
     "stop the local stack and run `observatory query` on the embedded store, or use a ClickHouse "
     "client with a user that may write."
 )
@@ -60,7 +64,10 @@ class ReadOnlyStore:
     """The read-only session, opened on first use (a store that is down is then a 503, not a failed
     start) and shared by requests one at a time; at most `waiting` more wait for it."""
 
-    def __init__(self, store: StoreSettings, waiting: int = 4) -> None:
+    def __init__(self, store: StoreSettings, caps: QuerySettings | None = None, waiting: int = 4) -> None:
+        self.caps = caps or QuerySettings()
+        if self.caps.clickhouse_dsn:  # a login of its own for the read API (the read-only `query_api` user)
+            store = store.model_copy(update={"dsn": self.caps.clickhouse_dsn})
         self.store, self.waiting = store, waiting
         self._client = None
         self._lock = threading.Lock()
@@ -68,14 +75,26 @@ class ReadOnlyStore:
 
     def _session(self):
         if self._client is None:
-            self._client = sql.open_session(self.store, read_only=True)
+            self._client = sql.open_session(self.store, read_only=True, caps=self.caps)
         return self._client
 
-    def run(self, statement: str) -> sql.Rows:
+    def run(self, statement: str) -> bytes:
+        """Guard, run and encode `statement` (all of it off the event loop): the JSON body."""
+        checked = guard(statement, self.store.database)
         with self._lock:
-            return sql.run(self._session(), statement, self.store.database)
+            rows = sql.run(self._session(), checked, self.store.database)
+        # stdlib json: integers wider than 64 bits (Int128, UInt256) stay exact
+        body = json.dumps(rows.as_dict(), ensure_ascii=False).encode()
+        if len(body) > self.caps.max_response_bytes:
+            raise ApiError(
+                413,
+                "result_too_large",
+                f"the answer is {len(body):,} bytes, over the {self.caps.max_response_bytes:,} of "
+                "OBS_QUERY_MAX_RESPONSE_BYTES: select fewer columns or rows (LIMIT), or aggregate",
+            )
+        return body
 
-    async def query(self, statement: str) -> sql.Rows:
+    async def query(self, statement: str) -> bytes:
         if self._queued > self.waiting:
             raise ApiError(
                 503,
@@ -104,14 +123,19 @@ def _unavailable(exc: Exception) -> ApiError:
 
 
 def _refusal(exc: DatabaseError) -> ApiError:
-    """ClickHouse's answer to the statement: 400 read_only for a write, else 400 query_failed."""
+    """ClickHouse's answer to the statement: 400 limit_exceeded over a cap, read_only for a write,
+    else query_failed."""
     code, message = sql.error_code(exc), sql.first_line(exc)
-    if code == sql.READONLY_ERROR:
+    if code in sql.LIMIT_ERRORS:
         return ApiError(
             400,
-            "read_only",
-            WRITE_REFUSED.format(keywords=", ".join(sql.READ_KEYWORDS), what=f"ClickHouse refused it: {message[:300]}"),
+            "limit_exceeded",
+            f"the query {sql.LIMIT_ERRORS[code]}: narrow it (WHERE on timestamp, LIMIT, fewer columns). "
+            f"ClickHouse: {message[:300]}",
+            clickhouse_code=code,
         )
+    if code == sql.READONLY_ERROR:
+        return ApiError(400, "read_only", WRITE_REFUSED.format(what=f"ClickHouse refused it: {message[:300]}"))
     return ApiError(400, "query_failed", message[:2000], clickhouse_code=code)
 
 
@@ -125,38 +149,38 @@ def query_router(store: ReadOnlyStore) -> APIRouter:
         dependencies=[require_scope("read")],
         responses=error_responses(
             400,
+            413,
             503,
-            e400="a write statement (read_only), or ClickHouse refused "
-            "the query (query_failed: syntax, unknown table, more "
-            f"than {sql.MAX_ROWS} rows, over {sql.MAX_SECONDS} s)",
+            e400="refused by the guard (parse_error, multiple_statements, not_a_select, forbidden_function, "
+            "forbidden_table, forbidden_clause: docs/query.md), over a cap (limit_exceeded), or ClickHouse "
+            "refused it (read_only, query_failed: syntax, unknown column)",
+            e413="result_too_large: the JSON answer is over OBS_QUERY_MAX_RESPONSE_BYTES",
         ),
     )
     async def run_query(body: QueryRequest, request: Request) -> Response:
-        if sql.read_statement(body.sql) is None:
-            word = sql.first_keyword(body.sql) or "an empty statement"
-            raise ApiError(
-                400,
-                "read_only",
-                WRITE_REFUSED.format(keywords=", ".join(sql.READ_KEYWORDS), what=f"this one starts with {word}"),
-            )
         started = time.monotonic()
+        key = getattr(request.state, "api_key", None)
         try:
-            rows = await store.query(body.sql)
+            payload = await store.query(body.sql)
+        except Refused as exc:
+            log.warning("query API: refused", extra={"key": key, "reason": exc.code})  # not the text
+            raise ApiError(400, exc.code, exc.message) from None
         except (StoreError, OperationalError) as exc:  # down or unreachable (not about this statement)
             raise _unavailable(exc) from None
         except DatabaseError as exc:
-            raise _refusal(exc) from None
+            err = _refusal(exc)
+            log.warning("query API: ClickHouse refused", extra={"key": key, "reason": err.code})
+            raise err from None
         # who ran what kind of statement, not its text (literals in it may be personal data)
         log.info(
             "query API",
             extra={
-                "key": getattr(request.state, "api_key", None),
+                "key": key,
                 "statement": sql.first_keyword(body.sql),
-                "rows": len(rows.rows),
+                "bytes": len(payload),
                 "duration_s": round(time.monotonic() - started, 3),
             },
         )
-        # stdlib json: integers wider than 64 bits (Int128, UInt256) stay exact
-        return Response(json.dumps(rows.as_dict(), ensure_ascii=False), media_type="application/json")
+        return Response(payload, media_type="application/json")
 
     return router

@@ -3,11 +3,14 @@
 open_session(settings, read_only=...)  a client whose session database is OBS_CLICKHOUSE_DATABASE
                                        (so `SELECT count() FROM events` works); read_only: the
                                        session is `readonly=1` (ClickHouse refuses every write,
-                                       settings change and table function) with time and row caps
+                                       settings change and table function) with the caps of
+                                       QuerySettings (time, memory, rows read, result rows/bytes);
+                                       a login that is read-only already (the `query_api` user)
+                                       keeps its profile's caps
 run(client, sql, database)             `{db}` filled in, rows encoded ONCE for both paths (JSON-safe
                                        values, see `jsonable`): the CLI prints the same rows whether
                                        it read the embedded store itself or asked the running stack
-read_statement(sql)                    the statement's first keyword, if it is a read; else None
+first_keyword(sql)                     the statement's first keyword (for log lines: not its text)
 """
 
 from __future__ import annotations
@@ -19,19 +22,35 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from observatory.settings import StoreSettings
+from observatory.settings import QuerySettings, StoreSettings
 from observatory.store.client import _redact, chdb_path, connect
 
-MAX_ROWS = 100_000  # a bigger result through the API: add a LIMIT (or query the store directly)
-MAX_SECONDS = 60
-# order matters: readonly last, once it is set no setting can change (not even by the query)
-READ_ONLY_SESSION = {
-    "max_execution_time": MAX_SECONDS,
-    "max_result_rows": MAX_ROWS,
-    "result_overflow_mode": "throw",
-    "readonly": 1,
+LIMIT_ERRORS = {  # ClickHouse errors of a statement that went over a cap: 400 limit_exceeded
+    158: "too many rows (max_rows_to_read / max_result_rows)",  # TOO_MANY_ROWS
+    159: "took too long (max_execution_time)",  # TIMEOUT_EXCEEDED
+    160: "too slow (max_execution_time estimate)",  # TOO_SLOW
+    241: "too much memory (max_memory_usage)",  # MEMORY_LIMIT_EXCEEDED
+    307: "too many bytes (max_result_bytes)",  # TOO_MANY_BYTES
+    396: "too many rows or bytes in the result (max_result_rows / max_result_bytes)",  # TOO_MANY_ROWS_OR_BYTES
 }
-READ_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS")
+
+
+def read_only_session(caps: QuerySettings) -> dict[str, Any]:
+    """The session settings of the read API. Order matters: readonly last, once it is set no setting
+    can change (not even by the query, were one to get a SETTINGS clause past store/sql_guard.py)."""
+    return {
+        "max_execution_time": caps.max_seconds,
+        "timeout_overflow_mode": "throw",
+        "max_memory_usage": caps.max_memory_bytes,
+        "max_rows_to_read": caps.max_rows_to_read,
+        "read_overflow_mode": "throw",
+        "max_result_rows": caps.max_result_rows,
+        "max_result_bytes": caps.max_result_bytes,
+        "result_overflow_mode": "throw",
+        "readonly": 1,
+    }
+
+
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)  # blanks, comments, opening parens
 _WORD = re.compile(r"[A-Za-z]+")
 READONLY_ERROR = 164  # ClickHouse READONLY: "Cannot execute query in readonly mode"
@@ -47,10 +66,15 @@ class Rows:
         return {**asdict(self), "row_count": len(self.rows)}
 
 
-def open_session(settings: StoreSettings, *, read_only: bool = False) -> Client:
+def open_session(settings: StoreSettings, *, read_only: bool = False, caps: QuerySettings | None = None) -> Client:
     """A client on the configured store with the session database set (when it exists yet)."""
-    client = connect(settings, session=READ_ONLY_SESSION if read_only else None)
+    client = connect(settings)
     try:
+        if read_only:
+            current = client.server_settings.get("readonly")
+            if current is None or current.value in ("", "0"):  # else: a read-only login, its profile caps it
+                for key, value in read_only_session(caps or QuerySettings()).items():
+                    client.set_client_setting(key, value)
         names = {r[0] for r in client.query("SELECT name FROM system.databases").result_rows}
         if settings.database in names:
             client.database = settings.database
@@ -71,14 +95,6 @@ def first_keyword(sql: str) -> str:
     rest = sql[leading.end() if leading else 0 :]
     word = _WORD.match(rest)
     return word.group(0).upper() if word else ""
-
-
-def read_statement(sql: str) -> str | None:
-    """The first keyword when the statement only reads (SELECT, WITH, SHOW, ...), else None. The
-    read-only session is what enforces it; this only gives writes (and KILL, which ClickHouse allows
-    in readonly mode) a clear refusal before they reach the store."""
-    word = first_keyword(sql)
-    return word if word in READ_KEYWORDS else None
 
 
 def jsonable(value: Any) -> Any:
