@@ -121,6 +121,11 @@ def _check_table(table: exp.Table, database: str, ctes: set[str]) -> None:
         what = table.this.sql(dialect=Dialect, comments=False)[:80] if table.this else "?"
         name = _function_name(table.this) if isinstance(table.this, exp.Func) else what
         raise Refused("forbidden_table", f"table functions are not allowed: {name}()")
+    alias = table.args.get("alias")
+    if alias is not None and alias.args.get("columns"):  # `dictionary('d')` reads as `dictionary AS _(d)`
+        raise Refused("forbidden_table", f"{table.name}(...): table functions are not allowed")
+    if "." in table.name:  # `system.query_log` as one quoted name
+        raise Refused("forbidden_table", f"{table.name}: a table name with a dot is not a table of `{database}`")
     if table.catalog:
         raise Refused("forbidden_table", f"{table.sql(dialect=Dialect)}: only tables of `{database}` are readable")
     if table.db:
@@ -160,6 +165,8 @@ def _check(tree: exp.Expression, database: str) -> None:
     for node in list(tree.walk()):
         if isinstance(node, exp.Command):
             raise Refused("not_a_select", f"{node.name} is not allowed inside a query")
+        if isinstance(node, exp.Values):
+            raise Refused("forbidden_table", "table functions are not allowed: values()")
         if isinstance(node, (exp.Into, exp.Properties)):
             raise Refused("forbidden_clause", "INTO (OUTFILE, tables) is not allowed")
         for key, clause in _CLAUSES.items():
