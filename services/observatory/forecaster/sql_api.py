@@ -45,7 +45,6 @@ WRITE_REFUSED = (
 
 class QueryRequest(BaseModel):
     sql: str = Field(
-        min_length=1,
         max_length=100_000,
         description="one read-only statement; `{db}` is replaced "
         "by the configured database, which is also "
@@ -83,6 +82,13 @@ class ReadOnlyStore:
         checked = guard(statement, self.store.database)
         with self._lock:
             rows = sql.run(self._session(), checked, self.store.database)
+        if len(rows.rows) > self.caps.max_result_rows:  # ClickHouse checks per block (65,536 rows): exact here
+            raise ApiError(
+                400,
+                "limit_exceeded",
+                f"the query returned too many rows (max_result_rows): over the {self.caps.max_result_rows:,} of "
+                "OBS_QUERY_MAX_RESULT_ROWS; add a LIMIT or aggregate",
+            )
         # stdlib json: integers wider than 64 bits (Int128, UInt256) stay exact
         body = json.dumps(rows.as_dict(), ensure_ascii=False).encode()
         if len(body) > self.caps.max_response_bytes:

@@ -52,7 +52,8 @@ LEGITIMATE = [
     "SELECT toStartOfDay(timestamp) AS day, uniqExact(user_id) FROM events FINAL "
     "WHERE timestamp > now() - INTERVAL 30 DAY GROUP BY day ORDER BY day",
     "SELECT countIf(event_name = 'purchase') / count() AS rate, quantile(0.9)(toFloat64(length(user_id))) FROM events",
-    "SELECT sumIf(JSONExtractFloat(properties, 'price'), event_name = 'purchase'), uniqState(user_id) FROM events",
+    "SELECT sumIf(JSONExtractFloat(properties, 'price'), event_name = 'purchase') FROM events",
+    "SELECT uniqMerge(s) FROM (SELECT uniqState(user_id) AS s FROM events)",
     "WITH daily AS (SELECT toDate(timestamp) AS d, count() AS n FROM events GROUP BY d) "
     "SELECT d, n, avg(n) OVER (ORDER BY d ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) FROM daily",
     "SELECT user_id, groupArray(event_name) FROM events GROUP BY user_id HAVING count() > 2 LIMIT 10",
