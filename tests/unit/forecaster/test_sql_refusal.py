@@ -24,3 +24,13 @@ def test_a_write_refused_by_the_read_only_session_is_read_only():
     err = _refusal(DatabaseError("Code: 164. DB::Exception: Cannot execute query in readonly mode. (READONLY)"))
     assert err.status == 400 and err.code == "read_only"
     assert "ClickHouse refused it: Code: 164." in err.message
+
+
+def test_a_query_over_a_cap_is_limit_exceeded_with_the_cap_named():
+    err = _refusal(DatabaseError("Code: 159. DB::Exception: Timeout exceeded: elapsed 6.0 seconds. (TIMEOUT_EXCEEDED)"))
+    assert err.status == 400 and err.code == "limit_exceeded" and err.extra == {"clickhouse_code": 159}
+    assert "max_execution_time" in err.message and "Timeout exceeded" in err.message
+    err = _refusal(
+        DatabaseError("Code: 241. DB::Exception: Memory limit (for query) exceeded. (MEMORY_LIMIT_EXCEEDED)")
+    )
+    assert err.code == "limit_exceeded" and "max_memory_usage" in err.message
