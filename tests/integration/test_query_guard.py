@@ -178,3 +178,8 @@ def test_ingest_answers_202_while_a_query_runs_into_its_time_cap(stack):
     assert response.status_code == 400 and response.json()["error"] == "limit_exceeded", response.text
     assert "max_execution_time" in response.json()["message"]
     assert accepted_while_running >= 1
+
+
+def test_a_statement_over_the_length_cap_is_refused_before_parsing(stack):
+    r = stack["api"].post("SELECT " + "1 + " * 5000 + "1")  # 20,008 characters: parsing would take ~0.6 s
+    assert r.status_code == 422, r.text[:300]
