@@ -291,8 +291,14 @@ xxh3_128 yandexConsistentHash yearweek yesterday
 """.split()
 )
 
+# rewritten by ClickHouse's parser, so not in system.functions: DATE_ADD(DAY, 1, ts) is ts + INTERVAL 1 DAY,
+# COLUMNS('regex') picks columns by name, EXISTS (SELECT ...) is a subquery test
+PARSER_NAMES = frozenset(
+    "dateAdd date_add dateSub date_sub timestampAdd timestamp_add timestampSub timestamp_sub COLUMNS exists".split()
+)
+
 _AGGREGATES_LOWER = frozenset(n.lower() for n in AGGREGATES)
-_ALLOWED_LOWER = frozenset(n.lower() for n in SCALARS) | _AGGREGATES_LOWER
+_ALLOWED_LOWER = frozenset(n.lower() for n in SCALARS | PARSER_NAMES) | _AGGREGATES_LOWER
 _COMBINATORS_LOWER = tuple(sorted((c.lower() for c in COMBINATORS), key=len, reverse=True))
 
 

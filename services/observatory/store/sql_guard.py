@@ -38,8 +38,6 @@ from sqlglot.tokens import TokenType
 from observatory.store.sql_functions import allowed
 
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\(")
-# typed nodes the generator writes as syntax, not as `name(...)`: their parts are checked one by one
-_SYNTAX = (exp.Case, exp.If, exp.Array, exp.Tuple, exp.Struct, exp.Bracket, exp.Interval)
 _FIRST_WORDS = {"SELECT", "WITH", "DESCRIBE", "DESC"}
 _NOT_A_SELECT = "only SELECT (WITH, UNION) and DESCRIBE <table> run through the API; this is {kind}"
 _CLAUSES = {"settings": "SETTINGS", "format": "FORMAT", "into": "INTO"}
@@ -103,13 +101,12 @@ def _function_name(node: exp.Func) -> str | None:
         node, (exp.Anonymous, exp.AnonymousAggFunc, exp.CombinedAggFunc, exp.ParameterizedAgg)
     ):
         return node.this
-    rendered = node.sql(dialect=Dialect, comments=False)
-    m = _CALL.match(rendered)
-    if m:
-        return m.group(1)
-    if isinstance(node, _SYNTAX):
+    if isinstance(node, exp.Exists):  # EXISTS (SELECT ...): syntax; the subquery is checked on its own
         return None
-    raise Refused("forbidden_function", f"{type(node).__name__} ({rendered[:80]}) is not allowed")
+    # a typed node (CAST, AND, CASE, ...) renders a fixed spelling: a call by that name, or syntax whose
+    # parts are nodes of their own, each checked in turn
+    m = _CALL.match(node.sql(dialect=Dialect, comments=False))
+    return m.group(1) if m else None
 
 
 def _cte_names(tree: exp.Expression) -> set[str]:
@@ -180,6 +177,12 @@ def _check(tree: exp.Expression, database: str) -> None:
             name = _function_name(node)
             if name is not None and not allowed(name):
                 raise Refused("forbidden_function", f"function {name}() is not allowed (docs/query.md lists why)")
+            if (
+                name is not None
+                and name.lower() == "exists"
+                and not all(isinstance(a, (exp.Subquery, exp.Select, exp.SetOperation)) for a in node.expressions)
+            ):
+                raise Refused("forbidden_function", "EXISTS takes a subquery: EXISTS (SELECT ...)")
 
 
 def guard(sql: str, database: str) -> str:

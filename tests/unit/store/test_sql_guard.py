@@ -68,6 +68,13 @@ LEGITIMATE = [
     "SELECT * FROM observatory.events LIMIT 1",
     "SELECT 'file(''/etc/passwd'')' AS harmless_text, 'system.query_log' AS more_text",
     "SELECT dateDiff('day', toDate('2026-01-01'), today()), toStartOfInterval(now(), INTERVAL 5 MINUTE)",
+    "SELECT 1 FROM events WHERE EXISTS (SELECT 1 FROM events WHERE event_name = 'x') AND user_id != '' OR NOT 0",
+    "SELECT * FROM events AS a ASOF LEFT JOIN events AS b ON a.user_id = b.user_id AND a.timestamp >= b.timestamp",
+    "SELECT date_add(DAY, 1, timestamp), COLUMNS('^event') FROM events",
+    "SELECT count(DISTINCT user_id), count(*), 1 BETWEEN 0 AND 2, countIf(event_name LIKE 'a%' OR user_id IS NULL) "
+    "FROM events",
+    "SELECT topK(10)(event_name), windowFunnel(3600)(toDateTime(timestamp), event_name = 'a', event_name = 'b') FROM events",
+    "SELECT lagInFrame(event_name) OVER w FROM events WINDOW w AS (ORDER BY timestamp) LIMIT 10 OFFSET 5",
 ]
 
 
