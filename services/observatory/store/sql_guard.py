@@ -97,10 +97,10 @@ def _function_name(node: exp.Func) -> str | None:
     """The name ClickHouse will see for this call (None: written as syntax, e.g. CASE or [..])."""
     if isinstance(node, exp.Anonymous) and isinstance(node.this, exp.Identifier):  # `file`(...)
         return node.this.name
-    if isinstance(node.this, str) and isinstance(
-        node, (exp.Anonymous, exp.AnonymousAggFunc, exp.CombinedAggFunc, exp.ParameterizedAgg)
-    ):
-        return node.this
+    if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc, exp.CombinedAggFunc, exp.ParameterizedAgg)):
+        if isinstance(node.this, str):
+            return node.this
+        raise Refused("forbidden_function", f"a call without a plain name: {node.sql(dialect=Dialect)[:80]}")
     if isinstance(node, exp.Exists):  # EXISTS (SELECT ...): syntax; the subquery is checked on its own
         return None
     # a typed node (CAST, AND, CASE, ...) renders a fixed spelling: a call by that name, or syntax whose
