@@ -1,5 +1,6 @@
 """Invalid events of an SDK batch go to the dead-letter queue (events.dead), one message each, with
-the same reason headers the consumer writes; published with confirms before the request is answered."""
+the same reason headers the consumer writes; published with confirms (and `mandatory`:
+broker/deadletter.py) before the request is answered."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import aio_pika
 import orjson
 
 from observatory.broker.connection import BrokerLink
+from observatory.broker.deadletter import publish_dead_letter
 from observatory.broker.publisher import PublishError
 
 
@@ -39,8 +41,8 @@ class DeadLetters:
             for original, code, message in items
         ]
         try:
-            await asyncio.wait_for(asyncio.gather(*(dlx.publish(m, routing_key="") for m in messages)), self.timeout)
+            await asyncio.wait_for(asyncio.gather(*(publish_dead_letter(self.link, m) for m in messages)), self.timeout)
         except TimeoutError as exc:
             raise PublishError("timeout", "message broker did not confirm the dead letters in time") from exc
-        except Exception as exc:  # noqa: BLE001 - nack, closed channel: the request is refused (503)
+        except Exception as exc:  # noqa: BLE001 - nack, returned, closed channel: not dead-lettered
             raise PublishError("unavailable", f"dead letters not confirmed: {exc}") from exc
