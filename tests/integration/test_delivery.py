@@ -108,7 +108,7 @@ async def test_missing_geoip_database_holds_messages_unacked_until_it_is_back(ma
     """A real environment fault: the GeoIP database file is missing. Every browser event would fail the
     same way: the consumer holds its messages (no ack, not ready) instead of acking them unstored."""
     monkeypatch.setattr(enrich._Geo, "_db", None)
-    monkeypatch.setattr(enrich._Geo, "path", str(tmp_path / "geoip-missing.dat.gz"))
+    monkeypatch.setattr(enrich._Geo, "path", str(tmp_path / "geoip-missing.dat.gz"), raising=False)
     enrich.country.cache_clear()
     settings = ConsumerSettings(flush_ms=100, queue_poll_s=0.2, retry_initial_s=0.2, retry_max_s=0.5)
     async with make_pipeline(consumer_settings=settings) as p:
@@ -165,12 +165,18 @@ async def test_flusher_death_makes_the_consumer_not_ready(make_pipeline):
 
 
 async def test_consumer_dead_letters_redeclare_a_deleted_dead_letter_queue(make_pipeline):
+    """The returned dead letter is published again on the same channel once the queue is declared again:
+    no failed attempt, no reconnect, no redelivery of the batch (before: the return failed the flush,
+    the link reconnected, and the broker redelivered the whole batch)."""
     async with make_pipeline() as p:
+        channel = p.consumer.link.channel
         await delete_queue(p.broker, p.broker.dead_letter_queue)  # deleted by hand: the DLX routes nowhere
         await publish_raw(p.broker, b"\x00 not json")
         await wait_until("the dead-letter queue declared again", lambda: _exists(p.broker, p.broker.dead_letter_queue))
         dead = await drain_dead(p.broker, 1, 30)
         assert dead[0].body == b"\x00 not json" and dead[0].headers["x-observatory-reason"] == "undecodable"
+        assert p.consumer.link.channel is channel, "repaired in place, not by reconnecting"
+        assert await metric(p, "consumer_insert_errors_total") == 0, "no failed flush attempt"
 
 
 async def test_ingest_dead_letters_redeclare_a_deleted_dead_letter_queue(make_pipeline):
