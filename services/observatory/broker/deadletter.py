@@ -10,6 +10,8 @@ retries its batch un-acked; ingest counts the failure)."""
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Mapping
 
 import aio_pika
 from aiormq.exceptions import PublishError as Returned
@@ -22,6 +24,22 @@ log = logging.getLogger("observatory.broker")
 
 class DeadLetterReturned(Exception):
     """The broker returned a dead letter as unroutable even after the topology was declared again."""
+
+
+def dead_letter_message(body: bytes, reason: str, detail: str, headers: Mapping[str, object] = {}) -> aio_pika.Message:
+    """A dead letter: the body as it was, `headers` (plain values only; e.g. the original message's),
+    then the reason code, the error text and the time."""
+    return aio_pika.Message(
+        body=body,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        content_type="application/json",
+        headers={
+            **{k: v for k, v in headers.items() if isinstance(v, (str, int, float, bool))},
+            "x-observatory-reason": reason,
+            "x-observatory-error": detail[:1000],
+            "x-observatory-dead-lettered-at": int(time.time()),
+        },
+    )
 
 
 async def publish_dead_letter(link: BrokerLink, message: aio_pika.Message) -> None:

@@ -11,7 +11,8 @@ dead-lettered, reason `consumer_error`, the error's class in `x-observatory-erro
 of the environment (faults.environmental: GeoIP database missing, OSError, ...): then the message and
 every later one are HELD un-acked (gauge consumer_held_messages; the prefetch window bounds them, so
 the broker sends no more), the consumer is not ready, and the held messages are taken again with
-backoff until the fault clears. A lost channel drops them (the broker redelivers them).
+backoff until the fault clears (held.py). A lost channel drops them (the broker redelivers them).
+A consumer task that dies (flusher, held-message retry) makes the consumer not ready.
 
 Insert failures by kind (consumer/faults.py):
 - transient (store unreachable, timeouts, server errors): the batch is kept, the consumer is not
@@ -23,7 +24,8 @@ A lost channel drops the un-acked batch (the broker redelivers it; a duplicate i
 event_id).
 
 Long because the consumer's steps (take a delivery, batch, flush, isolate refused rows, dead-letter,
-ack last) read best in order, in one class.
+ack only what is settled) read best in order, in one class; the held messages (held.py), the queue
+depth poll (queues.py) and the pure decisions (faults.py) live apart.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ from aiormq.exceptions import DeliveryError
 
 from observatory import tracing
 from observatory.broker.connection import BrokerLink
-from observatory.broker.deadletter import publish_dead_letter
+from observatory.broker.deadletter import dead_letter_message, publish_dead_letter
 from observatory.consumer import faults
 from observatory.consumer.decode import PoisonMessage, decode
+from observatory.consumer.held import Held
+from observatory.consumer.queues import poll_queues
 from observatory.consumer.tracing import consumer_tracing
 from observatory.metrics import ConsumerMetrics, observe_many
 from observatory.settings import BrokerSettings, ConsumerSettings
@@ -93,8 +97,9 @@ class Consumer:
         self._consumer_tag: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._open: set[int] = set()  # delivery tags of this channel neither acked nor given up
-        self._held: list[aio_pika.abc.AbstractIncomingMessage] = []  # environment fault: taken again later
-        self._retry: asyncio.Task[None] | None = None
+        self._held = Held(
+            self._take, self._update_ready, self._on_task_done, settings.retry_initial_s, settings.retry_max_s
+        )
         self._dead_task: str | None = None  # a task of the consumer that died: not ready
         self.tracing = consumer_tracing(broker.queue)  # None when tracing is off
 
@@ -102,9 +107,13 @@ class Consumer:
     async def start(self) -> None:
         self.metrics.ready.set(0)
         await self.link.start(wait_s=10)
+        queues = (self.broker_settings.queue, self.broker_settings.dead_letter_queue)
         self._tasks = [
             asyncio.create_task(self._flusher(), name="consumer-flusher"),
-            asyncio.create_task(self._poll_queues(), name="consumer-queue-poll"),
+            asyncio.create_task(
+                poll_queues(self.link, queues, self.metrics, self.settings.queue_poll_s, lambda: self._stopping),
+                name="consumer-queue-poll",
+            ),
         ]
         for task in self._tasks:
             task.add_done_callback(self._on_task_done)
@@ -130,8 +139,7 @@ class Consumer:
         self._wake.set()
         flusher, poller = self._tasks
         poller.cancel()
-        if self._retry is not None:
-            self._retry.cancel()
+        self._held.cancel()
         try:
             await asyncio.wait_for(asyncio.gather(flusher, poller, return_exceptions=True), timeout_s)
         except TimeoutError:
@@ -162,8 +170,8 @@ class Consumer:
     # -- broker callbacks -----------------------------------------------------------------------
     async def _on_up(self, link: BrokerLink) -> None:
         self.batch = Batch()  # deliveries of a previous channel cannot be acked any more
-        self._open, self._held = set(), []  # (the broker redelivers them)
-        self._update_ready()
+        self._open = set()
+        self._held.clear()  # (the broker redelivers them)
         assert link.channel is not None and link.queue is not None  # set before the link calls back
         await link.channel.set_qos(prefetch_count=self.settings.prefetch)
         self._consumer_tag = await link.queue.consume(self._on_message, no_ack=False)
@@ -175,12 +183,12 @@ class Consumer:
         self.metrics.messages_received.inc()
         self._open.add(message.delivery_tag or 0)
         if self._held:  # an environment fault holds every later message too, in order
-            self._hold(message, None)
+            self._held.hold(message, None)
             return
         try:
             self._take(message)
         except Exception as exc:  # noqa: BLE001 - only environment faults leave _take
-            self._hold(message, exc)
+            self._held.hold(message, exc)
 
     def _take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         """Decode one message into the batch (rows and poison); raises only for environment faults."""
@@ -217,40 +225,6 @@ class Consumer:
         batch.bytes += len(message.body)
         if self._full(batch) or batch.messages == 1:
             self._wake.set()
-
-    # -- environment faults: held messages ------------------------------------------------------------
-    def _hold(self, message: aio_pika.abc.AbstractIncomingMessage, exc: Exception | None) -> None:
-        self._held.append(message)
-        if exc is not None:
-            log.error(
-                "environment fault taking messages; holding them un-acked and retrying: %s",
-                exc,
-                extra={"error_class": type(exc).__name__, "held": len(self._held)},
-            )
-        if self._retry is None or self._retry.done():
-            self._retry = asyncio.create_task(self._take_held(), name="consumer-held-retry")
-            self._retry.add_done_callback(self._on_task_done)
-        self._update_ready()
-
-    async def _take_held(self) -> None:
-        """Take the held messages again, in order, with backoff, until all are taken (or the channel
-        that delivered them is gone: the broker redelivers them)."""
-        delay = self.settings.retry_initial_s
-        while self._held and not self._stopping:
-            await asyncio.sleep(delay)
-            while self._held:
-                try:
-                    self._take(self._held[0])
-                except Exception as exc:  # noqa: BLE001 - only environment faults leave _take
-                    log.warning(
-                        "environment fault persists; messages still held: %s", exc, extra={"held": len(self._held)}
-                    )
-                    break
-                self._held.pop(0)
-            delay = min(delay * 2, self.settings.retry_max_s)
-            self._update_ready()
-        if not self._held:
-            log.info("environment fault cleared; held messages taken")
 
     def _full(self, batch: Batch) -> bool:
         return len(batch.rows) >= self.settings.batch_rows or batch.bytes >= self.settings.batch_bytes
@@ -359,18 +333,7 @@ class Consumer:
         """Publish the batch's poison to the dead-letter queue; raises unless each one is confirmed there."""
         while batch.poison:
             body, reason, detail, headers = batch.poison[0]
-            message = aio_pika.Message(
-                body=body,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                content_type="application/json",
-                headers={
-                    **{k: v for k, v in headers.items() if isinstance(v, (str, int, float, bool))},
-                    "x-observatory-reason": reason,
-                    "x-observatory-error": detail[:1000],
-                    "x-observatory-dead-lettered-at": int(time.time()),
-                },
-            )
-            await publish_dead_letter(self.link, message)  # raises unless confirmed in the queue
+            await publish_dead_letter(self.link, dead_letter_message(body, reason, detail, headers))
             batch.poison.pop(0)
             self.metrics.dead_lettered.labels(reason=reason).inc()
             log.warning("message dead-lettered", extra={"reason": reason, "error": detail[:300]})
@@ -392,26 +355,3 @@ class Consumer:
     def _set_failing(self, failing: bool) -> None:
         self._insert_failing = failing
         self._update_ready()
-
-    # -- queue depth --------------------------------------------------------------------------------
-    async def _poll_queues(self) -> None:
-        names = (self.broker_settings.queue, self.broker_settings.dead_letter_queue)
-        while not self._stopping:
-            conn = self.link.connection
-            if conn is not None and not conn.is_closed:
-                try:
-                    channel = await conn.channel()
-                    try:
-                        for name in names:
-                            q = await channel.declare_queue(name, passive=True)
-                            res = q.declaration_result
-                            self.metrics.queue_messages.labels(queue=name).set(res.message_count or 0)
-                            self.metrics.queue_consumers.labels(queue=name).set(res.consumer_count or 0)
-                    finally:
-                        await channel.close()
-                except Exception as exc:  # noqa: BLE001 - sampling is best effort; the gauge goes stale
-                    log.debug("queue poll failed: %s", exc)
-            try:
-                await asyncio.sleep(self.settings.queue_poll_s)
-            except asyncio.CancelledError:
-                return

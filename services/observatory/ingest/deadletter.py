@@ -5,13 +5,11 @@ broker/deadletter.py) before the request is answered."""
 from __future__ import annotations
 
 import asyncio
-import time
 
-import aio_pika
 import orjson
 
 from observatory.broker.connection import BrokerLink
-from observatory.broker.deadletter import publish_dead_letter
+from observatory.broker.deadletter import dead_letter_message, publish_dead_letter
 from observatory.broker.publisher import PublishError
 
 
@@ -24,19 +22,12 @@ class DeadLetters:
         dlx = self.link.dlx
         if dlx is None or not self.link.up.is_set():
             raise PublishError("unavailable", "message broker unavailable")
-        now = int(time.time())
         messages = [
-            aio_pika.Message(
-                body=orjson.dumps(original, default=str),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                headers={
-                    "x-observatory-reason": code,
-                    "x-observatory-error": message[:1000],
-                    "x-observatory-dead-lettered-at": now,
-                    "x-observatory-source": source,
-                    "x-observatory-door": door,
-                },
+            dead_letter_message(
+                orjson.dumps(original, default=str),
+                code,
+                message,
+                {"x-observatory-source": source, "x-observatory-door": door},
             )
             for original, code, message in items
         ]
