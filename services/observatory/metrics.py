@@ -32,6 +32,7 @@ class IngestMetrics:
     events_accepted: Counter
     events_rejected: Counter
     events_dead_lettered: Counter
+    dead_letter_failures: Counter
     publish_confirm: Histogram
     publish_failures: Counter
     broker_up: Gauge
@@ -64,6 +65,12 @@ class IngestMetrics:
                 "Invalid events of SDK batches put on the dead-letter queue "
                 "(the rest of the batch accepted), by reason code",
                 ["reason"],
+                registry=registry,
+            ),
+            dead_letter_failures=Counter(
+                "ingest_dead_letter_failures",
+                "Invalid events of SDK batches NOT put on the dead-letter queue (broker nack, return or outage "
+                "after the batch's valid events were accepted): reported to the client as rejected, kept nowhere",
                 registry=registry,
             ),
             publish_confirm=Histogram(
@@ -99,6 +106,7 @@ class ConsumerMetrics:
     e2e_latency: Histogram
     last_insert: Gauge
     ready: Gauge
+    held_messages: Gauge
     queue_messages: Gauge
     queue_consumers: Gauge
 
@@ -137,6 +145,12 @@ class ConsumerMetrics:
                 "consumer_last_insert_timestamp_seconds", "Unix time of the last successful insert", registry=registry
             ),
             ready=Gauge("consumer_ready", "1 when the consumer can consume and insert", registry=registry),
+            held_messages=Gauge(
+                "consumer_held_messages",
+                "Messages held un-acked because of a fault of the consumer's environment (e.g. GeoIP database "
+                "missing): neither stored nor dead-lettered until the fault clears",
+                registry=registry,
+            ),
             queue_messages=Gauge(
                 "observatory_queue_messages",
                 "Messages waiting in a queue, sampled by the consumer",

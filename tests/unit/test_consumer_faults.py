@@ -6,7 +6,7 @@ import asyncio
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from observatory.consumer.faults import insert_isolating, item_body
+from observatory.consumer.faults import ack_plan, environmental, insert_isolating, item_body
 from observatory.store.errors import DataError, as_data_error
 
 
@@ -77,3 +77,38 @@ def test_a_refused_row_is_dead_lettered_as_a_replayable_event():
     assert ev["event_id"] == str(uuid.UUID(int=1)) and ev["properties"] == {"a": 1}
     assert ev["timestamp"].startswith("2026-01-01T00:00:00")
     assert item_body(b'{"raw": 1}', ()) == b'{"raw": 1}'
+
+
+def test_ack_plan_multiple_acks_only_below_the_lowest_unsettled_delivery():
+    # a held delivery (5) below the batch's highest tags: the multiple-ack stops at 4, the rest singly
+    assert ack_plan([1, 2, 3, 4, 6, 7], {5, 9}) == (4, [6, 7])
+    # nothing unsettled below: one multiple-ack at the highest tag, as before
+    assert ack_plan([3, 1, 2], {7, 8}) == (3, [])
+    assert ack_plan([3, 1, 2], set()) == (3, [])
+    # the lowest unsettled is below every settled tag: no multiple-ack at all
+    assert ack_plan([4, 6], {2}) == (None, [4, 6])
+    assert ack_plan([], {1}) == (None, [])
+
+
+def test_ack_plan_never_covers_an_unsettled_tag():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        tags = rng.sample(range(1, 60), rng.randint(1, 30))
+        cut = rng.randint(0, len(tags))
+        settled, unsettled = tags[:cut], set(tags[cut:])
+        multiple, singles = ack_plan(settled, unsettled)
+        covered = {t for t in range(1, (multiple or 0) + 1)} | set(singles)
+        assert not covered & unsettled, (settled, unsettled, multiple, singles)
+        assert set(settled) <= covered, "every settled delivery is acked"
+        assert len(singles) == len(set(singles)) and (multiple is None or multiple not in singles)
+
+
+def test_environment_faults_hold_and_message_errors_dead_letter():
+    from observatory.events.enrich import EnrichmentUnavailable
+
+    assert environmental(EnrichmentUnavailable("GeoIP database missing"))
+    assert environmental(FileNotFoundError("x")) and environmental(ImportError("ua_parser"))
+    assert not environmental(KeyError("properties")) and not environmental(RuntimeError("bug"))
+    assert not environmental(ValueError("bad value"))

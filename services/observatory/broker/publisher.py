@@ -84,6 +84,7 @@ class _Request:
     body: bytes  # the events as a JSON array, encoded once on arrival
     future: asyncio.Future
     trace: object
+    timer: asyncio.TimerHandle | None = None  # the deadline, cancelled once the request's group is sent
 
 
 def _expire(future: asyncio.Future) -> None:
@@ -104,8 +105,11 @@ class GroupPublisher:
     Bounded: at most `max_waiting` requests and `max_waiting_bytes` of encoded events are held at
     once (queued or in flight); a request beyond either fails at once with reason `overloaded`
     (ingest answers 503 + Retry-After), so a stalled broker cannot grow ingest's memory. Each request
-    has a deadline counted from its arrival (`deadline_s`): a request still waiting then fails with
-    `timeout` (and, if its group was not sent yet, its events are never published). Any unexpected
+    has a deadline counted from its arrival (`deadline_s`) that applies until its group is sent: a
+    request still queued then fails with `timeout` and its events are never published. Once its group
+    is sent, the broker's answer decides (confirmed: success, even past the deadline; nack, return or
+    no confirm within the publisher's confirm timeout: PublishError), so a request whose events were
+    confirmed never fails. Any unexpected
     exception reaches the caller as PublishError("internal"): no waiter is ever left hanging.
 
     `tracing` (observatory.broker.tracing.PublishTracing, None when tracing is off) captures each caller's
@@ -160,7 +164,7 @@ class GroupPublisher:
         self.waiting_bytes += len(body)
         # the deadline: one timer that fails this request's own future (cheaper than wait_for(shield()),
         # which schedules a task and a second future per request)
-        timer = loop.call_later(self.deadline_s, _expire, request.future)
+        timer = request.timer = loop.call_later(self.deadline_s, _expire, request.future)
         try:
             self._pending.append(request)
             if self._in_flight < self.max_in_flight:
@@ -184,6 +188,8 @@ class GroupPublisher:
             if group and (count + len(nxt.events) > self.max_events or size + len(nxt.body) > self.max_group_bytes):
                 break
             group.append(self._pending.popleft())
+            if nxt.timer is not None:
+                nxt.timer.cancel()  # sent: the broker's answer decides from here on
             count += len(nxt.events)
             size += len(nxt.body)
         if not group:

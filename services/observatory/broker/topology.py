@@ -41,12 +41,19 @@ def dead_letter_queue_arguments(s: BrokerSettings) -> dict:
 async def declare(channel: aio_pika.abc.AbstractChannel, s: BrokerSettings):
     """Declare everything; returns (exchange, queue, dead-letter exchange). Safe to call repeatedly."""
     exchange = await channel.declare_exchange(s.exchange, aio_pika.ExchangeType.DIRECT, durable=True)
-    dlx = await channel.declare_exchange(s.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
+    dlx = await declare_dead_letter(channel, s)
     queue = await channel.declare_queue(s.queue, durable=True, arguments=queue_arguments(s))
-    dead = await channel.declare_queue(s.dead_letter_queue, durable=True, arguments=dead_letter_queue_arguments(s))
     await queue.bind(exchange, routing_key=ROUTING_KEY)
-    await dead.bind(dlx, routing_key="")
     return exchange, queue, dlx
+
+
+async def declare_dead_letter(channel: aio_pika.abc.AbstractChannel, s: BrokerSettings):
+    """The dead-letter exchange, its queue and their binding; returns the exchange. Safe to call repeatedly
+    (a dead letter the broker returned as unroutable: the queue was deleted; broker/deadletter.py)."""
+    dlx = await channel.declare_exchange(s.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
+    dead = await channel.declare_queue(s.dead_letter_queue, durable=True, arguments=dead_letter_queue_arguments(s))
+    await dead.bind(dlx, routing_key="")
+    return dlx
 
 
 def definitions(s: BrokerSettings, vhost: str = "/", users: list[dict] | None = None) -> dict:

@@ -10,15 +10,23 @@ an unknown code is transient, so a new kind of outage is never mistaken for bad 
 
 `insert_isolating` bisects a batch that raised a data error until each refused item stands alone;
 it knows nothing about what an item is (the sink's insert decides), so it works for any batch shape.
+
+Errors while taking ONE message (decoding, enriching) are of two kinds too (`environmental`): a fault
+of the consumer's environment (the GeoIP database missing: events.enrich.EnrichmentUnavailable, an
+OSError, a module that cannot be imported, memory) would hit every message alike, so the consumer
+holds the messages un-acked and retries; anything else is specific to that message and dead-letters
+it (reason `consumer_error`). `ack_plan` decides how a flushed batch is acked so that an ack never
+covers a delivery that is neither stored nor dead-lettered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import TypeVar, cast
 
 import orjson
 
+from observatory.events.enrich import EnrichmentUnavailable
 from observatory.store.errors import DataError
 
 T = TypeVar("T")
@@ -75,3 +83,28 @@ def item_body(item: object, columns: tuple[str, ...] = ()) -> bytes:
         except orjson.JSONDecodeError:
             pass
     return orjson.dumps(event, default=str)
+
+
+ENVIRONMENT_FAULTS: tuple[type[BaseException], ...] = (EnrichmentUnavailable, OSError, ImportError, MemoryError)
+
+
+def environmental(exc: BaseException) -> bool:
+    """True when an error taking one message is the environment's (hold the messages, retry), False when
+    it is the message's own (dead-letter it)."""
+    return isinstance(exc, ENVIRONMENT_FAULTS)
+
+
+def ack_plan(settled: Iterable[int], unsettled: Collection[int]) -> tuple[int | None, list[int]]:
+    """How to ack the deliveries `settled` (stored or dead-lettered) while `unsettled` ones (received on
+    the same channel, neither stored nor dead-lettered yet, nor acked) must stay un-acked.
+
+    Returns (tag for ONE multiple-ack (None: none), [tags to ack one by one]): the multiple-ack covers
+    every settled tag below the lowest unsettled one (a multiple-ack covers all un-acked tags up to its
+    own, so it must stop short of any unsettled delivery); settled tags above it are acked singly.
+    """
+    tags = sorted(set(settled) - set(unsettled))
+    if not tags:
+        return None, []
+    floor = min(unsettled, default=None)
+    below = [t for t in tags if floor is None or t < floor]
+    return (below[-1] if below else None), [t for t in tags if floor is not None and t > floor]

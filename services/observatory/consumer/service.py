@@ -1,8 +1,20 @@
 """The consumer loop: prefetch-bounded batches, flushed at N rows, B bytes or after T ms.
 
 Per batch, in this order: the rows go to ClickHouse in ONE insert, poison messages/events are
-published to the dead-letter exchange (with confirms), and only then are the batch's messages acked
-with a single multiple-ack. Insert failures by kind (consumer/faults.py):
+published to the dead-letter exchange (with confirms, `mandatory`: broker/deadletter.py), and only then
+are the batch's messages acked: one multiple-ack, stopping short of any delivery that is neither stored
+nor dead-lettered yet (faults.ack_plan; later ones singly). Every delivery is tracked until then.
+
+Taking a message (decode, enrich) can fail in three ways: poison (the message or some event is not
+an event: dead-lettered with its reason), an error specific to the message (any other exception:
+dead-lettered, reason `consumer_error`, the error's class in `x-observatory-error-class`), or a fault
+of the environment (faults.environmental: GeoIP database missing, OSError, ...): then the message and
+every later one are HELD un-acked (gauge consumer_held_messages; the prefetch window bounds them, so
+the broker sends no more), the consumer is not ready, and the held messages are taken again with
+backoff until the fault clears (held.py). A lost channel drops them (the broker redelivers them).
+A consumer task that dies (flusher, held-message retry) makes the consumer not ready.
+
+Insert failures by kind (consumer/faults.py):
 - transient (store unreachable, timeouts, server errors): the batch is kept, the consumer is not
   ready and retries with exponential backoff; nothing is acked until the rows are in;
 - data error (ClickHouse refuses rows): the batch is bisected until each refused row stands alone,
@@ -12,7 +24,8 @@ A lost channel drops the un-acked batch (the broker redelivers it; a duplicate i
 event_id).
 
 Long because the consumer's steps (take a delivery, batch, flush, isolate refused rows, dead-letter,
-ack last) read best in order, in one class.
+ack only what is settled) read best in order, in one class; the held messages (held.py), the queue
+depth poll (queues.py) and the pure decisions (faults.py) live apart.
 """
 
 from __future__ import annotations
@@ -33,8 +46,11 @@ from aiormq.exceptions import DeliveryError
 
 from observatory import tracing
 from observatory.broker.connection import BrokerLink
+from observatory.broker.deadletter import dead_letter_message, publish_dead_letter
 from observatory.consumer import faults
 from observatory.consumer.decode import PoisonMessage, decode
+from observatory.consumer.held import Held
+from observatory.consumer.queues import poll_queues
 from observatory.consumer.tracing import consumer_tracing
 from observatory.metrics import ConsumerMetrics, observe_many
 from observatory.settings import BrokerSettings, ConsumerSettings
@@ -50,7 +66,7 @@ log = logging.getLogger("observatory.consumer")
 class Batch:
     rows: list[Item] = field(default_factory=list)
     poison: list[tuple[bytes, str, str, Mapping[str, object]]] = field(default_factory=list)  # + headers
-    last: aio_pika.abc.AbstractIncomingMessage | None = None
+    deliveries: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)  # acked once settled
     messages: int = 0
     bytes: int = 0
     stored: bool = False  # rows inserted (only dead-lettering and the ack may remain)
@@ -80,16 +96,27 @@ class Consumer:
         self._insert_failing = False
         self._consumer_tag: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._open: set[int] = set()  # delivery tags of this channel neither acked nor given up
+        self._held = Held(
+            self._take, self._update_ready, self._on_task_done, settings.retry_initial_s, settings.retry_max_s
+        )
+        self._dead_task: str | None = None  # a task of the consumer that died: not ready
         self.tracing = consumer_tracing(broker.queue)  # None when tracing is off
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.metrics.ready.set(0)
         await self.link.start(wait_s=10)
+        queues = (self.broker_settings.queue, self.broker_settings.dead_letter_queue)
         self._tasks = [
             asyncio.create_task(self._flusher(), name="consumer-flusher"),
-            asyncio.create_task(self._poll_queues(), name="consumer-queue-poll"),
+            asyncio.create_task(
+                poll_queues(self.link, queues, self.metrics, self.settings.queue_poll_s, lambda: self._stopping),
+                name="consumer-queue-poll",
+            ),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._on_task_done)
         log.info(
             "consumer started",
             extra={
@@ -112,6 +139,7 @@ class Consumer:
         self._wake.set()
         flusher, poller = self._tasks
         poller.cancel()
+        self._held.cancel()
         try:
             await asyncio.wait_for(asyncio.gather(flusher, poller, return_exceptions=True), timeout_s)
         except TimeoutError:
@@ -123,39 +151,78 @@ class Consumer:
         log.info("consumer stopped")
 
     def ready(self) -> bool:
-        return self.link.up.is_set() and not self._insert_failing
+        return self.link.up.is_set() and not self._insert_failing and not self._held and self._dead_task is None
+
+    def _update_ready(self) -> None:
+        self.metrics.ready.set(1 if self.ready() else 0)
+        self.metrics.held_messages.set(len(self._held))
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        """A consumer task (flusher, held-message retry, queue poll) that raised while the consumer runs
+        is a defect: say so, and be not ready (nothing is acked any more; the readiness check sees it)."""
+        if self._stopping or task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        self._dead_task = task.get_name()
+        log.error("consumer task %s died; not ready", task.get_name(), exc_info=exc, extra={"task": task.get_name()})
+        self._update_ready()
 
     # -- broker callbacks -----------------------------------------------------------------------
     async def _on_up(self, link: BrokerLink) -> None:
         self.batch = Batch()  # deliveries of a previous channel cannot be acked any more
+        self._open = set()
+        self._held.clear()  # (the broker redelivers them)
         assert link.channel is not None and link.queue is not None  # set before the link calls back
         await link.channel.set_qos(prefetch_count=self.settings.prefetch)
         self._consumer_tag = await link.queue.consume(self._on_message, no_ack=False)
 
     def _on_link_state(self, up: bool) -> None:
-        self.metrics.ready.set(1 if up and not self._insert_failing else 0)
+        self._update_ready()
 
     async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         self.metrics.messages_received.inc()
+        self._open.add(message.delivery_tag or 0)
+        if self._held:  # an environment fault holds every later message too, in order
+            self._held.hold(message, None)
+            return
+        try:
+            self._take(message)
+        except Exception as exc:  # noqa: BLE001 - only environment faults leave _take
+            self._held.hold(message, exc)
+
+    def _take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        """Decode one message into the batch (rows and poison); raises only for environment faults."""
         batch = self.batch
-        if batch.empty():
-            batch.started = time.monotonic()
         if self.tracing is not None:
             span, first_row, first_poison = self.tracing.consume(message), len(batch.rows), len(batch.poison)
         try:
             decoded = decode(message.body, self.settings.store_client_ip)
         except PoisonMessage as exc:
             batch.poison.append((message.body, exc.reason, str(exc), dict(message.headers or {})))
+        except Exception as exc:
+            if self.tracing is not None:
+                span.end()
+            if faults.environmental(exc):
+                raise
+            log.exception("error taking a message; dead-lettering it", extra={"error_class": type(exc).__name__})
+            headers = {**(message.headers or {}), "x-observatory-error-class": type(exc).__name__}
+            batch.poison.append((message.body, "consumer_error", f"{type(exc).__name__}: {exc}", headers))
+            self._add(batch, message)
+            return
         else:
             batch.rows.extend(decoded.rows)
             headers = dict(message.headers or {})
             batch.poison.extend((body, reason, detail, headers) for body, reason, detail in decoded.poison)
-        if batch.last is None or (message.delivery_tag or 0) > (batch.last.delivery_tag or 0):
-            batch.last = message  # the multiple-ack must cover the highest delivery tag
-        batch.messages += 1
-        batch.bytes += len(message.body)
+        self._add(batch, message)
         if self.tracing is not None:
             self.tracing.consumed(span, batch, message, first_row, first_poison)
+
+    def _add(self, batch: Batch, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        if batch.empty():
+            batch.started = time.monotonic()
+        batch.deliveries.append(message)
+        batch.messages += 1
+        batch.bytes += len(message.body)
         if self._full(batch) or batch.messages == 1:
             self._wake.set()
 
@@ -217,11 +284,21 @@ class Consumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
         self._set_failing(False)
-        if batch.last is not None and self.link.channel is channel_of_batch:
-            try:
-                await batch.last.ack(multiple=True)
-            except Exception as exc:  # noqa: BLE001 - channel closed after insert: redelivery, deduplicated
-                log.warning("ack failed after insert (duplicates will collapse): %s", exc)
+        if batch.deliveries and self.link.channel is channel_of_batch:
+            await self._ack(batch)
+
+    async def _ack(self, batch: Batch) -> None:
+        """Ack the batch's deliveries (all stored or dead-lettered) and no other one."""
+        by_tag = {m.delivery_tag or 0: m for m in batch.deliveries}
+        multiple, singles = faults.ack_plan(by_tag, self._open - by_tag.keys())
+        try:
+            if multiple is not None:
+                await by_tag[multiple].ack(multiple=True)
+            for tag in singles:
+                await by_tag[tag].ack()
+        except Exception as exc:  # noqa: BLE001 - channel closed after insert: redelivery, deduplicated
+            log.warning("ack failed after insert (duplicates will collapse): %s", exc)
+        self._open -= by_tag.keys()
 
     async def _store(self, batch: Batch) -> None:
         """Insert the batch's rows; rows ClickHouse refuses move to the batch's poison list."""
@@ -253,21 +330,10 @@ class Consumer:
             self._observe_insert(batch, inserted_at, time.perf_counter() - started)
 
     async def _dead_letter(self, batch: Batch) -> None:
+        """Publish the batch's poison to the dead-letter queue; raises unless each one is confirmed there."""
         while batch.poison:
             body, reason, detail, headers = batch.poison[0]
-            message = aio_pika.Message(
-                body=body,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                content_type="application/json",
-                headers={
-                    **{k: v for k, v in headers.items() if isinstance(v, (str, int, float, bool))},
-                    "x-observatory-reason": reason,
-                    "x-observatory-error": detail[:1000],
-                    "x-observatory-dead-lettered-at": int(time.time()),
-                },
-            )
-            assert self.link.dlx is not None  # declared before the first delivery
-            await self.link.dlx.publish(message, routing_key="")  # raises unless confirmed
+            await publish_dead_letter(self.link, dead_letter_message(body, reason, detail, headers))
             batch.poison.pop(0)
             self.metrics.dead_lettered.labels(reason=reason).inc()
             log.warning("message dead-lettered", extra={"reason": reason, "error": detail[:300]})
@@ -288,27 +354,4 @@ class Consumer:
 
     def _set_failing(self, failing: bool) -> None:
         self._insert_failing = failing
-        self.metrics.ready.set(0 if failing or not self.link.up.is_set() else 1)
-
-    # -- queue depth --------------------------------------------------------------------------------
-    async def _poll_queues(self) -> None:
-        names = (self.broker_settings.queue, self.broker_settings.dead_letter_queue)
-        while not self._stopping:
-            conn = self.link.connection
-            if conn is not None and not conn.is_closed:
-                try:
-                    channel = await conn.channel()
-                    try:
-                        for name in names:
-                            q = await channel.declare_queue(name, passive=True)
-                            res = q.declaration_result
-                            self.metrics.queue_messages.labels(queue=name).set(res.message_count or 0)
-                            self.metrics.queue_consumers.labels(queue=name).set(res.consumer_count or 0)
-                    finally:
-                        await channel.close()
-                except Exception as exc:  # noqa: BLE001 - sampling is best effort; the gauge goes stale
-                    log.debug("queue poll failed: %s", exc)
-            try:
-                await asyncio.sleep(self.settings.queue_poll_s)
-            except asyncio.CancelledError:
-                return
+        self._update_ready()

@@ -209,11 +209,18 @@ def parse_user_agent(ua: str) -> tuple[str, str, str]:
     return device, browser_name(family), os_name(os_family)
 
 
+class EnrichmentUnavailable(Exception):
+    """Enrichment cannot run at all here (its GeoIP database is missing or unreadable): a fault of the
+    environment, the same for every event; the consumer holds its messages (consumer/faults.py)."""
+
+
 class _Geo:
-    """The geoip2fast database (IPv4 + IPv6 countries), loaded once per process on first use."""
+    """The geoip2fast database (IPv4 + IPv6 countries), loaded once per process on first use; a load
+    that fails raises EnrichmentUnavailable and is tried again on the next lookup."""
 
     _db = None
     _lock = threading.Lock()
+    path: str | None = None  # None: the database shipped inside the geoip2fast package
 
     @classmethod
     def db(cls) -> Any:  # geoip2fast.GeoIP2Fast (no type information)
@@ -223,8 +230,11 @@ class _Geo:
                     import geoip2fast
                     from geoip2fast import GeoIP2Fast
 
-                    path = os.path.join(os.path.dirname(geoip2fast.__file__), "geoip2fast-ipv6.dat.gz")
-                    cls._db = GeoIP2Fast(geoip2fast_data_file=path, verbose=False)
+                    path = cls.path or os.path.join(os.path.dirname(geoip2fast.__file__), "geoip2fast-ipv6.dat.gz")
+                    try:
+                        cls._db = GeoIP2Fast(geoip2fast_data_file=path, verbose=False)
+                    except Exception as exc:  # geoip2fast raises its own GeoIPError for a missing file
+                        raise EnrichmentUnavailable(f"GeoIP database not loadable ({path}): {exc}") from exc
         return cls._db
 
 

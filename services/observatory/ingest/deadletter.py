@@ -1,15 +1,15 @@
 """Invalid events of an SDK batch go to the dead-letter queue (events.dead), one message each, with
-the same reason headers the consumer writes; published with confirms before the request is answered."""
+the same reason headers the consumer writes; published with confirms (and `mandatory`:
+broker/deadletter.py) before the request is answered."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
-import aio_pika
 import orjson
 
 from observatory.broker.connection import BrokerLink
+from observatory.broker.deadletter import dead_letter_message, publish_dead_letter
 from observatory.broker.publisher import PublishError
 
 
@@ -22,25 +22,18 @@ class DeadLetters:
         dlx = self.link.dlx
         if dlx is None or not self.link.up.is_set():
             raise PublishError("unavailable", "message broker unavailable")
-        now = int(time.time())
         messages = [
-            aio_pika.Message(
-                body=orjson.dumps(original, default=str),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                headers={
-                    "x-observatory-reason": code,
-                    "x-observatory-error": message[:1000],
-                    "x-observatory-dead-lettered-at": now,
-                    "x-observatory-source": source,
-                    "x-observatory-door": door,
-                },
+            dead_letter_message(
+                orjson.dumps(original, default=str),
+                code,
+                message,
+                {"x-observatory-source": source, "x-observatory-door": door},
             )
             for original, code, message in items
         ]
         try:
-            await asyncio.wait_for(asyncio.gather(*(dlx.publish(m, routing_key="") for m in messages)), self.timeout)
+            await asyncio.wait_for(asyncio.gather(*(publish_dead_letter(self.link, m) for m in messages)), self.timeout)
         except TimeoutError as exc:
             raise PublishError("timeout", "message broker did not confirm the dead letters in time") from exc
-        except Exception as exc:  # noqa: BLE001 - nack, closed channel: the request is refused (503)
+        except Exception as exc:  # noqa: BLE001 - nack, returned, closed channel: not dead-lettered
             raise PublishError("unavailable", f"dead letters not confirmed: {exc}") from exc

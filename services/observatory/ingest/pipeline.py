@@ -132,47 +132,32 @@ class Pipeline:
         if not accepted and not dead:
             return Result(0, rejected)
 
+        # the answer follows what the broker confirmed: the accepted events' group decides (503 only when it
+        # was not confirmed); dead letters failing after that are counted and logged, never a 503
+        dead_letters = asyncio.ensure_future(self.dead_letters.publish(dead, source, door)) if dead else None
         with tracing.timed(m.publish_confirm):
             try:
-                if not dead:  # the usual case: no task to schedule, the request's own coroutine waits
+                if accepted:
                     await self.publisher.publish(accepted)
                 else:
-                    await asyncio.gather(
-                        *([self.publisher.publish(accepted)] if accepted else []),
-                        self.dead_letters.publish(dead, source, door),
+                    assert dead_letters is not None  # not accepted and not dead returned above
+                    await dead_letters
+            except Exception as exc:  # noqa: BLE001 - PublishError, or a bug: 503, never a 500, never silent
+                if dead_letters is not None:
+                    _discard(dead_letters)  # the client retries the whole request
+                raise self._not_confirmed(exc, source, len(items), len(accepted), door) from None
+            if accepted and dead_letters is not None:
+                try:
+                    await dead_letters
+                except Exception as exc:  # noqa: BLE001 - the accepted events are in: the request succeeds
+                    tracing.record_exception(exc)
+                    m.dead_letter_failures.inc(len(dead))
+                    log.error(
+                        "invalid SDK events not dead-lettered (the valid ones were accepted): %s",
+                        exc,
+                        extra={"events": len(dead), "door": door, "error": str(exc)[:300]},
                     )
-            except PublishError as exc:
-                tracing.record_exception(exc)
-                m.publish_failures.labels(reason=exc.reason).inc()
-                m.events_rejected.labels(reason="broker_" + exc.reason).inc(len(accepted))
-                log.warning(
-                    "publish not confirmed: %s",
-                    exc,
-                    extra={"reason": exc.reason, "events": len(accepted), "door": door},
-                )
-                self.limiter.refund(source, len(items))
-                raise DecodeError(
-                    503,
-                    "broker_unavailable",
-                    f"{exc}; nothing was accepted, retry later",
-                    ((b"retry-after", self.retry_after),),
-                ) from None
-            except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen failure: never a 500, never silent
-                tracing.record_exception(exc)
-                m.publish_failures.labels(reason="unexpected").inc()
-                m.events_rejected.labels(reason="broker_unexpected").inc(len(accepted))
-                log.exception(
-                    "unexpected error while publishing: %s",
-                    type(exc).__name__,
-                    extra={"reason": "unexpected", "events": len(accepted), "door": door},
-                )
-                self.limiter.refund(source, len(items))
-                raise DecodeError(
-                    503,
-                    "publish_failed",
-                    "unexpected error while publishing; nothing was accepted, retry later",
-                    ((b"retry-after", self.retry_after),),
-                ) from None
+                    dead = []
         if accepted:
             self._accepted(source).inc(len(accepted))
         for _, code, message in dead:
@@ -186,6 +171,36 @@ class Pipeline:
         for observe in self.observers:
             observe(accepted)
         return Result(len(accepted), rejected)
+
+    def _not_confirmed(self, exc: Exception, source: str, items: int, accepted: int, door: str) -> DecodeError:
+        """The 503 of a request whose events the broker did not confirm (counted, logged, rate refunded)."""
+        m = self.metrics
+        tracing.record_exception(exc)
+        reason = exc.reason if isinstance(exc, PublishError) else "unexpected"
+        m.publish_failures.labels(reason=reason).inc()
+        m.events_rejected.labels(reason="broker_" + reason).inc(accepted)
+        self.limiter.refund(source, items)
+        extra = {"reason": reason, "events": accepted, "door": door}
+        if isinstance(exc, PublishError):
+            log.warning("publish not confirmed: %s", exc, extra=extra)
+            message = f"{exc}; nothing was accepted, retry later"
+            return DecodeError(503, "broker_unavailable", message, ((b"retry-after", self.retry_after),))
+        log.error("unexpected error while publishing: %s", type(exc).__name__, exc_info=exc, extra=extra)
+        return DecodeError(
+            503,
+            "publish_failed",
+            "unexpected error while publishing; nothing was accepted, retry later",
+            ((b"retry-after", self.retry_after),),
+        )
+
+
+def _discard(task: asyncio.Future[None]) -> None:
+    """Cancel a task whose outcome no longer matters, or read the exception it ended with (never
+    'Task exception was never retrieved')."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 def client_of(scope: Scope, headers: dict[str, str]) -> tuple[str | None, str | None]:
