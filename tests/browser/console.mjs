@@ -46,7 +46,16 @@ async function dump(page) {
 async function open(page, path) {
   const res = await page.goto(base + path, {waitUntil: "load"});
   if (!(await page.$("#key"))) await page.waitForFunction(() => document.body.dataset.ready === "1", {timeout: 120000});
-  return {status: res.status(), ...(await dump(page))};
+  // what the page cost: first paint and the bytes transferred (compressed, headers included)
+  const perf = await page.evaluate(() => {
+    const paint = Object.fromEntries(performance.getEntriesByType("paint").map((e) => [e.name, e.startTime]));
+    const nav = performance.getEntriesByType("navigation")[0];
+    const resources = performance.getEntriesByType("resource");
+    return {firstPaintMs: paint["first-paint"] ?? null, firstContentfulPaintMs: paint["first-contentful-paint"] ?? null,
+            bytes: (nav ? nav.transferSize : 0) + resources.reduce((n, r) => n + r.transferSize, 0),
+            readyMs: Number(document.body.dataset.loadMs || 0)};
+  });
+  return {status: res.status(), perf, ...(await dump(page))};
 }
 
 async function signIn(page, key) {
@@ -62,6 +71,7 @@ try {
   page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) out.consoleErrors.push(m.text()); });
   page.on("pageerror", (e) => out.consoleErrors.push(String(e)));
   await page.setViewport({width: 1280, height: 900});
+  await page.setCacheEnabled(false); // every page load pays for its script and stylesheet (page weight)
   out.noSession = await open(page, "/console/web");
   out.wrongKey = await signIn(page, wrongKey);
   out.signedIn = await signIn(page, readKey);

@@ -39,7 +39,7 @@ function panel(id, title, wide = false) {
   panels.append(section);
   return content;
 }
-function fill(content, ...children) { content.replaceChildren(...children.flat()); }
+function fill(content, ...children) { content.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined)); }
 function empty(content, text) { fill(content, h("p", {class: "empty", "data-empty": "1", text})); }
 
 // -- formats --------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ function chart(label, series, band = [], marks = []) {
   const x0 = Math.min(...xs), x1 = Math.max(...xs), y1 = Math.max(...ys) || 1;
   const X = (t) => L + ((+t - x0) / Math.max(1, x1 - x0)) * (W - L - R);
   const Y = (v) => T + (1 - v / y1) * (H - T - B);
-  const svg = s("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, class: "chart", preserveAspectRatio: "none"});
+  const svg = s("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, class: "chart"});
   svg.append(s("line", {x1: L, x2: W - R, y1: Y(0), y2: Y(0), class: "axis"}));
   for (const [v, y] of [[y1, Y(y1)], [y1 / 2, Y(y1 / 2)]]) {
     svg.append(s("line", {x1: L, x2: W - R, y1: y, y2: y, class: "grid"}));
@@ -289,15 +289,17 @@ async function forecastsPage() {
     }
     const d = r.data, bt = d.model.backtest || {}, kind = (d.model.model || {}).kind || bt.chosen || "?";
     const history = (d.history || []).map((x) => [at(x.ds), x.y]);
+    const lines = [{name: "forecast", points: d.points.map((x) => [at(x.ds), x.yhat]), cls: "s1"}];
+    if (history.length) lines.unshift({name: "history", points: history, cls: "s0"});
     const band = d.points.map((x) => [at(x.ds), x.yhat_lower, x.yhat_upper]);
     const marks = (d.anomalies || []).map((x) => [at(x.ds), x.y]);
     fill(content,
-      chart(`${m}: history, forecast and 95% band`, [{name: "history", points: history, cls: "s0"}, {name: "forecast", points: d.points.map((x) => [at(x.ds), x.yhat]), cls: "s1"}], band, marks),
+      chart(`${m}: history, forecast and 95% band`, lines, band, marks),
       h("dl", {class: "facts"},
         h("dt", {text: "Model serving"}), h("dd", {"data-metric": `fc.${m}.model`, "data-value": kind, text: kind}),
         h("dt", {text: "Backtest MAE / best baseline"}), h("dd", {"data-metric": `fc.${m}.relative_mae`, "data-value": bt.relative_mae ?? "",
           text: bt.relative_mae === undefined || bt.relative_mae === null ? "not backtested yet" : `${nf2.format(bt.relative_mae)} (best baseline: ${bt.best_baseline}; < 1 beats it)`}),
-        h("dt", {text: "Band coverage (held out)"}), h("dd", {text: bt.band && bt.band.coverage !== undefined ? fmt("pct", bt.band.coverage) : "–"}),
+        h("dt", {text: "Band coverage (held out)"}), h("dd", {text: typeof bt.coverage === "number" ? `${fmt("pct", bt.coverage)} of held-out points inside` : "not measured yet"}),
         h("dt", {text: "Anomalies in the shown history"}), h("dd", {"data-metric": `fc.${m}.anomalies`, "data-value": marks.length, text: d.anomalies ? String(marks.length) : "not reported by this server"})),
       d.message ? h("p", {class: "empty", text: d.message}) : null);
   }));
