@@ -17,6 +17,8 @@ from observatory import __version__
 from observatory.api_keys import Access
 from observatory.churn.service import ChurnService
 from observatory.forecaster.api import forecaster_router
+from observatory.forecaster.console_api import console_router
+from observatory.forecaster.health_summary import HealthSummary
 from observatory.forecaster.scheduler import Scheduler
 from observatory.forecaster.service import ForecastService
 from observatory.forecaster.sql_api import ReadOnlyStore, query_router
@@ -79,6 +81,8 @@ def build_forecaster(
     scheduler = Scheduler(service, reports, clock, churn=churn)
     router, sql = forecaster_router(service, reports, churn), ReadOnlyStore(store)
     router.include_router(query_router(sql))  # POST /v1/query: read-only SQL for a read key
+    health = HealthSummary(registry, service.analytics, settings.alertmanager_url)
+    router.include_router(console_router(service, health))  # the web console's pages
     return Forecaster(service, scheduler, router, metrics, client, sql, churn)
 
 
