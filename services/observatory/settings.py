@@ -319,6 +319,11 @@ class ForecasterSettings(BaseSettings):
     port: int = 8090
     private_host: str = Field(default="127.0.0.1", description="private listener: the read API, /metrics, /docs")
     private_port: int = 8091
+    alertmanager_url: str | None = Field(
+        default=None,
+        description="Alertmanager base URL (e.g. http://127.0.0.1:9093) whose firing alerts "
+        "GET /v1/health/summary lists; unset: no alerts in the summary",
+    )
     fit_workers: int = Field(
         default=1,
         ge=1,

@@ -16,9 +16,11 @@ from prometheus_client import CollectorRegistry
 from observatory import __version__
 from observatory.api_keys import Access
 from observatory.churn.service import ChurnService
-from observatory.console.routes import console_router
+from observatory.console.routes import console_router as console_pages
 from observatory.console.session import Sessions, load_secret
 from observatory.forecaster.api import forecaster_router
+from observatory.forecaster.console_api import console_router
+from observatory.forecaster.health_summary import HealthSummary
 from observatory.forecaster.scheduler import Scheduler
 from observatory.forecaster.service import ForecastService
 from observatory.forecaster.sql_api import ReadOnlyStore, query_router
@@ -83,10 +85,12 @@ def build_forecaster(
     scheduler = Scheduler(service, reports, clock, churn=churn)
     router, sql = forecaster_router(service, reports, churn), ReadOnlyStore(store)
     router.include_router(query_router(sql))  # POST /v1/query: read-only SQL for a read key
+    health = HealthSummary(registry, service.analytics, settings.alertmanager_url)
+    router.include_router(console_router(service, health))  # the read API the web console's pages use
     console = console or ConsoleSettings()
     secret = load_secret(console.session_secret.get_secret_value(), console.session_secret_file)
     sessions = Sessions(secret, console.session_ttl_s)
-    router.include_router(console_router(sessions, service.clock, secure=console.cookie_secure))  # /console/
+    router.include_router(console_pages(sessions, service.clock, secure=console.cookie_secure))  # /console/
     return Forecaster(service, scheduler, router, metrics, client, sql, churn, sessions)
 
 

@@ -1,0 +1,257 @@
+"""The web analytics page's data in one request: every panel from one sessions pass
+(queries/console/web_panels.sql), the previous period's totals (web_totals.sql), and the live
+visitors figure (web_live.sql). Filters are bound as ClickHouse server-side parameters (never pasted
+into the SQL); '' means "no filter".
+
+`overview()` returns the JSON of `GET /v1/web/overview` (docs/analytics.md, "Console read API").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from clickhouse_connect.driver.query import QueryResult
+
+from observatory.store.analytics import (
+    GRANULARITIES,
+    MAX_BUCKETS,
+    Analytics,
+    ParameterError,
+    _bind,
+    _fragment,
+    expand_includes,
+    next_midnight,
+    parse_time,
+)
+from observatory.store.client import render
+
+FILTERS = ("page", "source", "referrer", "country", "device", "browser", "os", "site")
+PERIODS = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
+_FILTER_VALUE = re.compile(r"^[^\x00-\x1f]{1,300}$")
+# panel name -> the GROUPING SETS key it is grouped by (order of grouping(...) in web_panels.sql)
+KEYS = (
+    "bucket",
+    "entry_page",
+    "exit_page",
+    "source",
+    "referrer",
+    "campaign",
+    "device",
+    "browser",
+    "os",
+    "country",
+    "page",
+)
+PANELS = {
+    "entry_pages": "entry_page",
+    "exit_pages": "exit_page",
+    "sources": "source",
+    "referrers": "referrer",
+    "utm_campaigns": "campaign",
+    "devices": "device",
+    "browsers": "browser",
+    "os": "os",
+    "countries": "country",
+}
+TOTALS = ("visitors", "pageviews", "sessions", "bounces", "bounce_rate", "avg_session_duration_s", "pages_per_session")
+_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 86400}
+
+
+@cache
+def console_sql(name: str) -> str:
+    """queries/console/<name>.sql with its includes expanded (not an /v1/analytics query)."""
+    folder = resources.files("observatory.store").joinpath("queries")
+    includes = {
+        e.name[:-4]: _fragment(e.name[:-4], e.read_text())
+        for e in folder.joinpath("include").iterdir()
+        if e.name.endswith(".sql")
+    }
+    return expand_includes(folder.joinpath("console", f"{name}.sql").read_text(), f"console/{name}.sql", includes)
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    start: datetime
+    end: datetime
+    granularity: str
+    limit: int
+    filters: dict[str, str]  # only the filters set
+
+    @property
+    def previous(self) -> tuple[datetime, datetime]:
+        return self.start - (self.end - self.start), self.start
+
+    def bound(self, start: datetime, end: datetime) -> dict[str, Any]:
+        return {
+            "start": _bind(start),
+            "end": _bind(end),
+            "granularity": self.granularity,
+            **{f: self.filters.get(f, "") for f in FILTERS},
+        }
+
+
+def parse_web(raw: dict[str, str | None], now: datetime) -> WebRequest:
+    """Typed request from query-string values; raises ParameterError naming the parameter."""
+    period = raw.get("period")
+    if period and (raw.get("start") or raw.get("end")):
+        raise ParameterError("period", "give either period or start/end, not both")
+    if period:
+        if period not in PERIODS:
+            raise ParameterError("period", f"{period!r} is not one of {', '.join(PERIODS)}")
+        end = next_midnight(now)
+        start = end - timedelta(days=PERIODS[period])
+    else:
+        end_raw, start_raw = raw.get("end"), raw.get("start")
+        end = parse_time("end", end_raw) if end_raw else next_midnight(now)
+        start = parse_time("start", start_raw) if start_raw else end - timedelta(days=30)
+    if start >= end:
+        raise ParameterError("start", f"must be before end ({start.isoformat()} >= {end.isoformat()})")
+    g = (raw.get("granularity") or ("hour" if end - start <= timedelta(days=1) else "day")).lower()
+    if g not in GRANULARITIES:
+        raise ParameterError("granularity", f"{g!r} is not one of {', '.join(GRANULARITIES)}")
+    if (end - start).total_seconds() / _SECONDS[g] > MAX_BUCKETS:
+        raise ParameterError("granularity", f"more than {MAX_BUCKETS} {g} buckets: use a coarser granularity")
+    try:
+        limit = int(raw.get("limit") or 10)
+    except ValueError:
+        raise ParameterError("limit", f"{raw.get('limit')!r} is not an integer") from None
+    if not 1 <= limit <= 100:
+        raise ParameterError("limit", f"must be between 1 and 100, got {limit}")
+    filters = {}
+    for f in FILTERS:
+        value = raw.get(f)
+        if value is None or value == "":
+            continue
+        if not _FILTER_VALUE.match(value):
+            raise ParameterError(f, "at most 300 characters, no control characters")
+        filters[f] = value
+    return WebRequest(start, end, g, limit, filters)
+
+
+def _iso(t: datetime) -> str:
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _totals(visitors: int, pageviews: int, sessions: int, bounces: int, duration_sum: float) -> dict[str, Any]:
+    return {
+        "visitors": int(visitors),
+        "pageviews": int(pageviews),
+        "sessions": int(sessions),
+        "bounces": int(bounces),
+        "bounce_rate": bounces / sessions if sessions else 0.0,
+        "avg_session_duration_s": duration_sum / sessions if sessions else 0.0,
+        "pages_per_session": pageviews / sessions if sessions else 0.0,
+    }
+
+
+def change(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, float | None]:
+    """Relative change per total (null when the previous value is 0); bounce_rate: the difference."""
+    out: dict[str, float | None] = {}
+    for k in TOTALS:
+        if k == "bounce_rate":
+            out[k] = current[k] - previous[k]
+        else:
+            out[k] = (current[k] - previous[k]) / previous[k] if previous[k] else None
+    return out
+
+
+def _mask(key: str) -> int:
+    """grouping(...)'s value for the rows grouped by `key` alone: all bits but its own."""
+    n = len(KEYS)
+    return (1 << n) - 1 - (1 << (n - 1 - KEYS.index(key)))
+
+
+def _describe(req: WebRequest) -> str:
+    where = " with " + ", ".join(f"{k}={v}" for k, v in req.filters.items()) if req.filters else ""
+    return f"no pageviews between {_iso(req.start)} and {_iso(req.end)}{where}"
+
+
+class WebOverview:
+    def __init__(self, analytics: Analytics) -> None:
+        self.analytics = analytics
+
+    def _query(self, name: str, params: dict[str, Any]) -> QueryResult:
+        sql = render(console_sql(name), db=self.analytics.database)
+        return self.analytics.client.query(sql, parameters=params)
+
+    def overview(self, req: WebRequest) -> dict[str, Any]:
+        result = self._query("web_panels", req.bound(req.start, req.end))
+        rows = [dict(zip(result.column_names, r)) for r in result.result_rows]
+        all_bits = (1 << len(KEYS)) - 1
+        total = next((r for r in rows if r["g"] == all_bits), None)
+        totals = (
+            _totals(*(total[k] for k in ("visitors", "pageviews", "sessions", "bounces", "duration_sum")))
+            if total
+            else _totals(0, 0, 0, 0, 0.0)
+        )
+        bound = req.bound(*req.previous)
+        del bound["granularity"]
+        prev = self._query("web_totals", bound).result_rows[0]
+        previous = _totals(*prev)
+        series = [
+            {
+                "bucket": _iso(r["bucket"]),
+                **{
+                    k: v
+                    for k, v in _totals(
+                        r["visitors"], r["pageviews"], r["sessions"], r["bounces"], r["duration_sum"]
+                    ).items()
+                    if k != "pages_per_session"
+                },
+            }
+            for r in sorted((r for r in rows if r["g"] == _mask("bucket")), key=lambda r: r["bucket"])
+        ]
+        out: dict[str, Any] = {
+            "range": {
+                "start": _iso(req.start),
+                "end": _iso(req.end),
+                "previous_start": _iso(req.previous[0]),
+                "previous_end": _iso(req.previous[1]),
+                "granularity": req.granularity,
+            },
+            "filters": req.filters,
+            "totals": totals,
+            "previous": previous,
+            "change": change(totals, previous),
+            "series": series,
+        }
+        pages = [
+            {"value": r["page"], "pageviews": int(r["page_pageviews"]), "visitors": int(r["page_visitors"])}
+            for r in rows
+            if r["g"] == _mask("page") and r["page_pageviews"]
+        ]
+        out["pages"] = sorted(pages, key=lambda p: (-p["pageviews"], p["value"]))[: req.limit]
+        for panel, key in PANELS.items():
+            found = [
+                {
+                    "value": r[key],
+                    "sessions": int(r["sessions"]),
+                    "visitors": int(r["visitors"]),
+                    "pageviews": int(r["pageviews"]),
+                    "bounce_rate": r["bounces"] / r["sessions"] if r["sessions"] else 0.0,
+                }
+                for r in rows
+                if r["g"] == _mask(key) and r["sessions"]
+            ]
+            out[panel] = sorted(found, key=lambda p: (-p["sessions"], p["value"]))[: req.limit]
+        out["message"] = None if totals["sessions"] else _describe(req)
+        return out
+
+    def live(self, now: datetime, minutes: int, site: str = "") -> dict[str, Any]:
+        since = now - timedelta(minutes=minutes)
+        visitors = self._query("web_live", {"since": _bind(since), "until": _bind(now), "site": site}).result_rows[0][0]
+        return {
+            "visitors": int(visitors),
+            "minutes": minutes,
+            "since": _iso(since),
+            "as_of": _iso(now),
+            "message": None
+            if visitors
+            else f"no pageviews in the last {minutes} minutes" + (f" from site {site}" if site else ""),
+        }
