@@ -9,7 +9,16 @@ from html import escape
 
 PAGES = {"web": "Web analytics", "business": "Business", "forecasts": "Forecasts", "health": "Health"}
 RANGES = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days", "custom": "Custom"}
-WEB_FILTERS = {"page": "Page path", "source": "Source", "country": "Country", "device": "Device", "site": "Site"}
+WEB_FILTERS = {
+    "page": "Page path",
+    "source": "Source",
+    "referrer": "Referrer host",
+    "country": "Country",
+    "device": "Device",
+    "browser": "Browser",
+    "os": "OS",
+    "site": "Site",
+}
 
 
 def _head(title: str, static: dict[str, str]) -> str:

@@ -114,6 +114,11 @@ async def test_console_signs_in_shows_every_page_and_signs_out(shop, make_foreca
         assert fc["panels"][f"fc-{metric}"]["charts"] == 1, fc["panels"][f"fc-{metric}"]
         assert fc["figures"][f"fc.{metric}.model"] in ("seasonal_naive_week", "seasonal_naive_day")
 
+    # health: a standalone forecaster has no ingest: said in words; the store's figures are there
+    health = seen["pages"]["health"]
+    assert "ingest" in (health["panels"]["ingest"]["empty"] or "").lower(), health["panels"]["ingest"]
+    assert health["panels"]["alerts"]["empty"]  # no Alertmanager configured: said in words
+
     # every panel of every page shows data or says in words why not (never a blank or a stack trace)
     for name, p in seen["pages"].items():
         for panel_id, panel in p["panels"].items():
@@ -144,3 +149,31 @@ async def test_console_signs_in_shows_every_page_and_signs_out(shop, make_foreca
         assert filtered["tables"].get(key) != web["tables"].get(key), key
     assert "device=mobile" in seen["formKeepsFilter"]
     assert "live.visitors" in web["figures"]
+
+
+async def test_sign_in_refuses_cross_site_forms_and_the_cookie_reads_only(shop, make_forecaster, caplog):  # noqa: F811
+    """Without a browser: the CSRF token and Origin checks, the cookie is no key for a POST, the key
+    is in no log line."""
+    store, _ = shop
+    caplog.set_level("DEBUG")
+    async with make_forecaster(store, **FAST) as (_app, http):
+        http.headers.pop("Authorization")
+        page = await http.get("/console/")
+        assert page.status_code == 200 and page.headers["content-security-policy"].startswith("default-src 'none'")
+        token = http.cookies["obs_console_csrf"]
+        form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://forecaster"}
+        body = {"csrf": token, "key": READ_KEY}
+        evil = await http.post("/console/session", data=body, headers={**form, "Origin": "http://evil.example"})
+        assert evil.status_code == 403 and "obs_console" not in evil.cookies
+        stale = await http.post("/console/session", data={**body, "csrf": "other"}, headers=form)
+        assert stale.status_code == 403 and "obs_console" not in stale.cookies
+        ok = await http.post("/console/session", data=body, headers=form)
+        assert ok.status_code == 303 and ok.headers["location"] == "/console/web"
+        set_cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in set_cookie and "samesite=strict" in set_cookie and "max-age=28800" in set_cookie
+        assert (await http.get("/v1/analytics/kpi_summary")).status_code == 200  # the cookie reads
+        sql = await http.post("/v1/query", json={"sql": "SELECT 1"})
+        assert sql.status_code == 401  # but is no key for a POST
+        assert (await http.post("/console/signout", data={"csrf": "forged"}, headers=form)).status_code == 403
+        assert (await http.get("/v1/analytics/kpi_summary")).status_code == 200  # a forged sign-out did nothing
+    assert not [r for r in caplog.records if READ_KEY in r.getMessage() or READ_KEY in str(r.__dict__)]

@@ -9,7 +9,7 @@ const today = body.dataset.today; // the server's date (UTC): ranges follow the 
 const params = new URLSearchParams(location.search);
 const panels = document.getElementById("panels");
 const status = document.getElementById("status");
-const WEB_FILTERS = ["page", "source", "country", "device", "site"];
+const WEB_FILTERS = ["page", "source", "referrer", "country", "device", "browser", "os", "site"];
 const DAY = 86400000;
 
 // -- elements -------------------------------------------------------------------------------------
