@@ -29,7 +29,7 @@ S = "console"
 
 
 @contextlib.contextmanager
-def demo_console(days: int = 30) -> Iterator[tuple[str, str]]:
+def demo_console(days: int = 63) -> Iterator[tuple[str, str]]:
     """A forecaster (private listener: read API + console) on 127.0.0.1:<free port> over `days` of the
     demo webshop, in a temporary chDB folder. Yields (base URL, a read key)."""
     import uvicorn

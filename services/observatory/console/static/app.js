@@ -123,7 +123,8 @@ function table(name, columns, rows, caption) {
 
 // a line chart: series [{name, points: [[Date, y]], cls}], band [[Date, lo, hi]], marks [[Date, y]]
 function chart(label, series, band = [], marks = []) {
-  const W = 640, H = 220, L = 48, R = 8, T = 10, B = 24;
+  // drawn at the panel's own width, so the axis labels keep their size on a phone
+  const W = Math.max(300, Math.min(1200, panels.clientWidth - 28)), H = 220, L = 48, R = 8, T = 10, B = 24;
   const xs = [...series.flatMap((x) => x.points.map((p) => +p[0])), ...band.map((b) => +b[0])];
   const ys = [...series.flatMap((x) => x.points.map((p) => p[1])), ...band.flatMap((b) => [b[1], b[2]]), 0];
   const x0 = Math.min(...xs), x1 = Math.max(...xs), y1 = Math.max(...ys) || 1;
