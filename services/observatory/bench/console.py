@@ -33,6 +33,7 @@ def demo_console(days: int = 63) -> Iterator[tuple[str, str]]:
     """A forecaster (private listener: read API + console) on 127.0.0.1:<free port> over `days` of the
     demo webshop, in a temporary chDB folder. Yields (base URL, a read key)."""
     import uvicorn
+    from pydantic import SecretStr
 
     from observatory.consumer.decode import to_row
     from observatory.demo.generator import Webshop
@@ -58,7 +59,7 @@ def demo_console(days: int = 63) -> Iterator[tuple[str, str]]:
         registry=new_registry("forecaster", "console-bench"),
         schedule=False,
         api=ApiSettings(api_keys=f"bench:sha256:{digest}:read"),
-        console=ConsoleSettings(session_secret=secrets.token_urlsafe(32)),
+        console=ConsoleSettings(session_secret=SecretStr(secrets.token_urlsafe(32))),
     )
     ready, stop = threading.Event(), threading.Event()
     box: dict = {}
