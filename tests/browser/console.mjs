@@ -87,6 +87,7 @@ try {
       await page.setViewport({width: 1280, height: 900});
     }
   }
+  if (process.env.CONSOLE_CUSTOM) out.custom = await open(page, `/console/web?range=custom&${process.env.CONSOLE_CUSTOM}`);
   out.filtered = await open(page, `/console/web?${query.web ? `${query.web}&` : ""}${filtered}`);
   // the filter form lives in the URL: submitting it keeps every field
   out.formKeepsFilter = await page.evaluate(() => new URLSearchParams(location.search).toString());

@@ -29,7 +29,11 @@ FAST = {"candidates": "seasonal_naive_week,seasonal_naive_day", "metrics": "reve
 
 async def drive(base: str, *extra: str, queries: dict | None = None) -> dict:
     node = require("node")
-    env = {**os.environ, "CONSOLE_QUERIES": json.dumps(queries or {"web": "range=30d", "business": "range=30d"})}
+    env = {
+        **os.environ,
+        "CONSOLE_QUERIES": json.dumps(queries or {"web": "range=30d", "business": "range=30d"}),
+        "CONSOLE_CUSTOM": "from=2026-02-20&to=2026-02-26",
+    }
     proc = await asyncio.create_subprocess_exec(
         node,
         str(BROWSER_DIR / "console.mjs"),
@@ -72,6 +76,10 @@ async def test_console_signs_in_shows_every_page_and_signs_out(shop, make_foreca
             ).json(),
             "web": await http.get(
                 "/v1/web/overview", params={"start": START, "end": END, "granularity": "day", "limit": 10}
+            ),
+            "web_custom": await http.get(
+                "/v1/web/overview",
+                params={"start": "2026-02-20", "end": "2026-02-27", "granularity": "day", "limit": 10},
             ),
             "web_mobile": await http.get(
                 "/v1/web/overview",
@@ -135,6 +143,10 @@ async def test_console_signs_in_shows_every_page_and_signs_out(shop, make_foreca
     for name in ("visitors", "pageviews", "sessions", "bounce_rate", "avg_session_duration_s"):
         assert close(web["figures"][f"web.{name}"], overview["totals"][name]), name
     assert [r["value"] for r in web["tables"]["pages"]] == [r["value"] for r in overview["pages"]]
+    custom = api["web_custom"].json()["totals"]  # range=custom&from=2026-02-20&to=2026-02-26: 7 days, `to` inclusive
+    assert 0 < custom["visitors"] < overview["totals"]["visitors"]
+    assert close(seen["custom"]["figures"]["web.visitors"], custom["visitors"])
+    assert close(seen["custom"]["figures"]["web.pageviews"], custom["pageviews"])
     mobile, filtered = api["web_mobile"].json(), seen["filtered"]
     assert close(filtered["figures"]["web.visitors"], mobile["totals"]["visitors"])
     assert mobile["totals"]["visitors"] < overview["totals"]["visitors"]

@@ -238,7 +238,7 @@ async function businessPage() {
     const top = fn.data.rows[0].users;
     fill(funnel, h("ol", {class: "funnel"}, fn.data.rows.map((x) => h("li", {},
       h("span", {class: "step", text: x.event_name}),
-      h("span", {class: "bar", style: null, "data-width": Math.round((x.users / top) * 100)}),
+      h("span", {class: "bar", "aria-hidden": "true", "data-width": Math.round((x.users / top) * 100)}),
       h("span", {class: "num", "data-metric": `funnel.${x.step}`, "data-value": x.users, text: `${fmt("int", x.users)} · ${fmt("pct", x.conversion_from_start)}`})))));
     funnel.querySelectorAll(".bar").forEach((b) => { b.style.inlineSize = `${b.dataset.width}%`; });
   }
