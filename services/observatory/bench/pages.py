@@ -11,6 +11,7 @@ visits without a session id), at 1M and at 10M events, in embedded ClickHouse (c
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -105,4 +106,4 @@ def run(report) -> None:
 
 
 if __name__ == "__main__":
-    child_main({kind: (lambda folder, k=kind: _child(k, folder)) for kind in SIZES})
+    child_main({kind: functools.partial(_child, kind) for kind in SIZES})
