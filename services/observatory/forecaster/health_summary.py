@@ -1,7 +1,8 @@
 """`GET /v1/health/summary`: the console's health page in one JSON answer, from what this process
 knows: its own metrics registry (ingest and consumer counters exist only where those services run:
 all-in-one, not a standalone forecaster), the queue depth the consumer samples from the broker, the
-store (events of the last hour, accepted -> queryable latency from `inserted_at - received_at`), and
+store (rows inserted in the last hour, redeliveries included: insert activity, not distinct events;
+accepted -> queryable latency from `inserted_at - received_at`), and
 the firing alerts of Alertmanager's `GET /api/v2/alerts` when `OBS_FORECASTER_ALERTMANAGER_URL` is set.
 
 A figure the process does not have is null, with the reason under `missing`; an unreachable
@@ -25,7 +26,7 @@ log = logging.getLogger("observatory.forecaster")
 
 STORE_SQL = """
 SELECT
-    count() AS events_last_hour,
+    count() AS rows_inserted_last_hour,
     countIf(inserted_at >= {now:DateTime64(3)} - INTERVAL 5 MINUTE) AS inserted_last_5m,
     max(inserted_at) AS newest_insert,
     quantilesExact(0.5, 0.95)(greatest(0, dateDiff('millisecond', received_at, inserted_at)) / 1000) AS latency_s
@@ -130,7 +131,7 @@ class HealthSummary:
         has = count > 0
         return {
             "reachable": True,
-            "events_last_hour": int(count),
+            "rows_inserted_last_hour": int(count),
             "inserted_per_s_5m": last_5m / 300,
             "newest_insert_age_s": max(0.0, (now - newest.replace(tzinfo=UTC)).total_seconds()) if has else None,
             "accepted_to_queryable_p50_s": float(latency[0]) if has else None,

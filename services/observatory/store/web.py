@@ -9,6 +9,7 @@ into the SQL); '' means "no filter".
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -63,15 +64,24 @@ _SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 86400}
 
 
 @cache
-def console_sql(name: str) -> str:
-    """queries/console/<name>.sql with its includes expanded (not an /v1/analytics query)."""
+def console_sql(name: str, stored: bool = False) -> str:
+    """queries/console/<name>.sql with its includes expanded (not an /v1/analytics query); `stored`:
+    `-- @include sessions` reads the day rollup (console/stored_sessions.sql) instead of the events."""
     folder = resources.files("observatory.store").joinpath("queries")
     includes = {
         e.name[:-4]: _fragment(e.name[:-4], e.read_text())
         for e in folder.joinpath("include").iterdir()
         if e.name.endswith(".sql")
     }
+    if stored:
+        includes["sessions"] = _fragment(
+            "stored_sessions", folder.joinpath("console", "stored_sessions.sql").read_text()
+        )
     return expand_includes(folder.joinpath("console", f"{name}.sql").read_text(), f"console/{name}.sql", includes)
+
+
+def _midnight(t: datetime) -> bool:
+    return t == t.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -173,15 +183,42 @@ def _describe(req: WebRequest) -> str:
 
 
 class WebOverview:
-    def __init__(self, analytics: Analytics) -> None:
-        self.analytics = analytics
+    """`rollup`: ranges of whole UTC days read the day rollup (web_sessions, migration 0006), bringing
+    the days whose web events changed up to date first; other ranges compute the sessions from the
+    events in the request."""
 
-    def _query(self, name: str, params: dict[str, Any]) -> QueryResult:
-        sql = render(console_sql(name), db=self.analytics.database)
+    def __init__(self, analytics: Analytics, rollup: bool = True) -> None:
+        self.analytics = analytics
+        self.rollup = rollup
+        self._refreshing = threading.Lock()  # one writer of the rollup per process
+
+    def _query(self, name: str, params: dict[str, Any], stored: bool = False) -> QueryResult:
+        sql = render(console_sql(name, stored), db=self.analytics.database)
         return self.analytics.client.query(sql, parameters=params)
 
+    def refresh(self, start: datetime, end: datetime) -> int:
+        """Compute the sessions of each whole day of [start, end) whose web events changed since its
+        stored version (or that has none); returns how many days were computed."""
+        db, client = self.analytics.database, self.analytics.client
+        with self._refreshing:
+            days = self._query("day_versions", {"start": _bind(start), "end": _bind(end)}).result_rows
+            stale = [(day, current) for day, current, stored in days if current != stored]
+            for day, version in stale:
+                first = datetime(day.year, day.month, day.day, tzinfo=UTC)
+                bound = {"start": _bind(first), "end": _bind(first + timedelta(days=1)), "version": version}
+                client.command(render(console_sql("day_insert"), db=db), parameters=bound)
+                client.command(
+                    f"INSERT INTO {db}.web_session_days (day, version, computed_at) "
+                    "SELECT {day:Date}, {version:UInt64}, now64(3)",
+                    parameters={"day": day.isoformat(), "version": version},
+                )
+        return len(stale)
+
     def overview(self, req: WebRequest) -> dict[str, Any]:
-        result = self._query("web_panels", req.bound(req.start, req.end))
+        stored = self.rollup and _midnight(req.start) and _midnight(req.end)
+        if stored:
+            self.refresh(req.previous[0], req.end)
+        result = self._query("web_panels", req.bound(req.start, req.end), stored)
         rows = [dict(zip(result.column_names, r)) for r in result.result_rows]
         all_bits = (1 << len(KEYS)) - 1
         total = next((r for r in rows if r["g"] == all_bits), None)
@@ -192,7 +229,7 @@ class WebOverview:
         )
         bound = req.bound(*req.previous)
         del bound["granularity"]
-        prev = self._query("web_totals", bound).result_rows[0]
+        prev = self._query("web_totals", bound, stored).result_rows[0]
         previous = _totals(*prev)
         series = [
             {

@@ -297,3 +297,29 @@ async def test_forecast_history_and_anomalies(shop, make_forecaster):
         assert p["anomaly"] == (not p["yhat_lower"] <= p["y"] <= p["yhat_upper"])
     assert body["anomalies"] == [p for p in body["history"] if p["anomaly"]]
     assert plain.json()["history"] == [] and plain.json()["points"] == body["points"]
+
+
+def test_day_rollup_matches_the_events_and_follows_late_events(chdb):
+    """Whole-day ranges read the day rollup (web_sessions): the same answer as computing the sessions
+    from the events; a day is computed once, and again only after web events of that day arrive."""
+    from observatory.store.analytics import Analytics
+    from observatory.store.web import WebOverview, parse_web
+
+    store = StoreSettings(dsn=chdb.dsn, database=unique("rollup"))
+    client = chdb.client()
+    load(client, store, WEB_EVENTS, dup_ratio=0.5)
+    analytics = Analytics(client, store.database)
+    fast, slow = WebOverview(analytics), WebOverview(analytics, rollup=False)
+    req = parse_web({"start": "2026-03-02", "end": "2026-03-03", "granularity": "hour"}, NOW)
+    assert fast.overview(req) == slow.overview(req)
+    stored = client.query(f"SELECT day, count() FROM {store.database}.web_sessions GROUP BY day ORDER BY day")
+    assert [(d.isoformat(), n) for d, n in stored.result_rows] == [("2026-03-01", 1), ("2026-03-02", 4)]
+    assert fast.refresh(req.previous[0], req.end) == 0  # nothing changed: nothing recomputed
+
+    load(client, store, [pv("e", h(23, 59), "/late", "s9")], dup_ratio=0)  # a late event of 2026-03-02
+    assert fast.refresh(req.previous[0], req.end) == 1
+    late = fast.overview(req)
+    assert late["totals"]["sessions"] == 5 and late["totals"]["visitors"] == 4
+    assert ("/late", 1) in panel(late, "pages", "pageviews")
+    assert late == slow.overview(req)
+    client.close()
