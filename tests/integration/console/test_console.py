@@ -126,6 +126,7 @@ async def test_console_signs_in_shows_every_page_and_signs_out(shop, make_foreca
     health = seen["pages"]["health"]
     assert "ingest" in (health["panels"]["ingest"]["empty"] or "").lower(), health["panels"]["ingest"]
     assert health["panels"]["alerts"]["empty"]  # no Alertmanager configured: said in words
+    assert "health.store.rows_inserted_last_hour" in health["figures"]  # the store's own figures are shown
 
     # every panel of every page shows data or says in words why not (never a blank or a stack trace)
     for name, p in seen["pages"].items():

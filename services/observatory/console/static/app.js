@@ -307,27 +307,28 @@ async function forecastsPage() {
 }
 
 async function healthPage() {
-  const content = ["ingest", "queue", "consumer", "alerts"].map((k) => [k, panel(k, {ingest: "Ingest", queue: "Queue", consumer: "Consumer and store", alerts: "Firing alerts"}[k], k === "alerts")]);
+  const titles = {ingest: "Ingest", queue: "Queue", consumer: "Consumer", store: "Store (accepted → queryable)", alerts: "Firing alerts"};
+  const content = Object.fromEntries(Object.entries(titles).map(([k, t]) => [k, panel(k, t, k === "alerts")]));
   const r = await api("health/summary");
-  if (!r.ok) return content.forEach(([, c]) => failure(c, r, "Health"));
+  if (!r.ok) return Object.values(content).forEach((c) => failure(c, r, "Health"));
   const d = r.data, miss = d.missing || {};
-  const section = (c, key, items) => {
-    const part = d[key];
+  const section = (key, items) => {
+    const part = d[key], c = content[key];
     if (!part) return empty(c, miss[key] ? `Not available here: ${miss[key]}.` : "Not reported by this server.");
     fill(c, h("div", {class: "kpis"}, items.map(([label, name, kind]) => kpi(label, `health.${key}.${name}`, part[name], kind))));
   };
-  const [[, ing], [, que], [, con], [, al]] = content;
-  section(ing, "ingest", [["Accepted per second", "accepted_per_s", "num"], ["Accepted (total)", "accepted_total", "int"], ["4xx answers", "http_4xx_total", "int"], ["5xx answers", "http_5xx_total", "int"]]);
-  section(que, "queue", [["Queue depth", "depth", "int"], ["Consumers", "consumers", "int"]]);
-  if (d.consumer) section(con, "consumer", [["Consumer lag (messages)", "lag_messages", "int"], ["Accepted → queryable p50 (s)", "accepted_to_queryable_p50_s", "num"], ["Accepted → queryable p95 (s)", "accepted_to_queryable_p95_s", "num"], ["Last insert (s ago)", "last_insert_age_s", "num"]]);
-  else section(con, "consumer", []);
-  const a = d.alerts || {};
+  section("ingest", [["Accepted per second", "accepted_per_s", "num"], ["Accepted (total)", "accepted_total", "int"], ["4xx answers", "http_4xx_total", "int"], ["5xx answers", "http_5xx_total", "int"]]);
+  section("queue", [["Queue depth", "depth", "int"], ["Consumers", "consumers", "int"]]);
+  section("consumer", [["Consumer lag (messages)", "lag_messages", "int"], ["Accepted → queryable p50 (s)", "accepted_to_queryable_p50_s", "num"], ["Accepted → queryable p95 (s)", "accepted_to_queryable_p95_s", "num"], ["Last insert (s ago)", "last_insert_age_s", "num"]]);
+  if (d.store && d.store.reachable === false) empty(content.store, `ClickHouse does not answer: ${d.store.error}.`);
+  else section("store", [["Rows stored per second (5 min)", "inserted_per_s_5m", "num"], ["Rows stored in the last hour", "rows_inserted_last_hour", "int"], ["Accepted → queryable p50 (s)", "accepted_to_queryable_p50_s", "num"], ["Accepted → queryable p95 (s)", "accepted_to_queryable_p95_s", "num"], ["Newest row (s ago)", "newest_insert_age_s", "num"]]);
+  const a = d.alerts || {}, al = content.alerts;
   if (!a.configured) empty(al, "Alerts are not connected: set OBS_ALERTMANAGER_URL to list the firing ones here.");
   else if (a.error) empty(al, `Alertmanager did not answer: ${a.error}.`);
   else if (!a.firing.length) empty(al, "No alert is firing.");
   else fill(al, h("ul", {class: "alerts"}, a.firing.map((x) => h("li", {class: `sev-${x.severity}`, "data-alert": x.name},
     h("strong", {text: x.name}), ` (${x.severity}) since ${x.starts_at}: ${x.summary || ""} `,
-    x.runbook_url ? h("a", {href: x.runbook_url, text: "runbook"}) : null))));
+    x.runbook_url ? h("a", {href: x.runbook_url, text: `runbook for ${x.name}`}) : null))));
 }
 
 // -- start ----------------------------------------------------------------------------------------
