@@ -37,7 +37,9 @@ async function dump(page) {
       panels[p.dataset.panel] = {empty: emptyEl ? emptyEl.textContent : null, text: p.textContent.slice(0, 400),
         charts: p.querySelectorAll("svg.chart").length};
     }
-    return {figures, tables, panels, title: document.title, h1: document.querySelector("h1")?.textContent,
+    const alerts = [...document.querySelectorAll("[data-alert]")].map((li) =>
+      ({name: li.dataset.alert, runbook: li.querySelector("a")?.getAttribute("href") || null}));
+    return {figures, tables, panels, alerts, title: document.title, h1: document.querySelector("h1")?.textContent,
             signIn: !!document.querySelector("#key"), error: document.querySelector(".error")?.textContent || null,
             path: location.pathname + location.search};
   });
