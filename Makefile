@@ -61,7 +61,7 @@ test-config: venv
 bench: venv ## benchmarks with ceilings measured in the same run (prints a table; never fails on timing)
 	$(OBS) bench
 
-screenshots: venv ## PNGs of each console page at desktop and phone width into docs/screenshots/ (Chromium, demo data)
+screenshots: venv ## PNGs of each console page (desktop, phone, dark) into docs/screenshots/ (Chromium, demo data)
 	$(VENV)/bin/python -m observatory.bench.console screenshots docs/screenshots
 
 demo: ## webshop traffic into the running stack: DAYS=30 RATE=20

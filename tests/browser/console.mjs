@@ -87,6 +87,10 @@ try {
       await open(page, `/console/${name}${query[name] ? `?${query[name]}` : ""}`);
       await page.screenshot({path: join(shots, `${name}-phone.png`), fullPage: true});
       await page.setViewport({width: 1280, height: 900});
+      await page.emulateMediaFeatures([{name: "prefers-color-scheme", value: "dark"}]);
+      await open(page, `/console/${name}${query[name] ? `?${query[name]}` : ""}`);
+      await page.screenshot({path: join(shots, `${name}-dark.png`), fullPage: true});
+      await page.emulateMediaFeatures([{name: "prefers-color-scheme", value: "light"}]);
     }
   }
   if (process.env.CONSOLE_CUSTOM) out.custom = await open(page, `/console/web?range=custom&${process.env.CONSOLE_CUSTOM}`);
