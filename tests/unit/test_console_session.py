@@ -72,3 +72,19 @@ def test_the_secret_file_is_made_once_and_kept(tmp_path):
     assert len(first) >= 32 and path.stat().st_mode & 0o777 == 0o600
     assert load_secret("", path) == first
     assert load_secret("configured-secret", path) == b"configured-secret"
+
+
+def test_wrong_keys_are_limited_per_address_and_forgotten_after_the_window():
+    from observatory.console.routes import WrongKeys
+
+    clock = Clock()
+    limiter = WrongKeys(limit=3, window_s=60, clock=clock)
+    for _ in range(3):
+        assert limiter.wait("10.0.0.1") == 0
+        limiter.failed("10.0.0.1")
+    assert limiter.wait("10.0.0.1") == 60
+    assert limiter.wait("10.0.0.2") == 0  # another address is not affected
+    clock.now += 59
+    assert limiter.wait("10.0.0.1") == 1
+    clock.now += 1
+    assert limiter.wait("10.0.0.1") == 0

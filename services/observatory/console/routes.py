@@ -16,7 +16,9 @@ import gzip
 import hashlib
 import hmac
 import logging
+import math
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +46,34 @@ HEADERS = {
 }
 
 
+class WrongKeys:
+    """Wrong keys per client address: after `limit` within `window_s`, sign-in waits until the oldest
+    of them is `window_s` old (a key cannot be guessed anyway; this keeps the log and the CPU quiet)."""
+
+    def __init__(self, limit: int = 10, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window_s, self.clock = limit, window_s, clock
+        self._seen: dict[str, list[float]] = {}
+
+    def _recent(self, client: str) -> list[float]:
+        now = self.clock()
+        recent = [t for t in self._seen.get(client, ()) if now - t < self.window_s]
+        if recent:
+            self._seen[client] = recent
+        else:
+            self._seen.pop(client, None)
+        return recent
+
+    def wait(self, client: str) -> float:
+        recent = self._recent(client)
+        return self.window_s - (self.clock() - recent[0]) if len(recent) >= self.limit else 0.0
+
+    def failed(self, client: str) -> None:
+        if len(self._seen) > 10_000:  # a private listener sees few addresses: never let the map grow unbounded
+            self._seen.clear()
+        self._recent(client)
+        self._seen.setdefault(client, []).append(self.clock())
+
+
 class _Asset:
     def __init__(self, name: str) -> None:
         self.body = (STATIC / name).read_bytes()
@@ -54,6 +84,7 @@ class _Asset:
 
 def console_router(sessions: Sessions, clock: Callable[[], datetime], secure: bool = False) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    attempts = WrongKeys()
     assets = {name: _Asset(name) for name in TYPES}
     static = {name: f"/console/static/{name}?v={a.etag.strip(chr(34))[:10]}" for name, a in assets.items()}
 
@@ -105,9 +136,17 @@ def console_router(sessions: Sessions, clock: Callable[[], datetime], secure: bo
                 "console sign-in refused: cross-site or stale form", extra={"origin": request.headers.get("origin")}
             )
             return sign_in_page(request, "The form expired or came from another site: sign in again.", 403)
+        client = request.client.host if request.client else "-"
+        wait = attempts.wait(client)
+        if wait:
+            log.warning("console sign-in refused: too many wrong keys", extra={"client": client})
+            page = sign_in_page(request, f"Too many wrong keys: try again in {math.ceil(wait)} s.", 429)
+            page.headers["Retry-After"] = str(math.ceil(wait))
+            return page
         access, key = access_of(request), fields.get("key", "").strip()
         found = access.authenticate(key) if key else None
         if found is None:
+            attempts.failed(client)
             log.info("console sign-in failed")
             message = (
                 "That is an ingest (write-only) key: the console needs a read or admin key from OBS_API_KEYS."

@@ -11,6 +11,7 @@ import json
 import os
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from tests.integration.conftest import API_KEY, READ, READ_KEY
@@ -169,7 +170,7 @@ async def test_sign_in_refuses_cross_site_forms_and_the_cookie_reads_only(shop, 
     is in no log line."""
     store, _ = shop
     caplog.set_level("DEBUG")
-    async with make_forecaster(store, **FAST) as (_app, http):
+    async with make_forecaster(store, **FAST) as (app, http):
         http.headers.pop("Authorization")
         page = await http.get("/console/")
         assert page.status_code == 200 and page.headers["content-security-policy"].startswith("default-src 'none'")
@@ -188,5 +189,15 @@ async def test_sign_in_refuses_cross_site_forms_and_the_cookie_reads_only(shop, 
         sql = await http.post("/v1/query", json={"sql": "SELECT 1"})
         assert sql.status_code == 401  # but is no key for a POST
         assert (await http.post("/console/signout", data={"csrf": "forged"}, headers=form)).status_code == 403
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app.private), base_url="http://forecaster"
+        ) as other:
+            csrf = (await other.get("/console/")).cookies["obs_console_csrf"]
+            wrong = [
+                await other.post("/console/session", data={"csrf": csrf, "key": "wrong"}, headers=form)
+                for _ in range(11)
+            ]
+        assert [r.status_code for r in wrong] == [401] * 10 + [429] and wrong[-1].headers["retry-after"]
+        assert "Too many wrong keys" in wrong[-1].text
         assert (await http.get("/v1/analytics/kpi_summary")).status_code == 200  # a forged sign-out did nothing
     assert not [r for r in caplog.records if READ_KEY in r.getMessage() or READ_KEY in str(r.__dict__)]
