@@ -39,7 +39,11 @@ async function dump(page) {
     }
     const alerts = [...document.querySelectorAll("[data-alert]")].map((li) =>
       ({name: li.dataset.alert, runbook: li.querySelector("a")?.getAttribute("href") || null}));
-    return {figures, tables, panels, alerts, title: document.title, h1: document.querySelector("h1")?.textContent,
+    // accessibility basics: every control has a label, every chart a text alternative
+    const unlabelled = [...document.querySelectorAll("input:not([type=hidden]), select")]
+      .filter((el) => !el.labels || el.labels.length === 0).map((el) => el.name);
+    const chartsWithoutText = [...document.querySelectorAll("svg.chart")].filter((el) => !el.getAttribute("aria-label")).length;
+    return {figures, tables, panels, alerts, unlabelled, chartsWithoutText, title: document.title, h1: document.querySelector("h1")?.textContent,
             signIn: !!document.querySelector("#key"), error: document.querySelector(".error")?.textContent || null,
             path: location.pathname + location.search};
   });
@@ -94,6 +98,16 @@ try {
     }
   }
   if (process.env.CONSOLE_CUSTOM) out.custom = await open(page, `/console/web?range=custom&${process.env.CONSOLE_CUSTOM}`);
+  // the keyboard alone reaches everything: the skip link first, then navigation, the form, sign-out
+  await open(page, "/console/web?range=7d");
+  out.tabOrder = [];
+  for (let i = 0; i < 20; i++) {
+    await page.keyboard.press("Tab");
+    out.tabOrder.push(await page.evaluate(() => {
+      const el = document.activeElement;
+      return el.id || el.getAttribute("name") || el.textContent.trim().slice(0, 30) || el.tagName;
+    }));
+  }
   out.filtered = await open(page, `/console/web?${query.web ? `${query.web}&` : ""}${filtered}`);
   // the filter form lives in the URL: submitting it keeps every field
   out.formKeepsFilter = await page.evaluate(() => new URLSearchParams(location.search).toString());

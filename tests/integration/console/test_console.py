@@ -129,6 +129,15 @@ async def test_console_signs_in_shows_every_page_and_signs_out(shop, make_foreca
     assert health["panels"]["alerts"]["empty"]  # no Alertmanager configured: said in words
     assert "health.store.rows_inserted_last_hour" in health["figures"]  # the store's own figures are shown
 
+    # accessible: labelled controls, charts with text, the keyboard reaches every control in order
+    for name, p in seen["pages"].items():
+        assert p["unlabelled"] == [] and p["chartsWithoutText"] == 0, name
+    tabs = seen["tabOrder"]
+    assert tabs[0] == "Skip to content" and tabs[1:5] == ["Web analytics", "Business", "Forecasts", "Health"]
+    assert tabs[5] == "Sign out", tabs
+    assert tabs.index("range") < tabs.index("f-page") < tabs.index("f-site") < tabs.index("Apply"), tabs
+    assert "from" not in tabs  # the custom dates are hidden (and skipped) unless the range is custom
+
     # every panel of every page shows data or says in words why not (never a blank or a stack trace)
     for name, p in seen["pages"].items():
         for panel_id, panel in p["panels"].items():
