@@ -18,7 +18,8 @@ from observatory.errors import ApiError, error_responses
 from observatory.forecaster.health_summary import HealthSummary
 from observatory.forecaster.service import ForecastService
 from observatory.store.analytics import ParameterError
-from observatory.store.web import FILTERS, PERIODS, WebOverview, parse_web
+from observatory.store.web import WebOverview
+from observatory.store.web_request import FILTERS, PERIODS, parse_web
 
 log = logging.getLogger("observatory.forecaster")
 _PARAMS = ("period", "start", "end", "granularity", "limit", *FILTERS)

@@ -1,5 +1,5 @@
 """The web analytics page's data in one request: every panel from one sessions pass
-(queries/console/web_panels.sql), the previous period's totals (web_totals.sql), and the live
+(queries/console/overview_panels.sql), the previous period's totals (overview_totals.sql), and the live
 visitors figure (web_live.sql). Filters are bound as ClickHouse server-side parameters (never pasted
 into the SQL); '' means "no filter".
 
@@ -8,9 +8,7 @@ into the SQL); '' means "no filter".
 
 from __future__ import annotations
 
-import re
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -18,23 +16,11 @@ from typing import Any
 
 from clickhouse_connect.driver.query import QueryResult
 
-from observatory.store.analytics import (
-    GRANULARITIES,
-    MAX_BUCKETS,
-    Analytics,
-    ParameterError,
-    _bind,
-    _fragment,
-    expand_includes,
-    next_midnight,
-    parse_time,
-)
+from observatory.store.analytics import Analytics, _bind, _fragment, expand_includes
 from observatory.store.client import render
+from observatory.store.web_request import WebRequest
 
-FILTERS = ("page", "source", "referrer", "country", "device", "browser", "os", "site")
-PERIODS = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
-_FILTER_VALUE = re.compile(r"^[^\x00-\x1f]{1,300}$")
-# panel name -> the GROUPING SETS key it is grouped by (order of grouping(...) in web_panels.sql)
+# panel name -> the GROUPING SETS key it is grouped by (order of grouping(...) in overview_panels.sql)
 KEYS = (
     "bucket",
     "entry_page",
@@ -60,87 +46,28 @@ PANELS = {
     "countries": "country",
 }
 TOTALS = ("visitors", "pageviews", "sessions", "bounces", "bounce_rate", "avg_session_duration_s", "pages_per_session")
-_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 86400}
 
 
 @cache
 def console_sql(name: str, stored: bool = False) -> str:
-    """queries/console/<name>.sql with its includes expanded (not an /v1/analytics query); `stored`:
-    `-- @include sessions` reads the day rollup (console/stored_sessions.sql) instead of the events."""
+    """queries/console/<name>.sql with its includes expanded (not an /v1/analytics query): those of
+    queries/include/ and `kept` (console/kept.sql); `stored`: `-- @include sessions` reads the day
+    rollup (console/stored_sessions.sql) instead of the events."""
     folder = resources.files("observatory.store").joinpath("queries")
+    console = folder.joinpath("console")
     includes = {
         e.name[:-4]: _fragment(e.name[:-4], e.read_text())
         for e in folder.joinpath("include").iterdir()
         if e.name.endswith(".sql")
     }
+    includes["kept"] = _fragment("kept", console.joinpath("kept.sql").read_text())
     if stored:
-        includes["sessions"] = _fragment(
-            "stored_sessions", folder.joinpath("console", "stored_sessions.sql").read_text()
-        )
-    return expand_includes(folder.joinpath("console", f"{name}.sql").read_text(), f"console/{name}.sql", includes)
+        includes["sessions"] = _fragment("stored_sessions", console.joinpath("stored_sessions.sql").read_text())
+    return expand_includes(console.joinpath(f"{name}.sql").read_text(), f"console/{name}.sql", includes)
 
 
 def _midnight(t: datetime) -> bool:
     return t == t.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-@dataclass(frozen=True)
-class WebRequest:
-    start: datetime
-    end: datetime
-    granularity: str
-    limit: int
-    filters: dict[str, str]  # only the filters set
-
-    @property
-    def previous(self) -> tuple[datetime, datetime]:
-        return self.start - (self.end - self.start), self.start
-
-    def bound(self, start: datetime, end: datetime) -> dict[str, Any]:
-        return {
-            "start": _bind(start),
-            "end": _bind(end),
-            "granularity": self.granularity,
-            **{f: self.filters.get(f, "") for f in FILTERS},
-        }
-
-
-def parse_web(raw: dict[str, str | None], now: datetime) -> WebRequest:
-    """Typed request from query-string values; raises ParameterError naming the parameter."""
-    period = raw.get("period")
-    if period and (raw.get("start") or raw.get("end")):
-        raise ParameterError("period", "give either period or start/end, not both")
-    if period:
-        if period not in PERIODS:
-            raise ParameterError("period", f"{period!r} is not one of {', '.join(PERIODS)}")
-        end = next_midnight(now)
-        start = end - timedelta(days=PERIODS[period])
-    else:
-        end_raw, start_raw = raw.get("end"), raw.get("start")
-        end = parse_time("end", end_raw) if end_raw else next_midnight(now)
-        start = parse_time("start", start_raw) if start_raw else end - timedelta(days=30)
-    if start >= end:
-        raise ParameterError("start", f"must be before end ({start.isoformat()} >= {end.isoformat()})")
-    g = (raw.get("granularity") or ("hour" if end - start <= timedelta(days=1) else "day")).lower()
-    if g not in GRANULARITIES:
-        raise ParameterError("granularity", f"{g!r} is not one of {', '.join(GRANULARITIES)}")
-    if (end - start).total_seconds() / _SECONDS[g] > MAX_BUCKETS:
-        raise ParameterError("granularity", f"more than {MAX_BUCKETS} {g} buckets: use a coarser granularity")
-    try:
-        limit = int(raw.get("limit") or 10)
-    except ValueError:
-        raise ParameterError("limit", f"{raw.get('limit')!r} is not an integer") from None
-    if not 1 <= limit <= 100:
-        raise ParameterError("limit", f"must be between 1 and 100, got {limit}")
-    filters = {}
-    for f in FILTERS:
-        value = raw.get(f)
-        if value is None or value == "":
-            continue
-        if not _FILTER_VALUE.match(value):
-            raise ParameterError(f, "at most 300 characters, no control characters")
-        filters[f] = value
-    return WebRequest(start, end, g, limit, filters)
 
 
 def _iso(t: datetime) -> str:
@@ -175,6 +102,21 @@ def _mask(key: str) -> int:
     """grouping(...)'s value for the rows grouped by `key` alone: all bits but its own."""
     n = len(KEYS)
     return (1 << n) - 1 - (1 << (n - 1 - KEYS.index(key)))
+
+
+def _breakdown(rows: list[dict[str, Any]], key: str, limit: int) -> list[dict[str, Any]]:
+    found = [
+        {
+            "value": r[key],
+            "sessions": int(r["sessions"]),
+            "visitors": int(r["visitors"]),
+            "pageviews": int(r["pageviews"]),
+            "bounce_rate": r["bounces"] / r["sessions"] if r["sessions"] else 0.0,
+        }
+        for r in rows
+        if r["g"] == _mask(key) and r["sessions"]
+    ]
+    return sorted(found, key=lambda p: (-p["sessions"], p["value"]))[:limit]
 
 
 def _describe(req: WebRequest) -> str:
@@ -218,7 +160,10 @@ class WebOverview:
         stored = self.rollup and _midnight(req.start) and _midnight(req.end)
         if stored:
             self.refresh(req.previous[0], req.end)
-        result = self._query("web_panels", req.bound(req.start, req.end), stored)
+        # from the rollup, the pages panel is a second read (cheaper than a pages set in the same pass)
+        result = self._query(
+            "overview_panels", {**req.bound(req.start, req.end), "with_pages": int(not stored)}, stored
+        )
         rows = [dict(zip(result.column_names, r)) for r in result.result_rows]
         all_bits = (1 << len(KEYS)) - 1
         total = next((r for r in rows if r["g"] == all_bits), None)
@@ -229,7 +174,7 @@ class WebOverview:
         )
         bound = req.bound(*req.previous)
         del bound["granularity"]
-        prev = self._query("web_totals", bound, stored).result_rows[0]
+        prev = self._query("overview_totals", bound, stored).result_rows[0]
         previous = _totals(*prev)
         series = [
             {
@@ -258,25 +203,20 @@ class WebOverview:
             "change": change(totals, previous),
             "series": series,
         }
-        pages = [
-            {"value": r["page"], "pageviews": int(r["page_pageviews"]), "visitors": int(r["page_visitors"])}
-            for r in rows
-            if r["g"] == _mask("page") and r["page_pageviews"]
-        ]
+        if stored:
+            bound = {**req.bound(req.start, req.end), "limit": req.limit}
+            del bound["granularity"]
+            top = self._query("overview_pages", bound, stored).result_rows
+            pages = [{"value": p, "pageviews": int(n), "visitors": int(u)} for p, n, u in top]
+        else:
+            pages = [
+                {"value": r["page"], "pageviews": int(r["page_pageviews"]), "visitors": int(r["page_visitors"])}
+                for r in rows
+                if r["g"] == _mask("page") and r["page_pageviews"]
+            ]
         out["pages"] = sorted(pages, key=lambda p: (-p["pageviews"], p["value"]))[: req.limit]
         for panel, key in PANELS.items():
-            found = [
-                {
-                    "value": r[key],
-                    "sessions": int(r["sessions"]),
-                    "visitors": int(r["visitors"]),
-                    "pageviews": int(r["pageviews"]),
-                    "bounce_rate": r["bounces"] / r["sessions"] if r["sessions"] else 0.0,
-                }
-                for r in rows
-                if r["g"] == _mask(key) and r["sessions"]
-            ]
-            out[panel] = sorted(found, key=lambda p: (-p["sessions"], p["value"]))[: req.limit]
+            out[panel] = _breakdown(rows, key, req.limit)
         out["message"] = None if totals["sessions"] else _describe(req)
         return out
 

@@ -303,7 +303,8 @@ def test_day_rollup_matches_the_events_and_follows_late_events(chdb):
     """Whole-day ranges read the day rollup (web_sessions): the same answer as computing the sessions
     from the events; a day is computed once, and again only after web events of that day arrive."""
     from observatory.store.analytics import Analytics
-    from observatory.store.web import WebOverview, parse_web
+    from observatory.store.web import WebOverview
+    from observatory.store.web_request import parse_web
 
     store = StoreSettings(dsn=chdb.dsn, database=unique("rollup"))
     client = chdb.client()
