@@ -109,7 +109,11 @@ try {
     }));
   }
   out.filtered = await open(page, `/console/web?${query.web ? `${query.web}&` : ""}${filtered}`);
-  // the filter form lives in the URL: submitting it keeps every field
+  // the filter form lives in the URL: submitting it by keyboard keeps the chosen fields, and only those
+  await page.focus("#f-country");
+  await page.keyboard.type("DE");
+  await Promise.all([page.waitForNavigation({waitUntil: "load"}), page.keyboard.press("Enter")]);
+  await page.waitForFunction(() => document.body.dataset.ready === "1", {timeout: 120000});
   out.formKeepsFilter = await page.evaluate(() => new URLSearchParams(location.search).toString());
   const session = (await page.cookies()).find((c) => c.name === "obs_console");
   await Promise.all([page.waitForNavigation({waitUntil: "load"}), page.click(".signout button")]);

@@ -170,7 +170,7 @@ async def test_console_signs_in_shows_every_page_and_signs_out(shop, make_foreca
     ]
     for key in ("pages", "entry_pages", "exit_pages", "sources", "browsers", "countries"):
         assert filtered["tables"].get(key) != web["tables"].get(key), key
-    assert "device=mobile" in seen["formKeepsFilter"]
+    assert seen["formKeepsFilter"] == "range=30d&country=DE&device=mobile"
     assert "live.visitors" in web["figures"]
 
 

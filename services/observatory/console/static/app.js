@@ -173,8 +173,12 @@ async function webPage() {
     api("web/overview", {start: r.start, end: r.end, granularity: r.granularity, limit: 10, ...filters}),
     api("web/live", {minutes: 5, site: filters.site}),
   ]);
-  if (l.ok) fill(live, kpi("visitors now", "live.visitors", l.data.visitors, "int"), l.data.message ? h("p", {class: "empty", text: l.data.message}) : null);
-  else failure(live, l, "Live visitors");
+  const showLive = (x) => {
+    if (x.ok) fill(live, kpi("visitors now", "live.visitors", x.data.visitors, "int"), x.data.message ? h("p", {class: "empty", text: x.data.message}) : null);
+    else failure(live, x, "Live visitors");
+  };
+  showLive(l);
+  setInterval(async () => showLive(await api("web/live", {minutes: 5, site: filters.site})), 30000); // stays live
   const all = [totals, series, ...lists.map((x) => x.content)];
   if (!o.ok) return all.forEach((c) => failure(c, o, "Web analytics"));
   const d = o.data, t = d.totals, p = d.previous || {}, ch = d.change || {};
@@ -333,6 +337,11 @@ async function healthPage() {
 
 // -- start ----------------------------------------------------------------------------------------
 function customFields() {
+  const form = document.querySelector("form.controls");
+  // a shared URL holds only what was chosen: empty filters (and unused custom dates) are left out
+  if (form) form.addEventListener("submit", () => form.querySelectorAll("input, select").forEach((el) => {
+    if (!el.value || (el.closest(".field.custom") && el.closest(".field").hidden)) el.disabled = true;
+  }));
   const select = document.getElementById("range");
   if (!select) return;
   const show = () => document.querySelectorAll(".field.custom").forEach((f) => { f.hidden = select.value !== "custom"; });
