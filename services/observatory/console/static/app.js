@@ -327,7 +327,7 @@ async function healthPage() {
   if (d.store && d.store.reachable === false) empty(content.store, `ClickHouse does not answer: ${d.store.error}.`);
   else section("store", [["Rows stored per second (5 min)", "inserted_per_s_5m", "num"], ["Rows stored in the last hour", "rows_inserted_last_hour", "int"], ["Accepted → queryable p50 (s)", "accepted_to_queryable_p50_s", "num"], ["Accepted → queryable p95 (s)", "accepted_to_queryable_p95_s", "num"], ["Newest row (s ago)", "newest_insert_age_s", "num"]]);
   const a = d.alerts || {}, al = content.alerts;
-  if (!a.configured) empty(al, "Alerts are not connected: set OBS_ALERTMANAGER_URL to list the firing ones here.");
+  if (!a.configured) empty(al, "Alerts are not connected: set OBS_FORECASTER_ALERTMANAGER_URL to list the firing ones here.");
   else if (a.error) empty(al, `Alertmanager did not answer: ${a.error}.`);
   else if (!a.firing.length) empty(al, "No alert is firing.");
   else fill(al, h("ul", {class: "alerts"}, a.firing.map((x) => h("li", {class: `sev-${x.severity}`, "data-alert": x.name},
