@@ -4,7 +4,7 @@ VENV := .venv
 OBS := $(VENV)/bin/observatory
 PYTEST_ARGS ?=
 
-.PHONY: help up down logs ps e2e local local-down local-status soak test test-unit test-integration test-config lint bench demo query venv
+.PHONY: help up down logs ps e2e local local-down local-status soak test test-unit test-integration test-config lint bench demo query venv screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test-config: venv
 
 bench: venv ## benchmarks with ceilings measured in the same run (prints a table; never fails on timing)
 	$(OBS) bench
+
+screenshots: venv ## PNGs of each console page (desktop, phone, dark) into docs/screenshots/ (Chromium, demo data)
+	$(VENV)/bin/python -m observatory.bench.console screenshots docs/screenshots
 
 demo: ## webshop traffic into the running stack: DAYS=30 RATE=20
 	$(OBS) demo --days $${DAYS:-30} --rate $${RATE:-20}

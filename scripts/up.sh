@@ -20,7 +20,7 @@ SECRETS=(GRAFANA_ADMIN_PASSWORD ELASTIC_PASSWORD KIBANA_SYSTEM_PASSWORD FILEBEAT
          LOGS_READER_PASSWORD RABBITMQ_PASSWORD CLICKHOUSE_PASSWORD CLICKHOUSE_ANALYST_PASSWORD
          CLICKHOUSE_QUERY_API_PASSWORD
          METABASE_ADMIN_PASSWORD)
-LONG_SECRETS=(KIBANA_ENCRYPTION_KEY METABASE_ENCRYPTION_KEY)
+LONG_SECRETS=(KIBANA_ENCRYPTION_KEY METABASE_ENCRYPTION_KEY CONSOLE_SESSION_SECRET)
 
 die() { echo "error: $*" >&2; exit 1; }
 
@@ -154,6 +154,7 @@ print_table() {
   printf '%-14s %-36s %s\n' Elasticsearch "http://$bind:$(port ELASTICSEARCH_PORT 9200)" "elastic / ELASTIC_PASSWORD"
   printf '%-14s %-36s %s\n' "Ingest API" "http://$bind:$(port INGEST_PORT 8080)/v1/events" "Bearer OBS_API_KEY"
   printf '%-14s %-36s %s\n' "Read API" "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/v1" "Bearer <read key>; README: Security model"
+  printf '%-14s %-36s %s\n' Console "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/console/" "a read key (OBS_API_KEYS)"
   printf '%-14s %-36s %s\n' Runbooks "$(get_var "$ENV_FILE" RUNBOOK_BASE_URL | grep . || echo "http://localhost:$(port FORECASTER_PRIVATE_PORT 8091)/runbooks")/" "-"
   echo
   echo "Passwords and keys are in $(pwd)/$ENV_FILE (e.g. grep GRAFANA_ADMIN_PASSWORD $ENV_FILE)."

@@ -50,6 +50,7 @@ def create_app(
         api=api,
     )
     listeners.state.forecaster = forecaster
+    listeners.state.console_sessions = forecaster.console  # the console's cookie on the read API
     return listeners
 
 

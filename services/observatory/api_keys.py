@@ -15,6 +15,10 @@ sets up):
 
 Answers: no or unknown key 401 + `WWW-Authenticate: Bearer`; a write key, or a read key without the
 scope, 403. The key's name is on `request.state.api_key` for logs.
+
+The web console's signed session cookie (observatory.console) stands in for the key on GET and HEAD
+requests without an Authorization header, when the app carries `state.console_sessions` (an object
+with `principal(request, access) -> Principal | None`): the console's pages fetch this same read API.
 """
 
 from __future__ import annotations
@@ -50,23 +54,40 @@ class Access:
             k.sha256: Principal(k.name, frozenset(s for scope in k.scopes for s in IMPLIED[scope])) for k in read_keys
         }
         self._write = set(write_hashes)
+        self._by_name = {k.name: k.sha256 for k in read_keys}
+
+    def named(self, name: str) -> tuple[Principal, str] | None:
+        """The principal of the read key called `name` and the key's hash (None: no such key any more)."""
+        digest = self._by_name.get(name)
+        return (self._read[digest], digest) if digest is not None else None
+
+    def authenticate(self, token: str) -> tuple[Principal, str] | None:
+        """The principal of a read key and the key's hash, or None for an unknown (or write) key."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        principal = next((p for h, p in self._read.items() if hmac.compare_digest(h, digest)), None)
+        return (principal, digest) if principal is not None else None
+
+    def is_write_key(self, token: str) -> bool:
+        return hashlib.sha256(token.encode()).hexdigest() in self._write
+
+    def require(self, principal: Principal, scope: str) -> Principal:
+        if scope not in principal.scopes:
+            raise ApiError(403, "forbidden", f"key {principal.name!r} lacks the {scope!r} scope")
+        return principal
 
     def check(self, token: str | None, scope: str) -> Principal:
         if not token:
             raise _unauthorized("a read API key is required (Authorization: Bearer <key>)")
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        principal = next((p for h, p in self._read.items() if hmac.compare_digest(h, digest)), None)
-        if principal is None:
-            if digest in self._write:
+        found = self.authenticate(token)
+        if found is None:
+            if self.is_write_key(token):
                 raise ApiError(
                     403,
                     "forbidden",
                     "this is an ingest (write-only) key; the read API needs a read key from OBS_API_KEYS",
                 )
             raise _unauthorized("unknown API key")
-        if scope not in principal.scopes:
-            raise ApiError(403, "forbidden", f"key {principal.name!r} lacks the {scope!r} scope")
-        return principal
+        return self.require(found[0], scope)
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -80,6 +101,12 @@ def require_scope(scope: str):
 
     async def check(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         access: Access = request.app.state.access
+        sessions = getattr(request.app.state, "console_sessions", None)
+        if credentials is None and sessions is not None and request.method in ("GET", "HEAD"):
+            session_principal = sessions.principal(request, access)
+            if session_principal is not None:
+                request.state.api_key = session_principal.name
+                return access.require(session_principal, scope)
         principal = access.check(credentials.credentials.strip() if credentials else None, scope)
         request.state.api_key = principal.name
         return principal

@@ -203,6 +203,27 @@ class ApiSettings(BaseSettings):
         return self
 
 
+class ConsoleSettings(BaseSettings):
+    """The web console on the private listener (`/console/`): signed session cookies."""
+
+    model_config = _settings("OBS_CONSOLE_")
+    session_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key signing the console's session cookies (at least 16 characters); empty: the "
+        "one in `session_secret_file`, else a random one per process (sessions end when it restarts)",
+    )
+    session_secret_file: Path | None = Field(
+        default=None,
+        description="file holding the session secret, made (mode 0600) on first start when missing "
+        "(`make local`: .local/console-secret)",
+    )
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, description="how long a console sign-in lasts, seconds")
+    cookie_secure: bool = Field(
+        default=False,
+        description="add `Secure` to the console's cookies: set it when a TLS proxy serves the console",
+    )
+
+
 class IngestSettings(BaseSettings):
     model_config = _settings("OBS_INGEST_")
     host: str = Field(default="127.0.0.1", description="public listener: write paths and health")
@@ -323,6 +344,11 @@ class ForecasterSettings(BaseSettings):
     port: int = 8090
     private_host: str = Field(default="127.0.0.1", description="private listener: the read API, /metrics, /docs")
     private_port: int = 8091
+    alertmanager_url: str | None = Field(
+        default=None,
+        description="Alertmanager base URL (e.g. http://127.0.0.1:9093) whose firing alerts "
+        "GET /v1/health/summary lists; unset: no alerts in the summary",
+    )
     fit_workers: int = Field(
         default=1,
         ge=1,

@@ -246,6 +246,7 @@ def test_generated_env_has_strong_distinct_secrets(tmp_path):
         assert re.fullmatch(r"[A-Za-z0-9_]{24,}", value), f"{key}={value!r} is not a strong alphanumeric secret"
     assert len(set(secrets.values())) == len(secrets), "two secrets are equal"
     assert len(env["KIBANA_ENCRYPTION_KEY"]) >= 32
+    assert len(env["CONSOLE_SESSION_SECRET"]) >= 32  # signs the web console's cookies (forecaster :8091)
     assert (tmp_path / ".env").stat().st_mode & 0o077 == 0, ".env is readable by others"
     # the ingest entry is the hash of the demo key, in the format the ingest service parses
     name, _, digest = env["OBS_INGEST_API_KEYS"].partition(":sha256:")

@@ -41,6 +41,14 @@ def test_the_five_dashboards_exist():
     assert {d["title"] for d in DASHBOARDS.values()} == EXPECTED
 
 
+def test_every_dashboard_links_the_web_console_on_the_forecasters_published_port():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert any(p.endswith(":8091") for p in compose["services"]["forecaster"]["ports"])
+    for name, d in DASHBOARDS.items():
+        urls = [link.get("url") for link in d["links"] if link["type"] == "link"]
+        assert "http://localhost:8091/console/" in urls, name
+
+
 def test_uids_unique_and_ids_null():
     uids = [d["uid"] for d in DASHBOARDS.values()]
     assert len(uids) == len(set(uids)) and all(re.fullmatch(r"[a-z0-9-]{1,40}", u) for u in uids)

@@ -71,7 +71,20 @@ class Dash:
                     "icon": "external link",
                     "tooltip": "",
                     "targetBlank": False,
-                }
+                },
+                {
+                    # the forecaster's private port as compose publishes it on the Docker host
+                    "title": "Web console",
+                    "type": "link",
+                    "url": "http://localhost:8091/console/",
+                    "icon": "external link",
+                    "tooltip": "Observatory web console (sign in with a read key)",
+                    "targetBlank": True,
+                    "asDropdown": False,
+                    "includeVars": False,
+                    "keepTime": False,
+                    "tags": [],
+                },
             ],
             "panels": [],
         }

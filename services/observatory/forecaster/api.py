@@ -2,7 +2,7 @@
 needs a read key (observatory.api_keys); reports need the admin scope.
 
 GET  /v1/forecast                     metrics and cached models
-GET  /v1/forecast/{metric}            ?periods=30&granularity=day|hour -> points + model metadata
+GET  /v1/forecast/{metric}            ?periods=30&granularity=day|hour&history=0 -> points + model metadata
 GET  /v1/backtest/{metric}            ?granularity=day&horizon=30&folds=5 -> MAPE, MASE vs seasonal naive
 GET  /v1/analytics                    the analytics queries and their parameters
 GET  /v1/analytics/<query>            one route per query (store/queries/<query>.sql), its own parameters
@@ -30,6 +30,7 @@ from observatory.api_keys import AUTH_ERRORS, Principal, require_scope
 from observatory.errors import ApiError, error_responses
 from observatory.forecaster import schemas
 from observatory.forecaster.evaluation import backtest
+from observatory.forecaster.history import recent_history
 from observatory.forecaster.model import InsufficientHistory
 from observatory.forecaster.series import BASE_METRICS, UnknownMetric
 from observatory.forecaster.service import ForecastService
@@ -155,10 +156,14 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
             int | None, Query(ge=1, le=most, description="buckets ahead (default 30 days or 24 hours)")
         ] = None,
         granularity: Annotated[Granularity, Query(description="day or hour")] = "day",
+        history: Annotated[
+            int, Query(ge=0, le=1095, description="also the last N complete buckets: actuals, fit, band, anomalies")
+        ] = 0,
     ):
         n = _periods("periods", periods, granularity, service)
         try:
             model = await service.forecast(metric, granularity, wait=False)
+            past = await asyncio.to_thread(recent_history, service, model, history) if history else []
         except Exception as exc:  # noqa: BLE001
             raise _metric_error(metric, exc) from None
         return {
@@ -167,6 +172,11 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
             "periods": n,
             "points": model.points(n),
             "model": model.metadata(s),
+            "history_days": model.history_points,
+            "min_history_days": service.min_points(granularity),
+            "history": past,
+            "anomalies": [p for p in past if p["anomaly"]],
+            "message": None,
         }
 
     @router.get(
@@ -329,6 +339,15 @@ def _params() -> dict:
             Literal["device_type", "browser", "os", "country"] | None,
             Query(description="web_breakdown: default device_type"),
         ),
+        "steps": (
+            str | None,
+            Query(
+                max_length=2000,
+                description="funnel: 2..8 distinct event names, comma-separated, in order "
+                "(default user_signup,product_viewed,add_to_cart,checkout_started,purchase_completed); "
+                "bad steps answer 400 invalid_steps",
+            ),
+        ),
     }
 
 
@@ -347,6 +366,8 @@ def _add_query_route(router: APIRouter, service: ForecastService, q: SqlQuery, r
         try:
             typed = parse_params(q, raw, now=service.clock())
         except ParameterError as exc:
+            if exc.code == "invalid_steps":
+                raise ApiError(400, exc.code, f"steps: {exc.message}", parameter="steps") from None
             raise _invalid(exc.parameter, exc.message) from None
         try:
             result = await asyncio.to_thread(service.analytics.run, q.name, **typed)
@@ -370,5 +391,5 @@ def _add_query_route(router: APIRouter, service: ForecastService, q: SqlQuery, r
         summary=q.description[:120] or q.name,
         response_model=schemas.QueryResult,
         dependencies=[read],
-        responses=error_responses(422, 503),
+        responses=error_responses(*((400,) if "steps" in names else ()), 422, 503),
     )

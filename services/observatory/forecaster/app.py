@@ -16,14 +16,18 @@ from prometheus_client import CollectorRegistry
 from observatory import __version__
 from observatory.api_keys import Access
 from observatory.churn.service import ChurnService
+from observatory.console.routes import console_router as console_pages
+from observatory.console.session import Sessions, load_secret
 from observatory.forecaster.api import forecaster_router
+from observatory.forecaster.console_api import console_router
+from observatory.forecaster.health_summary import HealthSummary
 from observatory.forecaster.scheduler import Scheduler
 from observatory.forecaster.service import ForecastService
 from observatory.forecaster.sql_api import ReadOnlyStore, query_router
 from observatory.listeners import Listeners, private_app, public_app
 from observatory.metrics import ForecasterMetrics, new_registry
 from observatory.middleware import MetricsMiddleware, RequestContextMiddleware, instrument_app
-from observatory.settings import ApiSettings, ForecasterSettings, ReportSettings, StoreSettings
+from observatory.settings import ApiSettings, ConsoleSettings, ForecasterSettings, ReportSettings, StoreSettings
 from observatory.store.analytics import Analytics
 from observatory.store.client import connect
 from observatory.store.migrate import migrate
@@ -41,6 +45,7 @@ class Forecaster:
     client: Client
     sql: ReadOnlyStore | None = None  # POST /v1/query's read-only session
     churn: ChurnService | None = None
+    console: Sessions | None = None  # the web console's sessions (app.state.console_sessions)
 
     def close(self) -> None:
         self.service.pool.close()
@@ -67,6 +72,7 @@ def build_forecaster(
     *,
     clock: Callable[[], datetime] | None = None,
     client=None,
+    console: ConsoleSettings | None = None,
 ) -> Forecaster:
     """Open the store (or use `client`), apply migrations, and assemble service, routes, scheduler.
     In all-in-one pass the same StoreSettings as the consumer: a second client on the same chDB
@@ -79,7 +85,13 @@ def build_forecaster(
     scheduler = Scheduler(service, reports, clock, churn=churn)
     router, sql = forecaster_router(service, reports, churn), ReadOnlyStore(store)
     router.include_router(query_router(sql))  # POST /v1/query: read-only SQL for a read key
-    return Forecaster(service, scheduler, router, metrics, client, sql, churn)
+    health = HealthSummary(registry, service.analytics, settings.alertmanager_url)
+    router.include_router(console_router(service, health))  # the read API the web console's pages use
+    console = console or ConsoleSettings()
+    secret = load_secret(console.session_secret.get_secret_value(), console.session_secret_file)
+    sessions = Sessions(secret, console.session_ttl_s)
+    router.include_router(console_pages(sessions, service.clock, secure=console.cookie_secure))  # /console/
+    return Forecaster(service, scheduler, router, metrics, client, sql, churn, sessions)
 
 
 def create_app(
@@ -91,11 +103,12 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     schedule: bool = True,
     api: ApiSettings | None = None,
+    console: ConsoleSettings | None = None,
 ) -> Listeners:
-    """Public listener: health only. Private listener: the read API (keys), /metrics, docs."""
+    """Public listener: health only. Private listener: the read API (keys), the console, /metrics, docs."""
     registry = registry or new_registry("forecaster", __version__)
     api = api or ApiSettings()
-    fc = build_forecaster(settings, store, registry, reports, clock=clock)
+    fc = build_forecaster(settings, store, registry, reports, clock=clock, console=console)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -127,6 +140,7 @@ def create_app(
         routers=[fc.router],
     )
     private.state.forecaster = fc
+    private.state.console_sessions = fc.console
     for app in (public, private):
         app.add_middleware(MetricsMiddleware, requests=fc.metrics.http_requests, duration=fc.metrics.http_duration)
         app.add_middleware(RequestContextMiddleware)

@@ -32,12 +32,26 @@ class Point(BaseModel):
     yhat_upper: float
 
 
+class HistoryPoint(BaseModel):
+    ds: str
+    y: float
+    yhat: float | None
+    yhat_lower: float | None
+    yhat_upper: float | None
+    anomaly: bool
+
+
 class Forecast(BaseModel):
     metric: str
     granularity: str
     periods: int
     points: list[Point]
     model: dict[str, Any]
+    history_days: int  # complete buckets (days, or hours with granularity=hour) the model was fitted on
+    min_history_days: int  # buckets needed before any forecast
+    history: list[HistoryPoint]  # the last `?history=` buckets
+    anomalies: list[HistoryPoint]  # those of `history` outside the band
+    message: str | None = None
 
 
 class Backtest(_Open):

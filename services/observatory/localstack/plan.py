@@ -76,6 +76,8 @@ def service_env(local: Path, node_url: str, ports: Mapping[str, int]) -> dict[st
         "OBS_INGEST_PRIVATE_HOST": "127.0.0.1",
         "OBS_INGEST_PRIVATE_PORT": str(ports["private"]),
         "OBS_API_KEYS": f"local-dev:sha256:{hash_key(read_key(local))}:admin",
+        "OBS_CONSOLE_SESSION_SECRET_FILE": str((local / "console-secret").resolve()),  # made on first start
+        "OBS_FORECASTER_ALERTMANAGER_URL": f"http://127.0.0.1:{ports['alertmanager']}",  # /v1/health/summary
     }
 
 

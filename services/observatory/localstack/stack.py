@@ -139,6 +139,7 @@ def _print_summary(local: Path, ports: dict[str, int], alert_notes: list[str], s
             f"http://127.0.0.1:{ports['private']}/v1/analytics  /v1/forecast/revenue  "
             "(Authorization: Bearer <read key>)",
         ),
+        ("Web console", f"http://127.0.0.1:{ports['private']}/console/  (sign in with the read key below)"),
         ("ClickHouse (embedded)", f"{(local / 'chdb')}  (`observatory query SQL`: through the read API while it runs)"),
         ("Prometheus", f"http://127.0.0.1:{ports['prometheus']}  (rules: alert-rules/*.rules.yml)"),
         ("Alertmanager", f"http://127.0.0.1:{ports['alertmanager']}"),

@@ -4,14 +4,14 @@ dashboard's time range macros). One source of SQL for the forecaster's API, Meta
 
 Placeholders (store/queries/README.md): `${db}`, `{start:DateTime64(3)}`, `{end:DateTime64(3)}`,
 `{granularity:String}`, `{limit:UInt32}`, `{window_seconds:UInt32}`, `{event_name:String}`,
-`{dimension:String}`.
+`{dimension:String}`, `{steps:Array(String)}` (default: the purchase funnel).
 """
 
 from __future__ import annotations
 
 import re
 
-from observatory.store.analytics import DIMENSIONS, get_query
+from observatory.store.analytics import DIMENSIONS, FUNNEL_STEPS, ParameterError, get_query, parse_steps
 from observatory.store.client import render
 
 _PARAM = re.compile(r"\{([a-z_]+):([A-Za-z0-9(), ]+)\}")
@@ -33,6 +33,12 @@ def _literal(name: str, value) -> str:
         return f"'{value}'"
     if name in ("limit", "window_seconds"):
         return str(int(value))
+    if name == "steps":
+        try:
+            steps = parse_steps(value if isinstance(value, str) else ",".join(value))
+        except ParameterError as exc:
+            raise SqlTemplateError(str(exc)) from None
+        return "[" + ", ".join(f"'{s}'" for s in steps) + "]"
     raise SqlTemplateError(f"no literal for parameter {name}")
 
 
@@ -56,7 +62,7 @@ def _fill(sql: str, values: dict[str, str]) -> str:
 def for_metabase(name: str, database: str = "observatory", days: int = 30, **params) -> str:
     """A native question over the trailing `days` (start = now - days, end = now)."""
     values = {"start": f"toDateTime64(now() - INTERVAL {int(days)} DAY, 3)", "end": "now64(3)"}
-    values.update({k: _literal(k, v) for k, v in params.items()})
+    values.update({k: _literal(k, v) for k, v in {"steps": FUNNEL_STEPS, **params}.items()})
     header = f"-- observatory/store/queries/{name}.sql over the last {int(days)} days\n"
     return header + _fill(_body(render(get_query(name).sql, db=database)), values)
 
@@ -64,5 +70,5 @@ def for_metabase(name: str, database: str = "observatory", days: int = 30, **par
 def for_grafana(name: str, database: str = "observatory", **params) -> str:
     """A ClickHouse panel query over the dashboard's time range ($__fromTime .. $__toTime)."""
     values = {"start": "$__fromTime", "end": "$__toTime"}
-    values.update({k: _literal(k, v) for k, v in params.items()})
+    values.update({k: _literal(k, v) for k, v in {"steps": FUNNEL_STEPS, **params}.items()})
     return _fill(_body(render(get_query(name).sql, db=database)), values)

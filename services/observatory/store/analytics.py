@@ -11,6 +11,10 @@ store/queries/README.md):
   `{window_seconds:UInt32}`  funnel window
   `{event_name:String}`      event for `event_counts`
   `{dimension:String}`       device_type | browser | os | country for `web_breakdown`
+  `{steps:Array(String)}`    funnel steps, 2..8 distinct event names (default FUNNEL_STEPS)
+
+Long because it is the one parser of every query's parameters (their types, defaults, bounds and
+the messages a caller sees) beside discovery and execution.
 
 `parse_params` turns untrusted strings (HTTP query string) into typed values with defaults and raises
 `ParameterError` with a message meant for the caller; `Analytics.run` executes a query.
@@ -37,6 +41,9 @@ DIMENSIONS = ("device_type", "browser", "os", "country")
 _PARAM = re.compile(r"\{([a-z_]+):([A-Za-z0-9(), ]+)\}")
 _INCLUDE = re.compile(r"[ \t]*--[ \t]*@include[ \t]+([a-z][a-z0-9_]*)[ \t]*")  # a whole line
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+_STEP_NAME = re.compile(r"^\$?[A-Za-z0-9_.:-]{1,200}$")
+FUNNEL_STEPS = ("user_signup", "product_viewed", "add_to_cart", "checkout_started", "purchase_completed")
+MAX_STEPS = 8
 MAX_BUCKETS = 20_000
 TIME_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(2299, 12, 31, tzinfo=UTC))
 DEFAULT_DAYS = 30
@@ -54,10 +61,34 @@ class QueryFileError(ValueError):
 
 
 class ParameterError(ValueError):
-    def __init__(self, parameter: str, message: str) -> None:
+    def __init__(self, parameter: str, message: str, code: str = "invalid_parameter") -> None:
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
         self.message = message
+        self.code = code  # invalid_steps: the HTTP API answers 400 instead of 422
+
+
+def parse_steps(raw: str | None) -> list[str]:
+    """`a,b,c` -> the funnel's steps: 2..8 distinct event names (a leading `$` allowed); None or ''
+    -> the purchase funnel. Raises ParameterError(code="invalid_steps")."""
+    if raw is None or not raw.strip():
+        return list(FUNNEL_STEPS)
+    steps = [s.strip() for s in raw.split(",")]
+
+    def bad(message: str) -> ParameterError:
+        return ParameterError("steps", message, "invalid_steps")
+
+    if not 2 <= len(steps) <= MAX_STEPS:
+        raise bad(f"2 to {MAX_STEPS} comma-separated event names, got {len(steps)}")
+    for i, step in enumerate(steps, 1):
+        if not step:
+            raise bad(f"step {i} is empty")
+        if not _STEP_NAME.match(step):
+            raise bad(f"step {i} ({step[:50]!r}) is not an event name (letters, digits, _ . : -, a leading $)")
+    duplicate = next((s for i, s in enumerate(steps) if s in steps[:i]), None)
+    if duplicate:
+        raise bad(f"{duplicate!r} appears twice: each step is a different event")
+    return steps
 
 
 @dataclass(frozen=True)
@@ -210,6 +241,8 @@ def parse_params(query: Query, raw: Mapping[str, str], now: datetime | None = No
         if d not in DIMENSIONS:
             raise ParameterError("dimension", f"{d!r} is not one of {', '.join(DIMENSIONS)}")
         out["dimension"] = d
+    if "steps" in query.params:
+        out["steps"] = parse_steps(raw.get("steps"))
     return out
 
 
@@ -226,6 +259,8 @@ def _json_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -262,6 +297,8 @@ class Analytics:
 
     def run(self, name: str, **params: Any) -> QueryResult:
         query = get_query(name)
+        if "steps" in query.params and "steps" not in params:
+            params = {**params, "steps": list(FUNNEL_STEPS)}
         missing = [p for p in query.params if p not in params]
         if missing:
             raise ParameterError(missing[0], f"required by {name}")

@@ -9,7 +9,7 @@ from observatory.cli.run import all_in_one_app
 from observatory.poll import wait_for_async
 from observatory.settings import hash_key
 from tests.conftest import unique
-from tests.integration.conftest import READ, broker_env, read_keys_entry
+from tests.integration.conftest import READ, READ_KEY, broker_env, read_keys_entry
 
 KEY = "obs_all_in_one_test_key"
 
@@ -65,6 +65,20 @@ async def test_all_in_one_serves_forecaster_over_the_consumers_store(monkeypatch
             assert kpi["revenue"] == 30.75
             too_young = await http.get("/v1/forecast/revenue")
             assert too_young.status_code == 422 and too_young.json()["error"] == "insufficient_history"
+            # the web console: on the private door, its session cookie reads the API; not on the public door
+            assert (await public.get("/console/")).status_code == 404
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app.private), base_url="http://aio-private"
+            ) as browser:
+                csrf = (await browser.get("/console/")).cookies["obs_console_csrf"]
+                signed_in = await browser.post(
+                    "/console/session",
+                    data={"csrf": csrf, "key": READ_KEY},
+                    headers={"Origin": "http://aio-private"},
+                )
+                assert signed_in.status_code == 303, signed_in.text
+                assert (await browser.get("/v1/analytics/kpi_summary")).json()["rows"][0]["orders"] == 3
+                assert "Web analytics" in (await browser.get("/console/web")).text
             gauge = 'forecaster_metric_actual{metric="revenue"} 30.75'
 
             async def gauges():  # the scheduler companion runs: gauges appear

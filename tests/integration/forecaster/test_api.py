@@ -165,7 +165,7 @@ async def test_analytics_endpoint_serves_the_sql_results(shop, make_forecaster, 
         funnel = await http.get("/v1/analytics/funnel", params={"start": "2026-02-01", "window_seconds": "86400"})
     assert {q["name"] for q in listing["queries"]} >= {"dau", "funnel", "revenue", "retention_cohorts"}
     funnel_info = next(q for q in listing["queries"] if q["name"] == "funnel")
-    assert funnel_info["parameters"] == ["window_seconds", "start", "end"]
+    assert funnel_info["parameters"] == ["steps", "window_seconds", "start", "end"]
     assert r.status_code == 200
     body = r.json()
     assert body["parameters"] == {"start": "2026-02-20T00:00:00Z", "end": "2026-03-01T00:00:00Z", "granularity": "day"}

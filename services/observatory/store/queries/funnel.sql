@@ -1,34 +1,40 @@
--- Purchase funnel over [start, end): user_signup -> product_viewed -> add_to_cart -> checkout_started
--- -> purchase_completed, in that order, each step within {window_seconds} of the user's signup
--- (ClickHouse windowFunnel, default mode: other events may occur in between).
+-- Funnel over [start, end) through {steps} (2..8 event names, in order; the API's default is the
+-- purchase funnel user_signup -> product_viewed -> add_to_cart -> checkout_started ->
+-- purchase_completed), each step within {window_seconds} of the user's first step (ClickHouse
+-- windowFunnel, default mode: other events may occur in between). The steps are one bound
+-- Array(String) parameter: the eight conditions compare with steps[1..8], and a step past the
+-- array's end is '' (no event has an empty name), so it never matches.
 -- users = users who reached at least that step; conversion_from_previous = users / users of the
 -- step before (NULL for step 1 or when the previous step has no users); conversion_from_start =
 -- users / users of step 1.
 -- Columns: step UInt8, event_name String, users UInt64, conversion_from_previous Nullable(Float64),
 --          conversion_from_start Nullable(Float64)
 WITH
-    ['user_signup', 'product_viewed', 'add_to_cart', 'checkout_started', 'purchase_completed'] AS steps,
+    {steps:Array(String)} AS steps,
     per_user AS
     (
         SELECT
             user_id,
             windowFunnel(toUInt64({window_seconds:UInt32}) * 1000)(
                 toUInt64(toUnixTimestamp64Milli(timestamp)),
-                event_name = 'user_signup',
-                event_name = 'product_viewed',
-                event_name = 'add_to_cart',
-                event_name = 'checkout_started',
-                event_name = 'purchase_completed') AS level
+                event_name = steps[1],
+                event_name = steps[2],
+                event_name = steps[3],
+                event_name = steps[4],
+                event_name = steps[5],
+                event_name = steps[6],
+                event_name = steps[7],
+                event_name = steps[8]) AS level
         FROM ${db}.events FINAL
         WHERE timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
-          AND event_name IN ('user_signup', 'product_viewed', 'add_to_cart', 'checkout_started', 'purchase_completed')
+          AND has(steps, event_name)
         GROUP BY user_id
     ),
     counts AS
     (
         SELECT step, countIf(level >= step) AS users
         FROM per_user
-        ARRAY JOIN [1, 2, 3, 4, 5] AS step
+        ARRAY JOIN arrayEnumerate(steps) AS step
         GROUP BY step
     )
 SELECT

@@ -1,0 +1,234 @@
+"""The web analytics page's data in one request: every panel from one sessions pass
+(queries/console/overview_panels.sql), the previous period's totals (overview_totals.sql), and the live
+visitors figure (web_live.sql). Filters are bound as ClickHouse server-side parameters (never pasted
+into the SQL); '' means "no filter".
+
+`overview()` returns the JSON of `GET /v1/web/overview` (docs/analytics.md, "Console read API").
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from clickhouse_connect.driver.query import QueryResult
+
+from observatory.store.analytics import Analytics, _bind, _fragment, expand_includes
+from observatory.store.client import render
+from observatory.store.web_request import WebRequest
+
+# panel name -> the GROUPING SETS key it is grouped by (order of grouping(...) in overview_panels.sql)
+KEYS = (
+    "bucket",
+    "entry_page",
+    "exit_page",
+    "source",
+    "referrer",
+    "campaign",
+    "device",
+    "browser",
+    "os",
+    "country",
+    "page",
+)
+PANELS = {
+    "entry_pages": "entry_page",
+    "exit_pages": "exit_page",
+    "sources": "source",
+    "referrers": "referrer",
+    "utm_campaigns": "campaign",
+    "devices": "device",
+    "browsers": "browser",
+    "os": "os",
+    "countries": "country",
+}
+TOTALS = ("visitors", "pageviews", "sessions", "bounces", "bounce_rate", "avg_session_duration_s", "pages_per_session")
+
+
+@cache
+def console_sql(name: str, stored: bool = False) -> str:
+    """queries/console/<name>.sql with its includes expanded (not an /v1/analytics query): those of
+    queries/include/ and `kept` (console/kept.sql); `stored`: `-- @include sessions` reads the day
+    rollup (console/stored_sessions.sql) instead of the events."""
+    folder = resources.files("observatory.store").joinpath("queries")
+    console = folder.joinpath("console")
+    includes = {
+        e.name[:-4]: _fragment(e.name[:-4], e.read_text())
+        for e in folder.joinpath("include").iterdir()
+        if e.name.endswith(".sql")
+    }
+    includes["kept"] = _fragment("kept", console.joinpath("kept.sql").read_text())
+    if stored:
+        includes["sessions"] = _fragment("stored_sessions", console.joinpath("stored_sessions.sql").read_text())
+    return expand_includes(console.joinpath(f"{name}.sql").read_text(), f"console/{name}.sql", includes)
+
+
+def _midnight(t: datetime) -> bool:
+    return t == t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _iso(t: datetime) -> str:
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _totals(visitors: int, pageviews: int, sessions: int, bounces: int, duration_sum: float) -> dict[str, Any]:
+    return {
+        "visitors": int(visitors),
+        "pageviews": int(pageviews),
+        "sessions": int(sessions),
+        "bounces": int(bounces),
+        "bounce_rate": bounces / sessions if sessions else 0.0,
+        "avg_session_duration_s": duration_sum / sessions if sessions else 0.0,
+        "pages_per_session": pageviews / sessions if sessions else 0.0,
+    }
+
+
+def change(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, float | None]:
+    """Relative change per total (null when the previous value is 0); bounce_rate: the difference."""
+    out: dict[str, float | None] = {}
+    for k in TOTALS:
+        if k == "bounce_rate":
+            out[k] = current[k] - previous[k]
+        else:
+            out[k] = (current[k] - previous[k]) / previous[k] if previous[k] else None
+    return out
+
+
+def _mask(key: str) -> int:
+    """grouping(...)'s value for the rows grouped by `key` alone: all bits but its own."""
+    n = len(KEYS)
+    return (1 << n) - 1 - (1 << (n - 1 - KEYS.index(key)))
+
+
+def _breakdown(rows: list[dict[str, Any]], key: str, limit: int) -> list[dict[str, Any]]:
+    found = [
+        {
+            "value": r[key],
+            "sessions": int(r["sessions"]),
+            "visitors": int(r["visitors"]),
+            "pageviews": int(r["pageviews"]),
+            "bounce_rate": r["bounces"] / r["sessions"] if r["sessions"] else 0.0,
+        }
+        for r in rows
+        if r["g"] == _mask(key) and r["sessions"]
+    ]
+    return sorted(found, key=lambda p: (-p["sessions"], p["value"]))[:limit]
+
+
+def _describe(req: WebRequest) -> str:
+    where = " with " + ", ".join(f"{k}={v}" for k, v in req.filters.items()) if req.filters else ""
+    return f"no pageviews between {_iso(req.start)} and {_iso(req.end)}{where}"
+
+
+class WebOverview:
+    """`rollup`: ranges of whole UTC days read the day rollup (web_sessions, migration 0006), bringing
+    the days whose web events changed up to date first; other ranges compute the sessions from the
+    events in the request."""
+
+    def __init__(self, analytics: Analytics, rollup: bool = True) -> None:
+        self.analytics = analytics
+        self.rollup = rollup
+        self._refreshing = threading.Lock()  # one writer of the rollup per process
+
+    def _query(self, name: str, params: dict[str, Any], stored: bool = False) -> QueryResult:
+        sql = render(console_sql(name, stored), db=self.analytics.database)
+        return self.analytics.client.query(sql, parameters=params)
+
+    def refresh(self, start: datetime, end: datetime) -> int:
+        """Compute the sessions of each whole day of [start, end) whose web events changed since its
+        stored version (or that has none); returns how many days were computed."""
+        db, client = self.analytics.database, self.analytics.client
+        with self._refreshing:
+            days = self._query("day_versions", {"start": _bind(start), "end": _bind(end)}).result_rows
+            stale = [(day, current) for day, current, stored in days if current != stored]
+            for day, version in stale:
+                first = datetime(day.year, day.month, day.day, tzinfo=UTC)
+                bound = {"start": _bind(first), "end": _bind(first + timedelta(days=1)), "version": version}
+                client.command(render(console_sql("day_insert"), db=db), parameters=bound)
+                client.command(
+                    f"INSERT INTO {db}.web_session_days (day, version, computed_at) "
+                    "SELECT {day:Date}, {version:UInt64}, now64(3)",
+                    parameters={"day": day.isoformat(), "version": version},
+                )
+        return len(stale)
+
+    def overview(self, req: WebRequest) -> dict[str, Any]:
+        stored = self.rollup and _midnight(req.start) and _midnight(req.end)
+        if stored:
+            self.refresh(req.previous[0], req.end)
+        # from the rollup, the pages panel is a second read (cheaper than a pages set in the same pass)
+        result = self._query(
+            "overview_panels", {**req.bound(req.start, req.end), "with_pages": int(not stored)}, stored
+        )
+        rows = [dict(zip(result.column_names, r)) for r in result.result_rows]
+        all_bits = (1 << len(KEYS)) - 1
+        total = next((r for r in rows if r["g"] == all_bits), None)
+        totals = (
+            _totals(*(total[k] for k in ("visitors", "pageviews", "sessions", "bounces", "duration_sum")))
+            if total
+            else _totals(0, 0, 0, 0, 0.0)
+        )
+        bound = req.bound(*req.previous)
+        del bound["granularity"]
+        prev = self._query("overview_totals", bound, stored).result_rows[0]
+        previous = _totals(*prev)
+        series = [
+            {
+                "bucket": _iso(r["bucket"]),
+                **{
+                    k: v
+                    for k, v in _totals(
+                        r["visitors"], r["pageviews"], r["sessions"], r["bounces"], r["duration_sum"]
+                    ).items()
+                    if k != "pages_per_session"
+                },
+            }
+            for r in sorted((r for r in rows if r["g"] == _mask("bucket")), key=lambda r: r["bucket"])
+        ]
+        out: dict[str, Any] = {
+            "range": {
+                "start": _iso(req.start),
+                "end": _iso(req.end),
+                "previous_start": _iso(req.previous[0]),
+                "previous_end": _iso(req.previous[1]),
+                "granularity": req.granularity,
+            },
+            "filters": req.filters,
+            "totals": totals,
+            "previous": previous,
+            "change": change(totals, previous),
+            "series": series,
+        }
+        if stored:
+            bound = {**req.bound(req.start, req.end), "limit": req.limit}
+            del bound["granularity"]
+            top = self._query("overview_pages", bound, stored).result_rows
+            pages = [{"value": p, "pageviews": int(n), "visitors": int(u)} for p, n, u in top]
+        else:
+            pages = [
+                {"value": r["page"], "pageviews": int(r["page_pageviews"]), "visitors": int(r["page_visitors"])}
+                for r in rows
+                if r["g"] == _mask("page") and r["page_pageviews"]
+            ]
+        out["pages"] = sorted(pages, key=lambda p: (-p["pageviews"], p["value"]))[: req.limit]
+        for panel, key in PANELS.items():
+            out[panel] = _breakdown(rows, key, req.limit)
+        out["message"] = None if totals["sessions"] else _describe(req)
+        return out
+
+    def live(self, now: datetime, minutes: int, site: str = "") -> dict[str, Any]:
+        since = now - timedelta(minutes=minutes)
+        visitors = self._query("web_live", {"since": _bind(since), "until": _bind(now), "site": site}).result_rows[0][0]
+        return {
+            "visitors": int(visitors),
+            "minutes": minutes,
+            "since": _iso(since),
+            "as_of": _iso(now),
+            "message": None
+            if visitors
+            else f"no pageviews in the last {minutes} minutes" + (f" from site {site}" if site else ""),
+        }
