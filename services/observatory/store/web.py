@@ -149,10 +149,17 @@ class WebOverview:
                 first = datetime(day.year, day.month, day.day, tzinfo=UTC)
                 bound = {"start": _bind(first), "end": _bind(first + timedelta(days=1)), "version": version}
                 client.command(render(console_sql("day_insert"), db=db), parameters=bound)
+                marker = {"day": day.isoformat(), "version": version}
                 client.command(
                     f"INSERT INTO {db}.web_session_days (day, version, computed_at) "
                     "SELECT {day:Date}, {version:UInt64}, now64(3)",
-                    parameters={"day": day.isoformat(), "version": version},
+                    parameters=marker,
+                )
+                # readers already take the newest version; the older rows go (a lightweight delete),
+                # so a day recomputed all day long (today, under live traffic) keeps one copy
+                client.command(
+                    f"DELETE FROM {db}.web_sessions WHERE day = {{day:Date}} AND version < {{version:UInt64}}",
+                    parameters=marker,
                 )
         return len(stale)
 
