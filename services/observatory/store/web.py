@@ -144,8 +144,8 @@ class WebOverview:
         db, client = self.analytics.database, self.analytics.client
         with self._refreshing:
             days = self._query("day_versions", {"start": _bind(start), "end": _bind(end)}).result_rows
-            stale = [(day, current) for day, current, stored in days if current != stored]
-            for day, version in stale:
+            stale = [(day, current, stored) for day, current, stored in days if current != stored]
+            for day, version, before in stale:
                 first = datetime(day.year, day.month, day.day, tzinfo=UTC)
                 bound = {"start": _bind(first), "end": _bind(first + timedelta(days=1)), "version": version}
                 client.command(render(console_sql("day_insert"), db=db), parameters=bound)
@@ -157,10 +157,11 @@ class WebOverview:
                 )
                 # readers already take the newest version; the older rows go (a lightweight delete),
                 # so a day recomputed all day long (today, under live traffic) keeps one copy
-                client.command(
-                    f"DELETE FROM {db}.web_sessions WHERE day = {{day:Date}} AND version < {{version:UInt64}}",
-                    parameters=marker,
-                )
+                if before:
+                    client.command(
+                        f"DELETE FROM {db}.web_sessions WHERE day = {{day:Date}} AND version < {{version:UInt64}}",
+                        parameters=marker,
+                    )
         return len(stale)
 
     def overview(self, req: WebRequest) -> dict[str, Any]:
