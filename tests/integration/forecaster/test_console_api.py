@@ -323,4 +323,6 @@ def test_day_rollup_matches_the_events_and_follows_late_events(chdb):
     assert late["totals"]["sessions"] == 5 and late["totals"]["visitors"] == 4
     assert ("/late", 1) in panel(late, "pages", "pageviews")
     assert late == slow.overview(req)
+    stored = client.query(f"SELECT day, count() FROM {store.database}.web_sessions GROUP BY day ORDER BY day")
+    assert [(d.isoformat(), n) for d, n in stored.result_rows] == [("2026-03-01", 1), ("2026-03-02", 5)]
     client.close()

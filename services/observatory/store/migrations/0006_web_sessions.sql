@@ -3,7 +3,7 @@
 -- one row per session of the `sessions` CTE (queries/include/sessions.sql) computed over that day
 -- alone (sessions cut at midnight). `version` is the newest inserted_at (ms) of the day's web events
 -- when it was computed; web_session_days holds each computed (day, version), and readers take each
--- day's highest version (rows of older versions are left to the TTL).
+-- day's highest version (rows of older versions are deleted once a newer one is written).
 CREATE TABLE IF NOT EXISTS ${db}.web_sessions
 (
     day         Date,

@@ -27,7 +27,7 @@ WITH
                 event_name = steps[8]) AS level
         FROM ${db}.events FINAL
         WHERE timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
-          AND has(steps, event_name)
+          AND event_name IN {steps:Array(String)}
         GROUP BY user_id
     ),
     counts AS

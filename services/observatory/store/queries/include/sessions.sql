@@ -21,7 +21,8 @@
 --                              the four (a tuple instead makes argMinIf about 30% slower)
 --   campaign String            utm_campaign property of the first pageview ('' unless its source is campaign)
 --   site String                ingest key name (events.source) of the first pageview
---   page_views Array(String)   page_path of each of its pageviews (the web overview's page filter and top pages)
+--   (the web console's queries add page_views Array(String), the path of each pageview, by rewriting
+--   this text: observatory.store.web.console_sessions; it costs the other queries nothing that way)
 -- Cost: ClickHouse drops what a query does not select (the aggregates of the first branch, the
 -- attribute arrays of the second), so one definition serves every query at about the price of a
 -- query's own copy (measured: store/queries/README.md).
@@ -39,15 +40,14 @@ sessions AS
         argMinIf(referrer_host, (timestamp, page_path), event_name = '$$pageview') AS referrer,
         argMinIf(concat(device_type, '\0', browser, '\0', os, '\0', country), (timestamp, page_path), event_name = '$$pageview') AS segment,
         argMinIf(if(acquisition_source = 'campaign', JSONExtractString(properties, 'utm_campaign'), ''), (timestamp, page_path), event_name = '$$pageview') AS campaign,
-        argMinIf(events.source, (timestamp, page_path), event_name = '$$pageview') AS site,
-        groupArrayIf(page_path, event_name = '$$pageview') AS page_views
+        argMinIf(events.source, (timestamp, page_path), event_name = '$$pageview') AS site
     FROM ${db}.events FINAL
     WHERE event_name IN ('$$pageview', '$$pageleave') AND session_id != ''
       AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
     GROUP BY session_id
     HAVING views > 0
     UNION ALL
-    -- visits without one: each user's web events as (timestamp, is_pageview, event_id, i, path) in time
+    -- visits without one: each user's web events as (timestamp, is_pageview, event_id, i) in time
     -- order, i indexing the arrays of their attributes; split where more than 30 minutes pass (s = one
     -- visit). No lambda captures an array (ClickHouse would copy it per element: quadratic per user).
     WITH
@@ -64,14 +64,13 @@ sessions AS
         referrers[first_view] AS referrer,
         segments[first_view] AS segment,
         campaigns[first_view] AS campaign,
-        sites[first_view] AS site,
-        arrayMap(e -> e.5, arrayFilter(e -> e.2, s)) AS page_views
+        sites[first_view] AS site
     FROM
     (
         SELECT
             user_id,
             groupArray(timestamp) AS ts,
-            arraySort(arrayZip(ts, groupArray(event_name = '$$pageview'), groupArray(event_id), arrayEnumerate(ts), groupArray(page_path))) AS events,
+            arraySort(arrayZip(ts, groupArray(event_name = '$$pageview'), groupArray(event_id), arrayEnumerate(ts))) AS events,
             groupArray(page_path) AS paths,
             groupArray(acquisition_source) AS sources,
             groupArray(referrer_host) AS referrers,
