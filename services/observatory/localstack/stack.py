@@ -46,8 +46,8 @@ def foreign_ports(local: Path, comps: list[Component], ports: dict[str, int]) ->
                 continue
             if not owners.is_ours(pid, local):
                 errors.append(
-                    f"port {port} ({name}, for {c.program.name}) is taken by another program; "
-                    f"set {plan.PORTS[name][0]} to a free one"
+                    f"port {port} ({name}, for {c.program.name}) is taken by {owners.describe(pid)}; "
+                    f"set {plan.PORTS[name][0]} to another port (nothing was stopped)"
                 )
     return errors
 
