@@ -56,6 +56,12 @@ class CommonSettings(BaseSettings):
         description="mask the client address in access logs (IPv4 /24, IPv6 /48); "
         "default: on in production, off otherwise",
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For / "
+        "X-Forwarded-Proto are trusted (the client address then comes from the header: GeoIP, rate "
+        "limits, logs); compose's `https` profile sets its Caddy's fixed address; `*` trusts anyone",
+    )
     gc_gen0_threshold: int = Field(
         default=gc_tuning.DEFAULT_GEN0,
         ge=0,
