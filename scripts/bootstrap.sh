@@ -46,7 +46,7 @@ install_quietly() {
 }
 pkgs=(rabbitmq-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-pushgateway
       prometheus-blackbox-exporter wrk)
-[ "$MODE" = "dev" ] && pkgs+=(chromium)   # the real-browser SDK test (tests/browser)
+[ "$MODE" = "dev" ] && pkgs+=(chromium caddy)   # the real-browser SDK test (tests/browser); caddy validate (tests/config/test_caddy.py)
 for pkg in "${pkgs[@]}"; do
   have "$pkg" || need_pkgs+=("$pkg")
 done

@@ -152,11 +152,15 @@ print_table() {
   printf '%-14s %-36s %s\n' ClickHouse "http://$bind:$(port CLICKHOUSE_HTTP_PORT 8123)/play" "analyst / CLICKHOUSE_ANALYST_PASSWORD"
   printf '%-14s %-36s %s\n' Elasticsearch "http://$bind:$(port ELASTICSEARCH_PORT 9200)" "elastic / ELASTIC_PASSWORD"
   printf '%-14s %-36s %s\n' "Ingest API" "http://$bind:$(port INGEST_PORT 8080)/v1/events" "Bearer OBS_API_KEY"
+  if [ -n "$(get_var "$ENV_FILE" OBS_PUBLIC_DOMAIN)" ]; then
+    printf '%-14s %-36s %s\n' "Public ingest" "https://$(get_var "$ENV_FILE" OBS_PUBLIC_DOMAIN)/v1/events" "Bearer <ingest key>"
+  fi
+  printf '%-14s %-36s %s\n' Console "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/console/" "a read key (OBS_API_KEYS)"
   printf '%-14s %-36s %s\n' "Read API" "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/v1" "Bearer <read key>; README: Security model"
   printf '%-14s %-36s %s\n' Runbooks "$(get_var "$ENV_FILE" RUNBOOK_BASE_URL | grep . || echo "http://localhost:$(port FORECASTER_PRIVATE_PORT 8091)/runbooks")/" "-"
   echo
   echo "Passwords and keys are in $(pwd)/$ENV_FILE (e.g. grep GRAFANA_ADMIN_PASSWORD $ENV_FILE)."
-  echo "Send an event:  OBS_API_KEY=\$(grep ^OBS_API_KEY= $ENV_FILE | cut -d= -f2) .venv/bin/observatory send product_viewed -p product_id=p-001 -p price=9.5 -p category=books"
+  echo "Send an event:  make cli ARGS=\"send product_viewed -p product_id=p-001 -p price=9.5 -p category=books\""
   echo "Demo traffic:   DEMO=1 make up      Logs: make logs      Stop: make down"
 }
 
@@ -164,6 +168,8 @@ main() {
   if [ "${1:-}" = "env" ]; then make_env; exit 0; fi
   profiles=()
   [ "${DEMO:-0}" = "1" ] && profiles=(--profile demo)
+  # public HTTPS ingest (Caddy) once .env names the domain
+  if [ -f "$ENV_FILE" ] && [ -n "$(get_var "$ENV_FILE" OBS_PUBLIC_DOMAIN)" ]; then profiles+=(--profile https); fi
   check_docker
   check_memory
   check_max_map_count
