@@ -48,9 +48,28 @@ set_var() {  # set_var FILE KEY VALUE: replace the `KEY=` line (values are alpha
 
 get_var() { grep -E "^$2=" "$1" | head -n1 | cut -d= -f2- || true; }
 
+# alert channels had other names in .env before they were unified with `make local`'s
+RENAMED=(SLACK_WEBHOOK_URL:OBS_SLACK_WEBHOOK_URL ALERT_SMTP_SMARTHOST:OBS_SMTP_SMARTHOST ALERT_SMTP_FROM:OBS_SMTP_FROM
+         ALERT_EMAIL_TO:OBS_ALERT_EMAIL_TO ALERT_SMTP_USERNAME:OBS_SMTP_USERNAME ALERT_SMTP_REQUIRE_TLS:OBS_SMTP_REQUIRE_TLS
+         SMTP_PASSWORD:OBS_SMTP_PASSWORD PAGERDUTY_ROUTING_KEY:OBS_PAGERDUTY_ROUTING_KEY OPSGENIE_API_KEY:OBS_OPSGENIE_API_KEY)
+
+rename_vars() {  # an old name's line becomes the new name's, unless the file has the new name already
+  local file="$1" pair old new tmp
+  for pair in "${RENAMED[@]}"; do
+    old="${pair%%:*}"; new="${pair#*:}"
+    grep -qE "^$old=" "$file" || continue
+    grep -qE "^$new=" "$file" && continue
+    tmp="$(mktemp "${file}.XXXX")"
+    awk -v o="$old" -v n="$new" 'index($0, o "=") == 1 {print n substr($0, length(o) + 1); next} {print}' "$file" > "$tmp"
+    mv "$tmp" "$file"
+    echo "==> $file: renamed $old to $new (the same name as make local's)"
+  done
+}
+
 make_env() {
   if [ -f "$ENV_FILE" ]; then
     echo "==> using existing $ENV_FILE"
+    rename_vars "$ENV_FILE"
   else
     cp .env.example "$ENV_FILE"
     chmod 600 "$ENV_FILE"

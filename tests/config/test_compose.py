@@ -243,7 +243,8 @@ def test_generated_env_has_strong_distinct_secrets(tmp_path):
     secrets = {
         k: v
         for k, v in env.items()
-        if re.search(r"PASSWORD|_KEY$", k) and k not in ("SMTP_PASSWORD", "PAGERDUTY_ROUTING_KEY", "OPSGENIE_API_KEY")
+        if re.search(r"PASSWORD|_KEY$", k)
+        and k not in ("OBS_SMTP_PASSWORD", "OBS_PAGERDUTY_ROUTING_KEY", "OBS_OPSGENIE_API_KEY")
     }
     assert len(secrets) >= 11
     for key, value in secrets.items():
@@ -722,3 +723,21 @@ def test_forwarded_addresses_are_trusted_from_caddy_alone(raw):
     members = [n for n, s in raw["services"].items() if "edge" in (s.get("networks") or [])]
     assert sorted(members) == ["caddy", "ingest"]
     assert caddy["profiles"] == ["https"]
+
+
+def test_an_env_with_the_old_alert_names_is_renamed_in_place(tmp_path):
+    """Alert channels share `make local`'s names now; an .env written before keeps its values."""
+    old = tmp_path / ".env"
+    make_env(old)
+    text = old.read_text()
+    for new in ("OBS_SLACK_WEBHOOK_URL", "OBS_SMTP_PASSWORD", "OBS_ALERT_EMAIL_TO"):
+        text = text.replace(f"\n{new}=", f"\n{new.removeprefix('OBS_')}=")
+    text = text.replace("\nSLACK_WEBHOOK_URL=", "\nSLACK_WEBHOOK_URL=https://hooks.slack.test/T/B/x?a=b")
+    text = text.replace("\nSMTP_PASSWORD=", "\nSMTP_PASSWORD=s3cret")
+    text = text.replace("\nALERT_EMAIL_TO=", "\nALERT_EMAIL_TO=oncall@site.test")
+    old.write_text(text)
+    env = make_env(old)
+    assert env["OBS_SLACK_WEBHOOK_URL"] == "https://hooks.slack.test/T/B/x?a=b"
+    assert env["OBS_SMTP_PASSWORD"] == "s3cret"
+    assert env["OBS_ALERT_EMAIL_TO"] == "oncall@site.test"
+    assert not {"SLACK_WEBHOOK_URL", "SMTP_PASSWORD", "ALERT_EMAIL_TO"} & set(env)

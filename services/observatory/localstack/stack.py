@@ -18,7 +18,7 @@ import time
 import xmlrpc.client
 from pathlib import Path
 
-from observatory.localstack import owners, plan
+from observatory.localstack import alerting, owners, plan
 from observatory.localstack.plan import Component
 from observatory.localstack.proc import port_open
 from observatory.localstack.supervisor import Supervisor
@@ -79,8 +79,10 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
     local = local.resolve()
     local.mkdir(parents=True, exist_ok=True)
     ports = plan.ports(env)
+    env, remembered = alerting.remember(local, env)  # alert channels and links, kept in .local/settings.env
     try:
         comps, alert_notes = plan.prepare(local, ports, env)
+        alert_notes += remembered
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
