@@ -175,7 +175,7 @@ print_table() {
     printf '%-14s %-36s %s\n' "Public ingest" "https://$(get_var "$ENV_FILE" OBS_PUBLIC_DOMAIN)/v1/events" "Bearer <ingest key>"
   fi
   printf '%-14s %-36s %s\n' Console "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/console/" "a read key (OBS_API_KEYS)"
-  printf '%-14s %-36s %s\n' "Read API" "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/v1" "Bearer <read key>; README: Security model"
+  printf '%-14s %-36s %s\n' "Read API" "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/v1" "Bearer <read key>; docs/security.md"
   printf '%-14s %-36s %s\n' Runbooks "$(get_var "$ENV_FILE" RUNBOOK_BASE_URL | grep . || echo "http://localhost:$(port FORECASTER_PRIVATE_PORT 8091)/runbooks")/" "-"
   echo
   echo "Passwords and keys are in $(pwd)/$ENV_FILE (e.g. grep GRAFANA_ADMIN_PASSWORD $ENV_FILE)."
