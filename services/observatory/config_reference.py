@@ -16,6 +16,7 @@ from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
 from observatory import settings as s
+from observatory.setup.config import SetupSettings
 
 TITLE = "# Configuration reference"
 INTRO = """Every setting is an environment variable. The services read them through the pydantic settings
@@ -24,7 +25,7 @@ classes in `services/observatory/settings.py`; this page is generated from those
 Compose passes the ones a deployment usually sets from `.env` (`.env.example` lists them); `make
 local` passes the user's own `OBS_*` variables to its all-in-one process on top of its own. The
 compose stack's provisioning job has its own `OBS_SETUP_*` settings, set by `docker-compose.yml`
-(`services/observatory/setup/config.py`).
+(`services/observatory/setup/config.py`), listed last.
 """
 
 # (title, class, what the group is for)
@@ -37,6 +38,7 @@ GROUPS: list[tuple[str, type[BaseSettings], str]] = [
     ("Consumer", s.ConsumerSettings, "RabbitMQ to ClickHouse (`observatory run consumer`)"),
     ("Forecaster", s.ForecasterSettings, "forecasts, analytics API, anomaly gauges (`observatory run forecaster`)"),
     ("Reports", s.ReportSettings, "scheduled KPI report emails"),
+    ("Compose provisioning job", SetupSettings, "the `setup` job of the Docker stack (set by docker-compose.yml)"),
 ]
 
 
@@ -46,9 +48,14 @@ def env_name(cls: type[BaseSettings], field: str) -> str:
 
 def _type(annotation: object) -> str:
     if isinstance(annotation, type) and not isinstance(annotation, types.GenericAlias):
-        return {"str": "text", "int": "integer", "float": "number", "bool": "true/false", "Path": "path"}.get(
-            annotation.__name__, annotation.__name__
-        )
+        return {
+            "str": "text",
+            "int": "integer",
+            "float": "number",
+            "bool": "true/false",
+            "Path": "path",
+            "SecretStr": "secret",
+        }.get(annotation.__name__, annotation.__name__)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Literal:
