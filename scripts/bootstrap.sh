@@ -21,7 +21,7 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 # apt-get install the given packages without starting the daemons THEY bring (and only theirs):
 # scripts/policy-rc.sh answers "forbidden" (101) for their services and defers to the machine's own
 # policy-rc.d, saved aside meanwhile and put back afterwards, for every other one.
-POLICY=/usr/sbin/policy-rc.d
+POLICY="${OBS_POLICY_RC_BASE:-/usr/sbin/policy-rc.d}"   # overridable for tests/config/test_bootstrap.py
 restore_policy() {
   rm -f "$POLICY.observatory-deny"
   if [ -e "$POLICY.observatory-saved" ]; then mv -f "$POLICY.observatory-saved" "$POLICY"; else rm -f "$POLICY"; fi
