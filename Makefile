@@ -4,12 +4,12 @@ VENV := .venv
 OBS := $(VENV)/bin/observatory
 PYTEST_ARGS ?=
 
-.PHONY: help up down logs ps e2e local local-down local-status soak test test-unit test-integration test-config lint bench demo query venv screenshots
+.PHONY: help up down logs ps cli e2e local local-down local-status soak test test-unit test-integration test-config lint bench demo query venv config-reference screenshots
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-venv:
+venv: ## create .venv with the pinned Python packages (and, as root, the Debian packages the tests need)
 	@scripts/bootstrap.sh dev
 
 up: ## full stack with Docker: generates .env, starts every container, prints URLs
@@ -20,6 +20,9 @@ down: ## stop the Docker stack, demo traffic included (volumes kept)
 
 logs: ## follow the Docker stack's logs
 	docker compose logs -f --tail=100
+
+cli: ## the observatory CLI inside the Docker stack: make cli ARGS="query 'SELECT count() FROM events FINAL'"
+	docker compose --profile cli run --rm cli $(ARGS)
 
 ps: ## Docker stack status (one-shot jobs included)
 	docker compose --profile setup --profile demo ps -a
@@ -49,13 +52,13 @@ lint: venv ## ruff (lint + format check) on the package and tests; mypy on servi
 	$(VENV)/bin/ruff format --check services tests
 	cd services && ../$(VENV)/bin/mypy
 
-test-unit: venv
+test-unit: venv ## only tests/unit (pure, no network)
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
 
-test-integration: venv
+test-integration: venv ## only tests/integration (real RabbitMQ, chDB, Prometheus, Alertmanager, Chromium)
 	$(VENV)/bin/pytest -q tests/integration $(PYTEST_ARGS)
 
-test-config: venv
+test-config: venv ## only tests/config (promtool, amtool, compose, dashboards, docs and links)
 	$(VENV)/bin/pytest -q tests/config $(PYTEST_ARGS)
 
 bench: venv ## benchmarks with ceilings measured in the same run (prints a table; never fails on timing)
@@ -69,3 +72,6 @@ demo: ## webshop traffic into the running stack: DAYS=30 RATE=20
 
 query: ## run SQL on the store (read-only through the API while make local runs): make query SQL="select count() from events final"
 	$(OBS) query "$$SQL"
+
+config-reference: venv ## regenerate docs/configuration.md from the settings classes
+	$(VENV)/bin/python -m observatory.config_reference docs/configuration.md

@@ -49,9 +49,28 @@ set_var() {  # set_var FILE KEY VALUE: replace the `KEY=` line (values are alpha
 
 get_var() { grep -E "^$2=" "$1" | head -n1 | cut -d= -f2- || true; }
 
+# alert channels had other names in .env before they were unified with `make local`'s
+RENAMED=(SLACK_WEBHOOK_URL:OBS_SLACK_WEBHOOK_URL ALERT_SMTP_SMARTHOST:OBS_SMTP_SMARTHOST ALERT_SMTP_FROM:OBS_SMTP_FROM
+         ALERT_EMAIL_TO:OBS_ALERT_EMAIL_TO ALERT_SMTP_USERNAME:OBS_SMTP_USERNAME ALERT_SMTP_REQUIRE_TLS:OBS_SMTP_REQUIRE_TLS
+         SMTP_PASSWORD:OBS_SMTP_PASSWORD PAGERDUTY_ROUTING_KEY:OBS_PAGERDUTY_ROUTING_KEY OPSGENIE_API_KEY:OBS_OPSGENIE_API_KEY)
+
+rename_vars() {  # an old name's line becomes the new name's, unless the file has the new name already
+  local file="$1" pair old new tmp
+  for pair in "${RENAMED[@]}"; do
+    old="${pair%%:*}"; new="${pair#*:}"
+    grep -qE "^$old=" "$file" || continue
+    grep -qE "^$new=" "$file" && continue
+    tmp="$(mktemp "${file}.XXXX")"
+    awk -v o="$old" -v n="$new" 'index($0, o "=") == 1 {print n substr($0, length(o) + 1); next} {print}' "$file" > "$tmp"
+    mv "$tmp" "$file"
+    echo "==> $file: renamed $old to $new (the same name as make local's)"
+  done
+}
+
 make_env() {
   if [ -f "$ENV_FILE" ]; then
     echo "==> using existing $ENV_FILE"
+    rename_vars "$ENV_FILE"
   else
     cp .env.example "$ENV_FILE"
     chmod 600 "$ENV_FILE"
@@ -153,12 +172,15 @@ print_table() {
   printf '%-14s %-36s %s\n' ClickHouse "http://$bind:$(port CLICKHOUSE_HTTP_PORT 8123)/play" "analyst / CLICKHOUSE_ANALYST_PASSWORD"
   printf '%-14s %-36s %s\n' Elasticsearch "http://$bind:$(port ELASTICSEARCH_PORT 9200)" "elastic / ELASTIC_PASSWORD"
   printf '%-14s %-36s %s\n' "Ingest API" "http://$bind:$(port INGEST_PORT 8080)/v1/events" "Bearer OBS_API_KEY"
-  printf '%-14s %-36s %s\n' "Read API" "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/v1" "Bearer <read key>; README: Security model"
+  if [ -n "$(get_var "$ENV_FILE" OBS_PUBLIC_DOMAIN)" ]; then
+    printf '%-14s %-36s %s\n' "Public ingest" "https://$(get_var "$ENV_FILE" OBS_PUBLIC_DOMAIN)/v1/events" "Bearer <ingest key>"
+  fi
   printf '%-14s %-36s %s\n' Console "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/console/" "a read key (OBS_API_KEYS)"
+  printf '%-14s %-36s %s\n' "Read API" "http://$bind:$(port FORECASTER_PRIVATE_PORT 8091)/v1" "Bearer <read key>; docs/security.md"
   printf '%-14s %-36s %s\n' Runbooks "$(get_var "$ENV_FILE" RUNBOOK_BASE_URL | grep . || echo "http://localhost:$(port FORECASTER_PRIVATE_PORT 8091)/runbooks")/" "-"
   echo
   echo "Passwords and keys are in $(pwd)/$ENV_FILE (e.g. grep GRAFANA_ADMIN_PASSWORD $ENV_FILE)."
-  echo "Send an event:  OBS_API_KEY=\$(grep ^OBS_API_KEY= $ENV_FILE | cut -d= -f2) .venv/bin/observatory send product_viewed -p product_id=p-001 -p price=9.5 -p category=books"
+  echo "Send an event:  make cli ARGS=\"send product_viewed -p product_id=p-001 -p price=9.5 -p category=books\""
   echo "Demo traffic:   DEMO=1 make up      Logs: make logs      Stop: make down"
 }
 
@@ -166,6 +188,8 @@ main() {
   if [ "${1:-}" = "env" ]; then make_env; exit 0; fi
   profiles=()
   [ "${DEMO:-0}" = "1" ] && profiles=(--profile demo)
+  # public HTTPS ingest (Caddy) once .env names the domain
+  if [ -f "$ENV_FILE" ] && [ -n "$(get_var "$ENV_FILE" OBS_PUBLIC_DOMAIN)" ]; then profiles+=(--profile https); fi
   check_docker
   check_memory
   check_max_map_count

@@ -16,6 +16,7 @@ PACKAGES = {
     "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
     "chromium": "chromium",
     "node": "nodejs npm",
+    "caddy": "caddy",
 }
 
 

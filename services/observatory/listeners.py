@@ -169,6 +169,8 @@ def _config(app, bind: Bind, access_log: bool):
         access_log=access_log,
         timeout_graceful_shutdown=30,
         server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=CommonSettings().forwarded_allow_ips,
     )
 
 

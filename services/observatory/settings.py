@@ -34,10 +34,18 @@ def default_schema_path() -> Path:
 
 class CommonSettings(BaseSettings):
     model_config = _settings("OBS_")
-    env: Literal["development", "test", "production"] = "development"
-    log_level: str = "INFO"
+    env: Literal["development", "test", "production"] = Field(
+        default="development",
+        description="development, test or production; every environment but development refuses placeholder keys and passwords, production also masks client addresses in access logs",
+    )
+    log_level: str = Field(default="INFO", description="level of the JSON log lines (DEBUG, INFO, WARNING, ERROR)")
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP base URL; tracing is off when unset")
-    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    trace_sample_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="share of new traces kept (head sampling, 0..1); an incoming `traceparent` decides for its own trace",
+    )
     redact_properties: str = Field(
         default=DEFAULT_PROPERTIES,
         description="comma-separated property names whose values are masked in logs and span attributes "
@@ -47,6 +55,12 @@ class CommonSettings(BaseSettings):
         default=None,
         description="mask the client address in access logs (IPv4 /24, IPv6 /48); "
         "default: on in production, off otherwise",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For / "
+        "X-Forwarded-Proto are trusted (the client address then comes from the header: GeoIP, rate "
+        "limits, logs); compose's `https` profile sets its Caddy's fixed address; `*` trusts anyone",
     )
     gc_gen0_threshold: int = Field(
         default=gc_tuning.DEFAULT_GEN0,
@@ -75,13 +89,21 @@ class BrokerSettings(BaseSettings):
         description="one AMQP URL or a comma-separated list (cluster nodes): services connect to "
         "the first that answers and fail over to the next on connection loss (holds passwords: kept out of reprs)",
     )
-    exchange: str = "events"
-    queue: str = "events"
-    dead_letter_exchange: str = "events.dlx"
-    dead_letter_queue: str = "events.dead"
+    exchange: str = Field(default="events", description="the exchange ingest publishes events to")
+    queue: str = Field(default="events", description="the durable queue the consumer reads events from")
+    dead_letter_exchange: str = Field(default="events.dlx", description="where refused, poison and expired messages go")
+    dead_letter_queue: str = Field(
+        default="events.dead", description="the queue holding dead-lettered messages with their reason headers"
+    )
     max_length: int = Field(default=1_000_000, ge=1, description="messages; publishes beyond it are nacked")
-    message_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=1000)
-    heartbeat_s: int = 30
+    message_ttl_ms: int = Field(
+        default=7 * 24 * 3600 * 1000,
+        ge=1000,
+        description="messages older than this are dead-lettered by RabbitMQ (default 7 days)",
+    )
+    heartbeat_s: int = Field(
+        default=30, description="AMQP heartbeat: a silent connection is considered lost after about twice this"
+    )
     queue_type: Literal["classic", "quorum"] = Field(
         default="classic", description="quorum: replicated events queue with a delivery limit (clusters)"
     )
@@ -104,9 +126,13 @@ class StoreSettings(BaseSettings):
 
     model_config = _settings("OBS_CLICKHOUSE_")
     dsn: str = Field(
-        default="chdb:///var/lib/observatory/chdb", repr=False, description="may hold a password: kept out of reprs"
+        default="chdb:///var/lib/observatory/chdb",
+        repr=False,
+        description="`http://user:pass@host:8123` (a ClickHouse server) or `chdb:///abs/path` (embedded chDB); may hold a password: kept out of reprs",
     )
-    database: str = "observatory"
+    database: str = Field(
+        default="observatory", description="the ClickHouse database holding events, rollups and forecasts"
+    )
     ttl_days: int = Field(default=400, ge=1, description="events older than this are dropped (whole parts)")
 
 
@@ -179,7 +205,7 @@ class ApiSettings(BaseSettings):
     )
     ingest_api_keys: str = Field(
         default="",
-        description="the ingest (write-only) keys; a write key on the read API then answers 403 instead of 401",
+        description="the ingest (write-only) keys, read here only so that a write key on the read API answers 403 instead of 401",
     )
 
     def read_keys(self) -> list[ScopedKey]:
@@ -227,16 +253,26 @@ class ConsoleSettings(BaseSettings):
 class IngestSettings(BaseSettings):
     model_config = _settings("OBS_INGEST_")
     host: str = Field(default="127.0.0.1", description="public listener: write paths and health")
-    port: int = 8080
+    port: int = Field(default=8080, description="port of the public listener")
     private_host: str = Field(default="127.0.0.1", description="private listener: read API, /metrics, /docs")
-    private_port: int = 8081
-    workers: int = Field(default=1, ge=1)
-    api_keys: str = Field(description="comma-separated `name:sha256hex` entries (see `observatory keygen`); no default")
-    max_batch: int = Field(default=1000, ge=1)
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    private_port: int = Field(default=8081, description="port of the private listener")
+    workers: int = Field(
+        default=1, ge=1, description="worker processes of `observatory run ingest` (each serves both listeners)"
+    )
+    api_keys: str = Field(
+        description="comma-separated `name:sha256:<64 hex>` write keys (`observatory keygen NAME`); required, no default"
+    )
+    max_batch: int = Field(default=1000, ge=1, description="most events in one request; more: 413")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="largest native request body; larger: 413")
     rate_limit_events_per_s: float = Field(default=20_000.0, gt=0, description="per key and per worker")
-    rate_limit_burst: float = Field(default=40_000.0, gt=0)
-    confirm_timeout_s: float = Field(default=5.0, gt=0)
+    rate_limit_burst: float = Field(
+        default=40_000.0,
+        gt=0,
+        description="events a key may send at once before its per-second budget applies (per worker)",
+    )
+    confirm_timeout_s: float = Field(
+        default=5.0, gt=0, description="how long a request waits for RabbitMQ's confirm before answering 503"
+    )
     publish_in_flight: int = Field(
         default=1,
         ge=1,
@@ -244,14 +280,18 @@ class IngestSettings(BaseSettings):
         "requests arriving meanwhile share the next message (group commit). 1 measured best on "
         "2 cores: larger groups, fewer messages for the broker and for this worker",
     )
-    retry_after_s: int = Field(default=5, ge=1)
+    retry_after_s: int = Field(default=5, ge=1, description="`Retry-After` seconds on 503 answers")
     publish_max_waiting: int = Field(
         default=2000,
         ge=1,
         description="requests waiting for a broker confirm at "
         "once; beyond it (or publish_max_waiting_bytes) ingest answers 503 at once",
     )
-    publish_max_waiting_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    publish_max_waiting_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="bytes of requests waiting for a confirm at once; beyond it: 503 at once",
+    )
     publish_group_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=1024,
@@ -280,7 +320,10 @@ class IngestSettings(BaseSettings):
     )
     max_exception_types: int = Field(default=50, ge=1, description="distinct exception-type label values")
     strict: bool = Field(default=False, description="reject event names not in the schema")
-    schema_path: Path = Field(default_factory=default_schema_path)
+    schema_path: Path = Field(
+        default_factory=default_schema_path,
+        description="the event schema (config/events/schema.yml in a checkout, /etc/observatory/events/schema.yml in the image)",
+    )
 
     def parsed_keys(self) -> list[ApiKey]:
         keys = [ApiKey(name=name, sha256=digest) for name, digest, _ in _key_entries(self.api_keys, "API key")]
@@ -310,12 +353,14 @@ class ConsumerSettings(BaseSettings):
     )
     flush_ms: int = Field(default=500, ge=1, description="flush a non-empty batch after this long")
     prefetch: int = Field(default=2000, ge=1, description="unacknowledged messages the broker may send")
-    retry_initial_s: float = Field(default=0.5, gt=0)
-    retry_max_s: float = Field(default=30.0, gt=0)
+    retry_initial_s: float = Field(
+        default=0.5, gt=0, description="first pause before retrying a failed insert (doubles each time)"
+    )
+    retry_max_s: float = Field(default=30.0, gt=0, description="longest pause between insert retries")
     host: str = Field(default="127.0.0.1", description="public listener: /health/live and /health/ready")
-    port: int = 9100
+    port: int = Field(default=9100, description="port of the public listener (health)")
     metrics_host: str = Field(default="127.0.0.1", description="private listener: /metrics (and health)")
-    metrics_port: int = 9101
+    metrics_port: int = Field(default=9101, description="port of the private listener (/metrics)")
     queue_poll_s: float = Field(default=5.0, gt=0, description="how often queue depth is sampled")
     store_client_ip: bool = Field(
         default=False,
@@ -341,9 +386,11 @@ class ForecasterSettings(BaseSettings):
 
     model_config = _settings("OBS_FORECASTER_")
     host: str = Field(default="127.0.0.1", description="public listener: health only")
-    port: int = 8090
+    port: int = Field(default=8090, description="port of the public listener (health)")
     private_host: str = Field(default="127.0.0.1", description="private listener: the read API, /metrics, /docs")
-    private_port: int = 8091
+    private_port: int = Field(
+        default=8091, description="port of the private listener (read API, /metrics, /docs, runbooks)"
+    )
     alertmanager_url: str | None = Field(
         default=None,
         description="Alertmanager base URL (e.g. http://127.0.0.1:9093) whose firing alerts "
@@ -376,17 +423,21 @@ class ForecasterSettings(BaseSettings):
     history_hours: int = Field(default=24 * 28, ge=24, description="hourly models look back this far")
     min_history_days: int = Field(default=14, ge=2, description="fewer complete days: 422")
     min_history_hours: int = Field(default=72, ge=2, description="fewer complete hours: 422")
-    max_periods_day: int = Field(default=90, ge=1)
-    max_periods_hour: int = Field(default=168, ge=1)
+    max_periods_day: int = Field(default=90, ge=1, description="longest daily forecast served (`periods`); more: 422")
+    max_periods_hour: int = Field(
+        default=168, ge=1, description="longest hourly forecast served (`periods`); more: 422"
+    )
     interval_width: float = Field(default=0.95, gt=0, lt=1, description="forecast band (yhat_lower..yhat_upper)")
-    seasonality_mode: Literal["additive", "multiplicative"] = "multiplicative"
+    seasonality_mode: Literal["additive", "multiplicative"] = Field(
+        default="multiplicative", description="Prophet's seasonality mode"
+    )
     uncertainty_samples: int = Field(
         default=300,
         ge=10,
         description="Prophet samples for its own band (served only while the history is too short to calibrate one)",
     )
     backtest_horizon_days: int = Field(default=14, ge=1, description="holdout per model-selection fold")
-    backtest_horizon_hours: int = Field(default=24, ge=1)
+    backtest_horizon_hours: int = Field(default=24, ge=1, description="holdout per fold of hourly models")
     backtest_folds: int = Field(
         default=5, ge=0, description="model-selection folds per refresh (0: Prophet, uncalibrated band)"
     )
@@ -402,7 +453,10 @@ class ForecasterSettings(BaseSettings):
     payment_window_s: int = Field(default=3600, ge=60, description="window of the payment failure rate gauge")
     churn: bool = Field(default=True, description="score churn monthly (churn_scores table, /v1/churn, gauges)")
     churn_min_users: int = Field(default=50, ge=2, description="fewer active users at a cutoff: no churn model")
-    schema_path: Path = Field(default_factory=default_schema_path)
+    schema_path: Path = Field(
+        default_factory=default_schema_path,
+        description="the event schema (events:<name> metrics are checked against it)",
+    )
 
     def metric_list(self) -> list[str]:
         return [m.strip() for m in self.metrics.split(",") if m.strip()]
@@ -463,25 +517,25 @@ class ReportSettings(BaseSettings):
 
     model_config = _settings("OBS_REPORT_")
     recipients: str = Field(default="", description="comma-separated addresses; empty: no scheduled reports")
-    sender: str = "observatory@localhost"
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    smtp_security: Literal["none", "starttls", "ssl"] = "none"
-    smtp_username: str | None = None
+    sender: str = Field(default="observatory@localhost", description="the From address of report emails")
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server of report emails")
+    smtp_port: int = Field(default=25, description="SMTP port of report emails")
+    smtp_security: Literal["none", "starttls", "ssl"] = Field(default="none", description="none, starttls or ssl")
+    smtp_username: str | None = Field(default=None, description="SMTP login; unset: no authentication")
     smtp_password: SecretStr | None = Field(
-        default=None, description="no default; placeholders refused outside development"
+        default=None, description="SMTP password (a secret: never logged); placeholders refused outside development"
     )
-    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_timeout_s: float = Field(default=10.0, gt=0, description="SMTP connection and command timeout")
     daily_at: str = Field(default="07:00", description="HH:MM UTC; empty: no daily report")
     weekly_at: str = Field(default="mon 07:00", description="DAY HH:MM UTC; empty: no weekly report (with PDF)")
     monthly_at: str = Field(
         default="1 07:00",
         description="DAY-OF-MONTH HH:MM UTC; empty: no monthly report (PDF with year-over-year and churn analysis)",
     )
-    forecast_metric: str = "revenue"
-    chart_history_days: int = Field(default=28, ge=7)
-    chart_forecast_days: int = Field(default=14, ge=1)
-    subject_prefix: str = "[Observatory]"
+    forecast_metric: str = Field(default="revenue", description="the metric whose forecast the reports chart")
+    chart_history_days: int = Field(default=28, ge=7, description="days of history in the report chart")
+    chart_forecast_days: int = Field(default=14, ge=1, description="days of forecast in the report chart")
+    subject_prefix: str = Field(default="[Observatory]", description="prefix of every report's subject line")
     per_hour: float = Field(
         default=10.0, gt=0, description="reports sent on demand (HTTP) per hour and key; beyond: 429"
     )

@@ -17,8 +17,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 UP = REPO / "scripts" / "up.sh"
-ONESHOT = {"migrate", "elasticsearch-setup", "alertmanager-config", "setup"}
-PROFILES = ["--profile", "setup", "--profile", "demo"]
+ONESHOT = {"migrate", "elasticsearch-setup", "alertmanager-config", "setup", "cli"}
+PROFILES = ["--profile", "setup", "--profile", "demo", "--profile", "https", "--profile", "cli"]
 # where each store keeps its data: must be a named volume
 STORE_PATHS = {
     "prometheus": "/prometheus",
@@ -159,6 +159,9 @@ def test_every_service_rotates_its_logs(config):
 def test_ports_bind_to_loopback_unless_opened(env_file, config, tmp_path):
     published = {name: svc["ports"] for name, svc in config["services"].items() if svc.get("ports")}
     assert {"grafana", "kibana", "prometheus", "ingest", "metabase"} <= set(published)
+    # the `https` profile's Caddy is the public door on purpose: its own PUBLIC_BIND_ADDRESS
+    caddy = published.pop("caddy")
+    assert {(p["target"], p.get("protocol")) for p in caddy} == {(80, "tcp"), (443, "tcp"), (443, "udp")}
     for name, ports in published.items():
         for p in ports:
             assert p.get("host_ip") == "127.0.0.1", f"{name}: port {p} is not bound to 127.0.0.1"
@@ -166,7 +169,8 @@ def test_ports_bind_to_loopback_unless_opened(env_file, config, tmp_path):
     opened.write_text(env_file.read_text().replace("BIND_ADDRESS=127.0.0.1", "BIND_ADDRESS=0.0.0.0"))
     r = run_compose(opened, "config", "--format", "json")
     assert r.returncode == 0, r.stderr
-    hosts = {p.get("host_ip") for svc in json.loads(r.stdout)["services"].values() for p in svc.get("ports", [])}
+    services = json.loads(r.stdout)["services"]
+    hosts = {p.get("host_ip") for name, svc in services.items() if name != "caddy" for p in svc.get("ports", [])}
     assert hosts == {"0.0.0.0"}
 
 
@@ -239,7 +243,8 @@ def test_generated_env_has_strong_distinct_secrets(tmp_path):
     secrets = {
         k: v
         for k, v in env.items()
-        if re.search(r"PASSWORD|_KEY$", k) and k not in ("SMTP_PASSWORD", "PAGERDUTY_ROUTING_KEY", "OPSGENIE_API_KEY")
+        if re.search(r"PASSWORD|_KEY$", k)
+        and k not in ("OBS_SMTP_PASSWORD", "OBS_PAGERDUTY_ROUTING_KEY", "OBS_OPSGENIE_API_KEY")
     }
     assert len(secrets) >= 11
     for key, value in secrets.items():
@@ -457,8 +462,8 @@ def test_setup_job_env_matches_setup_settings(config):
 
 def test_one_shot_jobs_are_adopted_so_up_wait_succeeds(config):
     """`docker compose up --wait` fails on an exited one-shot unless a running service depends on it
-    with service_completed_successfully; the `setup` profile job is run with `compose run` instead."""
-    for job in ONESHOT - {"setup"}:
+    with service_completed_successfully; the `setup` and `cli` profile jobs are run with `compose run` instead."""
+    for job in ONESHOT - {"setup", "cli"}:  # both are run with `compose run`, never `up`
         adopters = [
             n
             for n, s in config["services"].items()
@@ -684,3 +689,56 @@ def test_prometheus_gets_the_runbook_base_url_its_config_expands(config):
     assert used and all(env.get(var) for var in used), f"prometheus.yml expands {used}; the container has {env}"
     # default: the forecaster's own /runbooks on this host (tests/config/test_runbook_links.py)
     assert env["RUNBOOK_BASE_URL"].startswith(("https://", "http://")) and not env["RUNBOOK_BASE_URL"].endswith("/")
+
+
+def test_ingest_gets_every_documented_ingest_setting_with_the_settings_defaults(raw):
+    """Every OBS_INGEST_* in .env.example reaches the ingest container, and the defaults written in
+    docker-compose.yml and .env.example are the ones settings.py would use."""
+    from observatory.settings import IngestSettings
+
+    example = dict(
+        line.split("=", 1)
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if re.match(r"^OBS_INGEST_\w+=", line)
+    )
+    example.pop("OBS_INGEST_API_KEYS")
+    env = raw["services"]["ingest"]["environment"]
+    assert set(example) <= set(env), f"not passed to ingest: {sorted(set(example) - set(env))}"
+    fields = IngestSettings.model_fields
+    for var, value in example.items():
+        ref = env[var]
+        assert ref.startswith(f"${{{var}:-"), f"{var}: {ref} does not read .env"
+        compose_default = ref[len(var) + 4 : -1]
+        expected = fields[var.removeprefix("OBS_INGEST_").lower()].default
+        assert compose_default == value, f"{var}: compose default {compose_default!r}, .env.example {value!r}"
+        assert str(expected).lower() == value.lower() or (expected == "" and value == ""), (
+            f"{var}: {value!r} in .env.example, settings.py default {expected!r}"
+        )
+
+
+def test_forwarded_addresses_are_trusted_from_caddy_alone(raw):
+    ingest, caddy = raw["services"]["ingest"], raw["services"]["caddy"]
+    caddy_ip = caddy["networks"]["edge"]["ipv4_address"]
+    assert ingest["environment"]["OBS_FORWARDED_ALLOW_IPS"] == caddy_ip
+    assert list(caddy["networks"]) == ["edge"]  # Caddy reaches nothing but ingest
+    members = [n for n, s in raw["services"].items() if "edge" in (s.get("networks") or [])]
+    assert sorted(members) == ["caddy", "ingest"]
+    assert caddy["profiles"] == ["https"]
+
+
+def test_an_env_with_the_old_alert_names_is_renamed_in_place(tmp_path):
+    """Alert channels share `make local`'s names now; an .env written before keeps its values."""
+    old = tmp_path / ".env"
+    make_env(old)
+    text = old.read_text()
+    for new in ("OBS_SLACK_WEBHOOK_URL", "OBS_SMTP_PASSWORD", "OBS_ALERT_EMAIL_TO"):
+        text = text.replace(f"\n{new}=", f"\n{new.removeprefix('OBS_')}=")
+    text = text.replace("\nSLACK_WEBHOOK_URL=", "\nSLACK_WEBHOOK_URL=https://hooks.slack.test/T/B/x?a=b")
+    text = text.replace("\nSMTP_PASSWORD=", "\nSMTP_PASSWORD=s3cret")
+    text = text.replace("\nALERT_EMAIL_TO=", "\nALERT_EMAIL_TO=oncall@site.test")
+    old.write_text(text)
+    env = make_env(old)
+    assert env["OBS_SLACK_WEBHOOK_URL"] == "https://hooks.slack.test/T/B/x?a=b"
+    assert env["OBS_SMTP_PASSWORD"] == "s3cret"
+    assert env["OBS_ALERT_EMAIL_TO"] == "oncall@site.test"
+    assert not {"SLACK_WEBHOOK_URL", "SMTP_PASSWORD", "ALERT_EMAIL_TO"} & set(env)

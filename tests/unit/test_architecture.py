@@ -165,13 +165,13 @@ def test_no_module_over_300_lines_without_a_reason():
     assert not gone, f"no longer long, remove them from KNOWN_LONG: {gone}"
 
 
-def test_the_readme_layout_names_every_part_of_the_package():
-    """The README's layout table (the rows between "Layout:" and "Beside it:") names each subpackage
-    and each module directly under observatory/, and names nothing that is not there."""
+def test_the_layout_table_names_every_part_of_the_package():
+    """docs/architecture.md's layout table (the rows between "## Layout" and "Beside it:") names each
+    subpackage and each module directly under observatory/, and names nothing that is not there."""
     import re
 
-    readme = (ROOT.parents[1] / "README.md").read_text()
-    table = readme.split("\nLayout:", 1)[1].split("\nBeside it:", 1)[0]
+    doc = (ROOT.parents[1] / "docs" / "architecture.md").read_text()
+    table = doc.split("\n## Layout", 1)[1].split("\nBeside it:", 1)[0]
     named = set()
     for row in table.splitlines():
         if row.startswith("| `"):
@@ -180,5 +180,5 @@ def test_the_readme_layout_names_every_part_of_the_package():
     parts = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     parts |= {p.stem for p in ROOT.glob("*.py") if p.name != "__init__.py"}
     named = {n.removesuffix(".py") for n in named}
-    assert parts - named == set(), "parts of the package the README's layout table does not name"
-    assert named - parts == set(), "names in the README's layout table that are not in the package"
+    assert parts - named == set(), "parts of the package docs/architecture.md's layout table does not name"
+    assert named - parts == set(), "names in docs/architecture.md's layout table that are not in the package"

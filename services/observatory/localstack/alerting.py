@@ -27,6 +27,45 @@ from observatory.monitoring import RULES_DIR, amconfig, promconfig
 
 # the variables above belong to Alertmanager's receivers, not to the observatory process
 CHANNEL_VARIABLE_PREFIXES = ("OBS_SLACK_", "OBS_SMTP_", "OBS_ALERT_", "OBS_PAGERDUTY_")
+# links in alert messages (Prometheus external labels)
+LINK_VARIABLES = ("OBS_GRAFANA_URL", "OBS_CONSOLE_URL")
+SETTINGS_FILE = "settings.env"
+
+
+def _remembered(name: str) -> bool:
+    return name.startswith(CHANNEL_VARIABLE_PREFIXES) or name in LINK_VARIABLES
+
+
+def _read_settings(path: Path) -> dict[str, str]:
+    out = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not line.lstrip().startswith("#") and _remembered(key.strip()):
+                out[key.strip()] = value
+    return out
+
+
+def remember(local: Path, env: Mapping[str, str] = os.environ) -> tuple[dict[str, str], list[str]]:
+    """The alert channels and links of the local stack, kept across runs in `<local>/settings.env`
+    (mode 0600): what the file holds, overridden by the same variables set in `env` (an empty value
+    too: it switches a channel off), written back when that changed anything. Returns `env` with
+    them applied, and a summary line."""
+    path = local / SETTINGS_FILE
+    saved = _read_settings(path)
+    given = {k: v for k, v in env.items() if _remembered(k)}
+    merged = {**saved, **given}
+    if merged != saved or not path.exists():
+        local.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(
+            "# alert channels and links of this local stack, remembered by `make local` (docs/alerting.md);\n"
+            "# edit a line, or run make local with the variable set, to change it; an empty value turns it off\n"
+            + "".join(f"{k}={v}\n" for k, v in sorted(merged.items()))
+        )
+    note = f"alert settings: {path} ({len([v for v in merged.values() if v])} set; edit it to change them)"
+    return {**env, **merged}, [note]
 
 
 def _secret(base: Path, name: str, value_var: str, file_var: str, env: Mapping[str, str]) -> Path | None:
@@ -87,8 +126,10 @@ def probe_targets(ports: Mapping[str, int]) -> dict[str, str]:
     return {"ingest": f"http://127.0.0.1:{ports['ingest']}/health/ready"}
 
 
-def prometheus(local: Path, ports: Mapping[str, int]) -> PrometheusServer:
-    """The local Prometheus: the repo's rule files, every local component scraped on loopback."""
+def prometheus(local: Path, ports: Mapping[str, int], env: Mapping[str, str] = os.environ) -> PrometheusServer:
+    """The local Prometheus: the repo's rule files, every local component scraped on loopback. Alert
+    messages link the console (OBS_CONSOLE_URL, default this stack's) and Grafana when OBS_GRAFANA_URL
+    names one (the local stack has none)."""
 
     def at(name: str) -> list[str]:
         return [f"127.0.0.1:{ports[name]}"]
@@ -108,6 +149,9 @@ def prometheus(local: Path, ports: Mapping[str, int]) -> PrometheusServer:
         runbook_base_url=(
             f"http://127.0.0.1:{ports['private']}/runbooks" if "private" in ports else promconfig.LOCAL_RUNBOOK_BASE_URL
         ),
+        grafana_url=env.get("OBS_GRAFANA_URL", ""),
+        console_url=env.get("OBS_CONSOLE_URL")
+        or (f"http://127.0.0.1:{ports['private']}/console/" if "private" in ports else ""),
         extra_jobs=[
             promconfig.blackbox_job(at("blackbox")[0], probe_targets(ports)),
             promconfig.pushgateway_job(at("pushgateway")),

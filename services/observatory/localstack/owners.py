@@ -61,6 +61,16 @@ def port_listener(port: int) -> int | None:
     return None
 
 
+def describe(pid: int | None) -> str:
+    """`name (pid N)` of a port's holder, for the message that names it."""
+    if pid is None:
+        return "another program (its pid is not visible to this user)"
+    try:
+        return f"{psutil.Process(pid).name()} (pid {pid})"
+    except psutil.Error:
+        return f"another program (pid {pid})"
+
+
 def is_ours(pid: int | None, local: Path) -> bool:
     if pid is None:
         return False

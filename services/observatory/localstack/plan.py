@@ -224,5 +224,5 @@ def prepare(
     comps.append(_managed("alertmanager", am, p, 40))
     comps.append(_managed("pushgateway", Pushgateway(local / "pushgateway", port=p["pushgateway"]), p, 40))
     comps.append(_managed("blackbox", BlackboxExporter(local / "blackbox", port=p["blackbox"]), p, 40))
-    comps.append(_managed("prometheus", alerting.prometheus(local, p), p, 50))
+    comps.append(_managed("prometheus", alerting.prometheus(local, p, env), p, 50))
     return comps, notes

@@ -21,6 +21,8 @@ from observatory.monitoring import amconfig, promconfig, rules
 from observatory.monitoring.sinks import SlackRecorder, SmtpSink
 from observatory.settings import hash_key
 
+GRAFANA_URL = "http://grafana.rig.test:3000"  # the dashboard links' base in the rig's alert messages
+
 ONCALL = "oncall@observatory.test"
 
 
@@ -95,6 +97,8 @@ class AlertingRig:
             alertmanagers=[f"127.0.0.1:{self.alertmanager.port}"],
             intervals=self.intervals,
             runbook_base_url=f"{self.ingest.private_url}/runbooks",
+            grafana_url=GRAFANA_URL,
+            console_url=f"{self.ingest.private_url}/console/",
         )  # live links: the rig's own ingest serves them
         return promconfig.loopback_config(plan)
 

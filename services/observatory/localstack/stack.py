@@ -18,7 +18,7 @@ import time
 import xmlrpc.client
 from pathlib import Path
 
-from observatory.localstack import owners, plan
+from observatory.localstack import alerting, owners, plan
 from observatory.localstack.plan import Component
 from observatory.localstack.proc import port_open
 from observatory.localstack.supervisor import Supervisor
@@ -46,8 +46,8 @@ def foreign_ports(local: Path, comps: list[Component], ports: dict[str, int]) ->
                 continue
             if not owners.is_ours(pid, local):
                 errors.append(
-                    f"port {port} ({name}, for {c.program.name}) is taken by another program; "
-                    f"set {plan.PORTS[name][0]} to a free one"
+                    f"port {port} ({name}, for {c.program.name}) is taken by {owners.describe(pid)}; "
+                    f"set {plan.PORTS[name][0]} to another port (nothing was stopped)"
                 )
     return errors
 
@@ -79,8 +79,10 @@ def up(local: Path, env=os.environ, quiet: bool = False) -> int:
     local = local.resolve()
     local.mkdir(parents=True, exist_ok=True)
     ports = plan.ports(env)
+    env, remembered = alerting.remember(local, env)  # alert channels and links, kept in .local/settings.env
     try:
         comps, alert_notes = plan.prepare(local, ports, env)
+        alert_notes += remembered
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

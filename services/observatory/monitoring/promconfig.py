@@ -42,6 +42,9 @@ class LoopbackPlan:
     extra_jobs: list[dict] = field(default_factory=list)  # complete jobs; replace a same-named one
     # alert runbook links: `{runbook_base_url}/<Alert>.md` (external label read by every rule's annotation)
     runbook_base_url: str = LOCAL_RUNBOOK_BASE_URL
+    # links in alert messages (external labels; empty: no such link): Grafana, the console
+    grafana_url: str = ""
+    console_url: str = ""
 
 
 def blackbox_job(exporter: str, probes: dict[str, str], module: str = "http_2xx", name: str = "blackbox") -> dict:
@@ -78,9 +81,14 @@ def loopback_config(plan: LoopbackPlan, base: dict | None = None) -> dict:
     cfg["global"]["evaluation_interval"] = plan.intervals.evaluation
     timeout = parse_duration(cfg["global"].get("scrape_timeout", "10s"))
     cfg["global"]["scrape_timeout"] = format_duration(min(timeout, scrape_s))
+    labels = {
+        k: v for k, v in cfg["global"].get("external_labels", {}).items() if k not in ("grafana_url", "console_url")
+    }
+    links = {"grafana_url": plan.grafana_url.rstrip("/"), "console_url": plan.console_url}
     cfg["global"]["external_labels"] = {
-        **cfg["global"].get("external_labels", {}),
+        **labels,
         "runbook_base_url": plan.runbook_base_url.rstrip("/"),
+        **{k: v for k, v in links.items() if v},
     }
     cfg["rule_files"] = list(plan.rule_files)
     if plan.alertmanagers:

@@ -31,42 +31,72 @@ class SetupSettings(BaseSettings):
 
     timeout_s: float = Field(default=600.0, gt=0, description="how long each target may take to become ready")
     interval_s: float = Field(default=3.0, gt=0, description="pause between readiness probes")
-    request_timeout_s: float = Field(default=30.0, gt=0)
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, description="timeout of each HTTP request to a provisioned service"
+    )
 
-    elasticsearch_url: str = "http://elasticsearch:9200"
+    elasticsearch_url: str = Field(
+        default="http://elasticsearch:9200", description="Elasticsearch, as the setup job reaches it"
+    )
     elastic_password: SecretStr = Field(description="password of the `elastic` superuser")
-    kibana_system_password: SecretStr | None = None
-    filebeat_password: SecretStr | None = None
-    logs_reader_password: SecretStr | None = None
-    logs_policy: str = "observatory-logs"
-    logs_data_stream: str = "logs-observatory-default"
+    kibana_system_password: SecretStr | None = Field(
+        default=None, description="password set for Kibana's `kibana_system` user"
+    )
+    filebeat_password: SecretStr | None = Field(
+        default=None, description="password set for the log shipper's Elasticsearch user"
+    )
+    logs_reader_password: SecretStr | None = Field(
+        default=None, description="password set for Grafana's read-only logs user"
+    )
+    logs_policy: str = Field(
+        default="observatory-logs",
+        description="name of the log index lifecycle policy (config/elasticsearch/ilm-policy.json)",
+    )
+    logs_data_stream: str = Field(
+        default="logs-observatory-default", description="the data stream the log shipper writes to"
+    )
 
-    kibana_url: str = "http://kibana:5601"
-    kibana_data_view_id: str = "observatory-logs"
-    kibana_data_view_pattern: str = "logs-*"
+    kibana_url: str = Field(default="http://kibana:5601", description="Kibana, as the setup job reaches it")
+    kibana_data_view_id: str = Field(default="observatory-logs", description="id of the Kibana data view over the logs")
+    kibana_data_view_pattern: str = Field(default="logs-*", description="index pattern of that data view")
 
-    grafana_url: str = "http://grafana:3000"
-    grafana_user: str = "admin"
-    grafana_password: SecretStr | None = None
-    grafana_home_dashboard: str = "observatory-pipeline"
+    grafana_url: str = Field(
+        default="http://grafana:3000",
+        description="Grafana, as the setup job reaches it (alert links use OBS_GRAFANA_URL instead)",
+    )
+    grafana_user: str = Field(default="admin", description="Grafana admin user")
+    grafana_password: SecretStr | None = Field(default=None, description="Grafana admin password")
+    grafana_home_dashboard: str = Field(
+        default="observatory-pipeline", description="uid of the dashboard set as Grafana's home"
+    )
     grafana_plugin_wait_s: float = Field(
         default=300.0,
         gt=0,
         description="how long Grafana may take to install the provisioned datasources' plugins in the background",
     )
 
-    metabase_url: str = "http://metabase:3000"
-    metabase_admin_email: str = "admin@observatory.local"
-    metabase_admin_password: SecretStr | None = None
-    metabase_site_name: str = "Observatory"
-    clickhouse_host: str = "clickhouse"
-    clickhouse_port: int = 8123
-    clickhouse_user: str = "analyst"
-    clickhouse_password: SecretStr | None = None
-    clickhouse_database: str = "observatory"
+    metabase_url: str = Field(default="http://metabase:3000", description="Metabase, as the setup job reaches it")
+    metabase_admin_email: str = Field(
+        default="admin@observatory.local", description="the Metabase admin account created on first start"
+    )
+    metabase_admin_password: SecretStr | None = Field(default=None, description="that account's password")
+    metabase_site_name: str = Field(default="Observatory", description="Metabase's site name")
+    clickhouse_host: str = Field(
+        default="clickhouse", description="ClickHouse host Metabase's database connection uses"
+    )
+    clickhouse_port: int = Field(default=8123, description="ClickHouse HTTP port for Metabase")
+    clickhouse_user: str = Field(default="analyst", description="ClickHouse user for Metabase (read-only `analyst`)")
+    clickhouse_password: SecretStr | None = Field(default=None, description="that user's password")
+    clickhouse_database: str = Field(default="observatory", description="the database Metabase reads")
 
-    dashboards_dir: Path = Field(default_factory=default_dashboards_dir)
-    config_dir: Path = Field(default_factory=default_config_dir)
+    dashboards_dir: Path = Field(
+        default_factory=default_dashboards_dir,
+        description="the dashboards to provision (dashboards/ of a checkout, else the image's copy)",
+    )
+    config_dir: Path = Field(
+        default_factory=default_config_dir,
+        description="the component configs to load (config/ of a checkout, else the image's copy)",
+    )
 
 
 def require(value: SecretStr | None, env: str) -> str:

@@ -10,7 +10,7 @@ import time
 import httpx
 
 from observatory.localstack.proc import wait_for
-from observatory.localstack.rig import ONCALL
+from observatory.localstack.rig import GRAFANA_URL, ONCALL
 from observatory.monitoring import load_yaml
 from observatory.monitoring.rules import rule_files
 
@@ -126,7 +126,8 @@ def test_a_stopped_consumer_pages_slack_and_email_then_resolves(rig, slack, smtp
     assert f"*FIRING: consumer is down ({rig.consumer.target})*" in fired.text
     assert "severity `critical` · service `consumer`" in fired.text
     assert f"<{runbooks(rig)}ServiceDown.md|ServiceDown>" in fired.text
-    assert "/d/observatory-pipeline|Observatory / Pipeline>" in fired.text
+    assert f"Dashboard: <{GRAFANA_URL}/d/observatory-pipeline|Observatory / Pipeline>" in fired.text
+    assert f"<{rig.ingest.private_url}/console/|Console>" in fired.text  # OBS_CONSOLE_URL, not localhost:3000
 
     # the recorder refused the first post to #alerts-critical with a 500: Alertmanager retried it
     first = next(p for p in slack.posts if p.channel == "#alerts-critical")

@@ -14,6 +14,7 @@ import os
 import time
 
 import httpx
+import psutil
 import pytest
 
 from observatory.localstack import owners, plan, soak, stack
@@ -184,6 +185,10 @@ def test_a_port_held_by_a_foreign_program_is_named(tmp_path, capsys):
         foreign.listen()
         assert stack.up(tmp_path / ".local", env=env) == 1
     err = capsys.readouterr().err
-    assert f"port {env['OBS_LOCAL_PROMETHEUS_PORT']} (prometheus, for prometheus) is taken by another program" in err
-    assert "OBS_LOCAL_PROMETHEUS_PORT" in err
+    port = env["OBS_LOCAL_PROMETHEUS_PORT"]
+    me = f"{psutil.Process().name()} (pid {os.getpid()})"  # this test process holds the port
+    assert (
+        f"port {port} (prometheus, for prometheus) is taken by {me}; set OBS_LOCAL_PROMETHEUS_PORT to another port"
+        in err
+    )
     assert owners.stack_processes((tmp_path / ".local").resolve()) == []
