@@ -34,6 +34,8 @@ GROUPS: list[tuple[str, type[BaseSettings], str]] = [
     ("Read API keys", s.ApiSettings, "who may use the private listeners' read API"),
     ("RabbitMQ", s.BrokerSettings, "the broker connection and the topology every service declares"),
     ("ClickHouse", s.StoreSettings, "the event store"),
+    ("SQL read API", s.QuerySettings, "`POST /v1/query`: its own DSN and the caps on every statement (docs/query.md)"),
+    ("Console", s.ConsoleSettings, "the web console on the private listeners (docs/console.md)"),
     ("Ingest", s.IngestSettings, "the public write API (`observatory run ingest`)"),
     ("Consumer", s.ConsumerSettings, "RabbitMQ to ClickHouse (`observatory run consumer`)"),
     ("Forecaster", s.ForecasterSettings, "forecasts, analytics API, anomaly gauges (`observatory run forecaster`)"),
