@@ -260,13 +260,15 @@ class Analytics:
     def sql(self, name: str) -> str:
         return render(get_query(name).sql, db=self.database)
 
-    def run(self, name: str, **params: Any) -> QueryResult:
+    def run(self, name: str, settings: Mapping[str, Any] | None = None, **params: Any) -> QueryResult:
+        """settings: ClickHouse settings of this one query (e.g. additional_table_filters)."""
         query = get_query(name)
         missing = [p for p in query.params if p not in params]
         if missing:
             raise ParameterError(missing[0], f"required by {name}")
         bound = {k: _bind(params[k]) for k in query.params}
-        result = self.client.query(render(query.sql, db=self.database), parameters=bound)
+        sql = render(query.sql, db=self.database)
+        result = self.client.query(sql, parameters=bound, settings=dict(settings) if settings else None)
         return QueryResult(
             name,
             {k: params[k] for k in query.params},
