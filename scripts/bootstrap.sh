@@ -70,7 +70,7 @@ if [ ! -f "$stamp" ] || [ services/pyproject.toml -nt "$stamp" ]; then
   echo "==> installing Python packages ($MODE)"
   "$VENV/bin/pip" install -q --upgrade pip
   extras="forecast,tracing"
-  [ "$MODE" = "dev" ] && extras="forecast,tracing,dev"
+  [ "$MODE" = "dev" ] && extras="forecast,tracing,dev,evaluation"
   "$VENV/bin/pip" install -q -e "services[$extras]"
   touch "$stamp"
 fi

@@ -378,7 +378,7 @@ def _duration_s(text: str) -> float:
     return float(text)
 
 
-FORECAST_CANDIDATES = ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble")
+FORECAST_CANDIDATES = ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble", "baseline_median")
 
 
 class ForecasterSettings(BaseSettings):
@@ -439,10 +439,24 @@ class ForecasterSettings(BaseSettings):
     backtest_horizon_days: int = Field(default=14, ge=1, description="holdout per model-selection fold")
     backtest_horizon_hours: int = Field(default=24, ge=1, description="holdout per fold of hourly models")
     backtest_folds: int = Field(
-        default=5, ge=0, description="model-selection folds per refresh (0: Prophet, uncalibrated band)"
+        default=5,
+        ge=0,
+        description="the most recent folds a candidate richer than the baselines (Prophet, ensemble) must "
+        "win on to serve (0: Prophet, uncalibrated band)",
+    )
+    calibration_folds: int = Field(
+        default=30,
+        ge=1,
+        description="folds the baselines are scored on and the served band is calibrated from (per horizon half)",
+    )
+    selection_margin: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="a candidate serves only if its MAE on the recent folds is this share below the best baseline's",
     )
     candidates: str = Field(
-        default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble",
+        default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble,baseline_median",
         description="models compared at each refresh; the first serves when none can be compared",
     )
     holidays: str = Field(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from observatory.bench import Report
 
-SECTIONS = ("pipeline", "alerting", "forecast", "tracing", "fault", "webanalytics", "pages", "console")
+SECTIONS = ("pipeline", "alerting", "forecast", "realseries", "tracing", "fault", "webanalytics", "pages", "console")
 
 
 def main(argv: list[str] | None = None) -> int:

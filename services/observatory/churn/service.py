@@ -120,8 +120,14 @@ class ChurnRun:
 
 class ChurnService:
     def __init__(
-        self, analytics: Analytics, registry: CollectorRegistry | None = None, months: int = 6, min_users: int = 50
+        self,
+        analytics: Analytics,
+        registry: CollectorRegistry | None = None,
+        months: int = 6,
+        min_users: int = 50,
+        shards: int = 8,
     ) -> None:
+        self.shards = max(1, shards)
         self.analytics = analytics
         self.metrics = ChurnMetrics.create(registry) if registry is not None else None
         self.months = months
@@ -130,10 +136,26 @@ class ChurnService:
 
     # -- data ------------------------------------------------------------------------------------
     def features(self, cutoff: datetime) -> list[dict]:
-        """Features of the users active in the month before `cutoff`, over the `months` before it."""
-        rows = self.analytics.run("churn_features", start=month_start(cutoff, -self.months), end=cutoff).dicts()
+        """Features of the users active in the month before `cutoff`, over the `months` before it.
+
+        Read in `shards` passes, each over the users of one hash bucket (ClickHouse's
+        additional_table_filters on the events table): the per-user aggregation states of one pass
+        are a fraction of the whole, and in all-in-one they live in this process (embedded chDB)."""
+        table = f"{self.analytics.database}.events"
         active_days = (cutoff - month_start(cutoff, -1)).total_seconds() / 86400
-        return [r for r in rows if r["recency_days"] <= active_days]
+        rows: list[dict] = []
+        for shard in range(self.shards):
+            settings = (
+                {"additional_table_filters": {table: f"cityHash64(user_id) % {self.shards} = {shard}"}}
+                if self.shards > 1
+                else None
+            )
+            part = self.analytics.run(
+                "churn_features", settings=settings, start=month_start(cutoff, -self.months), end=cutoff
+            ).dicts()
+            rows += [r for r in part if r["recency_days"] <= active_days]
+        rows.sort(key=lambda r: r["user_id"])
+        return rows
 
     def churned(self, cutoff: datetime, users: list[dict]) -> np.ndarray:
         """1 for each user without any event in the month from `cutoff`."""
@@ -160,13 +182,17 @@ class ChurnService:
                 f"{holdout_at.date()}; at least {self.min_users} each needed"
             )
         y_train, y_holdout = self.churned(train_at, train), self.churned(holdout_at, holdout)
+        n_train, n_holdout = len(train), len(holdout)
         try:
             full = m.fit(m.matrix(train), y_train)
             base = m.fit(m.matrix(train, m.BASELINE), y_train, m.BASELINE)
+            train = []  # only its fits are needed from here: at most two months of rows held at once
             p_full, p_base = full.predict(m.matrix(holdout)), base.predict(m.matrix(holdout, m.BASELINE))
             serving = m.fit(m.matrix(holdout), y_holdout)
         except m.OneClass as exc:
             raise InsufficientChurnData(str(exc)) from None
+        holdout_ids = [r["user_id"] for r in holdout]
+        holdout = []
         current = self.features(cutoff)
         if current:
             for row, p in zip(current, serving.predict(m.matrix(current))):
@@ -176,14 +202,14 @@ class ChurnService:
             datetime.now(UTC),
             m.score(y_holdout, p_full),
             m.score(y_holdout, p_base),
-            len(train),
-            len(holdout),
+            n_train,
+            n_holdout,
             float(y_holdout.mean()),
             serving.coefficients(),
             current,
             [
-                {"user_id": r["user_id"], "churned": int(y), "probability": float(pf), "baseline": float(pb)}
-                for r, y, pf, pb in zip(holdout, y_holdout, p_full, p_base)
+                {"user_id": u, "churned": int(y), "probability": float(pf), "baseline": float(pb)}
+                for u, y, pf, pb in zip(holdout_ids, y_holdout, p_full, p_base)
             ],
         )
         result.fit_seconds = time.perf_counter() - started

@@ -158,6 +158,12 @@ def forecast_backtest(
         f"  served ({', '.join(models)})  MAPE {pct(result['mape']):>7}   MASE {num(result['mase'])}   "
         f"MAE {result['mae']:.2f}   coverage {pct(result.get('coverage'))} (nominal {pct(result.get('interval_width'))})"
     )
+    halves = result.get("coverage_halves") or []
+    if halves:
+        typer.echo(
+            f"  coverage by horizon half {' / '.join(pct(v) for v in halves)}   outside the band: "
+            f"below {pct(result.get('below'))}, above {pct(result.get('above'))} (what the band alerts fire on)"
+        )
     typer.echo(
         f"  seasonal naive (week)  MAPE {pct(result['naive_mape']):>7}   MASE {num(result['naive_mase'])}   "
         f"MAE {num(result['naive_mae'])}"

@@ -1,17 +1,24 @@
 """Prediction bands calibrated from backtest residuals (split conformal, pure numpy).
 
 The rolling-origin folds of a refresh give held-out errors of the served model. A band of nominal
-level L is yhat ± q · s(yhat), where the score of a held-out point is |y - yhat| / s(yhat) and q is
-the ⌈(n+1)·L⌉-th smallest of the n scores (the split-conformal quantile: under exchangeable
-errors the band holds a new point with probability >= L). Scores are pooled over every fold and
-horizon step (a handful of folds cannot give a quantile per step); the band is calibrated for the
-selection horizon and the same width is used further ahead.
+level L is yhat ± q_b · s(yhat), where the score of a held-out point is |y - yhat| / s(yhat) and q_b
+is the ⌈(n+1)·L⌉-th smallest of the n scores of its horizon bucket b (the split-conformal quantile:
+under exchangeable errors the band holds a new point with probability >= L).
 
-Two scales are tried and the narrower band kept:
+Buckets: the first and the second half of the fold horizon (steps 0..⌈h/2⌉-1 and the rest), scores
+pooled over the folds within each bucket; errors grow with the step, so one pooled quantile is too
+wide near and too narrow far. A bucket with too few scores for a finite quantile takes the pooled
+one. Steps past the calibrated horizon (the service forecasts further ahead) take the second half's.
+
+Two scales are tried:
   absolute  s = 1                         (noise of constant size)
   relative  s = max(|yhat|, 10% of mean|y|) (noise growing with the level, as counts and revenue do)
-Coverage reported with the band is measured leave-one-fold-out: each fold's points against the
-quantile of the other folds' scores, so it is held out, not in-sample.
+and the one that calibrates better on the folds is kept: among the scales whose leave-one-fold-out
+coverage (each fold's points against the quantiles of the other folds) reaches L - 2 points, the
+narrower band; when neither does, the one with the higher held-out coverage. When the kept scale's
+held-out coverage falls short of L (errors that drift with level shifts are not exchangeable), the
+quantiles are taken again at L + the shortfall (at most 0.99, and only where finite). The coverage
+reported with the band is the leave-one-fold-out coverage at L: held out, not in-sample.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 FLOOR = 0.1
+TOLERANCE = 0.02  # a scale "calibrates" when its held-out coverage is at least level - this
 
 
 def min_scores(level: float) -> int:
@@ -35,21 +43,40 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
     return math.inf if k > n else float(np.sort(scores)[k - 1])
 
 
+def split_step(horizon: int) -> int:
+    """First step of the second horizon bucket."""
+    return max(1, math.ceil(horizon / 2))
+
+
 @dataclass(frozen=True)
 class Calibration:
     level: float
     scale: str  # absolute | relative
-    quantile: float
+    quantiles: tuple[float, float]  # first half of the horizon, second half (and beyond)
     floor: float  # relative scale: smallest s
     scores: int
     coverage: float | None  # leave-one-fold-out coverage on the folds (None: too few folds)
+    split: int = 1  # first step of the second bucket
+    horizon: int = 0  # steps calibrated (0: unknown, no growth past it)
+    growth: float = 0.0  # β: the exponent of the band's growth past the calibrated horizon
+
+    @property
+    def quantile(self) -> float:
+        return max(self.quantiles)
 
     def scale_of(self, yhat: np.ndarray) -> np.ndarray:
         yhat = np.asarray(yhat, dtype=float)
         return np.ones_like(yhat) if self.scale == "absolute" else np.maximum(np.abs(yhat), self.floor)
 
-    def band(self, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        half = self.quantile * self.scale_of(yhat)
+    def band(self, yhat: np.ndarray, steps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """steps: each value's horizon step (0 = the first bucket after the data); None: all step 0."""
+        yhat = np.asarray(yhat, dtype=float)
+        steps = np.zeros(len(yhat), dtype=int) if steps is None else np.asarray(steps)
+        q = np.where(steps < self.split, self.quantiles[0], self.quantiles[1])
+        if self.horizon and self.growth > 0:
+            mid = (self.split + self.horizon - 1) / 2
+            q = np.where(steps >= self.horizon, q * ((steps + 1) / (mid + 1)) ** self.growth, q)
+        half = q * self.scale_of(yhat)
         return np.clip(yhat - half, 0, None), yhat + half
 
     def as_dict(self) -> dict:
@@ -58,6 +85,10 @@ class Calibration:
             "level": self.level,
             "scale": self.scale,
             "quantile": round(self.quantile, 6),
+            "quantiles": [round(q, 6) for q in self.quantiles],
+            "split_step": self.split,
+            "horizon": self.horizon,
+            "growth": round(self.growth, 4),
             "scores": self.scores,
             "coverage": None if self.coverage is None else round(self.coverage, 4),
         }
@@ -69,37 +100,69 @@ def _scores(folds: list[tuple[np.ndarray, np.ndarray]], scale: str, floor: float
     return [np.abs(a - p) / np.maximum(np.abs(p), floor) for a, p in folds]
 
 
-def coverage(folds: list[tuple[np.ndarray, np.ndarray]], level: float, scale: str, floor: float) -> float | None:
+def _quantiles(per_fold: list[np.ndarray], split: int, level: float) -> tuple[float, float]:
+    """Per-bucket conformal quantiles of the folds' scores (a bucket too small for a finite one
+    takes the pooled quantile)."""
+    if not per_fold:
+        return math.inf, math.inf
+    pooled = conformal_quantile(np.concatenate(per_fold), level)
+    out = []
+    for part in (np.concatenate([s[:split] for s in per_fold]), np.concatenate([s[split:] for s in per_fold])):
+        q = conformal_quantile(part, level) if len(part) else math.inf
+        out.append(q if math.isfinite(q) else pooled)
+    return out[0], out[1]
+
+
+def coverage(
+    folds: list[tuple[np.ndarray, np.ndarray]], level: float, scale: str, floor: float, split: int | None = None
+) -> float | None:
     """Leave-one-fold-out coverage of the band built from the other folds."""
     per_fold = _scores(folds, scale, floor)
+    split = split if split is not None else split_step(max((len(s) for s in per_fold), default=1))
     hits = total = 0
     for j, held in enumerate(per_fold):
-        rest = np.concatenate([s for i, s in enumerate(per_fold) if i != j]) if len(per_fold) > 1 else np.array([])
-        q = conformal_quantile(rest, level)
-        if not math.isfinite(q):
+        q0, q1 = _quantiles([s for i, s in enumerate(per_fold) if i != j], split, level)
+        if not (math.isfinite(q0) and math.isfinite(q1)):
             continue
+        q = np.where(np.arange(len(held)) < split, q0, q1)
         hits += int(np.sum(held <= q))
         total += len(held)
     return hits / total if total else None
 
 
 def calibrate(folds: list[tuple[np.ndarray, np.ndarray]], level: float, typical: float) -> Calibration | None:
-    """folds: (actual, predicted) of each held-out window; typical: mean |y| of the history (sets the
-    relative scale's floor). None when the folds hold too few points for a finite quantile."""
+    """folds: (actual, predicted) of each held-out window, step 0 first; typical: mean |y| of the
+    history (sets the relative scale's floor). None when the folds hold too few points for a finite
+    quantile."""
     n = sum(len(a) for a, _ in folds)
     if n < min_scores(level):
         return None
     floor = max(FLOOR * typical, 1e-9)
-    best: tuple[float, str, float] | None = None
+    split = split_step(max(len(a) for a, _ in folds))
+    predicted = np.concatenate([p for _, p in folds])
+    options = []
     for scale in ("absolute", "relative"):
-        scores = np.concatenate(_scores(folds, scale, floor))
-        q = conformal_quantile(scores, level)
-        predicted = np.concatenate([p for _, p in folds])
-        width = q * float(
-            np.mean(np.ones_like(predicted) if scale == "absolute" else np.maximum(np.abs(predicted), floor))
-        )
-        if best is None or width < best[0]:
-            best = (width, scale, q)
-    assert best is not None  # set by the loop's first pass
-    _, scale, q = best
-    return Calibration(level, scale, q, floor, n, coverage(folds, level, scale, floor))
+        q0, q1 = _quantiles(_scores(folds, scale, floor), split, level)
+        s = np.ones_like(predicted) if scale == "absolute" else np.maximum(np.abs(predicted), floor)
+        width = float(np.mean(s)) * (q0 + q1) / 2
+        held = coverage(folds, level, scale, floor, split)
+        options.append((scale, (q0, q1), width, held))
+    calibrated = [o for o in options if o[3] is not None and o[3] >= level - TOLERANCE]
+    if calibrated:
+        scale, qs, _, held = min(calibrated, key=lambda o: o[2])
+    elif all(o[3] is not None for o in options):
+        scale, qs, _, held = max(options, key=lambda o: (o[3], -o[2]))
+    else:  # too few folds to hold one out: the narrower band
+        scale, qs, _, held = min(options, key=lambda o: o[2])
+    if held is not None and held < level:
+        wider = _quantiles(_scores(folds, scale, floor), split, min(0.99, level + (level - held)))
+        qs = (max(qs[0], wider[0]), max(qs[1], wider[1])) if all(map(math.isfinite, wider)) else qs
+    horizon = max(len(a) for a, _ in folds)
+    return Calibration(level, scale, qs, floor, n, held, split, horizon, _growth(qs, split, horizon))
+
+
+def _growth(qs: tuple[float, float], split: int, horizon: int) -> float:
+    m1, m2 = (split - 1) / 2, (split + horizon - 1) / 2
+    if horizon <= split or qs[0] <= 0 or qs[1] <= qs[0]:
+        return 0.0
+    return float(min(0.5, math.log(qs[1] / qs[0]) / math.log((m2 + 1) / (m1 + 1))))

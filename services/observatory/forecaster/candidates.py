@@ -7,6 +7,7 @@
   seasonal_naive_week   repeat the last week (7 days / 168 hours)
   seasonal_naive_day    repeat the last day (24 hours; for daily data: the last value)
   ensemble              mean of prophet and ets
+  baseline_median       the median of the three baselines at each step (no fit of its own)
 
 Baselines (what the relative MAE is measured against): both seasonal naives and ETS.
 Every forecast is clipped at 0 (metrics are counts and amounts).
@@ -15,6 +16,7 @@ Every forecast is clipped at 0 (metrics are counts and amounts).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -23,6 +25,7 @@ import pandas as pd
 from observatory.forecaster.model import DAY_SEASON, SEASON, ModelConfig, fit_predict, seasonal_naive
 
 BASELINES = ("seasonal_naive_day", "seasonal_naive_week", "ets")
+FALLBACKS = (*BASELINES, "baseline_median")  # what serves when no richer candidate clearly wins
 
 
 class CandidateError(Exception):
@@ -96,9 +99,10 @@ def forecast(
         out = _naive(y, periods, SEASON[granularity])
     elif name == "seasonal_naive_day":
         out = _naive(y, periods, DAY_SEASON[granularity])
-    elif name == "ensemble":
-        parts = [forecast(n, history, periods, granularity, config) for n in ("prophet", "ets")]
-        out = Forecast(*(np.mean([getattr(p, a) for p in parts], axis=0) for a in ("fitted", "future")))
+    elif name in ("ensemble", "baseline_median"):
+        names, combine = (("prophet", "ets"), np.mean) if name == "ensemble" else (BASELINES, np.median)
+        parts = [forecast(n, history, periods, granularity, config) for n in names]
+        out = Forecast(*(combine([getattr(p, a) for p in parts], axis=0) for a in ("fitted", "future")))
     else:
         raise ValueError(f"unknown candidate {name!r}")
     out.fitted, out.future = np.clip(out.fitted, 0, None), np.clip(out.future, 0, None)
@@ -112,11 +116,15 @@ def forecast_all(
     A candidate that fails maps to its CandidateError."""
     out: dict[str, np.ndarray | CandidateError] = {}
     quick = replace(config, uncertainty_samples=0)
-    for name in [n for n in names if n != "ensemble"] + (["ensemble"] if "ensemble" in names else []):
-        if name == "ensemble":
-            parts = [out[n] if n in out else _try(n, history, periods, granularity, quick) for n in ("prophet", "ets")]
+    combined: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
+        "ensemble": (("prophet", "ets"), np.mean),
+        "baseline_median": (BASELINES, np.median),
+    }
+    for name in [n for n in names if n not in combined] + [n for n in combined if n in names]:
+        if name in combined:
+            parts = [out[n] if n in out else _try(n, history, periods, granularity, quick) for n in combined[name][0]]
             bad = [p for p in parts if isinstance(p, CandidateError)]
-            out[name] = bad[0] if bad else np.mean([p for p in parts if isinstance(p, np.ndarray)], axis=0)
+            out[name] = bad[0] if bad else combined[name][1]([p for p in parts if isinstance(p, np.ndarray)], axis=0)
         else:
             out[name] = _try(name, history, periods, granularity, quick)
     return out

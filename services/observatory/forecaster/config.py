@@ -13,6 +13,8 @@ def model_config(settings: ForecasterSettings) -> ModelConfig:
         uncertainty_samples=settings.uncertainty_samples,
         candidates=settings.candidate_list(),
         selection_folds=settings.backtest_folds,
+        calibration_folds=settings.calibration_folds if settings.backtest_folds else 0,
+        selection_margin=settings.selection_margin,
         selection_horizon=(settings.backtest_horizon_days, settings.backtest_horizon_hours),
         history=(settings.history_days, settings.history_hours),
         holidays=settings.holiday_countries(),

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from observatory.forecaster.calibrate import split_step
 from observatory.forecaster.candidates import BASELINES, CandidateError, forecast_all
 from observatory.forecaster.model import SEASON, InsufficientHistory, ModelConfig, mape, mase_scale
 from observatory.forecaster.selection import fold_cutoffs, select, serve, training_window
@@ -42,6 +43,9 @@ class BacktestResult:
     mae: float
     naive_mae: float
     coverage: float | None  # share of held-out actuals inside the served band
+    coverage_halves: list  # the same in the first and in the second half of the horizon
+    below: float  # share of held-out actuals under the band (what a "below band" alert would fire on)
+    above: float  # over it
     interval_width: float  # its nominal level
     best_baseline: str | None
     baselines: dict = field(default_factory=dict)  # name -> {mae, mape, mase}
@@ -111,6 +115,7 @@ def backtest(
                 "train_start": _iso(series["ds"].iloc[cutoff - len(train_y)]),
                 "train_points": len(train_y),
                 "model": sel.chosen,
+                "reason": sel.reason,
                 "calibrated": sel.calibration is not None,
                 "mae": mae,
                 "mape": mape(actual, pred),
@@ -135,6 +140,8 @@ def backtest(
     ok = [b for b in BASELINES if baselines[b]["mae"] is not None]
     best = min(ok, key=lambda b: baselines[b]["mae"]) if ok else None
     mae = float(np.mean(np.abs(actual - pred)))
+    inside = (actual >= lo) & (actual <= hi)
+    first = np.tile(np.arange(horizon) < split_step(horizon), folds)
     naive = baselines["seasonal_naive_week"]
     return BacktestResult(
         granularity=granularity,
@@ -150,6 +157,9 @@ def backtest(
         mae=mae,
         naive_mae=naive["mae"],
         coverage=float(np.mean((actual >= lo) & (actual <= hi))),
+        coverage_halves=[float(np.mean(inside[first])), float(np.mean(inside[~first]))],
+        below=float(np.mean(actual < lo)),
+        above=float(np.mean(actual > hi)),
         interval_width=config.interval_width,
         best_baseline=best,
         baselines=baselines,

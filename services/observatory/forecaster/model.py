@@ -39,8 +39,17 @@ class ModelConfig:
     uncertainty_samples: int = 300  # Prophet's own band: only when no calibrated band is possible
     changepoint_prior_scale: float = 0.05
     seed: int = 20260301
-    candidates: tuple[str, ...] = ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble")
-    selection_folds: int = 5  # rolling-origin folds compared at every refresh
+    candidates: tuple[str, ...] = (
+        "prophet",
+        "ets",
+        "seasonal_naive_week",
+        "seasonal_naive_day",
+        "ensemble",
+        "baseline_median",
+    )
+    selection_folds: int = 5  # the most recent folds a candidate must win on (by the margin)
+    calibration_folds: int = 30  # folds the baselines are scored on and the band is calibrated from
+    selection_margin: float = 0.05  # a candidate serves only with an MAE this much below the best baseline's
     selection_horizon: tuple[int, int] = (14, 24)  # (days, hours) held out per selection fold
     history: tuple[int, int] = (1095, 24 * 28)  # (days, hours) each fit trains on at most
     holidays: tuple[str, ...] = ()  # ISO country codes for Prophet's holiday effects

@@ -1,12 +1,25 @@
-"""Model selection at every refresh: the candidates (candidates.py) are compared on rolling-origin
-folds of the metric's own history; the one with the lowest MAE serves, with a band calibrated from
-its fold residuals (calibrate.py). Pure: pandas in, dataclasses out.
+"""Model selection at every refresh, honest and conservative: the candidates (candidates.py) are
+compared on rolling-origin folds of the metric's own history, and a model richer than the baselines
+serves only when it clearly beats them on the most recent folds; the band is calibrated from the
+served model's fold residuals (calibrate.py). Pure: pandas in, dataclasses out.
 
 Folds: the last K consecutive non-overlapping windows of `horizon` buckets before the end of the
-series (K = selection_folds, fewer when the history is short); each fold trains on at most the
-configured history window before its cutoff. With too few held-out points for a finite conformal
-quantile (19 at 95%), the candidates are still scored but Prophet (else the first candidate) serves
-with Prophet's own, uncalibrated band, and the metadata says so; with no fold at all nothing is scored.
+series (K = calibration_folds, fewer when the history is short); each fold trains on at most the
+configured history window before its cutoff.
+
+The rule:
+  1. The baselines (seasonal naive with the day and the week season, ETS) and their median at each
+     step (`baseline_median`, no fit of its own) are scored on all K folds; the one with the lowest
+     MAE is the fallback (the median hedges when the best baseline changes from fold to fold).
+  2. Every other candidate (Prophet, the ensemble) is scored on the most recent R folds
+     (R = selection_folds). It serves only if its MAE there is at least `selection_margin` below
+     the fallback pool's best MAE on the same R folds (the lowest such MAE wins); otherwise the fallback
+     serves. With fewer than R folds nothing but the fallback can serve (no selection from fewer
+     folds than the rule needs).
+  3. The served model's band: split conformal on its own fold residuals, per horizon half.
+With too few held-out points for a finite conformal quantile (19 at 95%), the candidates are still
+scored but Prophet (else the first candidate) serves with Prophet's own, uncalibrated band; with no
+fold at all nothing is scored. `Selection.reason` says which case applied.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from observatory.forecaster.calibrate import Calibration, calibrate, min_scores
-from observatory.forecaster.candidates import BASELINES, CandidateError, forecast, forecast_all
+from observatory.forecaster.candidates import BASELINES, FALLBACKS, CandidateError, forecast, forecast_all
 from observatory.forecaster.model import FREQ, SEASON, ModelConfig, mape, mase_scale
 
 
@@ -43,6 +56,7 @@ class Score:
     relative_mae: float | None = None  # MAE / MAE of the best baseline on the same folds
     coverage: float | None = None  # held-out coverage of its calibrated band
     error: str | None = None
+    folds: int = 0  # folds it was scored on
 
     def as_dict(self) -> dict:
         if self.error:
@@ -53,6 +67,7 @@ class Score:
             "mase": _r(self.mase),
             "relative_mae": _r(self.relative_mae),
             "coverage": _r(self.coverage),
+            "folds": self.folds,
         }
 
 
@@ -66,6 +81,7 @@ class Selection:
     scores: dict[str, Score] = field(default_factory=dict)
     best_baseline: str | None = None
     calibration: Calibration | None = None
+    reason: str = ""  # why the served model serves
 
     @property
     def score(self) -> Score:
@@ -83,6 +99,7 @@ class Selection:
     def as_dict(self) -> dict:
         return {
             "chosen": self.chosen,
+            "reason": self.reason,
             "folds": self.folds,
             "horizon": self.horizon,
             "points": self.points,
@@ -96,22 +113,26 @@ class Selection:
 
 
 def select(series: pd.DataFrame, granularity: str, min_train: int, config: ModelConfig) -> Selection:
-    """Compare the candidates (and the baselines) on rolling-origin folds of `series`."""
+    """Score the baselines on the calibration folds and the other candidates on the most recent
+    selection folds of `series`; serve a candidate only if it wins by the margin (module docstring)."""
     h = config.pick(config.selection_horizon, granularity)
     n = len(series)
-    k = min(config.selection_folds, max(0, (n - min_train) // h))
+    k = min(max(config.calibration_folds, config.selection_folds), max(0, (n - min_train) // h))
     default = "prophet" if "prophet" in config.candidates else config.candidates[0]
     if k == 0:
-        return Selection(granularity, default, 0, h, 0)
-    names = tuple(dict.fromkeys(config.candidates + BASELINES))
+        return Selection(granularity, default, 0, h, 0, reason="no fold: too little history")
+    recent = min(config.selection_folds, k)
+    fallbacks = tuple(c for c in FALLBACKS if c in BASELINES or c in config.candidates)
+    challengers = tuple(c for c in config.candidates if c not in FALLBACKS)
     y = series["y"].to_numpy(dtype=float)
-    held: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in names}
-    mases: dict[str, list[float]] = {name: [] for name in names}
+    held: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in (*fallbacks, *challengers)}
+    mases: dict[str, list[float]] = {name: [] for name in held}
     errors: dict[str, str] = {}
-    for cutoff in fold_cutoffs(n, h, k):
+    for i, cutoff in enumerate(fold_cutoffs(n, h, k)):
         train = training_window(series, cutoff, granularity, config)
         actual = y[cutoff : cutoff + h]
         scale = mase_scale(train["y"].to_numpy(dtype=float), SEASON[granularity])
+        names = fallbacks + (challengers if i >= k - recent else ())
         for name, predicted in forecast_all(names, train, h, granularity, config).items():
             if isinstance(predicted, CandidateError):
                 errors.setdefault(name, str(predicted))
@@ -120,34 +141,65 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
             if scale:
                 mases[name].append(float(np.mean(np.abs(actual - predicted))) / scale)
     typical = float(np.mean(np.abs(y))) if n else 0.0
-    scores: dict[str, Score] = {}
-    for name in names:
-        if name in errors:
-            scores[name] = Score(error=errors[name])
-            continue
-        a = np.concatenate([f[0] for f in held[name]])
-        p = np.concatenate([f[1] for f in held[name]])
-        cal = calibrate(held[name], config.interval_width, typical)
-        scores[name] = Score(
-            mae=float(np.mean(np.abs(a - p))),
-            mape=mape(a, p),
-            mase=float(np.mean(mases[name])) if mases[name] else None,
-            coverage=cal.coverage if cal else None,
-        )
-    # the scored baselines' MAE (a Score without error has its mae)
+    scores = {name: _score(held[name], mases[name], errors.get(name), config, typical) for name in held}
     baseline_mae = {b: mae for b in BASELINES if scores[b].error is None and (mae := scores[b].mae) is not None}
     best = min(baseline_mae, key=baseline_mae.__getitem__) if baseline_mae else None
-    best_mae = baseline_mae[best] if best else 0.0
-    for s in scores.values():
-        if best_mae > 0 and s.error is None and s.mae is not None:
-            s.relative_mae = s.mae / best_mae
-    ranked = [c for c in config.candidates if scores[c].error is None]
-    if not ranked or k * h < min_scores(config.interval_width):
+    if best:  # against the best baseline's MAE on the same (most recent) folds
+        for s in scores.values():
+            ref = _mae(held[best][-s.folds :]) if s.folds else 0.0
+            if s.error is None and s.mae is not None and ref > 0:
+                s.relative_mae = s.mae / ref
+    if best is None or k * h < min_scores(config.interval_width):
         # scored, but too few held-out points to calibrate a band: the default serves with its own
-        return Selection(granularity, default, k if ranked else 0, h, k * h if ranked else 0, scores, best)
-    chosen = min(ranked, key=lambda c: (scores[c].mae, ranked.index(c)))
-    return Selection(
-        granularity, chosen, k, h, k * h, scores, best, calibrate(held[chosen], config.interval_width, typical)
+        why = "no baseline could be fitted" if best is None else f"{k * h} held-out points: too few to calibrate a band"
+        return Selection(granularity, default, k, h, k * h, scores, best, reason=why)
+    pool = {f: mae for f in fallbacks if scores[f].error is None and (mae := scores[f].mae) is not None}
+    chosen = min(pool, key=pool.__getitem__)
+    why = f"{chosen}: the best of the baselines and their median over {k} folds"
+    if k < config.selection_folds:
+        why += f"; {k} folds < {config.selection_folds} needed to select any other candidate"
+    else:
+        # the challengers against the best baseline of the same recent folds
+        ref = min(_mae(held[b][-recent:]) for b in pool)
+        wins = {
+            c: m
+            for c in challengers
+            if scores[c].error is None
+            and len(held[c]) == recent
+            and (m := _mae(held[c])) <= (1 - config.selection_margin) * ref
+        }
+        if wins:
+            chosen = min(wins, key=wins.__getitem__)
+            why = (
+                f"{chosen}: MAE {wins[chosen]:.4g} over the last {recent} folds, more than "
+                f"{config.selection_margin:.0%} below the best baseline's {ref:.4g}"
+            )
+        else:
+            why += (
+                f"; no candidate beat the best baseline by {config.selection_margin:.0%} over the last {recent} folds"
+            )
+    cal = calibrate(held[chosen], config.interval_width, typical)
+    return Selection(granularity, chosen, k, h, k * h, scores, best, cal, reason=why)
+
+
+def _mae(folds: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    return float(np.mean(np.concatenate([np.abs(a - p) for a, p in folds]))) if folds else 0.0
+
+
+def _score(folds, mases: list[float], error: str | None, config: ModelConfig, typical: float) -> Score:
+    if error:
+        return Score(error=error)
+    if not folds:
+        return Score(error="not scored")
+    a = np.concatenate([f[0] for f in folds])
+    p = np.concatenate([f[1] for f in folds])
+    cal = calibrate(folds, config.interval_width, typical)
+    return Score(
+        mae=float(np.mean(np.abs(a - p))),
+        mape=mape(a, p),
+        mase=float(np.mean(mases)) if mases else None,
+        coverage=cal.coverage if cal else None,
+        folds=len(folds),
     )
 
 
@@ -175,8 +227,9 @@ def serve(
         selection.chosen, selection.calibration, own_band, cal = "prophet", None, True, None
         fc = forecast("prophet", train, periods, granularity, config, band=True)
     yhat = np.concatenate([fc.fitted, fc.future])
-    if cal is not None:
-        lower, upper = cal.band(yhat)
+    if cal is not None:  # history rows: the first bucket's width; future rows: their step's
+        steps = np.concatenate([np.zeros(len(fc.fitted), dtype=int), np.arange(len(fc.future))])
+        lower, upper = cal.band(yhat, steps)
     elif own_band:
         assert fc.lower is not None and fc.upper is not None  # band=True: Prophet's own band
         lower, upper = fc.lower, fc.upper

@@ -186,7 +186,8 @@ class ForecastService:
     def lookback(self, granularity: str) -> int:
         """The training window plus the selection folds before it (each fold trains on a full window)."""
         window = self.settings.history_days if granularity == "day" else self.settings.history_hours
-        return window + self.settings.backtest_folds * self.config.pick(self.config.selection_horizon, granularity)
+        folds = max(self.config.selection_folds, self.config.calibration_folds)
+        return window + folds * self.config.pick(self.config.selection_horizon, granularity)
 
     # -- fitting ---------------------------------------------------------------------------------
     def history(self, metric: str, granularity: str, now: datetime | None = None, extra: int = 0) -> pd.DataFrame:

@@ -295,7 +295,8 @@ class Analytics:
     def sql(self, name: str) -> str:
         return render(get_query(name).sql, db=self.database)
 
-    def run(self, name: str, **params: Any) -> QueryResult:
+    def run(self, name: str, settings: Mapping[str, Any] | None = None, **params: Any) -> QueryResult:
+        """settings: ClickHouse settings of this one query (e.g. additional_table_filters)."""
         query = get_query(name)
         if "steps" in query.params and "steps" not in params:
             params = {**params, "steps": list(FUNNEL_STEPS)}
@@ -303,7 +304,8 @@ class Analytics:
         if missing:
             raise ParameterError(missing[0], f"required by {name}")
         bound = {k: _bind(params[k]) for k in query.params}
-        result = self.client.query(render(query.sql, db=self.database), parameters=bound)
+        sql = render(query.sql, db=self.database)
+        result = self.client.query(sql, parameters=bound, settings=dict(settings) if settings else None)
         return QueryResult(
             name,
             {k: params[k] for k in query.params},

@@ -24,7 +24,7 @@ def test_fold_cutoffs_are_the_last_windows_before_the_end():
 def test_exact_weekly_pattern_is_served_by_the_weekly_seasonal_naive():
     s = weekly(120, noise=0.0)
     sel = select(s, "day", 14, ModelConfig())
-    assert (sel.folds, sel.points) == (5, 70)
+    assert (sel.folds, sel.points) == (7, 98)  # (120 - 14) // 14 folds: up to 10 calibration folds
     assert sel.chosen == "seasonal_naive_week"
     assert sel.scores["seasonal_naive_week"].mae == 0
     assert sel.scores["seasonal_naive_day"].mae > 100  # the last value is no forecast of a weekly shape
