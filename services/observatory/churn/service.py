@@ -22,12 +22,10 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Gauge
 
 from observatory.churn import model as m
+from observatory.churn.segments import segment_summary
 from observatory.store.analytics import Analytics, utc
 
 log = logging.getLogger("observatory.churn")
-SEGMENTS = ("country", "device_type", "source", "plan")
-MAX_VALUES = 15  # per segment in the gauges; the rest are summed up as `other`
-AT_RISK = 0.5
 SCORE_COLUMNS = (
     "cutoff",
     "user_id",
@@ -269,7 +267,7 @@ class ChurnService:
             )
 
     def export(self, run: ChurnRun) -> None:
-        """Gauges per segment, at most MAX_VALUES values each (+ `other`), replacing the previous run's."""
+        """Gauges per segment, at most segments.MAX_VALUES values each (+ `other`), replacing the previous run's."""
         g = self.metrics
         if g is None:
             return
@@ -284,26 +282,6 @@ class ChurnService:
                 g.auc.labels(name).set(s.auc)
             g.brier.labels(name).set(s.brier)
         g.scored.set(run.scored_at.timestamp())
-
-
-def segment_summary(users: list[dict]) -> list[tuple[str, str, int, float, int]]:
-    """(segment, value, users, mean probability, at risk): `all`, then the MAX_VALUES largest values
-    of each segment and `other` for the rest ('' is shown as `unknown`)."""
-    out = []
-    if users:
-        ps = [u["probability"] for u in users]
-        out.append(("all", "all", len(ps), sum(ps) / len(ps), sum(p >= AT_RISK for p in ps)))
-    for segment in SEGMENTS:
-        groups: dict[str, list[float]] = {}
-        for u in users:
-            groups.setdefault(u[segment] or "unknown", []).append(u["probability"])
-        ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        keep, rest = ranked[:MAX_VALUES], [p for _, ps in ranked[MAX_VALUES:] for p in ps]
-        if rest:
-            keep.append(("other", rest))
-        for value, ps in keep:
-            out.append((segment, value, len(ps), sum(ps) / len(ps), sum(p >= AT_RISK for p in ps)))
-    return out
 
 
 def _bind(t: datetime) -> str:

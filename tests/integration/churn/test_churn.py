@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from observatory.churn.service import MAX_VALUES, ChurnService
+from observatory.churn.segments import MAX_VALUES
+from observatory.churn.service import ChurnService
 from observatory.demo.churn import ChurnCohort
 from observatory.settings import StoreSettings
 from observatory.store.analytics import Analytics
