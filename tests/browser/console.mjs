@@ -2,25 +2,17 @@
 // right key, every page (what each panel shows: figures, tables, empty states), a filter, sign-out and a
 // replay of the old cookie. Prints one JSON object on stdout. With --screenshots DIR it also writes PNGs
 // of each page at desktop and phone width (make screenshots).
-import puppeteer from "puppeteer-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { launch } from "./chromium.mjs";
 
 const [base, readKey, wrongKey, ...rest] = process.argv.slice(2);
 const shotsAt = rest.indexOf("--screenshots");
 const shots = shotsAt >= 0 ? rest[shotsAt + 1] : null;
 const query = JSON.parse(process.env.CONSOLE_QUERIES || "{}"); // page -> query string
 const filtered = process.env.CONSOLE_FILTER || "device=mobile";
-const profile = mkdtempSync(join(tmpdir(), "obs-console-"));
 const out = {consoleErrors: [], pages: {}};
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  userDataDir: profile,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const chromium = await launch("obs-console-");
+const browser = chromium.browser;
 
 async function dump(page) {
   return page.evaluate(() => {
@@ -124,6 +116,5 @@ try {
   out.replayApi = await page.evaluate(async () => (await fetch("/v1/analytics/kpi_summary")).status);
   process.stdout.write(JSON.stringify(out) + "\n");
 } finally {
-  await browser.close();
-  rmSync(profile, {recursive: true, force: true});
+  await chromium.close();
 }

@@ -1,23 +1,14 @@
 // Drive Debian's Chromium (system binary) through the test page: load, click (an interaction for INP),
 // throw an error, hide the page (web vitals report on hidden), then keep the page open until the test
 // writes a line on stdin (it waits for the rows in ClickHouse), and print what the browser saw as JSON.
-import puppeteer from "puppeteer-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { launch } from "./chromium.mjs";
 import { createInterface } from "node:readline";
 
 const [pageUrl] = process.argv.slice(2);
-const profile = mkdtempSync(join(tmpdir(), "obs-chromium-"));
 const seen = [];
 const consoleErrors = [];
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  userDataDir: profile,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const chromium = await launch("obs-chromium-");
+const browser = chromium.browser;
 try {
   const page = await browser.newPage();
   page.on("response", (r) => seen.push({method: r.request().method(), url: r.url(), status: r.status()}));
@@ -40,6 +31,5 @@ try {
   const sdkState = await page.evaluate(() => window.__sdk);
   process.stdout.write(JSON.stringify({stage: "done", seen, consoleErrors, sdkState}) + "\n");
 } finally {
-  await browser.close();
-  rmSync(profile, {recursive: true, force: true});
+  await chromium.close();
 }

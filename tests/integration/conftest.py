@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from observatory.consumer.app import build_consumer
+from observatory.forecaster.app import create_app as create_forecaster
 from observatory.ingest.app import create_app
 from observatory.metrics import new_registry
 from observatory.poll import wait_for_async
-from observatory.settings import ApiSettings, ConsumerSettings, IngestSettings, hash_key
+from observatory.settings import ApiSettings, ConsumerSettings, ForecasterSettings, IngestSettings, hash_key
 
 API_KEY = "obs_test_key_5f1c2a9e"
 OTHER_KEY = "obs_test_other_91b7d3"
@@ -29,6 +30,26 @@ def read_keys_entry() -> str:
 
 def api_settings() -> ApiSettings:
     return ApiSettings(api_keys=read_keys_entry(), ingest_api_keys=f"tests:sha256:{hash_key(API_KEY)}")
+
+
+@contextlib.asynccontextmanager
+async def open_forecaster(chdb, store, clock, reports=None, registry=None, **overrides):
+    """The forecaster app over `store` with the test's clock and no scheduler; yields the app and an
+    admin-keyed client of its private listener (the read API)."""
+    app = create_forecaster(
+        ForecasterSettings(**overrides),
+        store,
+        reports,
+        registry=registry or new_registry("forecaster", "test"),
+        clock=clock,
+        schedule=False,
+        api=api_settings(),
+    )
+    chdb.track(app.state.forecaster.client)
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app.private)
+        async with httpx.AsyncClient(transport=transport, base_url="http://forecaster", headers=ADMIN) as http:
+            yield app, http
 
 
 def ingest_settings(**overrides) -> IngestSettings:

@@ -9,34 +9,20 @@ import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
-from observatory.forecaster.app import create_app
 from observatory.localstack.proc import wait_for
 from observatory.metrics import E2E_BUCKETS, ConsumerMetrics, IngestMetrics, new_registry
 from observatory.process import free_port
-from observatory.settings import ForecasterSettings, StoreSettings
+from observatory.settings import StoreSettings
 from tests.conftest import unique
 from tests.integration.alerting.test_routing_live import RUNBOOKS, alert, states
-from tests.integration.conftest import ADMIN, api_settings
+from tests.integration.conftest import open_forecaster
 from tests.integration.shopdata import load
 
 
 @contextlib.asynccontextmanager
 async def forecaster(chdb, store, registry=None, **settings):
-    app = create_app(
-        ForecasterSettings(**settings),
-        store,
-        registry=registry or new_registry("forecaster", "test"),
-        clock=lambda: datetime.now(UTC),
-        schedule=False,
-        api=api_settings(),
-    )
-    chdb.track(app.state.forecaster.client)
-    async with app.lifespan():
-        transport = httpx.ASGITransport(app=app.private)
-        async with httpx.AsyncClient(transport=transport, base_url="http://forecaster", headers=ADMIN) as http:
-            yield http
+    async with open_forecaster(chdb, store, lambda: datetime.now(UTC), registry=registry, **settings) as (_app, http):
+        yield http
 
 
 def _events(n: int, late_s: float) -> list[dict]:

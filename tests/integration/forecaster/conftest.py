@@ -3,17 +3,13 @@ a clock the test controls."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 
-import httpx
 import pytest
 
-from observatory.forecaster.app import create_app
-from observatory.metrics import new_registry
-from observatory.settings import ForecasterSettings, ReportSettings, StoreSettings
+from observatory.settings import ReportSettings, StoreSettings
 from tests.conftest import unique
-from tests.integration.conftest import ADMIN, api_settings
+from tests.integration.conftest import open_forecaster
 from tests.integration.shopdata import load, utc, webshop_events
 
 NOW = utc(2026, 3, 4, 15)  # a Wednesday afternoon
@@ -40,23 +36,7 @@ def shop(chdb):
 
 @pytest.fixture
 def make_forecaster(chdb):
-    @contextlib.asynccontextmanager
-    async def factory(store: StoreSettings, clock=None, reports: ReportSettings | None = None, **overrides):
-        clock = clock or Clock(NOW)
-        app = create_app(
-            ForecasterSettings(**overrides),
-            store,
-            reports,
-            registry=new_registry("forecaster", "test"),
-            clock=clock,
-            schedule=False,
-            api=api_settings(),
-        )
-        chdb.track(app.state.forecaster.client)
-        async with app.lifespan():
-            # the private listener (the read API), with an admin key unless a test passes its own
-            transport = httpx.ASGITransport(app=app.private)
-            async with httpx.AsyncClient(transport=transport, base_url="http://forecaster", headers=ADMIN) as http:
-                yield app, http
+    def factory(store: StoreSettings, clock=None, reports: ReportSettings | None = None, **overrides):
+        return open_forecaster(chdb, store, clock or Clock(NOW), reports, **overrides)
 
     return factory
