@@ -173,3 +173,21 @@ def test_other_ranges_and_queries_run_the_raw_sql(shop):
     assert (
         rollup.answer("kpi_summary", start=noon, end=END).rows == analytics.run("kpi_summary", start=noon, end=END).rows
     )
+
+
+def test_funnel_reads_only_first_step_users_and_keeps_its_shape(shop):
+    """The funnel (raw events, FINAL) reads only the users with a first-step event; nobody there: every
+    step with 0 users while some step event is in the range, no rows when none is."""
+    analytics, _, _ = shop
+    start, end = utc(2026, 2, 9), END
+
+    def users(steps):
+        return [
+            (r[1], r[2]) for r in analytics.run("funnel", start=start, end=end, window_seconds=86400, steps=steps).rows
+        ]
+
+    assert users(["never_sent", "add_to_cart"]) == [("never_sent", 0), ("add_to_cart", 0)]
+    assert users(["never_sent", "never_sent_either"]) == []
+    full = users(["product_viewed", "add_to_cart", "purchase_completed"])
+    assert full[0][1] > 100 and full[0][1] >= full[1][1] >= full[2][1] > 0
+    assert users(["add_to_cart", "product_viewed"])[0][1] <= full[0][1]
