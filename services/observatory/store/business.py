@@ -9,6 +9,10 @@ Freshness follows the web rollup (store/web.py): a day is (re)computed from `eve
 newest inserted_at of its events differs from the version stored with it, so a late or redelivered
 event of a day makes that day be recomputed before the next answer. Other ranges (not whole days,
 revenue per hour) and every other query run the raw SQL (`Analytics.run`).
+
+The funnel (any steps, any range) stays on the raw events; when its first step is a small share of the
+step events (the default funnel starts with signups) it reads only the users who did that step
+(console/business_funnel.sql), else funnel.sql.
 """
 
 from __future__ import annotations
@@ -19,10 +23,19 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from observatory.store.analytics import Analytics, QueryResult, _bind, _fragment, expand_includes, get_query
+from observatory.store.analytics import (
+    FUNNEL_STEPS,
+    Analytics,
+    QueryResult,
+    _bind,
+    _fragment,
+    expand_includes,
+    get_query,
+)
 from observatory.store.client import render
 
 SERVED = ("kpi_summary", "wau_mau", "revenue", "top_products_by_revenue", "retention_cohorts")
+FIRST_STEP_SHARE = 0.25  # the funnel reads only first-step users when that step is at most this share of its events
 FIRST_DAY = date(1970, 1, 1)  # retention's cohorts need each user's first day ever
 
 
@@ -106,19 +119,42 @@ class BusinessRollup:
                     )
         return len(stale)
 
-    def answer(self, name: str, **params: Any) -> QueryResult:
-        if not self.serves(name, params):
-            return self.analytics.run(name, **params)
+    def first_step_share(self, params: dict[str, Any]) -> float:
+        """The first step's share of the step events in the days around [start, end) (the events'
+        day_versions projection answers it): an estimate that picks the funnel's plan."""
+        steps = list(params.get("steps") or FUNNEL_STEPS)
+        sql = (
+            f"SELECT countIf(event_name = {{first:String}}), count() FROM {self.analytics.database}.events "
+            "WHERE toDate(timestamp) >= {start:Date} AND toDate(timestamp) <= {end:Date} AND event_name IN {steps:Array(String)}"
+        )
+        bound = {"first": steps[0], "start": _day(params["start"]), "end": _day(params["end"]), "steps": steps}
+        first, total = self.analytics.client.query(sql, parameters=bound).result_rows[0]
+        return first / total if total else 0.0
+
+    def _funnel(self, params: dict[str, Any]) -> QueryResult:
+        """funnel.sql, or console/business_funnel.sql (only the first step's users: the same answer) when
+        that step is a small share of the step events (a signup, the default funnel's first step)."""
+        if self.first_step_share(params) > FIRST_STEP_SHARE:
+            return self.analytics.run("funnel", **params)
+        return self._run("funnel", params, {})
+
+    def _run(self, name: str, params: dict[str, Any], extra: dict[str, Any]) -> QueryResult:
         query = get_query(name)
-        first, until = self.days(name, params)
-        self.refresh(first, until)
-        bound = {k: _bind(params[k]) for k in query.params}
-        bound.update(first=first, until=until)
-        sql = render(business_sql(name), db=self.analytics.database)
-        result = self.analytics.client.query(sql, parameters=bound)
+        params = {**params, "steps": list(params.get("steps") or FUNNEL_STEPS)} if name == "funnel" else params
+        bound = {k: _bind(params[k]) for k in query.params} | extra
+        result = self.analytics.client.query(render(business_sql(name), db=self.analytics.database), parameters=bound)
         return QueryResult(
             name,
             {k: params[k] for k in query.params},
             list(result.column_names),
             [tuple(r) for r in result.result_rows],
         )
+
+    def answer(self, name: str, **params: Any) -> QueryResult:
+        if name == "funnel" and self.enabled:
+            return self._funnel(params)
+        if not self.serves(name, params):
+            return self.analytics.run(name, **params)
+        first, until = self.days(name, params)
+        self.refresh(first, until)
+        return self._run(name, params, {"first": first, "until": until})

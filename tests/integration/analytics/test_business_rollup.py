@@ -76,6 +76,9 @@ def shop(chdb):
     loaded = load(client, store, webshop_events(35, END, seed=17, base_sessions=100), dup_ratio=0.2)
     replaced = _replaced(loaded.events, 40)
     ClickHouseSink(client, store.database).insert([to_row(e) for e in replaced])
+    # users who stop at the funnel's first step (signed up, nothing else)
+    only = [_event("user_signup", f"signup-only-{i}", utc(2026, 2, 12, 8 + i)) for i in range(3)]
+    ClickHouseSink(client, store.database).insert([to_row(e) for e in only])
     yield Analytics(client, store.database), loaded, replaced
     client.close()
 
@@ -100,8 +103,8 @@ def test_the_data_has_duplicates_and_replaced_rows(shop):
     db, client = analytics.database, analytics.client
     raw = client.query(f"SELECT count() FROM {db}.events").result_rows[0][0]
     final = client.query(f"SELECT count() FROM {db}.events FINAL").result_rows[0][0]
-    assert loaded.duplicates > 500 and raw == len(loaded.events) + loaded.duplicates + len(replaced)
-    assert final == len(loaded.events)
+    assert loaded.duplicates > 500 and raw == len(loaded.events) + loaded.duplicates + len(replaced) + 3
+    assert final == len(loaded.events) + 3
     kept = client.query(f"SELECT countIf(startsWith(user_id, 'replaced-')) FROM {db}.events FINAL").result_rows[0][0]
     assert kept == len(replaced)  # FINAL keeps the replacement (the newest row)
 
@@ -175,19 +178,34 @@ def test_other_ranges_and_queries_run_the_raw_sql(shop):
     )
 
 
-def test_funnel_reads_only_first_step_users_and_keeps_its_shape(shop):
-    """The funnel (raw events, FINAL) reads only the users with a first-step event; nobody there: every
-    step with 0 users while some step event is in the range, no rows when none is."""
+@pytest.mark.parametrize(
+    "steps",
+    [
+        ["user_signup", "product_viewed", "add_to_cart", "checkout_started", "purchase_completed"],
+        ["user_signup", "purchase_completed"],
+        ["product_viewed", "add_to_cart", "purchase_completed"],
+        ["never_sent", "add_to_cart"],
+        ["never_sent", "never_sent_either"],
+    ],
+)
+def test_funnel_plans_equal_the_raw_funnel(shop, steps):
+    """Either plan of the funnel (only the first step's users when that step is rare) answers what
+    funnel.sql answers, on data with duplicates and replaced rows; nobody at the first step: every step
+    with 0 users while some step event is in the range, no rows when none is."""
     analytics, _, _ = shop
-    start, end = utc(2026, 2, 9), END
-
-    def users(steps):
-        return [
-            (r[1], r[2]) for r in analytics.run("funnel", start=start, end=end, window_seconds=86400, steps=steps).rows
-        ]
-
-    assert users(["never_sent", "add_to_cart"]) == [("never_sent", 0), ("add_to_cart", 0)]
-    assert users(["never_sent", "never_sent_either"]) == []
-    full = users(["product_viewed", "add_to_cart", "purchase_completed"])
-    assert full[0][1] > 100 and full[0][1] >= full[1][1] >= full[2][1] > 0
-    assert users(["add_to_cart", "product_viewed"])[0][1] <= full[0][1]
+    rollup = BusinessRollup(analytics)
+    for start, end in RANGES + [(utc(2026, 2, 9, 13), utc(2026, 2, 12, 7))]:
+        for window in (600, 86400):
+            params = {"start": start, "end": end, "window_seconds": window, "steps": steps}
+            got, want = rollup.answer("funnel", **params), analytics.run("funnel", **params)
+            assert got.rows == want.rows and got.columns == want.columns, (steps, start, end, window)
+    share = rollup.first_step_share({"start": utc(2026, 2, 9), "end": END, "steps": steps})
+    if len(steps) == 5:  # the default funnel: signups are few of its events
+        assert share <= 0.25  # the first-step plan ran
+        assert got.rows[0][2] > 0
+    if steps[0] == "product_viewed":
+        assert share > 0.25
+    if steps == ["never_sent", "add_to_cart"]:
+        assert [r[2] for r in got.rows] == [0, 0]
+    if steps == ["never_sent", "never_sent_either"]:
+        assert got.rows == []

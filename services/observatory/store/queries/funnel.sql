@@ -4,10 +4,6 @@
 -- windowFunnel, default mode: other events may occur in between). The steps are one bound
 -- Array(String) parameter: the eight conditions compare with steps[1..8], and a step past the
 -- array's end is '' (no event has an empty name), so it never matches.
--- Only users with a first-step event in the range can reach a step, so only their step events are read
--- (the first step's users without FINAL: a superset, exact since levels come from the FINAL rows).
--- Rows for every step when some step event is in the range (users 0 when nobody did the first),
--- none otherwise.
 -- users = users who reached at least that step; conversion_from_previous = users / users of the
 -- step before (NULL for step 1 or when the previous step has no users); conversion_from_start =
 -- users / users of step 1.
@@ -32,37 +28,14 @@ WITH
         FROM ${db}.events FINAL
         WHERE timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
           AND event_name IN {steps:Array(String)}
-          AND user_id IN
-              (
-                  SELECT user_id
-                  FROM ${db}.events
-                  WHERE event_name = arrayElement({steps:Array(String)}, 1)
-                    AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
-              )
         GROUP BY user_id
-    ),
-    present AS
-    (
-        SELECT count() AS n
-        FROM
-        (
-            SELECT 1
-            FROM ${db}.events FINAL
-            WHERE timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
-              AND event_name IN {steps:Array(String)}
-            LIMIT 1
-        )
     ),
     counts AS
     (
-        SELECT step, reached[step] AS users
-        FROM
-        (
-            SELECT [countIf(level >= 1), countIf(level >= 2), countIf(level >= 3), countIf(level >= 4),
-                    countIf(level >= 5), countIf(level >= 6), countIf(level >= 7), countIf(level >= 8)] AS reached
-            FROM per_user
-        )
-        ARRAY JOIN if((SELECT n FROM present) > 0, arrayEnumerate(steps), []) AS step
+        SELECT step, countIf(level >= step) AS users
+        FROM per_user
+        ARRAY JOIN arrayEnumerate(steps) AS step
+        GROUP BY step
     )
 SELECT
     toUInt8(step) AS step,
