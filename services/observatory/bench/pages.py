@@ -63,6 +63,7 @@ def business_requests(start: datetime, end: datetime) -> list[tuple[str, dict]]:
     ]
 
 
+COMMON_FUNNEL = ["product_viewed", "add_to_cart", "purchase_completed"]
 BUSINESS = business_requests(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 
 
@@ -124,7 +125,9 @@ def _child(kind: str, folder: str) -> dict:
         "business_first": _once(business_page),  # computes every day's rollup (retention reads them all)
         "business": median_s(business_page, runs=3),
         "business_raw": sum(_once(lambda n=name, x=extra: analytics.run(n, **x)) for name, extra in BUSINESS),
-        "funnel": median_s(lambda: analytics.run("funnel", **BUSINESS[4][1]), runs=3),
+        # the page's default funnel starts with signups, which the generator has none of (its plan reads
+        # no user): a funnel from a common first step instead, as a user may type it
+        "funnel": median_s(lambda: business.answer("funnel", **{**BUSINESS[4][1], "steps": COMMON_FUNNEL}), runs=3),
         "web_ceiling": median_s(lambda: scan("event_name = '$pageview'"), runs=3),
         "business_ceiling": median_s(lambda: scan("1"), runs=3),
         "live": median_s(lambda: web.live(end, 5)),
@@ -159,8 +162,10 @@ def run(report) -> None:
             target="<= 1 s",
             ceiling=r["business_ceiling"],
             note="ceiling: distinct users and counts of the same events, no FINAL, no JSON; day rollup up to date; "
-            f"its first load (computing every day) {r['business_first']:.2f} s; the funnel alone (raw events, FINAL) "
-            f"{r['funnel']:.2f} s; the raw queries one after the other (the old way) {r['business_raw']:.2f} s",
+            f"its first load (computing every day) {r['business_first']:.2f} s; a funnel from a common first step "
+            f"({' -> '.join(COMMON_FUNNEL)}; raw events, FINAL) alone {r['funnel']:.2f} s (the default one starts "
+            "with signups, which the generated events have none of); "
+            f"the raw queries one after the other (the old way) {r['business_raw']:.2f} s",
         )
         report.add("pages", f"live visitors (last 5 minutes), {size}", r["live"], "s")
 
