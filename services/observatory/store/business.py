@@ -36,7 +36,8 @@ from observatory.store.client import render
 
 SERVED = ("kpi_summary", "wau_mau", "revenue", "top_products_by_revenue", "retention_cohorts")
 FIRST_STEP_SHARE = 0.25  # the funnel reads only first-step users when that step is at most this share of its events
-FIRST_DAY = date(1970, 1, 1)  # retention's cohorts need each user's first day ever
+FIRST_DAY = date(1970, 1, 1)
+CHUNK_DAYS = 31  # days computed per statement  # retention's cohorts need each user's first day ever
 
 
 @cache
@@ -100,14 +101,16 @@ class BusinessRollup:
             stale = self._versions(first, until)  # again: another request may have computed them
             if not stale:
                 return 0
-            bound = {"days": [d for d, _, _ in stale], "versions": [v for _, v, _ in stale]}
-            for name in ("insert_users", "insert_products"):
-                client.command(render(business_sql(name), db=db), parameters=bound)
-            client.command(
-                f"INSERT INTO {db}.business_days (day, version, computed_at) "
-                "SELECT d.1, d.2, now64(3) FROM (SELECT arrayJoin(arrayZip({days:Array(Date)}, {versions:Array(UInt64)})) AS d)",
-                parameters=bound,
-            )
+            for i in range(0, len(stale), CHUNK_DAYS):  # bounded memory on a first load of a long history
+                chunk = stale[i : i + CHUNK_DAYS]
+                bound = {"days": [d for d, _, _ in chunk], "versions": [v for _, v, _ in chunk]}
+                for name in ("insert_users", "insert_products"):
+                    client.command(render(business_sql(name), db=db), parameters=bound)
+                client.command(
+                    f"INSERT INTO {db}.business_days (day, version, computed_at) "
+                    "SELECT d.1, d.2, now64(3) FROM (SELECT arrayJoin(arrayZip({days:Array(Date)}, {versions:Array(UInt64)})) AS d)",
+                    parameters=bound,
+                )
             # readers already take the newest version; the older rows go (a lightweight delete)
             old = {"days": [d for d, _, before in stale if before], "versions": [v for _, v, before in stale if before]}
             if old["days"]:
