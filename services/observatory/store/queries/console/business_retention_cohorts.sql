@@ -2,6 +2,7 @@
 -- ([first, until) from the oldest day), for each user's first day ever; the same columns. One pass
 -- per user instead of the raw query's join: the user's cohort week and the weeks of [start, end) it
 -- was active in (a cohort user is active in its cohort week, so cohort_size = the users of offset 0).
+-- Users keyed by cityHash64(user_id), as the distinct user counts are (exact barring a 64-bit collision).
 WITH
 -- @include business_users
 SELECT
@@ -19,7 +20,7 @@ FROM
             toMonday(min(day)) AS cohort_week,
             groupUniqArrayIf(toMonday(day), day >= toDate({start:DateTime64(3)})) AS weeks
         FROM users
-        GROUP BY user_id
+        GROUP BY cityHash64(user_id)
     )
     WHERE toDateTime(cohort_week, 'UTC') >= {start:DateTime64(3)} AND toDateTime(cohort_week, 'UTC') < {end:DateTime64(3)}
 )
