@@ -39,6 +39,7 @@ from observatory.ingest.auth import RateLimiter
 from observatory.settings import ReportSettings
 from observatory.store.analytics import GRANULARITIES, ParameterError, parse_params, queries
 from observatory.store.analytics import Query as SqlQuery
+from observatory.store.business import BusinessRollup
 
 log = logging.getLogger("observatory.forecaster")
 Granularity = Literal["day", "hour"]
@@ -215,8 +216,9 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
     async def list_queries() -> dict:
         return {"queries": [q.info() for q in queries().values()]}
 
+    business = BusinessRollup(service.analytics)  # whole-day ranges of the business page's queries
     for q in queries().values():
-        _add_query_route(router, service, q, read)
+        _add_query_route(router, service, q, read, business)
 
     @router.get(
         "/v1/churn",
@@ -351,8 +353,9 @@ def _params() -> dict:
     }
 
 
-def _add_query_route(router: APIRouter, service: ForecastService, q: SqlQuery, read) -> None:
-    """GET /v1/analytics/<name> with exactly the query's parameters, typed."""
+def _add_query_route(router: APIRouter, service: ForecastService, q: SqlQuery, read, business: BusinessRollup) -> None:
+    """GET /v1/analytics/<name> with exactly the query's parameters, typed; the business rollup answers
+    the queries and ranges it serves (observatory.store.business), with the same columns and values."""
     specs = _params()
     names = [p for p in q.params if p in specs]
     if "start" in q.params and "end" not in names:
@@ -370,7 +373,7 @@ def _add_query_route(router: APIRouter, service: ForecastService, q: SqlQuery, r
                 raise ApiError(400, exc.code, f"steps: {exc.message}", parameter="steps") from None
             raise _invalid(exc.parameter, exc.message) from None
         try:
-            result = await asyncio.to_thread(service.analytics.run, q.name, **typed)
+            result = await asyncio.to_thread(business.answer, q.name, **typed)
         except Exception as exc:  # noqa: BLE001
             raise _store_error(exc) from None
         return result.json()

@@ -1,5 +1,6 @@
 -- Weekly retention cohorts. A user's cohort is the ISO week (Monday, UTC) of their first event ever;
--- cohorts whose week starts in [start, end) are shown. week_offset n counts the cohort's users
+-- cohorts whose week starts in [start, end) are shown. FINAL throughout: a replaced row's user (same
+-- event_id, another user_id) is not a user. week_offset n counts the cohort's users
 -- active in the n-th week after it (0 = the cohort week itself, = cohort_size), up to `end`.
 -- Columns: cohort_week Date, week_offset UInt32, cohort_size UInt64, active_users UInt64, retention Float64
 SELECT
@@ -23,7 +24,7 @@ FROM
         FROM
         (
             SELECT user_id, toMonday(min(timestamp)) AS cohort_week
-            FROM ${db}.events
+            FROM ${db}.events FINAL
             WHERE timestamp < {end:DateTime64(3)}
             GROUP BY user_id
         )
