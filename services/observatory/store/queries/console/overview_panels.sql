@@ -3,9 +3,10 @@
 -- () totals, (bucket) the time series, one set per breakdown. `g` is grouping(bucket, entry_page,
 -- exit_page, source, referrer, campaign, device, browser, os, country, page): a bit is 1 where that
 -- key is NOT grouped, so a breakdown's rows have all bits but its own.
--- Pages (`page`, over the kept sessions' pageviews) come from the same pass when {with_pages} is 1:
--- each session row is repeated once per pageview plus once as itself (`i` = 0), and the session sets
--- count only i = 0. With 0 the page set holds only '' (the caller reads overview_pages.sql instead).
+-- Pages (`page`, over the kept sessions' pageviews) come from the same pass: each session row is
+-- repeated once per pageview plus once as itself (`i` = 0), and the session sets count only i = 0.
+-- Over the day rollup, observatory.store.web drops the pages set from this text (without_pages: `page`
+-- is '' and no row is repeated) and reads overview_pages.sql instead.
 -- Columns: g UInt64, bucket DateTime, entry_page, exit_page, source, referrer, campaign, device,
 --          browser, os, country, page (String), sessions, visitors, pageviews, bounces (UInt64),
 --          duration_sum Float64 (sum of duration_s), page_pageviews, page_visitors (UInt64: the page set's)
@@ -27,6 +28,6 @@ SELECT
     countIf(i > 0) AS page_pageviews,
     uniqExactIf(cityHash64(user_id), i > 0) AS page_visitors
 FROM kept
-ARRAY JOIN range(if({with_pages:UInt8} = 1, length(page_views), 0) + 1) AS i
+ARRAY JOIN range(length(page_views) + 1) AS i
 GROUP BY GROUPING SETS ((), (bucket), (entry_page), (exit_page), (source), (referrer), (campaign), (device), (browser),
                         (os), (country), (page))
