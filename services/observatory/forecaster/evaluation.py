@@ -88,10 +88,11 @@ def backtest(
     base: dict[str, list[np.ndarray]] = {b: [] for b in BASELINES}
     mases: dict[str, list[float]] = {b: [] for b in (*BASELINES, "served")}
     rows = []
+    selection_h = config.pick(config.selection_horizon, granularity)
     for cutoff in fold_cutoffs(len(y), horizon, folds):
         before = series.iloc[:cutoff]
         actual = y[cutoff : cutoff + horizon]
-        sel = select(before, granularity, min_train, config)
+        sel = select(before, granularity, min_train, config, max(horizon, selection_h))
         frame = serve(before, sel, horizon, granularity, config)
         fut = frame[frame["is_forecast"]]
         pred, lo, hi = (fut[c].to_numpy() for c in ("yhat", "yhat_lower", "yhat_upper"))
