@@ -19,7 +19,9 @@ The rule:
      the fallback pool's best MAE on the same R folds (the lowest such MAE wins); otherwise the fallback
      serves. With fewer than R folds nothing but the fallback can serve (no selection from fewer
      folds than the rule needs).
-  3. The served model's band: split conformal on its own fold residuals, per horizon half.
+  3. The served model's band: split conformal on its own fold residuals, per horizon half, each
+     fold's residuals weighted 2^(-age / R) as in 1 (calibrate.py: a recent change of the noise
+     moves the band within a few folds).
 With too few held-out points for a finite conformal quantile (19 at 95%), the candidates are still
 scored but Prophet (else the first candidate) serves with Prophet's own, uncalibrated band; with no
 fold at all nothing is scored. `Selection.reason` says which case applied.
@@ -185,7 +187,7 @@ def select(
             why += (
                 f"; no candidate beat the best baseline by {config.selection_margin:.0%} over the last {recent} folds"
             )
-    cal = calibrate(held[chosen], config.interval_width, typical)
+    cal = calibrate(held[chosen], config.interval_width, typical, config.selection_folds)
     return Selection(granularity, chosen, k, h, k * h, scores, best, cal, reason=why)
 
 
