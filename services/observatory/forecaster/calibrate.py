@@ -120,7 +120,8 @@ def _quantiles(
     per_fold: list[np.ndarray], split: int, level: float, half_life: float | None = None
 ) -> tuple[float, float]:
     """Per-bucket conformal quantiles of the folds' scores (a bucket too small for a finite one
-    takes the pooled quantile)."""
+    takes the pooled quantile). half_life: fold weights (fold_weights); where the weights are too
+    light for a finite weighted quantile (few folds) the unweighted one is taken."""
     if not per_fold:
         return math.inf, math.inf
     w = fold_weights(len(per_fold), half_life) if half_life else None
@@ -129,8 +130,13 @@ def _quantiles(
         scores = np.concatenate(parts)
         if not len(scores):
             return math.inf
-        weights = None if w is None else np.concatenate([np.full(len(p), wi) for p, wi in zip(parts, w)])
-        return conformal_quantile(scores, level, weights)
+        if w is not None:  # too little weight for a finite weighted quantile: the unweighted one
+            weighted = conformal_quantile(
+                scores, level, np.concatenate([np.full(len(p), wi) for p, wi in zip(parts, w)])
+            )
+            if math.isfinite(weighted):
+                return weighted
+        return conformal_quantile(scores, level)
 
     pooled = q(per_fold)
     out = [q([s[:split] for s in per_fold]), q([s[split:] for s in per_fold])]

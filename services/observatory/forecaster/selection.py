@@ -212,7 +212,7 @@ def _score(folds, mases: list[float], error: str | None, config: ModelConfig, ty
         return Score(error="not scored")
     a = np.concatenate([f[0] for f in folds])
     p = np.concatenate([f[1] for f in folds])
-    cal = calibrate(folds, config.interval_width, typical)
+    cal = calibrate(folds, config.interval_width, typical, config.selection_folds)
     return Score(
         mae=float(np.mean(np.abs(a - p))),
         mape=mape(a, p),

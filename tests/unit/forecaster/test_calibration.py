@@ -87,3 +87,14 @@ def test_calibrated_band_covers_its_nominal_share_of_held_out_points(heterosceda
     assert abs(result.coverage - 0.95) <= 0.03, result.coverage
     # and the served forecasts are as accurate as the best baseline on the same folds, or better
     assert result.relative_mae < 1.1
+
+
+def test_recency_weights_too_light_for_a_finite_quantile_fall_back_to_the_unweighted_one():
+    # 4 folds of 6 steps: 12 scores per horizon half, 24 pooled (>= 19: the unweighted 95% quantile is finite);
+    # weighted by 2^(-age/5) the folds hold less than 19 units of weight: no finite weighted quantile
+    folds = [(np.full(6, 100.0) + np.arange(1.0, 7.0) * (i + 1), np.full(6, 100.0)) for i in range(4)]
+    flat, recent = calibrate(folds, 0.95, 100.0), calibrate(folds, 0.95, 100.0, half_life=5)
+    assert flat is not None and recent is not None
+    assert np.isfinite(recent.quantiles).all() and recent.quantiles == flat.quantiles
+    lower, upper = recent.band(np.array([100.0]))
+    assert np.isfinite(upper).all()
