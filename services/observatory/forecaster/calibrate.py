@@ -37,10 +37,19 @@ def min_scores(level: float) -> int:
     return math.ceil(level / (1 - level) - 1e-9)
 
 
-def conformal_quantile(scores: np.ndarray, level: float) -> float:
+def conformal_quantile(scores: np.ndarray, level: float, weights: np.ndarray | None = None) -> float:
+    """The split-conformal quantile: the ⌈(n+1)·level⌉-th smallest score. With weights (one per
+    score, the new point weighing 1): the smallest score whose weighted share of the scores and the
+    new point reaches level (non-exchangeable conformal, Barber et al. 2023); equal weights of 1
+    give the unweighted quantile."""
     n = len(scores)
-    k = math.ceil((n + 1) * level - 1e-9)
-    return math.inf if k > n else float(np.sort(scores)[k - 1])
+    if weights is None:
+        k = math.ceil((n + 1) * level - 1e-9)
+        return math.inf if k > n else float(np.sort(scores)[k - 1])
+    order = np.argsort(scores, kind="stable")
+    share = np.cumsum(np.asarray(weights, dtype=float)[order]) / (float(np.sum(weights)) + 1.0)
+    k = int(np.searchsorted(share, level - 1e-9))
+    return math.inf if k >= n else float(np.asarray(scores)[order][k])
 
 
 def split_step(horizon: int) -> int:
@@ -100,28 +109,54 @@ def _scores(folds: list[tuple[np.ndarray, np.ndarray]], scale: str, floor: float
     return [np.abs(a - p) / np.maximum(np.abs(p), floor) for a, p in folds]
 
 
-def _quantiles(per_fold: list[np.ndarray], split: int, level: float) -> tuple[float, float]:
+def fold_weights(folds: int, half_life: float | None) -> np.ndarray:
+    """Weight of each fold's scores (oldest first): 2^(-age / half_life), age 0 for the most recent
+    fold; all 1 without a half-life."""
+    age = np.arange(folds)[::-1]
+    return np.ones(folds) if not half_life else 0.5 ** (age / half_life)
+
+
+def _quantiles(
+    per_fold: list[np.ndarray], split: int, level: float, half_life: float | None = None
+) -> tuple[float, float]:
     """Per-bucket conformal quantiles of the folds' scores (a bucket too small for a finite one
-    takes the pooled quantile)."""
+    takes the pooled quantile). half_life: fold weights (fold_weights); where the weights are too
+    light for a finite weighted quantile (few folds) the unweighted one is taken."""
     if not per_fold:
         return math.inf, math.inf
-    pooled = conformal_quantile(np.concatenate(per_fold), level)
-    out = []
-    for part in (np.concatenate([s[:split] for s in per_fold]), np.concatenate([s[split:] for s in per_fold])):
-        q = conformal_quantile(part, level) if len(part) else math.inf
-        out.append(q if math.isfinite(q) else pooled)
-    return out[0], out[1]
+    w = fold_weights(len(per_fold), half_life) if half_life else None
+
+    def q(parts: list[np.ndarray]) -> float:
+        scores = np.concatenate(parts)
+        if not len(scores):
+            return math.inf
+        if w is not None:  # too little weight for a finite weighted quantile: the unweighted one
+            weighted = conformal_quantile(
+                scores, level, np.concatenate([np.full(len(p), wi) for p, wi in zip(parts, w)])
+            )
+            if math.isfinite(weighted):
+                return weighted
+        return conformal_quantile(scores, level)
+
+    pooled = q(per_fold)
+    out = [q([s[:split] for s in per_fold]), q([s[split:] for s in per_fold])]
+    return tuple(v if math.isfinite(v) else pooled for v in out)  # type: ignore[return-value]
 
 
 def coverage(
-    folds: list[tuple[np.ndarray, np.ndarray]], level: float, scale: str, floor: float, split: int | None = None
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    level: float,
+    scale: str,
+    floor: float,
+    split: int | None = None,
+    half_life: float | None = None,
 ) -> float | None:
     """Leave-one-fold-out coverage of the band built from the other folds."""
     per_fold = _scores(folds, scale, floor)
     split = split if split is not None else split_step(max((len(s) for s in per_fold), default=1))
     hits = total = 0
     for j, held in enumerate(per_fold):
-        q0, q1 = _quantiles([s for i, s in enumerate(per_fold) if i != j], split, level)
+        q0, q1 = _quantiles([s for i, s in enumerate(per_fold) if i != j], split, level, half_life)
         if not (math.isfinite(q0) and math.isfinite(q1)):
             continue
         q = np.where(np.arange(len(held)) < split, q0, q1)
@@ -130,7 +165,9 @@ def coverage(
     return hits / total if total else None
 
 
-def calibrate(folds: list[tuple[np.ndarray, np.ndarray]], level: float, typical: float) -> Calibration | None:
+def calibrate(
+    folds: list[tuple[np.ndarray, np.ndarray]], level: float, typical: float, half_life: float | None = None
+) -> Calibration | None:
     """folds: (actual, predicted) of each held-out window, step 0 first; typical: mean |y| of the
     history (sets the relative scale's floor). None when the folds hold too few points for a finite
     quantile."""
@@ -142,10 +179,10 @@ def calibrate(folds: list[tuple[np.ndarray, np.ndarray]], level: float, typical:
     predicted = np.concatenate([p for _, p in folds])
     options = []
     for scale in ("absolute", "relative"):
-        q0, q1 = _quantiles(_scores(folds, scale, floor), split, level)
+        q0, q1 = _quantiles(_scores(folds, scale, floor), split, level, half_life)
         s = np.ones_like(predicted) if scale == "absolute" else np.maximum(np.abs(predicted), floor)
         width = float(np.mean(s)) * (q0 + q1) / 2
-        held = coverage(folds, level, scale, floor, split)
+        held = coverage(folds, level, scale, floor, split, half_life)
         options.append((scale, (q0, q1), width, held))
     calibrated = [o for o in options if o[3] is not None and o[3] >= level - TOLERANCE]
     if calibrated:
@@ -155,7 +192,7 @@ def calibrate(folds: list[tuple[np.ndarray, np.ndarray]], level: float, typical:
     else:  # too few folds to hold one out: the narrower band
         scale, qs, _, held = min(options, key=lambda o: o[2])
     if held is not None and held < level:
-        wider = _quantiles(_scores(folds, scale, floor), split, min(0.99, level + (level - held)))
+        wider = _quantiles(_scores(folds, scale, floor), split, min(0.99, level + (level - held)), half_life)
         qs = (max(qs[0], wider[0]), max(qs[1], wider[1])) if all(map(math.isfinite, wider)) else qs
     horizon = max(len(a) for a, _ in folds)
     return Calibration(level, scale, qs, floor, n, held, split, horizon, _growth(qs, split, horizon))

@@ -3,7 +3,8 @@
 Folds are the last K consecutive non-overlapping windows of `horizon` buckets ending at the series'
 end. For each fold, everything before its cutoff is treated as "now": the refresh runs exactly as in
 the service (selection over its own inner folds, band calibration; each fit on at most the
-configured history window before its cutoff), the chosen model forecasts the fold, and the fold's
+configured history window before its cutoff; inner folds as long as the selection horizon, or as the
+backtest's horizon when that is longer, so the band is calibrated on the steps it is scored on), the chosen model forecasts the fold, and the fold's
 actuals score it (MAE, MAPE, MASE, coverage of the calibrated band). The baselines (seasonal naive
 with the daily and the weekly season, ETS) forecast the same folds from the same data.
 
@@ -88,10 +89,11 @@ def backtest(
     base: dict[str, list[np.ndarray]] = {b: [] for b in BASELINES}
     mases: dict[str, list[float]] = {b: [] for b in (*BASELINES, "served")}
     rows = []
+    selection_h = config.pick(config.selection_horizon, granularity)
     for cutoff in fold_cutoffs(len(y), horizon, folds):
         before = series.iloc[:cutoff]
         actual = y[cutoff : cutoff + horizon]
-        sel = select(before, granularity, min_train, config)
+        sel = select(before, granularity, min_train, config, max(horizon, selection_h))
         frame = serve(before, sel, horizon, granularity, config)
         fut = frame[frame["is_forecast"]]
         pred, lo, hi = (fut[c].to_numpy() for c in ("yhat", "yhat_lower", "yhat_upper"))

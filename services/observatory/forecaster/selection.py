@@ -5,18 +5,23 @@ served model's fold residuals (calibrate.py). Pure: pandas in, dataclasses out.
 
 Folds: the last K consecutive non-overlapping windows of `horizon` buckets before the end of the
 series (K = calibration_folds, fewer when the history is short); each fold trains on at most the
-configured history window before its cutoff.
+configured history window before its cutoff. `horizon` is the selection horizon; a backtest of a
+longer horizon selects on folds of its own length (same steps scored in selection and in the test).
 
 The rule:
   1. The baselines (seasonal naive with the day and the week season, ETS) and their median at each
      step (`baseline_median`, no fit of its own) are scored on all K folds; the one with the lowest
-     MAE is the fallback (the median hedges when the best baseline changes from fold to fold).
+     recency-weighted MAE is the fallback: each fold's MAE weighs 2^(-age / R), age 0 for the most
+     recent fold (R = selection_folds; the median hedges when the best baseline changes from fold to
+     fold; the weights follow a baseline that stopped being the best, e.g. at a holiday season).
   2. Every other candidate (Prophet, the ensemble) is scored on the most recent R folds
      (R = selection_folds). It serves only if its MAE there is at least `selection_margin` below
      the fallback pool's best MAE on the same R folds (the lowest such MAE wins); otherwise the fallback
      serves. With fewer than R folds nothing but the fallback can serve (no selection from fewer
      folds than the rule needs).
-  3. The served model's band: split conformal on its own fold residuals, per horizon half.
+  3. The served model's band: split conformal on its own fold residuals, per horizon half, each
+     fold's residuals weighted 2^(-age / R) as in 1 (calibrate.py: a recent change of the noise
+     moves the band within a few folds).
 With too few held-out points for a finite conformal quantile (19 at 95%), the candidates are still
 scored but Prophet (else the first candidate) serves with Prophet's own, uncalibrated band; with no
 fold at all nothing is scored. `Selection.reason` says which case applied.
@@ -112,10 +117,14 @@ class Selection:
         }
 
 
-def select(series: pd.DataFrame, granularity: str, min_train: int, config: ModelConfig) -> Selection:
+def select(
+    series: pd.DataFrame, granularity: str, min_train: int, config: ModelConfig, horizon: int | None = None
+) -> Selection:
     """Score the baselines on the calibration folds and the other candidates on the most recent
-    selection folds of `series`; serve a candidate only if it wins by the margin (module docstring)."""
-    h = config.pick(config.selection_horizon, granularity)
+    selection folds of `series`; serve a candidate only if it wins by the margin (module docstring).
+    horizon: the fold length (default: the configured selection horizon); a backtest passes the
+    horizon it scores, so the selection and the band are judged on the steps they will serve."""
+    h = horizon or config.pick(config.selection_horizon, granularity)
     n = len(series)
     k = min(max(config.calibration_folds, config.selection_folds), max(0, (n - min_train) // h))
     default = "prophet" if "prophet" in config.candidates else config.candidates[0]
@@ -153,9 +162,9 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
         # scored, but too few held-out points to calibrate a band: the default serves with its own
         why = "no baseline could be fitted" if best is None else f"{k * h} held-out points: too few to calibrate a band"
         return Selection(granularity, default, k, h, k * h, scores, best, reason=why)
-    pool = {f: mae for f in fallbacks if scores[f].error is None and (mae := scores[f].mae) is not None}
+    pool = {f: recent_mae(held[f], config.selection_folds) for f in fallbacks if scores[f].error is None}
     chosen = min(pool, key=pool.__getitem__)
-    why = f"{chosen}: the best of the baselines and their median over {k} folds"
+    why = f"{chosen}: the best of the baselines and their median over {k} folds (half-life {config.selection_folds})"
     if k < config.selection_folds:
         why += f"; {k} folds < {config.selection_folds} needed to select any other candidate"
     else:
@@ -178,8 +187,18 @@ def select(series: pd.DataFrame, granularity: str, min_train: int, config: Model
             why += (
                 f"; no candidate beat the best baseline by {config.selection_margin:.0%} over the last {recent} folds"
             )
-    cal = calibrate(held[chosen], config.interval_width, typical)
+    cal = calibrate(held[chosen], config.interval_width, typical, config.selection_folds)
     return Selection(granularity, chosen, k, h, k * h, scores, best, cal, reason=why)
+
+
+def recent_mae(folds: list[tuple[np.ndarray, np.ndarray]], half_life: float) -> float:
+    """Mean of the folds' MAEs (oldest first), each weighted 2^(-age / half_life) with age 0 for the
+    most recent fold: a model that was best long ago but not lately does not keep serving."""
+    if not folds:
+        return math.inf
+    maes = np.array([np.mean(np.abs(a - p)) for a, p in folds])
+    age = np.arange(len(folds))[::-1]
+    return float(np.average(maes, weights=0.5 ** (age / max(half_life, 1e-9))))
 
 
 def _mae(folds: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -193,7 +212,7 @@ def _score(folds, mases: list[float], error: str | None, config: ModelConfig, ty
         return Score(error="not scored")
     a = np.concatenate([f[0] for f in folds])
     p = np.concatenate([f[1] for f in folds])
-    cal = calibrate(folds, config.interval_width, typical)
+    cal = calibrate(folds, config.interval_width, typical, config.selection_folds)
     return Score(
         mae=float(np.mean(np.abs(a - p))),
         mape=mape(a, p),

@@ -21,6 +21,31 @@ def test_conformal_quantile_is_the_finite_sample_order_statistic():
     assert calibrate([(np.ones(10), np.zeros(10))], 0.95, 1.0) is None
 
 
+def test_weighted_conformal_quantile_counts_each_score_by_its_weight():
+    scores = np.array([1.0, 1.0, 1.0, 10.0])
+    assert conformal_quantile(scores, 0.5) == 1.0  # ceil(5 * 0.5) = 3rd smallest
+    assert conformal_quantile(scores, 0.5, np.ones(4)) == 1.0  # weights of 1: the same quantile
+    # weights 1, 1, 1, 4 and the new point's 1: the three 1.0s hold 3/8 < 0.5 of the weight
+    assert conformal_quantile(scores, 0.5, np.array([1.0, 1.0, 1.0, 4.0])) == 10.0
+    assert conformal_quantile(scores, 0.95, np.array([1.0, 1.0, 1.0, 4.0])) == np.inf  # 7/8 < 0.95
+
+
+def test_band_follows_noise_that_grew_in_the_most_recent_fold():
+    # 20 folds of 12 steps, error 1 everywhere except 2 points of each horizon half of the last fold (error 3)
+    folds = []
+    for i in range(20):
+        err = np.ones(12)
+        if i == 19:
+            err[[0, 1, 6, 7]] = 3.0
+        folds.append((100.0 + err * np.where(np.arange(12) % 2, 1, -1), np.full(12, 100.0)))
+    flat = calibrate(folds, 0.95, 100.0)
+    recent = calibrate(folds, 0.95, 100.0, half_life=5)
+    assert flat is not None and recent is not None
+    assert flat.scale_of(np.array([100.0]))[0] * max(flat.quantiles) == pytest.approx(1.0)  # 2 of 120: ignored
+    # weighted by 2^(-age/5), the last fold's 2 points per half hold more than 5% of each half's weight
+    assert recent.scale_of(np.array([100.0]))[0] * min(recent.quantiles) == pytest.approx(3.0)
+
+
 def test_relative_scale_is_chosen_for_noise_proportional_to_the_level():
     rng = np.random.default_rng(0)
     level = np.tile([100.0, 100.0, 1000.0], 40)
@@ -62,3 +87,14 @@ def test_calibrated_band_covers_its_nominal_share_of_held_out_points(heterosceda
     assert abs(result.coverage - 0.95) <= 0.03, result.coverage
     # and the served forecasts are as accurate as the best baseline on the same folds, or better
     assert result.relative_mae < 1.1
+
+
+def test_recency_weights_too_light_for_a_finite_quantile_fall_back_to_the_unweighted_one():
+    # 4 folds of 6 steps: 12 scores per horizon half, 24 pooled (>= 19: the unweighted 95% quantile is finite);
+    # weighted by 2^(-age/5) the folds hold less than 19 units of weight: no finite weighted quantile
+    folds = [(np.full(6, 100.0) + np.arange(1.0, 7.0) * (i + 1), np.full(6, 100.0)) for i in range(4)]
+    flat, recent = calibrate(folds, 0.95, 100.0), calibrate(folds, 0.95, 100.0, half_life=5)
+    assert flat is not None and recent is not None
+    assert np.isfinite(recent.quantiles).all() and recent.quantiles == flat.quantiles
+    lower, upper = recent.band(np.array([100.0]))
+    assert np.isfinite(upper).all()

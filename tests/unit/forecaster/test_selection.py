@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from observatory.forecaster.model import ModelConfig, fit_predict, prophet_settings
 from observatory.forecaster.selection import fold_cutoffs, select, serve
@@ -131,3 +132,19 @@ def test_too_few_held_out_points_to_calibrate_scores_the_candidates_but_prophet_
     future = frame[frame["is_forecast"]]
     assert (future["yhat_upper"] > future["yhat"]).all() and (future["yhat_lower"] < future["yhat"]).all()
     assert select(s.iloc[:27], "day", 14, config).folds == 0  # not even one fold: nothing scored
+
+
+def _folds(errors: list[float]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(np.full(4, 10.0 + e), np.full(4, 10.0)) for e in errors]
+
+
+def test_the_fallback_score_weighs_recent_folds_more():
+    from observatory.forecaster.selection import recent_mae
+
+    lately_bad = _folds([0.0] * 9 + [3.0] * 3)  # the best for 9 folds, then 3 bad ones
+    steady = _folds([1.0] * 12)
+    assert np.mean([0.0] * 9 + [3.0] * 3) < 1.0  # an unweighted mean still prefers it
+    w = 0.5 ** (np.arange(12)[::-1] / 5)  # ages 11 .. 0, half-life 5 folds
+    assert recent_mae(lately_bad, 5) == pytest.approx(3.0 * w[-3:].sum() / w.sum())
+    assert recent_mae(lately_bad, 5) > 1.2 > recent_mae(steady, 5) == pytest.approx(1.0)
+    assert recent_mae([], 5) == float("inf")
