@@ -8,8 +8,11 @@ backtest's horizon when that is longer, so the band is calibrated on the steps i
 actuals score it (MAE, MAPE, MASE, coverage of the calibrated band). The baselines (seasonal naive
 with the daily and the weekly season, ETS) forecast the same folds from the same data.
 
-relative_mae = MAE(served) / MAE(best baseline over all folds); < 1: the forecaster beats every
-baseline. naive_* are the weekly seasonal naive's scores (the MASE reference).
+relative_mae = MAE(served) / MAE(best baseline over all folds, chosen in hindsight); < 1: the
+forecaster beats every baseline. relative_to_fallback = MAE(served) / MAE(of each fold's fallback: the
+baseline or baselines' median the rule would have served had no richer candidate won, chosen before
+the fold); 1 when the fallback served every fold, < 1 when the candidates it let serve paid off.
+naive_* are the weekly seasonal naive's scores (the MASE reference).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from observatory.forecaster.calibrate import split_step
-from observatory.forecaster.candidates import BASELINES, CandidateError, forecast_all
+from observatory.forecaster.candidates import BASELINES, FALLBACKS, CandidateError, forecast_all
 from observatory.forecaster.model import SEASON, InsufficientHistory, ModelConfig, mape, mase_scale
 from observatory.forecaster.selection import fold_cutoffs, select, serve, training_window
 from observatory.forecaster.series import as_utc
@@ -49,6 +52,8 @@ class BacktestResult:
     above: float  # over it
     interval_width: float  # its nominal level
     best_baseline: str | None
+    fallback_mae: float | None  # MAE of each fold's own fallback on its held-out points (None: a fold had none)
+    relative_to_fallback: float | None
     baselines: dict = field(default_factory=dict)  # name -> {mae, mape, mase}
     fold_results: list = field(default_factory=list)  # per fold: cutoff, model, mae, coverage, baselines
 
@@ -88,6 +93,7 @@ def backtest(
     served: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     base: dict[str, list[np.ndarray]] = {b: [] for b in BASELINES}
     mases: dict[str, list[float]] = {b: [] for b in (*BASELINES, "served")}
+    own: list[np.ndarray] = []  # per fold: the forecast of the fallback the selection had
     rows = []
     selection_h = config.pick(config.selection_horizon, granularity)
     for cutoff in fold_cutoffs(len(y), horizon, folds):
@@ -101,7 +107,11 @@ def backtest(
         train_y = training_window(series, cutoff, granularity, config)["y"].to_numpy(dtype=float)
         scale = mase_scale(train_y, m)
         baseline_mae = {}
-        for name, p in forecast_all(BASELINES, before.iloc[-len(train_y) :], horizon, granularity, config).items():
+        predicted = forecast_all(FALLBACKS, before.iloc[-len(train_y) :], horizon, granularity, config)
+        fallback = predicted.get(sel.fallback) if sel.fallback else None
+        own.append(fallback if isinstance(fallback, np.ndarray) else np.full(horizon, np.nan))
+        for name in BASELINES:
+            p = predicted[name]
             if isinstance(p, CandidateError):  # e.g. ETS on a constant series: scored as its failure
                 p = np.full(horizon, np.nan)
             base[name].append(p)
@@ -117,6 +127,7 @@ def backtest(
                 "train_start": _iso(series["ds"].iloc[cutoff - len(train_y)]),
                 "train_points": len(train_y),
                 "model": sel.chosen,
+                "fallback": sel.fallback,
                 "reason": sel.reason,
                 "calibrated": sel.calibration is not None,
                 "mae": mae,
@@ -142,6 +153,8 @@ def backtest(
     ok = [b for b in BASELINES if baselines[b]["mae"] is not None]
     best = min(ok, key=lambda b: baselines[b]["mae"]) if ok else None
     mae = float(np.mean(np.abs(actual - pred)))
+    own_p = np.concatenate(own)
+    fallback_mae = None if np.isnan(own_p).any() else float(np.mean(np.abs(actual - own_p)))
     inside = (actual >= lo) & (actual <= hi)
     first = np.tile(np.arange(horizon) < split_step(horizon), folds)
     naive = baselines["seasonal_naive_week"]
@@ -164,6 +177,8 @@ def backtest(
         above=float(np.mean(actual > hi)),
         interval_width=config.interval_width,
         best_baseline=best,
+        fallback_mae=fallback_mae,
+        relative_to_fallback=mae / fallback_mae if fallback_mae else None,
         baselines=baselines,
         fold_results=rows,
     )

@@ -87,6 +87,7 @@ class Selection:
     best_baseline: str | None = None
     calibration: Calibration | None = None
     reason: str = ""  # why the served model serves
+    fallback: str | None = None  # what serves unless a richer candidate wins (None: too few folds to have one)
 
     @property
     def score(self) -> Score:
@@ -163,7 +164,7 @@ def select(
         why = "no baseline could be fitted" if best is None else f"{k * h} held-out points: too few to calibrate a band"
         return Selection(granularity, default, k, h, k * h, scores, best, reason=why)
     pool = {f: recent_mae(held[f], config.selection_folds) for f in fallbacks if scores[f].error is None}
-    chosen = min(pool, key=pool.__getitem__)
+    chosen = fallback = min(pool, key=pool.__getitem__)
     why = f"{chosen}: the best of the baselines and their median over {k} folds (half-life {config.selection_folds})"
     if k < config.selection_folds:
         why += f"; {k} folds < {config.selection_folds} needed to select any other candidate"
@@ -188,7 +189,7 @@ def select(
                 f"; no candidate beat the best baseline by {config.selection_margin:.0%} over the last {recent} folds"
             )
     cal = calibrate(held[chosen], config.interval_width, typical, config.selection_folds)
-    return Selection(granularity, chosen, k, h, k * h, scores, best, cal, reason=why)
+    return Selection(granularity, chosen, k, h, k * h, scores, best, cal, reason=why, fallback=fallback)
 
 
 def recent_mae(folds: list[tuple[np.ndarray, np.ndarray]], half_life: float) -> float:
