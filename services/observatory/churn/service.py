@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Gauge
@@ -128,8 +130,11 @@ class ChurnService:
         months: int = 6,
         min_users: int = 50,
         shards: int = 8,
+        compute: Callable[..., Any] | None = None,
     ) -> None:
         self.shards = max(1, shards)
+        # runs the fits: compute(fn, *args) -> fn(*args), in a fit worker process in the forecaster
+        self.compute = compute or (lambda fn, *args: fn(*args))
         self.analytics = analytics
         self.metrics = ChurnMetrics.create(registry) if registry is not None else None
         self.months = months
@@ -186,33 +191,33 @@ class ChurnService:
             )
         y_train, y_holdout = self.churned(train_at, train), self.churned(holdout_at, holdout)
         n_train, n_holdout = len(train), len(holdout)
-        try:
-            full = m.fit(m.matrix(train), y_train)
-            base = m.fit(m.matrix(train, m.BASELINE), y_train, m.BASELINE)
-            train = []  # only its fits are needed from here: at most two months of rows held at once
-            p_full, p_base = full.predict(m.matrix(holdout)), base.predict(m.matrix(holdout, m.BASELINE))
-            serving = m.fit(m.matrix(holdout), y_holdout)
-        except m.OneClass as exc:
-            raise InsufficientChurnData(str(exc)) from None
+        x_train, xb_train = m.matrix(train), m.matrix(train, m.BASELINE)
+        train = []  # from here only matrices and ids: at most one month of rows held at once
+        x_holdout, xb_holdout = m.matrix(holdout), m.matrix(holdout, m.BASELINE)
         holdout_ids = [r["user_id"] for r in holdout]
         holdout = []
         current = self.features(cutoff)
-        if current:
-            for row, p in zip(current, serving.predict(m.matrix(current))):
-                row["probability"] = float(p)
+        try:
+            ev = self.compute(
+                m.evaluate_and_score, x_train, xb_train, y_train, x_holdout, xb_holdout, y_holdout, m.matrix(current)
+            )
+        except m.OneClass as exc:
+            raise InsufficientChurnData(str(exc)) from None
+        for row, p in zip(current, ev.p_current):
+            row["probability"] = float(p)
         result = ChurnRun(
             cutoff,
             datetime.now(UTC),
-            m.score(y_holdout, p_full),
-            m.score(y_holdout, p_base),
+            ev.model,
+            ev.baseline,
             n_train,
             n_holdout,
             float(y_holdout.mean()),
-            serving.coefficients(),
+            ev.coefficients,
             current,
             [
                 {"user_id": u, "churned": int(y), "probability": float(pf), "baseline": float(pb)}
-                for u, y, pf, pb in zip(holdout_ids, y_holdout, p_full, p_base)
+                for u, y, pf, pb in zip(holdout_ids, y_holdout, ev.p_model, ev.p_baseline)
             ],
         )
         result.fit_seconds = time.perf_counter() - started
