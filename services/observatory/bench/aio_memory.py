@@ -8,6 +8,7 @@ under load" (pipeline section) is the other case, a fresh store taking ~10,000 e
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -86,6 +87,7 @@ def measure(work: Path, timeout_s: float = 900) -> dict:
                 "OBS_CLICKHOUSE_DSN": f"chdb://{folder}",
                 "OBS_CLICKHOUSE_DATABASE": "bench",
                 "OBS_CLICKHOUSE_TTL_DAYS": "3650",
+                "OBS_INGEST_API_KEYS": f"bench:sha256:{hashlib.sha256(b'aio-bench-key').hexdigest()}",
             },
             stdout=open(log, "wb"),
             stderr=subprocess.STDOUT,

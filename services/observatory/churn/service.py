@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,12 +103,13 @@ class ChurnRun:
     users: list[dict] = field(repr=False, default_factory=list)  # features + probability at cutoff
     holdout: list[dict] = field(repr=False, default_factory=list)  # holdout users with both models' p
     fit_seconds: float = 0.0
+    scored_users: int | None = None  # len(users) once the rows are dropped
 
     def as_dict(self) -> dict:
         return {
             "cutoff": self.cutoff.date().isoformat(),
             "scored_at": self.scored_at.isoformat(),
-            "users": len(self.users),
+            "users": len(self.users) if self.scored_users is None else self.scored_users,
             "fit_seconds": round(self.fit_seconds, 3),
             "evaluation": {
                 "holdout_cutoff": month_start(self.cutoff, -1).date().isoformat(),
@@ -224,7 +225,8 @@ class ChurnService:
         if store:
             self.store(result)
         self.export(result)
-        self.last = result
+        # kept for the API without its rows (they are in churn_scores; 50,000 users: ~40 MB of dicts)
+        self.last = replace(result, users=[], holdout=[], scored_users=len(current))
         log.info(
             "churn scored",
             extra={
