@@ -166,17 +166,15 @@ class ForecastService:
             idle_s=settings.fit_worker_idle_s,
             on_failure=self._worker_failed,
         )
+        metrics.worker_peak_rss.set_function(self.pool.peak_rss_bytes)
 
     def _worker_failed(self, exc: WorkerFailed) -> None:
         self.metrics.worker_failures.labels(exc.reason).inc()
         log.error("fit worker failed", extra={"reason": exc.reason, "error": str(exc)})
 
     def compute(self, fn, *args, **kwargs):
-        """Run a job (jobs.py, churn.model) in a fit worker, blocking; exports the worker's peak RSS."""
-        try:
-            return self.pool.call(fn, *args, **kwargs)
-        finally:
-            self.metrics.worker_peak_rss.set(self.pool.peak_rss_bytes())
+        """Run a job (jobs.py, churn.model) in a fit worker, blocking (from a thread)."""
+        return self.pool.call(fn, *args, **kwargs)
 
     # -- catalogue -------------------------------------------------------------------------------
     def check_metric(self, metric: str) -> None:
