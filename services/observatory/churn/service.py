@@ -250,33 +250,32 @@ class ChurnService:
         ).result_rows
         return rows[0][0] == 0
 
-    def store(self, run: ChurnRun) -> None:
-        rows = [
-            [
-                run.cutoff.date(),
-                u["user_id"],
-                u["probability"],
-                u["country"],
-                u["device_type"],
-                u["source"],
-                u["plan"],
-                float(u["recency_days"]),
-                u["frequency"],
-                float(u["monetary"]),
-                u["sessions"],
-                u["support_tickets"],
-                u["refunds"],
-                u["payment_failures"],
-                run.scored_at,
-                run.model.auc,
-                run.model.brier,
+    def store(self, run: ChurnRun, batch: int = 20_000) -> None:
+        """Insert the scores `batch` users at a time (the row lists of all 50,000 were ~40 MB at once)."""
+        for i in range(0, len(run.users), batch):
+            rows = [
+                [
+                    run.cutoff.date(),
+                    u["user_id"],
+                    u["probability"],
+                    u["country"],
+                    u["device_type"],
+                    u["source"],
+                    u["plan"],
+                    float(u["recency_days"]),
+                    u["frequency"],
+                    float(u["monetary"]),
+                    u["sessions"],
+                    u["support_tickets"],
+                    u["refunds"],
+                    u["payment_failures"],
+                    run.scored_at,
+                    run.model.auc,
+                    run.model.brier,
+                ]
+                for u in run.users[i : i + batch]
             ]
-            for u in run.users
-        ]
-        for i in range(0, len(rows), 100_000):
-            self.analytics.client.insert(
-                f"{self.analytics.database}.churn_scores", rows[i : i + 100_000], column_names=SCORE_COLUMNS
-            )
+            self.analytics.client.insert(f"{self.analytics.database}.churn_scores", rows, column_names=SCORE_COLUMNS)
 
     def export(self, run: ChurnRun) -> None:
         """Gauges per segment, at most segments.MAX_VALUES values each (+ `other`), replacing the previous run's."""
