@@ -297,7 +297,7 @@ def _child_memory(folder: str) -> dict:
     work_s = time.perf_counter() - started
     worker_peak = fc.service.pool.peak_rss_bytes() / 2**20
     fc.close()  # ends (and reaps) the fit worker: its peak then counts in RUSAGE_CHILDREN
-    heavy = sorted(m for m in ("prophet", "statsmodels", "sklearn") if m in sys.modules)
+    heavy = sorted(m for m in ("prophet", "statsmodels", "sklearn", "matplotlib") if m in sys.modules)
     return {
         "work_s": work_s,
         "ran": ran,

@@ -256,6 +256,9 @@ class ForecastService:
     def report_forecast(self, metric: str, now: datetime, days: int) -> ChartForecast:
         return reporting.report_forecast(self, metric, now, days)
 
+    def draw(self, chart, *args) -> bytes:
+        return self.compute(chart, *args)  # matplotlib loads in the fit worker, not here
+
     def stale(self, model: FittedModel, now: datetime) -> bool:
         age = (now - model.fitted_at).total_seconds()
         return age >= self.settings.refresh_s(model.metric) or age < 0

@@ -135,8 +135,9 @@ def test_no_worker_outlives_a_killed_forecaster(state):
 
 
 def test_the_serving_process_never_imports_the_model_libraries():
-    """A refresh's computation through the pool: Prophet, statsmodels and scikit-learn load in the
-    worker only (a fresh interpreter, so nothing else has imported them)."""
+    """A refresh's computation, the churn fit and a report chart through the pool: Prophet,
+    statsmodels, scikit-learn and matplotlib load in the worker only (a fresh interpreter, so
+    nothing else has imported them)."""
     code = textwrap.dedent(
         """
         import sys
@@ -151,8 +152,11 @@ def test_the_serving_process_never_imports_the_model_libraries():
         selection, frame = pool.call(jobs.refresh, series, "day", 14, 7, ModelConfig())
         x = np.random.default_rng(1).random((200, 7)); y = (x[:, 0] > 0.5).astype("int8")
         ev = pool.call(churn.evaluate_and_score, x, x[:, :1], y, x, x[:, :1], y, x)
+        from observatory.reports.chart import forecast_png
+        png = pool.call(forecast_png, "revenue", series, frame[frame["is_forecast"]], "chart")
         pool.close()
-        heavy = sorted(m for m in ("prophet", "statsmodels", "sklearn", "cmdstanpy") if m in sys.modules)
+        assert png[1:4] == b"PNG"
+        heavy = sorted(m for m in ("prophet", "statsmodels", "sklearn", "cmdstanpy", "matplotlib") if m in sys.modules)
         print(selection.chosen, int(frame["is_forecast"].sum()), len(ev.p_current), heavy)
         """
     )
