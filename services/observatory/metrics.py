@@ -194,6 +194,8 @@ class ForecasterMetrics:
     reports_sent: Counter
     report_failures: Counter
     ready: Gauge
+    worker_failures: Counter
+    worker_peak_rss: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ForecasterMetrics:
@@ -322,6 +324,18 @@ class ForecasterMetrics:
                 registry=registry,
             ),
             ready=Gauge("forecaster_ready", "1 when the forecaster can read the store", registry=registry),
+            worker_failures=Counter(
+                "forecaster_fit_worker_failures",
+                "Fit worker processes lost mid-job (reason: died, timeout); the job failed and the "
+                "next one starts a fresh worker",
+                ["reason"],
+                registry=registry,
+            ),
+            worker_peak_rss=Gauge(
+                "forecaster_fit_worker_peak_rss_bytes",
+                "Largest peak RSS a fit worker process reported (model fits and the churn fit run there)",
+                registry=registry,
+            ),
         )
 
 

@@ -399,10 +399,21 @@ class ForecasterSettings(BaseSettings):
     fit_workers: int = Field(
         default=1,
         ge=1,
-        description="threads fitting models and running backtests (their own pool, apart from store inserts)",
+        description="fit worker processes fitting models, running backtests and the churn fit "
+        "(the serving process never loads Prophet, statsmodels or scikit-learn)",
+    )
+    fit_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="a fit worker job (a refresh, a backtest, the churn fit) running longer is killed; it fails",
+    )
+    fit_worker_idle_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="a fit worker idle this long exits (its memory returns; the next job restarts one: a few seconds)",
     )
     fit_waiting: int = Field(
-        default=1, ge=0, description="HTTP requests that may wait for a fit thread; beyond that: 503 with Retry-After"
+        default=1, ge=0, description="HTTP requests that may wait for a fit worker; beyond that: 503 with Retry-After"
     )
     backtests_per_minute: float = Field(default=6.0, gt=0, description="per read key; beyond: 429")
     metrics: str = Field(

@@ -73,3 +73,41 @@ def score(y: np.ndarray, p: np.ndarray) -> Scores:
     y = np.asarray(y)
     auc = float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
     return Scores(auc, float(brier_score_loss(y, p)))
+
+
+@dataclass
+class Evaluated:
+    """What one monthly run computes (in a fit worker): the holdout's probabilities from the train
+    month's model and baseline, their scores, and the serving model's coefficients and scores."""
+
+    p_model: np.ndarray
+    p_baseline: np.ndarray
+    model: Scores
+    baseline: Scores
+    coefficients: dict[str, float]
+    p_current: np.ndarray
+
+
+def evaluate_and_score(
+    train: np.ndarray,
+    train_base: np.ndarray,
+    y_train: np.ndarray,
+    holdout: np.ndarray,
+    holdout_base: np.ndarray,
+    y_holdout: np.ndarray,
+    current: np.ndarray,
+) -> Evaluated:
+    """Model and baseline fitted on the train month, scored on the holdout month; the serving model
+    refitted on the holdout month scores `current` (matrices of `matrix`). Raises OneClass."""
+    full = fit(train, y_train)
+    base = fit(train_base, y_train, BASELINE)
+    p_full, p_base = full.predict(holdout), base.predict(holdout_base)
+    serving = fit(holdout, y_holdout)
+    return Evaluated(
+        p_full,
+        p_base,
+        score(y_holdout, p_full),
+        score(y_holdout, p_base),
+        serving.coefficients(),
+        serving.predict(current) if len(current) else np.zeros(0),
+    )

@@ -34,6 +34,7 @@ from observatory.forecaster.history import recent_history
 from observatory.forecaster.model import InsufficientHistory
 from observatory.forecaster.series import BASE_METRICS, UnknownMetric
 from observatory.forecaster.service import ForecastService
+from observatory.forecaster.worker import WorkerFailed
 from observatory.forecaster.workpool import Busy
 from observatory.ingest.auth import RateLimiter
 from observatory.settings import ReportSettings
@@ -77,13 +78,16 @@ def _busy(exc: Busy) -> ApiError:
 
 def _metric_error(metric: str, exc: Exception) -> ApiError:
     """The answer to a forecast or backtest of `metric` that failed: 404 unknown metric, 422 too
-    little history, 503 busy fit pool, else 503 store unavailable."""
+    little history, 503 busy fit pool or a fit worker lost, else 503 store unavailable."""
     if isinstance(exc, UnknownMetric):
         return _unknown_metric(metric)
     if isinstance(exc, InsufficientHistory):
         return _insufficient(metric, exc)
     if isinstance(exc, Busy):
         return _busy(exc)
+    if isinstance(exc, WorkerFailed):
+        log.error("fit worker failed for %s: %s", metric, exc)
+        return ApiError(503, "fit_failed", f"{exc}; retry later", headers={"Retry-After": "30"})
     return _store_error(exc)
 
 

@@ -81,7 +81,11 @@ def build_forecaster(
     migrate(client, store)
     metrics = ForecasterMetrics.create(registry)
     service = ForecastService(settings, Analytics(client, store.database), metrics, _event_names(settings), clock)
-    churn = ChurnService(service.analytics, registry, min_users=settings.churn_min_users) if settings.churn else None
+    churn = (
+        ChurnService(service.analytics, registry, min_users=settings.churn_min_users, compute=service.compute)
+        if settings.churn
+        else None
+    )
     scheduler = Scheduler(service, reports, clock, churn=churn)
     router, sql = forecaster_router(service, reports, churn), ReadOnlyStore(store)
     router.include_router(query_router(sql))  # POST /v1/query: read-only SQL for a read key

@@ -31,6 +31,9 @@ class InsufficientHistory(Exception):
         super().__init__(f"{have} complete {granularity}s of history, {needed} needed")
         self.needed, self.have, self.granularity = needed, have, granularity
 
+    def __reduce__(self):  # pickles with its fields (it crosses from a fit worker to the API)
+        return type(self), (self.needed, self.have, self.granularity)
+
 
 @dataclass(frozen=True)
 class ModelConfig:

@@ -145,7 +145,8 @@ class Scheduler:
         self.next_churn = now + timedelta(hours=1)
         try:
             if await asyncio.to_thread(self.churn.due, now):
-                await asyncio.to_thread(self.churn.run, now)
+                # in the fit pool (its feature reads, then the fit in a worker): HTTP fits see it as busy
+                await self.service.pool.here(self.churn.run, now)
                 ran.append("churn")
         except InsufficientChurnData as exc:
             log.info("no churn model yet: %s", exc)

@@ -31,11 +31,11 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from observatory.forecaster import reporting
+from observatory.forecaster import jobs, reporting
 from observatory.forecaster.config import model_config
 from observatory.forecaster.model import InsufficientHistory, prophet_settings
 from observatory.forecaster.scores import export_scores
-from observatory.forecaster.selection import Selection, select, serve
+from observatory.forecaster.selection import Selection
 from observatory.forecaster.series import (
     BASE_METRICS,
     GRANULARITIES,
@@ -48,6 +48,7 @@ from observatory.forecaster.series import (
     source,
     window_total,
 )
+from observatory.forecaster.worker import WorkerFailed
 from observatory.forecaster.workpool import Busy, FitPool
 from observatory.metrics import ForecasterMetrics
 from observatory.reports.forecast import ChartForecast
@@ -158,7 +159,22 @@ class ForecastService:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.config = model_config(settings)
         self.store_ok = False
-        self.pool = FitPool(settings.fit_workers, settings.fit_waiting)
+        self.pool = FitPool(
+            settings.fit_workers,
+            settings.fit_waiting,
+            timeout_s=settings.fit_timeout_s,
+            idle_s=settings.fit_worker_idle_s,
+            on_failure=self._worker_failed,
+        )
+        metrics.worker_peak_rss.set_function(self.pool.peak_rss_bytes)
+
+    def _worker_failed(self, exc: WorkerFailed) -> None:
+        self.metrics.worker_failures.labels(exc.reason).inc()
+        log.error("fit worker failed", extra={"reason": exc.reason, "error": str(exc)})
+
+    def compute(self, fn, *args, **kwargs):
+        """Run a job (jobs.py, churn.model) in a fit worker, blocking (from a thread)."""
+        return self.pool.call(fn, *args, **kwargs)
 
     # -- catalogue -------------------------------------------------------------------------------
     def check_metric(self, metric: str) -> None:
@@ -195,7 +211,8 @@ class ForecastService:
         return load_series(self.analytics, metric, granularity, now or self.clock(), self.lookback(granularity) + extra)
 
     def fit(self, metric: str, granularity: str, now: datetime | None = None) -> FittedModel:
-        """Fit now (blocking). Raises InsufficientHistory."""
+        """Fit now (blocking): the history is read here, the models are fitted in a fit worker.
+        Raises InsufficientHistory, WorkerFailed."""
         now = now or self.clock()
         started = time.perf_counter()
         try:
@@ -204,8 +221,7 @@ class ForecastService:
             if len(series) < needed:
                 raise InsufficientHistory(needed, len(series), granularity)
             horizon = self.max_periods(granularity)
-            selection = select(series, granularity, needed, self.config)
-            frame = serve(series, selection, horizon, granularity, self.config)
+            selection, frame = self.compute(jobs.refresh, series, granularity, needed, horizon, self.config)
         except InsufficientHistory:
             self.metrics.model_fits.labels(metric, granularity, "insufficient_history").inc()
             raise
@@ -240,6 +256,9 @@ class ForecastService:
     def report_forecast(self, metric: str, now: datetime, days: int) -> ChartForecast:
         return reporting.report_forecast(self, metric, now, days)
 
+    def draw(self, chart, *args) -> bytes:
+        return self.compute(chart, *args)  # matplotlib loads in the fit worker, not here
+
     def stale(self, model: FittedModel, now: datetime) -> bool:
         age = (now - model.fitted_at).total_seconds()
         return age >= self.settings.refresh_s(model.metric) or age < 0
@@ -255,7 +274,7 @@ class ForecastService:
             raise Busy(self.pool.retry_after_s)
         async with lock:
             now = self.clock()
-            model = await self.pool.run(self.fit, metric, granularity, now, wait=wait)
+            model = await self.pool.here(self.fit, metric, granularity, now, wait=wait)
             self.models[key] = model
             if store:
                 await asyncio.to_thread(self.store_forecast, model)

@@ -3,6 +3,7 @@ period, forecast anomalies of the period, year-over-year KPIs and revenue, churn
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -91,7 +92,9 @@ def build(
     frame: pd.DataFrame | None,
     history: pd.DataFrame,
     metric: str,
+    draw: Callable[..., bytes] = lambda chart, *args: chart(*args),
 ) -> Extras:
+    """`draw(chart, *args)` renders a chart (the forecaster's: in its fit worker)."""
     x = Extras(web=web_table(analytics, p))
     x.anomalies = anomalies(frame, history, p)
     x.anomaly_note = (
@@ -106,7 +109,8 @@ def build(
         x.charts.append(
             (
                 "Revenue per month, year over year",
-                bars_png(
+                draw(
+                    bars_png,
                     labels,
                     {"last 12 months": this, "a year earlier": last},
                     "Revenue per month: last 12 months vs the year before",
@@ -121,7 +125,8 @@ def build(
             x.charts.append(
                 (
                     "Churn risk by plan and device",
-                    bars_png(
+                    draw(
+                        bars_png,
                         [f"{r['segment'].replace('device_type', 'device')}: {r['value'] or 'unknown'}" for r in risk],
                         {"mean churn probability": [r["mean_probability"] for r in risk]},
                         "Mean churn probability by segment",

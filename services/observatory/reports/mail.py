@@ -58,7 +58,9 @@ def build_report(
     history = forecasts.report_history(metric, now, settings.chart_history_days)
     forecast = forecasts.report_forecast(metric, now, settings.chart_forecast_days)
     future, note = forecast.future, forecast.note
-    png = forecast_png(metric, history, future, f"{metric}: last {settings.chart_history_days} days and forecast")
+    png = forecasts.draw(
+        forecast_png, metric, history, future, f"{metric}: last {settings.chart_history_days} days and forecast"
+    )
     points = (
         []
         if future is None
@@ -78,7 +80,7 @@ def build_report(
         from observatory.reports.pdf import render_pdf
 
         recent = forecasts.report_history(metric, now, 40)
-        report.extras = extras.build(kind, analytics, p, now, forecast.frame, recent, metric)
+        report.extras = extras.build(kind, analytics, p, now, forecast.frame, recent, metric, draw=forecasts.draw)
         report.pdf = render_pdf(report)
     return report
 

@@ -4,6 +4,7 @@ scores land in churn_scores (exactly once per user despite redelivered events) a
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import numpy as np
@@ -141,9 +142,13 @@ async def test_scheduler_scores_monthly_and_api_serves_it(cohort, chdb):
             metrics = (await http.get("/metrics")).text
     assert body["cutoff"] == "2026-09-01"
     assert body["segments"]["all"][0]["users"] == len(run.users)
+    assert body["model"]["users"] == len(run.users)  # counted, though the service no longer keeps the rows
     assert body["model"]["evaluation"]["model"]["auc"] == pytest.approx(run.model.auc, abs=1e-4)
     assert len(top) == 5 and [u["probability"] for u in top] == sorted((u["probability"] for u in top), reverse=True)
     assert top[0]["probability"] == pytest.approx(max(u["probability"] for u in run.users))
     assert bad.status_code == 422
     assert anonymous.status_code == 401
     assert 'churn_users_at_risk{segment="all",value="all"}' in metrics
+    # no forecast metric is configured: only the churn fit can have run in the fit worker
+    peak = re.search(r"^forecaster_fit_worker_peak_rss_bytes (\S+)$", metrics, re.M)
+    assert peak is not None and float(peak.group(1)) > 0
