@@ -5,10 +5,11 @@ business_products (per day and product) instead of scanning the raw events, with
 and values as the query in store/queries/<name>.sql (tests/integration/analytics/test_business_rollup.py
 compares the two on data with duplicates, replaced rows and late events).
 
-Freshness follows the web rollup (store/web.py): a day is (re)computed from `events FINAL` when the
-newest inserted_at of its events differs from the version stored with it, so a late or redelivered
-event of a day makes that day be recomputed before the next answer. Other ranges (not whole days,
-revenue per hour) and every other query run the raw SQL (`Analytics.run`).
+Freshness and writes are shared with the web rollup (store/rollup.py): a day is (re)computed from
+`events FINAL` when the newest inserted_at or the row count of its events differs from what its
+newest computation saw, so a late, late-committed or redelivered event of a day makes that day be
+recomputed before the next answer. Other ranges (not whole days, revenue per hour) and every other
+query run the raw SQL (`Analytics.run`).
 
 The funnel (any steps, any range) stays on the raw events; when its first step is a small share of the
 step events (the default funnel starts with signups) it reads only the users who did that step
@@ -17,7 +18,6 @@ step events (the default funnel starts with signups) it reads only the users who
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -33,11 +33,12 @@ from observatory.store.analytics import (
     get_query,
 )
 from observatory.store.client import render
+from observatory.store.rollup import DayRollup, StaleDay
 
 SERVED = ("kpi_summary", "wau_mau", "revenue", "top_products_by_revenue", "retention_cohorts")
 FIRST_STEP_SHARE = 0.25  # the funnel reads only first-step users when that step is at most this share of its events
-FIRST_DAY = date(1970, 1, 1)
-CHUNK_DAYS = 31  # days computed per statement  # retention's cohorts need each user's first day ever
+FIRST_DAY = date(1970, 1, 1)  # retention's cohorts need each user's first day ever
+CHUNK_DAYS = 31  # days computed per statement
 
 
 @cache
@@ -64,7 +65,14 @@ class BusinessRollup:
     def __init__(self, analytics: Analytics, enabled: bool = True) -> None:
         self.analytics = analytics
         self.enabled = enabled
-        self._refreshing = threading.Lock()  # one writer of the rollup per process
+        self.day_rollup = DayRollup(
+            analytics,
+            business_sql("day_versions"),
+            "business_days",
+            ("business_users", "business_products"),
+            self._compute,
+            chunk=CHUNK_DAYS,
+        )
 
     def serves(self, name: str, params: dict[str, Any]) -> bool:
         if not self.enabled or name not in SERVED:
@@ -86,41 +94,16 @@ class BusinessRollup:
             first = FIRST_DAY
         return first, until
 
-    def _versions(self, first: date, until: date) -> list[tuple[date, int, int]]:
-        sql = render(business_sql("day_versions"), db=self.analytics.database)
-        rows = self.analytics.client.query(sql, parameters={"first": first, "until": until}).result_rows
-        return [(day, current, stored) for day, current, stored in rows if current != stored]
-
     def refresh(self, first: date, until: date) -> int:
-        """Compute the days of [first, until) whose events changed since their stored version (or that
-        have none); returns how many days were computed."""
-        if not self._versions(first, until):
-            return 0
-        db, client = self.analytics.database, self.analytics.client
-        with self._refreshing:
-            stale = self._versions(first, until)  # again: another request may have computed them
-            if not stale:
-                return 0
-            for i in range(0, len(stale), CHUNK_DAYS):  # bounded memory on a first load of a long history
-                chunk = stale[i : i + CHUNK_DAYS]
-                bound = {"days": [d for d, _, _ in chunk], "versions": [v for _, v, _ in chunk]}
-                for name in ("insert_users", "insert_products"):
-                    client.command(render(business_sql(name), db=db), parameters=bound)
-                client.command(
-                    f"INSERT INTO {db}.business_days (day, version, computed_at) "
-                    "SELECT d.1, d.2, now64(3) FROM (SELECT arrayJoin(arrayZip({days:Array(Date)}, {versions:Array(UInt64)})) AS d)",
-                    parameters=bound,
-                )
-            # readers already take the newest version; the older rows go (a lightweight delete)
-            old = {"days": [d for d, _, before in stale if before], "versions": [v for _, v, before in stale if before]}
-            if old["days"]:
-                for table in ("business_users", "business_products"):
-                    client.command(
-                        f"DELETE FROM {db}.{table} WHERE day IN {{days:Array(Date)}} "
-                        "AND version < transform(day, {days:Array(Date)}, {versions:Array(UInt64)}, toUInt64(0))",
-                        parameters=old,
-                    )
-        return len(stale)
+        """Compute the days of [first, until) whose events changed since their newest computation (or
+        that have none; store/rollup.py); returns how many days were computed."""
+        return self.day_rollup.refresh(first, until)
+
+    def _compute(self, days: list[StaleDay]) -> None:
+        """business_users and business_products of up to CHUNK_DAYS days in one statement each."""
+        bound = {"days": [d.day for d in days], "versions": [d.version for d in days]}
+        for name in ("insert_users", "insert_products"):
+            self.analytics.client.command(render(business_sql(name), db=self.analytics.database), parameters=bound)
 
     def first_step_share(self, params: dict[str, Any]) -> float:
         """The first step's share of the step events in the days around [start, end) (the events'

@@ -8,8 +8,7 @@ into the SQL); '' means "no filter".
 
 from __future__ import annotations
 
-import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -18,6 +17,7 @@ from clickhouse_connect.driver.query import QueryResult
 
 from observatory.store.analytics import Analytics, QueryFileError, _bind, _fragment, expand_includes
 from observatory.store.client import render
+from observatory.store.rollup import DayRollup, StaleDay
 from observatory.store.web_request import WebRequest
 
 # panel name -> the GROUPING SETS key it is grouped by (order of grouping(...) in overview_panels.sql)
@@ -113,6 +113,10 @@ def _midnight(t: datetime) -> bool:
     return t == t.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _date(t: datetime) -> date:
+    return (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)).date()
+
+
 def _iso(t: datetime) -> str:
     t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
     return t.isoformat().replace("+00:00", "Z")
@@ -175,7 +179,9 @@ class WebOverview:
     def __init__(self, analytics: Analytics, rollup: bool = True) -> None:
         self.analytics = analytics
         self.rollup = rollup
-        self._refreshing = threading.Lock()  # one writer of the rollup per process
+        self.day_rollup = DayRollup(
+            analytics, console_sql("day_versions"), "web_session_days", ("web_sessions",), self._compute
+        )
 
     def _query(self, name: str, params: dict[str, Any], stored: bool = False) -> QueryResult:
         sql = render(console_sql(name, stored), db=self.analytics.database)
@@ -183,29 +189,16 @@ class WebOverview:
 
     def refresh(self, start: datetime, end: datetime) -> int:
         """Compute the sessions of each whole day of [start, end) whose web events changed since its
-        stored version (or that has none); returns how many days were computed."""
-        db, client = self.analytics.database, self.analytics.client
-        with self._refreshing:
-            days = self._query("day_versions", {"start": _bind(start), "end": _bind(end)}).result_rows
-            stale = [(day, current, stored) for day, current, stored in days if current != stored]
-            for day, version, before in stale:
-                first = datetime(day.year, day.month, day.day, tzinfo=UTC)
-                bound = {"start": _bind(first), "end": _bind(first + timedelta(days=1)), "version": version}
-                client.command(render(console_sql("day_insert"), db=db), parameters=bound)
-                marker = {"day": day.isoformat(), "version": version}
-                client.command(
-                    f"INSERT INTO {db}.web_session_days (day, version, computed_at) "
-                    "SELECT {day:Date}, {version:UInt64}, now64(3)",
-                    parameters=marker,
-                )
-                # readers already take the newest version; the older rows go (a lightweight delete),
-                # so a day recomputed all day long (today, under live traffic) keeps one copy
-                if before:
-                    client.command(
-                        f"DELETE FROM {db}.web_sessions WHERE day = {{day:Date}} AND version < {{version:UInt64}}",
-                        parameters=marker,
-                    )
-        return len(stale)
+        newest computation (or that has none; store/rollup.py); returns how many days were computed."""
+        return self.day_rollup.refresh(_date(start), _date(end))
+
+    def _compute(self, days: list[StaleDay]) -> None:
+        """day_insert.sql for each day: its sessions under the day's new version."""
+        sql = render(console_sql("day_insert"), db=self.analytics.database)
+        for d in days:
+            first = datetime(d.day.year, d.day.month, d.day.day, tzinfo=UTC)
+            bound = {"start": _bind(first), "end": _bind(first + timedelta(days=1)), "version": d.version}
+            self.analytics.client.command(sql, parameters=bound)
 
     def overview(self, req: WebRequest) -> dict[str, Any]:
         stored = self.rollup and _midnight(req.start) and _midnight(req.end)

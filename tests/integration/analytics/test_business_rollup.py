@@ -19,6 +19,7 @@ from observatory.store.analytics import Analytics
 from observatory.store.business import SERVED, BusinessRollup
 from observatory.store.sink import ClickHouseSink
 from tests.conftest import unique
+from tests.integration.late_commit import insert_late
 from tests.integration.shopdata import load, utc, webshop_events
 
 END = utc(2026, 3, 2)  # a Monday; 35 days of history before it
@@ -163,6 +164,56 @@ def test_rollup_follows_late_duplicate_and_replacing_events(shop):
         f"WHERE (day, version) NOT IN (SELECT day, max(version) FROM {analytics.database}.business_days GROUP BY day)"
     ).result_rows[0][0]
     assert stale == 0  # older versions' rows are deleted
+
+
+def test_rollup_counts_events_committed_late_with_an_older_stamp(shop):
+    """Events of a computed day inserted with an inserted_at older than the day's newest (a consumer's
+    batch committing late: two consumers, or skewed clocks) leave its newest stamp as it was: the day
+    is still recomputed (its row count changed), twice under the same newest stamp, with one copy of
+    its rows each time."""
+    analytics, _, _ = shop
+    db, client = analytics.database, analytics.client
+    rollup = BusinessRollup(analytics)
+    before = _all_equal(rollup, analytics)
+    day = utc(2026, 2, 17)
+
+    def version() -> int:
+        return client.query(f"SELECT max(version) FROM {db}.business_days WHERE day = '2026-02-17'").result_rows[0][0]
+
+    first = version()
+    newest = f"SELECT max(inserted_at) FROM {db}.events WHERE toDate(timestamp) = '2026-02-17'"
+    stamped = client.query(newest).result_rows[0][0] - timedelta(seconds=1)
+    items = [{"product_id": "p-late-commit", "quantity": 3, "price": 10.01}]
+    late = [
+        _event("user_signup", "late-commit-user", day + timedelta(hours=9)),
+        _event(
+            "purchase_completed",
+            "late-commit-user",
+            day + timedelta(hours=9, minutes=5),
+            total_value=30.03,
+            items=items,
+        ),
+    ]
+    insert_late(client, db, late, stamped)
+    assert client.query(newest).result_rows[0][0] == stamped + timedelta(seconds=1)  # the newest stamp did not move
+    after = _all_equal(rollup, analytics)  # the rollup's answers equal the raw FINAL queries'
+    key = ("kpi_summary", RANGES[0][0], END, ())
+    assert after[key][0][0] == before[key][0][0] + 1  # the late-committed user is active
+    assert after[key][0][2] == before[key][0][2] + 1  # and ordered once
+    top = {r[0]: r[1] for r in after[("top_products_by_revenue", RANGES[0][0], END, (("limit", 1000),))]}
+    assert top["p-late-commit"] == 30.03
+    second = version()
+
+    again = _event("purchase_completed", "late-commit-user", day + timedelta(hours=10), total_value=30.03, items=items)
+    insert_late(client, db, [again], stamped)
+    third = _all_equal(rollup, analytics)
+    assert third[key][0][2] == before[key][0][2] + 2
+    users = client.query(
+        f"SELECT count(), uniqExact(version) FROM {db}.business_users WHERE day = '2026-02-17'"
+    ).result_rows[0]
+    active = client.query(f"SELECT uniqExact(user_id) FROM {db}.events FINAL WHERE toDate(timestamp) = '2026-02-17'")
+    assert users == (active.result_rows[0][0], 1)  # one copy: one row per active user, one version
+    assert version() > second > first  # each computation under a new version, though the newest stamp stayed
 
 
 def test_other_ranges_and_queries_run_the_raw_sql(shop):

@@ -6,7 +6,7 @@ with user-chosen steps and its 400s, a forecast's history. Half of the events ar
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -325,4 +325,56 @@ def test_day_rollup_matches_the_events_and_follows_late_events(chdb):
     assert late == slow.overview(req)
     stored = client.query(f"SELECT day, count() FROM {store.database}.web_sessions GROUP BY day ORDER BY day")
     assert [(d.isoformat(), n) for d, n in stored.result_rows] == [("2026-03-01", 1), ("2026-03-02", 5)]
+    client.close()
+
+
+def test_day_rollup_counts_rows_committed_late_with_an_older_stamp(chdb):
+    """A batch stamped before the day was computed but committed after it (two consumers, or skewed
+    clocks) leaves the day's newest inserted_at as it was: the rollup still counts it (the day's row
+    count changed). Recomputed twice with the same newest stamp, the day keeps one copy of its sessions;
+    a merge collapsing duplicates causes one more computation, then the days are fresh."""
+    from observatory.store.analytics import Analytics
+    from observatory.store.web import WebOverview
+    from observatory.store.web_request import parse_web
+    from tests.integration.late_commit import insert_late
+
+    stamped = datetime.now(UTC) - timedelta(seconds=1)  # a consumer's batch, stamped before the others commit
+    store = StoreSettings(dsn=chdb.dsn, database=unique("latecommit"))
+    client = chdb.client()
+    load(client, store, WEB_EVENTS, dup_ratio=0.5)
+    db = store.database
+    analytics = Analytics(client, db)
+    fast, slow = WebOverview(analytics), WebOverview(analytics, rollup=False)
+    req = parse_web({"start": "2026-03-02", "end": "2026-03-03", "granularity": "hour"}, NOW)
+    assert fast.overview(req) == slow.overview(req)
+    newest = f"SELECT max(inserted_at) FROM {db}.events WHERE toDate(timestamp) = '2026-03-02'"
+    before = client.query(newest).result_rows[0][0]
+
+    def version() -> int:
+        return client.query(f"SELECT max(version) FROM {db}.web_session_days WHERE day = '2026-03-02'").result_rows[0][
+            0
+        ]
+
+    first = version()
+    insert_late(client, db, [pv("e", h(23, 59), "/late", "s9")], stamped)
+    assert client.query(newest).result_rows[0][0] == before  # the day's newest stamp did not move
+    late = fast.overview(req)
+    assert late["totals"]["sessions"] == 5 and late["totals"]["visitors"] == 4
+    assert ("/late", 1) in panel(late, "pages", "pageviews")
+    assert late == slow.overview(req)
+    second = version()
+
+    insert_late(client, db, [pv("g", h(22), "/later", "s10", device=MOBILE_FR)], stamped)
+    assert client.query(newest).result_rows[0][0] == before
+    again = fast.overview(req)
+    assert again["totals"]["sessions"] == 6 and again == slow.overview(req)
+    stored = client.query(f"SELECT day, count(), uniqExact(version) FROM {db}.web_sessions GROUP BY day ORDER BY day")
+    assert [(d.isoformat(), n, v) for d, n, v in stored.result_rows] == [("2026-03-01", 1, 1), ("2026-03-02", 6, 1)]
+    assert version() > second > first  # each computation under a new version, though the newest stamp stayed
+
+    client.command(f"SYSTEM START MERGES {db}.events")
+    client.command(f"OPTIMIZE TABLE {db}.events FINAL")  # collapses the redelivered duplicates
+    assert fast.refresh(req.previous[0], req.end) >= 1  # fewer rows: computed once more
+    assert fast.refresh(req.previous[0], req.end) == 0
+    assert fast.overview(req) == again
     client.close()
