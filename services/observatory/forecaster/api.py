@@ -220,7 +220,7 @@ def forecaster_router(service: ForecastService, reports: ReportSettings | None =
     async def list_queries() -> dict:
         return {"queries": [q.info() for q in queries().values()]}
 
-    business = BusinessRollup(service.analytics)  # whole-day ranges of the business page's queries
+    business = service.rollups.business  # whole-day ranges of the business page's queries
     for q in queries().values():
         _add_query_route(router, service, q, read, business)
 

@@ -18,7 +18,6 @@ from observatory.errors import ApiError, error_responses
 from observatory.forecaster.health_summary import HealthSummary
 from observatory.forecaster.service import ForecastService
 from observatory.store.analytics import ParameterError
-from observatory.store.web import WebOverview
 from observatory.store.web_request import FILTERS, PERIODS, parse_web
 
 log = logging.getLogger("observatory.forecaster")
@@ -46,7 +45,7 @@ def console_router(service: ForecastService, health: HealthSummary) -> APIRouter
 
     router = APIRouter(tags=["console"], responses=AUTH_ERRORS)
     read = require_scope("read")
-    web = WebOverview(service.analytics)
+    web = service.rollups.web
 
     @router.get(
         "/v1/web/overview",

@@ -1,5 +1,6 @@
-"""The forecaster's scheduler: model refreshes (per-metric interval), anomaly gauge updates and
-report emails, in one asyncio task. A Companion (name, start, stop, ready) so all-in-one can host it.
+"""The forecaster's scheduler: model refreshes (per-metric interval), anomaly gauge updates, the
+console's day rollups (forecaster/rollups.py), the monthly churn run and report emails, in one
+asyncio task. A Companion (name, start, stop, ready) so all-in-one can host it.
 
 Blocking work (ClickHouse queries, Prophet fits, SMTP) runs in threads; one job failing never stops
 the loop: it is logged, counted, and retried after OBS_FORECASTER_RETRY_S.
@@ -19,6 +20,7 @@ from observatory.reports import schedule as report_schedule
 from observatory.settings import ReportSettings
 
 log = logging.getLogger("observatory.forecaster")
+ROLLUP_INTERVAL = timedelta(minutes=1)  # the console's day rollups are brought up to date this often
 
 
 class Scheduler:
@@ -39,6 +41,7 @@ class Scheduler:
         self.clock = clock or service.clock
         self.next_refresh: dict[str, datetime] = {}
         self.next_evaluate: datetime | None = None
+        self.next_rollups: datetime | None = None
         self.next_report: dict[str, datetime] = {}
         self.schedules = []
         if reports is not None and reports.recipient_list():
@@ -130,6 +133,8 @@ class Scheduler:
                 self.last_error = f"evaluate: {exc}"
                 log.exception("anomaly evaluation failed")
             self.next_evaluate = now + timedelta(seconds=self.settings.evaluate_interval_s)
+        if self.next_rollups is None or now >= self.next_rollups:
+            await self._rollups(now, ran)
         if self.churn is not None and (self.next_churn is None or now >= self.next_churn):
             await self._churn(now, ran)
         for s in self.schedules:
@@ -138,6 +143,17 @@ class Scheduler:
                 self.next_report[s.kind] = s.next_after(now)
                 ran.append(f"report:{s.kind}")
         return ran
+
+    async def _rollups(self, now: datetime, ran: list[str]) -> None:
+        self.next_rollups = now + ROLLUP_INTERVAL
+        try:
+            days = await asyncio.to_thread(self.service.rollups.warm, now)
+            ran.append("rollups")
+            if days:
+                log.info("console day rollups: %d days computed", days)
+        except Exception as exc:  # noqa: BLE001
+            self.last_error = f"rollups: {exc}"
+            log.exception("console day rollup refresh failed")
 
     async def _churn(self, now: datetime, ran: list[str]) -> None:
         from observatory.churn.service import InsufficientChurnData

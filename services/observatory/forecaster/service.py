@@ -34,6 +34,7 @@ import pandas as pd
 from observatory.forecaster import jobs, reporting
 from observatory.forecaster.config import model_config
 from observatory.forecaster.model import InsufficientHistory, prophet_settings
+from observatory.forecaster.rollups import ConsoleRollups
 from observatory.forecaster.scores import export_scores
 from observatory.forecaster.selection import Selection
 from observatory.forecaster.series import (
@@ -159,6 +160,7 @@ class ForecastService:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.config = model_config(settings)
         self.store_ok = False
+        self.rollups = ConsoleRollups(analytics)  # the console's day rollups (API and scheduler share them)
         self.pool = FitPool(
             settings.fit_workers,
             settings.fit_waiting,

@@ -217,6 +217,7 @@ async def test_anomaly_gauges_hold_the_independently_computed_values(shop, make_
         "refresh:signups",
         "refresh:events:add_to_cart",
         "evaluate",
+        "rollups",
     ]
     assert ready.status_code == 200, ready.text
     g = {(name, dict(labels).get("metric")): v for (name, labels), v in samples(text).items()}

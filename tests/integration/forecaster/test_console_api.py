@@ -378,3 +378,37 @@ def test_day_rollup_counts_rows_committed_late_with_an_older_stamp(chdb):
     assert fast.refresh(req.previous[0], req.end) == 0
     assert fast.overview(req) == again
     client.close()
+
+
+async def test_the_scheduler_keeps_the_console_rollups_warm(chdb, make_forecaster):
+    """A page's first request must not compute a store's whole history: the scheduler's tick computes
+    every day of both rollups (web: the last 180 days; business: all), and the next tick none."""
+    from tests.integration.shopdata import webshop_events
+
+    store = StoreSettings(dsn=chdb.dsn, database=unique("warm"))
+    client = chdb.client()
+    events = webshop_events(12, NOW, seed=4, base_sessions=40)
+    load(client, store, events, dup_ratio=0.1)
+    days = {datetime.fromisoformat(e["timestamp"]).astimezone(UTC).date() for e in events}
+    web_days = {
+        datetime.fromisoformat(e["timestamp"]).astimezone(UTC).date()
+        for e in events
+        if e["event_name"] in ("$pageview", "$pageleave")
+    }
+
+    def marked(table: str) -> set:
+        return {r[0] for r in client.query(f"SELECT DISTINCT day FROM {store.database}.{table}").result_rows}
+
+    assert marked("web_session_days") == set() and marked("business_days") == set()
+    async with make_forecaster(store, metrics="revenue") as (app, _http):
+        scheduler = app.state.forecaster.scheduler
+        first = await scheduler.tick(NOW)
+        assert "rollups" in first
+        assert marked("web_session_days") == web_days and web_days
+        assert marked("business_days") == days
+        rollups = app.state.forecaster.service.rollups
+        tomorrow = datetime.combine(NOW.date() + timedelta(days=1), datetime.min.time(), UTC)
+        assert rollups.web.refresh(tomorrow - timedelta(days=181), tomorrow) == 0  # nothing left to compute
+        assert "rollups" not in await scheduler.tick(NOW + timedelta(seconds=30))  # at most once a minute
+        assert "rollups" in await scheduler.tick(NOW + timedelta(minutes=1))
+    client.close()
