@@ -50,7 +50,10 @@ def connect(settings: StoreSettings, session: dict[str, Any] | None = None) -> C
         if path is not None:
             path.mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(dsn=f"chdb://{path}", settings=session)
-        return clickhouse_connect.get_client(dsn=settings.dsn, settings=session)
+        # no HTTP session: every setting travels with each query, and a ClickHouse server refuses a second
+        # query of one session while the first runs (SESSION_IS_LOCKED), which the read API's concurrent
+        # requests and the web overview's parallel reads would hit on the shared client
+        return clickhouse_connect.get_client(dsn=settings.dsn, settings=session, autogenerate_session_id=False)
     except Exception as exc:  # noqa: BLE001 - surface any driver failure with the DSN's kind
         kind = "embedded chDB folder" if path else "ClickHouse server"
         raise StoreError(f"cannot open {kind} {path or _redact(settings.dsn)}: {exc}") from exc
