@@ -22,7 +22,7 @@ from observatory.store.client import render
 from observatory.store.rollup import DayRollup, StaleDay
 from observatory.store.web_request import WebRequest
 
-# the overview's independent reads run at once (a few per request; the store client takes concurrent queries)
+# the overview's independent reads are sent at once (a few per request; see overview())
 _READS = ThreadPoolExecutor(max_workers=6, thread_name_prefix="web-overview")
 
 # panel name -> the GROUPING SETS key it is grouped by (order of grouping(...) in overview_panels.sql)
@@ -214,7 +214,8 @@ class WebOverview:
         if stored:
             self.refresh(req.previous[0], req.end)
         # The panels, the previous period's totals and (from the rollup, cheaper than a pages set in the
-        # same pass) the pages panel are independent reads: sent at once, they overlap on the engine's cores.
+        # same pass) the pages panel are independent reads, sent at once: a ClickHouse server runs them side
+        # by side; the embedded chDB client takes one query at a time (a lock per client), so there they queue.
         previous_bound = req.bound(*req.previous)
         del previous_bound["granularity"]
         pages_bound = {**req.bound(req.start, req.end), "limit": req.limit}
