@@ -69,12 +69,17 @@ PAGE_VIEWS = (
 )
 
 
+def _rewrite(sql: str, edits: tuple[tuple[str, str], ...], source: str) -> str:
+    """`sql` with each (old, new) of `edits` replaced; each `old` must stand exactly once in it."""
+    for old, new in edits:
+        if sql.count(old) != 1:
+            raise QueryFileError(f"{source} changed: {old.strip()!r} not found once (store/web.py)")
+        sql = sql.replace(old, new)
+    return sql
+
+
 def console_sessions(sessions: str) -> str:
-    for old, new in PAGE_VIEWS:
-        if sessions.count(old) != 1:
-            raise QueryFileError(f"include/sessions.sql changed: {old.strip()!r} not found once (store/web.py)")
-        sessions = sessions.replace(old, new)
-    return sessions
+    return _rewrite(sessions, PAGE_VIEWS, "include/sessions.sql")
 
 
 # Over the rollup the pages panel is its own read (overview_pages.sql), so the panels pass leaves the
@@ -86,11 +91,7 @@ NO_PAGE_PASS = (
 
 
 def without_pages(sql: str) -> str:
-    for old, new in NO_PAGE_PASS:
-        if sql.count(old) != 1:
-            raise QueryFileError(f"console/overview_panels.sql changed: {old!r} not found once (store/web.py)")
-        sql = sql.replace(old, new)
-    return sql
+    return _rewrite(sql, NO_PAGE_PASS, "console/overview_panels.sql")
 
 
 @cache
