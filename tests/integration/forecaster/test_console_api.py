@@ -328,6 +328,55 @@ def test_day_rollup_matches_the_events_and_follows_late_events(chdb):
     client.close()
 
 
+def test_day_rollup_top_pages_and_the_low_cardinality_migration(chdb):
+    """Over the rollup, the pages panel counts distinct visitors for the top `limit` paths only: every
+    limit gives the in-request answer, three paths tied at one pageview ordered by path. A rollup stored
+    before migration 0009 (plain String columns) answers the same after it, its columns LowCardinality."""
+    from observatory.store.analytics import Analytics
+    from observatory.store.migrate import migrate
+    from observatory.store.web import WebOverview
+    from observatory.store.web_request import parse_web
+
+    store = StoreSettings(dsn=chdb.dsn, database=unique("toppages"))
+    client = chdb.client()
+    load(client, store, WEB_EVENTS, dup_ratio=0.5)
+    db = store.database
+    analytics = Analytics(client, db)
+    fast, slow = WebOverview(analytics), WebOverview(analytics, rollup=False)
+
+    def req(limit):
+        return parse_web({"start": "2026-03-02", "end": "2026-03-03", "limit": str(limit)}, NOW)
+
+    for limit in (1, 2, 3, 4, 5, 100):
+        assert fast.overview(req(limit)) == slow.overview(req(limit)), limit
+    top3 = [("/", 2, 1), ("/p1", 2, 2), ("/checkout", 1, 1)]
+    assert panel(fast.overview(req(3)), "pages", "pageviews", "visitors") == top3
+
+    columns = f"SELECT name, type FROM system.columns WHERE database = '{db}' AND table = 'web_sessions'"
+    lc = {"entry_page", "exit_page", "referrer", "campaign", "segment", "page_views"}
+    assert {n: t for n, t in client.query(columns).result_rows if n in lc} == {
+        **{n: "LowCardinality(String)" for n in lc - {"page_views"}},
+        "page_views": "Array(LowCardinality(String))",
+    }
+    # as stored before 0009: plain strings, 0009 not yet applied
+    client.command(
+        f"ALTER TABLE {db}.web_sessions "
+        + ", ".join(f"MODIFY COLUMN {n} String" for n in sorted(lc - {"page_views"}))
+        + ", MODIFY COLUMN page_views Array(String) SETTINGS mutations_sync = 1"
+    )
+    client.command(f"ALTER TABLE {db}.schema_migrations DELETE WHERE version = 9 SETTINGS mutations_sync = 1")
+    assert {t for n, t in client.query(columns).result_rows if n in lc} == {"String", "Array(String)"}
+    assert [m.version for m in migrate(client, store)] == [9]
+    assert {t for n, t in client.query(columns).result_rows if n in lc} == {
+        "LowCardinality(String)",
+        "Array(LowCardinality(String))",
+    }
+    assert fast.refresh(req(3).previous[0], req(3).end) == 0  # the stored days stay fresh: nothing recomputed
+    assert panel(fast.overview(req(3)), "pages", "pageviews", "visitors") == top3
+    assert fast.overview(req(10)) == slow.overview(req(10))
+    client.close()
+
+
 def test_day_rollup_counts_rows_committed_late_with_an_older_stamp(chdb):
     """A batch stamped before the day was computed but committed after it (two consumers, or skewed
     clocks) leaves the day's newest inserted_at as it was: the rollup still counts it (the day's row
