@@ -7,7 +7,7 @@ its marker table; readers take each day's highest marked version. `DayRollup.ref
 
 1. reads, for each day of [first, until) with events, what its events are now (newest `inserted_at`
    in ms and row count, no FINAL: the events' day_versions projection answers both) and what the
-   day's newest computation saw of them (the rollup's `*day_versions.sql`);
+   day's newest computation saw of them (queries/console/day_versions.sql);
 2. a day is stale when it was never computed or either figure differs. The newest stamp alone is not
    enough: `inserted_at` is stamped by a consumer before its insert commits, so with two consumers
    (or skewed clocks) a batch stamped t1 can become visible after one stamped t2 > t1 and leave the
@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from importlib import resources
 from typing import Any
 
 from observatory.store.analytics import Analytics
@@ -46,7 +47,7 @@ class StaleDay:
 
 
 def stale_days(rows: Sequence[Sequence[Any]]) -> list[StaleDay]:
-    """Rows of a `*day_versions.sql` (day, newest, n_events, stored, stored_newest, stored_events) -> the
+    """Rows of day_versions.sql (day, newest, n_events, stored, stored_newest, stored_events) -> the
     days to compute, each with its new version."""
     out = []
     for day, newest, events, version, seen_newest, seen_events in rows:
@@ -57,21 +58,22 @@ def stale_days(rows: Sequence[Sequence[Any]]) -> list[StaleDay]:
 
 
 class DayRollup:
-    """`versions_sql`: the rollup's `*day_versions.sql` (Date parameters first, until; `${db}` filled
-    here); `days_table`: its marker table; `tables`: its data tables (columns day, version);
+    """`events`: a condition on the events table choosing the rollup's events (SQL text of the caller's,
+    never a request's); `days_table`: its marker table; `tables`: its data tables (columns day, version);
     `compute(days)`: writes the rows of those days, each under its StaleDay.version."""
 
     def __init__(
         self,
         analytics: Analytics,
-        versions_sql: str,
+        events: str,
         days_table: str,
         tables: tuple[str, ...],
         compute: Callable[[list[StaleDay]], None],
         chunk: int = 1,
     ) -> None:
         self.analytics = analytics
-        self.versions_sql = versions_sql
+        versions = resources.files("observatory.store").joinpath("queries", "console", "day_versions.sql")
+        self.versions_sql = render(versions.read_text(), db=analytics.database, days_table=days_table, events=events)
         self.days_table = days_table
         self.tables = tables
         self.compute = compute
@@ -79,8 +81,7 @@ class DayRollup:
         self._refreshing = threading.Lock()  # one writer of the rollup per process
 
     def stale(self, first: date, until: date) -> list[StaleDay]:
-        sql = render(self.versions_sql, db=self.analytics.database)
-        rows = self.analytics.client.query(sql, parameters={"first": first, "until": until}).result_rows
+        rows = self.analytics.client.query(self.versions_sql, parameters={"first": first, "until": until}).result_rows
         return stale_days(rows)
 
     def refresh(self, first: date, until: date) -> int:

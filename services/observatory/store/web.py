@@ -50,6 +50,8 @@ PANELS = {
     "os": "os",
     "countries": "country",
 }
+# the web rollup's events (a day is recomputed when these changed; store/rollup.py)
+WEB_EVENTS = "event_name IN ('$pageview', '$pageleave')"
 TOTALS = ("visitors", "pageviews", "sessions", "bounces", "bounce_rate", "avg_session_duration_s", "pages_per_session")
 
 
@@ -185,9 +187,7 @@ class WebOverview:
     def __init__(self, analytics: Analytics, rollup: bool = True) -> None:
         self.analytics = analytics
         self.rollup = rollup
-        self.day_rollup = DayRollup(
-            analytics, console_sql("day_versions"), "web_session_days", ("web_sessions",), self._compute
-        )
+        self.day_rollup = DayRollup(analytics, WEB_EVENTS, "web_session_days", ("web_sessions",), self._compute)
 
     def _query(self, name: str, params: dict[str, Any], stored: bool = False) -> QueryResult:
         sql = render(console_sql(name, stored), db=self.analytics.database)
