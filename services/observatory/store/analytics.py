@@ -166,6 +166,12 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def utc_midnight(t: datetime) -> bool:
+    """`t` is a midnight in UTC (naive: taken as UTC): a whole-day bound, which the day rollups serve."""
+    u = utc(t)
+    return u == u.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def next_midnight(now: datetime) -> datetime:
     return utc(now).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 

@@ -18,7 +18,7 @@ step events (the default funnel starts with signups) it reads only the users who
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -31,6 +31,8 @@ from observatory.store.analytics import (
     _fragment,
     expand_includes,
     get_query,
+    utc,
+    utc_midnight,
 )
 from observatory.store.client import render
 from observatory.store.rollup import DayRollup, StaleDay
@@ -48,14 +50,6 @@ def business_sql(name: str) -> str:
     users = _fragment("business_users", console.joinpath("business_users.sql").read_text())
     text = console.joinpath(f"business_{name}.sql").read_text()
     return expand_includes(text, f"console/business_{name}.sql", {"business_users": users})
-
-
-def _midnight(t: datetime) -> bool:
-    return t == t.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _day(t: datetime) -> date:
-    return t.astimezone(UTC).date()
 
 
 class BusinessRollup:
@@ -80,14 +74,12 @@ class BusinessRollup:
         start, end = params.get("start"), params.get("end")
         if not isinstance(start, datetime) or not isinstance(end, datetime):
             return False
-        return (
-            _midnight(start.astimezone(UTC)) and _midnight(end.astimezone(UTC)) and params.get("granularity") != "hour"
-        )
+        return utc_midnight(start) and utc_midnight(end) and params.get("granularity") != "hour"
 
     @staticmethod
     def days(name: str, params: dict[str, Any]) -> tuple[date, date]:
         """The days [first, until) the rollup must hold for this query."""
-        first, until = _day(params["start"]), _day(params["end"])
+        first, until = utc(params["start"]).date(), utc(params["end"]).date()
         if name == "wau_mau":
             first -= timedelta(days=29)
         if name == "retention_cohorts":
@@ -113,7 +105,12 @@ class BusinessRollup:
             f"SELECT countIf(event_name = {{first:String}}), count() FROM {self.analytics.database}.events "
             "WHERE toDate(timestamp) >= {start:Date} AND toDate(timestamp) <= {end:Date} AND event_name IN {steps:Array(String)}"
         )
-        bound = {"first": steps[0], "start": _day(params["start"]), "end": _day(params["end"]), "steps": steps}
+        bound = {
+            "first": steps[0],
+            "start": utc(params["start"]).date(),
+            "end": utc(params["end"]).date(),
+            "steps": steps,
+        }
         first, total = self.analytics.client.query(sql, parameters=bound).result_rows[0]
         return first / total if total else 0.0
 

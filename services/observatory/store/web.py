@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextvars
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from clickhouse_connect.driver.query import QueryResult
 
-from observatory.store.analytics import Analytics, QueryFileError, _bind, _fragment, expand_includes
+from observatory.store.analytics import Analytics, QueryFileError, _bind, _fragment, expand_includes, utc, utc_midnight
 from observatory.store.client import render
 from observatory.store.rollup import DayRollup, StaleDay
 from observatory.store.web_request import WebRequest
@@ -117,14 +117,6 @@ def console_sql(name: str, stored: bool = False) -> str:
     return without_pages(sql) if stored and name == "overview_panels" else sql
 
 
-def _midnight(t: datetime) -> bool:
-    return t == t.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _date(t: datetime) -> date:
-    return (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)).date()
-
-
 def _iso(t: datetime) -> str:
     t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
     return t.isoformat().replace("+00:00", "Z")
@@ -200,7 +192,7 @@ class WebOverview:
     def refresh(self, start: datetime, end: datetime) -> int:
         """Compute the sessions of each whole day of [start, end) whose web events changed since its
         newest computation (or that has none; store/rollup.py); returns how many days were computed."""
-        return self.day_rollup.refresh(_date(start), _date(end))
+        return self.day_rollup.refresh(utc(start).date(), utc(end).date())
 
     def _compute(self, days: list[StaleDay]) -> None:
         """day_insert.sql for each day: its sessions under the day's new version."""
@@ -211,7 +203,7 @@ class WebOverview:
             self.analytics.client.command(sql, parameters=bound)
 
     def overview(self, req: WebRequest) -> dict[str, Any]:
-        stored = self.rollup and _midnight(req.start) and _midnight(req.end)
+        stored = self.rollup and utc_midnight(req.start) and utc_midnight(req.end)
         if stored:
             self.refresh(req.previous[0], req.end)
         # The panels, the previous period's totals and (from the rollup, cheaper than a pages set in the
