@@ -12,6 +12,11 @@ read JSON as they do on real data), at 1M and at 10M events, in embedded ClickHo
   retention), answered as `GET /v1/analytics/<name>` answers them (observatory.store.business: the
   day rollup for whole-day ranges), issued at once from a thread pool as the page does; its first
   load (computing the rollup's days); the same requests on the raw queries, summed (the old way);
+- forecasts page: the daily history of each base metric (revenue, orders, dau, signups), which
+  `GET /v1/forecast/<metric>?history=90` reads through the forecast service (as every fit does), asked
+  at once as the page does: from the business day rollup (up to date), and from the raw queries;
+- health page: `GET /v1/health/summary`'s work at the end of the generated range (its store figures
+  over the last hour; the generator's inserted_at is the event's timestamp);
 - ceilings: a plain scan of the same rows (distinct users and counts, no FINAL, no JSON, no sessions);
 - live visitors.
 """
@@ -73,7 +78,19 @@ def _once(fn) -> float:
     return time.perf_counter() - t
 
 
+def _raw_history(service, metric: str, granularity: str):
+    """The metric's history from the raw analytics query (before the business rollup served it)."""
+    from observatory.forecaster.series import load_series
+
+    return load_series(service.analytics, metric, granularity, service.clock(), service.lookback(granularity))
+
+
 def _child(kind: str, folder: str) -> dict:
+    from observatory.forecaster.health_summary import HealthSummary
+    from observatory.forecaster.series import BASE_METRICS
+    from observatory.forecaster.service import ForecastService
+    from observatory.metrics import ForecasterMetrics, new_registry
+    from observatory.settings import ForecasterSettings
     from observatory.store.analytics import Analytics, _bind, get_query
     from observatory.store.business import BusinessRollup
     from observatory.store.web import WebOverview
@@ -93,6 +110,19 @@ def _child(kind: str, folder: str) -> dict:
     span = {"start": start, "end": end}
     business = BusinessRollup(analytics)
     pool = ThreadPoolExecutor(len(BUSINESS))
+    # the forecasts page: each base metric's daily history (GET /v1/forecast/<m>?history=90 reads the
+    # service's history, as every fit does), all at once as the page asks; the models are the scheduler's
+    service = ForecastService(
+        ForecasterSettings(),
+        analytics,
+        ForecasterMetrics.create(new_registry("forecaster", "bench")),
+        clock=lambda: end,
+    )
+
+    def forecasts_page(rollup: bool) -> None:
+        history = service.history if rollup else functools.partial(_raw_history, service)
+        for f in [pool.submit(history, m, "day") for m in BASE_METRICS]:
+            f.result()
 
     def business_page() -> None:  # every request at once, as the page's Promise.all
         for f in [pool.submit(business.answer, name, **params) for name, params in BUSINESS]:
@@ -131,6 +161,10 @@ def _child(kind: str, folder: str) -> dict:
         "web_ceiling": median_s(lambda: scan("event_name = '$pageview'"), runs=3),
         "business_ceiling": median_s(lambda: scan("1"), runs=3),
         "live": median_s(lambda: web.live(end, 5)),
+        "forecasts": median_s(lambda: forecasts_page(True), runs=3),  # the business rollup is up to date here
+        "forecasts_raw": median_s(lambda: forecasts_page(False), runs=1),
+        # at the end of the generated range: its last hour's inserts (inserted_at = timestamp here)
+        "health": median_s(lambda: HealthSummary(new_registry("forecaster", "bench"), analytics).summary(end)),
     }
     pool.shutdown()
     client.close()
@@ -138,6 +172,8 @@ def _child(kind: str, folder: str) -> dict:
 
 
 def run(report) -> None:
+    from observatory.forecaster.series import BASE_METRICS
+
     for kind, n in SIZES.items():
         r = run_children("observatory.bench.pages", kind, timeout_s=1800)
         size = f"{n // 1_000_000}M events"
@@ -166,6 +202,26 @@ def run(report) -> None:
             f"({' -> '.join(COMMON_FUNNEL)}; raw events, FINAL) alone {r['funnel']:.2f} s (the default one starts "
             "with signups, which the generated events have none of); "
             f"the raw queries one after the other (the old way) {r['business_raw']:.2f} s",
+        )
+        report.add(
+            "pages",
+            f"forecasts page data ({len(BASE_METRICS)} metrics' daily history at once, as the console), 90 days, {size}",
+            r["forecasts"],
+            "s",
+            target="<= 1 s",
+            ceiling=r["business_ceiling"],
+            note="ceiling: the business page's plain scan; from the business day rollup (up to date); "
+            f"from the raw queries instead {r['forecasts_raw']:.2f} s; the models themselves are fitted by the "
+            "scheduler, not in the request",
+        )
+        report.add(
+            "pages",
+            f"health page data (GET /v1/health/summary), {size}",
+            r["health"],
+            "s",
+            target="<= 1 s",
+            note="at the end of the generated range (its last hour's events: the latency quantiles); "
+            "no Alertmanager configured",
         )
         report.add("pages", f"live visitors (last 5 minutes), {size}", r["live"], "s")
 

@@ -8,12 +8,13 @@ current, partial bucket is left out) from the first bucket holding any event, ga
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from observatory.store.analytics import Analytics, utc
+from observatory.store.analytics import Analytics, QueryResult, utc
 
 BASE_METRICS = ("revenue", "orders", "dau", "signups")
 GRANULARITIES = ("day", "hour")
@@ -83,10 +84,18 @@ def data_start(analytics: Analytics, since: datetime) -> datetime | None:
 
 
 def load_series(
-    analytics: Analytics, metric: str, granularity: str, now: datetime, lookback: int, first: datetime | None = None
+    analytics: Analytics,
+    metric: str,
+    granularity: str,
+    now: datetime,
+    lookback: int,
+    first: datetime | None = None,
+    run: Callable[..., QueryResult] | None = None,
 ) -> pd.DataFrame:
     """Complete buckets of `metric` before the bucket holding `now`, at most `lookback` of them,
-    starting at the first bucket with any event. Columns ds (naive UTC) and y."""
+    starting at the first bucket with any event. Columns ds (naive UTC) and y. `run`: what answers the
+    metric's analytics query (default analytics.run; the forecaster passes its business day rollup,
+    BusinessRollup.answer, which answers whole-day ranges from the rollup and the rest from the SQL)."""
     src = source(metric)
     step = STEP[granularity]
     end = bucket_start(now, granularity)
@@ -95,7 +104,7 @@ def load_series(
     if first is None or first >= end:
         return pd.DataFrame({"ds": pd.Series([], dtype="datetime64[ns]"), "y": pd.Series([], dtype=float)})
     start = max(start, bucket_start(first, granularity))
-    rows = analytics.run(src.query, start=start, end=end, granularity=granularity, **dict(src.extra)).dicts()
+    rows = (run or analytics.run)(src.query, start=start, end=end, granularity=granularity, **dict(src.extra)).dicts()
     values = {_naive(r["bucket"]): float(r[src.column]) for r in rows}
     index = pd.date_range(_naive(start), _naive(end) - step, freq="h" if granularity == "hour" else "D")
     return pd.DataFrame({"ds": index, "y": [values.get(ts.to_pydatetime(), 0.0) for ts in index]})

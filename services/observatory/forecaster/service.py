@@ -210,7 +210,14 @@ class ForecastService:
     # -- fitting ---------------------------------------------------------------------------------
     def history(self, metric: str, granularity: str, now: datetime | None = None, extra: int = 0) -> pd.DataFrame:
         """The complete buckets a refresh needs (plus `extra` before them, e.g. a backtest's folds)."""
-        return load_series(self.analytics, metric, granularity, now or self.clock(), self.lookback(granularity) + extra)
+        return load_series(
+            self.analytics,
+            metric,
+            granularity,
+            now or self.clock(),
+            self.lookback(granularity) + extra,
+            run=self.rollups.business.answer,
+        )
 
     def fit(self, metric: str, granularity: str, now: datetime | None = None) -> FittedModel:
         """Fit now (blocking): the history is read here, the models are fitted in a fit worker.

@@ -1,6 +1,7 @@
 """The business page's analytics queries (kpi_summary, wau_mau, revenue, top_products_by_revenue,
-retention_cohorts) over a day rollup (migration 0007): for ranges of whole UTC days the forecaster's
-`GET /v1/analytics/<name>` answers from business_users (one row per day and user) and
+retention_cohorts) and the forecasts' history of revenue, orders and dau (revenue, active_users) over a
+day rollup (migration 0007): for ranges of whole UTC days the forecaster's `GET /v1/analytics/<name>`
+and its metric histories answer from business_users (one row per day and user) and
 business_products (per day and product) instead of scanning the raw events, with the same columns
 and values as the query in store/queries/<name>.sql (tests/integration/analytics/test_business_rollup.py
 compares the two on data with duplicates, replaced rows and late events).
@@ -37,7 +38,7 @@ from observatory.store.analytics import (
 from observatory.store.client import render
 from observatory.store.rollup import DayRollup, StaleDay
 
-SERVED = ("kpi_summary", "wau_mau", "revenue", "top_products_by_revenue", "retention_cohorts")
+SERVED = ("kpi_summary", "wau_mau", "revenue", "top_products_by_revenue", "retention_cohorts", "active_users")
 FIRST_STEP_SHARE = 0.25  # the funnel reads only first-step users when that step is at most this share of its events
 FIRST_DAY = date(1970, 1, 1)  # retention's cohorts need each user's first day ever
 CHUNK_DAYS = 31  # days computed per statement

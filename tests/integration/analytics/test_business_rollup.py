@@ -37,6 +37,9 @@ CALLS = [
     ("revenue", {"granularity": "month"}),
     ("top_products_by_revenue", {"limit": 1000}),  # every product
     ("retention_cohorts", {}),
+    ("active_users", {"granularity": "day"}),  # the forecasts' dau history
+    ("active_users", {"granularity": "week"}),
+    ("active_users", {"granularity": "month"}),
 ]
 
 

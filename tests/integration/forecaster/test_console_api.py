@@ -461,3 +461,38 @@ async def test_the_scheduler_keeps_the_console_rollups_warm(chdb, make_forecaste
         assert "rollups" not in await scheduler.tick(NOW + timedelta(seconds=30))  # at most once a minute
         assert "rollups" in await scheduler.tick(NOW + timedelta(minutes=1))
     client.close()
+
+
+async def test_metric_histories_read_the_business_rollup(chdb, make_forecaster):
+    """The forecasts' daily histories of revenue, orders and dau (the forecasts page's charts and every
+    fit) come from the business day rollup, equal to the raw queries' series; hourly ones (which the
+    rollup does not serve) and signups (event_counts) read the events and compute no rollup day."""
+    from observatory.forecaster.series import load_series
+    from observatory.store.analytics import Analytics
+    from tests.integration.shopdata import webshop_events
+
+    store = StoreSettings(dsn=chdb.dsn, database=unique("histories"))
+    client = chdb.client()
+    events = webshop_events(10, NOW, seed=5, base_sessions=40)
+    load(client, store, events, dup_ratio=0.2)
+    days = {datetime.fromisoformat(e["timestamp"]).astimezone(UTC).date() for e in events}
+    analytics = Analytics(client, store.database)
+
+    def marked() -> set:
+        return {r[0] for r in client.query(f"SELECT DISTINCT day FROM {store.database}.business_days").result_rows}
+
+    async with make_forecaster(store, metrics="revenue") as (app, _http):
+        service = app.state.forecaster.service
+        for metric in ("revenue", "dau", "signups"):
+            got = service.history(metric, "hour", NOW)
+            assert got.equals(load_series(analytics, metric, "hour", NOW, service.lookback("hour"))), metric
+        assert service.history("signups", "day", NOW).equals(
+            load_series(analytics, "signups", "day", NOW, service.lookback("day"))
+        )
+        assert marked() == set()
+        for metric in ("revenue", "orders", "dau"):
+            got = service.history(metric, "day", NOW)
+            assert len(got) >= 9 and got["y"].sum() > 0, metric
+            assert got.equals(load_series(analytics, metric, "day", NOW, service.lookback("day"))), metric
+        assert marked() == days - {NOW.date()}  # every complete day, from the rollup
+    client.close()
