@@ -378,7 +378,15 @@ def _duration_s(text: str) -> float:
     return float(text)
 
 
-FORECAST_CANDIDATES = ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble", "baseline_median")
+FORECAST_CANDIDATES = (
+    "prophet",
+    "ets",
+    "seasonal_naive_week",
+    "seasonal_naive_day",
+    "ensemble",
+    "baseline_median",
+    "seasonal_median",
+)
 
 
 class ForecasterSettings(BaseSettings):
@@ -467,7 +475,7 @@ class ForecasterSettings(BaseSettings):
         description="a candidate serves only if its MAE on the recent folds is this share below the best baseline's",
     )
     candidates: str = Field(
-        default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble,baseline_median",
+        default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble,baseline_median,seasonal_median",
         description="models compared at each refresh; the first serves when none can be compared",
     )
     holidays: str = Field(

@@ -5,7 +5,7 @@ reported separately; nothing is downloaded at run time).
 
 Per series: MAE of the served model / the weekly seasonal naive / the best baseline on the same
 held-out folds (ETS and both naives, chosen in hindsight) / the rule's own fallback (each fold's, chosen
-before it: the baseline or baselines' median that serves unless a richer candidate wins by the
+before it: the baseline, baselines' median or seasonal median that serves unless a richer candidate wins by the
 margin), the 95% band's coverage by horizon half,
 and the share of held-out points below / above the band (the band alerts' false alarms: the actual
 outside the band). `python -m observatory.bench.realseries [--held-out] [--out FILE]` prints (and

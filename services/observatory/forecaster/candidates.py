@@ -8,6 +8,10 @@
   seasonal_naive_day    repeat the last day (24 hours; for daily data: the last value)
   ensemble              mean of prophet and ets
   baseline_median       the median of the three baselines at each step (no fit of its own)
+  seasonal_median       at each step, the median of the values at the same place in the week (weekday /
+                        hour of the week) over the last `SEASONS_BACK` = 6 weeks, fewer when the window
+                        is shorter (hourly: the 4 weeks of the 28-day window); no fit: a weekly naive
+                        whose noise and one-off spikes are smoothed away
 
 Baselines (what the relative MAE is measured against): both seasonal naives and ETS.
 Every forecast is clipped at 0 (metrics are counts and amounts).
@@ -25,7 +29,8 @@ import pandas as pd
 from observatory.forecaster.model import DAY_SEASON, SEASON, ModelConfig, fit_predict, seasonal_naive
 
 BASELINES = ("seasonal_naive_day", "seasonal_naive_week", "ets")
-FALLBACKS = (*BASELINES, "baseline_median")  # what serves when no richer candidate clearly wins
+FALLBACKS = (*BASELINES, "baseline_median", "seasonal_median")  # what serves unless a richer candidate wins
+SEASONS_BACK = 6  # weeks the seasonal median looks back
 
 
 class CandidateError(Exception):
@@ -44,6 +49,23 @@ def _naive(y: np.ndarray, periods: int, m: int) -> Forecast:
     m = max(1, min(m, len(y)))
     fitted = np.concatenate([y[:m], y[:-m]]) if len(y) > m else y.copy()
     return Forecast(fitted, seasonal_naive(y, periods, m))
+
+
+def _seasonal_median(y: np.ndarray, periods: int, m: int, k: int = SEASONS_BACK) -> Forecast:
+    """Future step i: the median of the values at its place in the season over the last k seasons
+    (fewer when the history is shorter). Fitted step t: the median of y[t - m], .., y[t - k·m] (those
+    inside the history); the first season's fitted values are the values themselves."""
+    n = len(y)
+    seasons = min(k, n // m)
+    if seasons < 1:
+        raise CandidateError(f"seasonal_median: {n} points, less than one season of {m}")
+    profile = np.median(y[n - seasons * m :].reshape(seasons, m), axis=0)  # column c: steps n + c (mod m)
+    back = np.full((seasons, n), np.nan)  # row j - 1: the value j seasons before each step
+    for j in range(1, seasons + 1):
+        back[j - 1, j * m :] = y[: n - j * m]
+    fitted = np.asarray(y, dtype=float).copy()
+    fitted[m:] = np.nanmedian(back[:, m:], axis=0)
+    return Forecast(fitted, np.resize(profile, periods))
 
 
 def _ets(y: np.ndarray, periods: int, granularity: str, config: ModelConfig) -> Forecast:
@@ -99,6 +121,8 @@ def forecast(
         out = _naive(y, periods, SEASON[granularity])
     elif name == "seasonal_naive_day":
         out = _naive(y, periods, DAY_SEASON[granularity])
+    elif name == "seasonal_median":
+        out = _seasonal_median(y, periods, SEASON[granularity])
     elif name in ("ensemble", "baseline_median"):
         names, combine = (("prophet", "ets"), np.mean) if name == "ensemble" else (BASELINES, np.median)
         parts = [forecast(n, history, periods, granularity, config) for n in names]

@@ -10,7 +10,7 @@ with the daily and the weekly season, ETS) forecast the same folds from the same
 
 relative_mae = MAE(served) / MAE(best baseline over all folds, chosen in hindsight); < 1: the
 forecaster beats every baseline. relative_to_fallback = MAE(served) / MAE(of each fold's fallback: the
-baseline or baselines' median the rule would have served had no richer candidate won, chosen before
+baseline, baselines' median or seasonal median the rule would have served had no richer candidate won, chosen before
 the fold); 1 when the fallback served every fold, < 1 when the candidates it let serve paid off.
 naive_* are the weekly seasonal naive's scores (the MASE reference).
 """

@@ -9,11 +9,14 @@ configured history window before its cutoff. `horizon` is the selection horizon;
 longer horizon selects on folds of its own length (same steps scored in selection and in the test).
 
 The rule:
-  1. The baselines (seasonal naive with the day and the week season, ETS) and their median at each
-     step (`baseline_median`, no fit of its own) are scored on all K folds; the one with the lowest
-     recency-weighted MAE is the fallback: each fold's MAE weighs 2^(-age / R), age 0 for the most
-     recent fold (R = selection_folds; the median hedges when the best baseline changes from fold to
-     fold; the weights follow a baseline that stopped being the best, e.g. at a holiday season).
+  1. The fallback pool: the baselines (seasonal naive with the day and the week season, ETS), their
+     median at each step (`baseline_median`) and the seasonal median (`seasonal_median`: the median
+     of the same weekday / hour of the week over the last weeks), the last two without a fit of their
+     own, are scored on all K folds; the one with the lowest recency-weighted MAE is the fallback:
+     each fold's MAE weighs 2^(-age / R), age 0 for the most recent fold (R = selection_folds; the
+     baselines' median hedges when the best baseline changes from fold to fold, the seasonal median
+     smooths a noisy or spiky week; the weights follow a model that stopped being the best, e.g. at
+     a holiday season).
   2. Every other candidate (Prophet, the ensemble) is scored on the most recent R folds
      (R = selection_folds). It serves only if its MAE there is at least `selection_margin` below
      the fallback pool's best MAE on the same R folds (the lowest such MAE wins); otherwise the fallback
@@ -165,11 +168,14 @@ def select(
         return Selection(granularity, default, k, h, k * h, scores, best, reason=why)
     pool = {f: recent_mae(held[f], config.selection_folds) for f in fallbacks if scores[f].error is None}
     chosen = fallback = min(pool, key=pool.__getitem__)
-    why = f"{chosen}: the best of the baselines and their median over {k} folds (half-life {config.selection_folds})"
+    why = (
+        f"{chosen}: the best of the fallback pool (the baselines, their median, the seasonal median) "
+        f"over {k} folds (half-life {config.selection_folds})"
+    )
     if k < config.selection_folds:
         why += f"; {k} folds < {config.selection_folds} needed to select any other candidate"
     else:
-        # the challengers against the best baseline of the same recent folds
+        # the challengers against the best of the fallback pool on the same recent folds
         ref = min(_mae(held[b][-recent:]) for b in pool)
         wins = {
             c: m
@@ -182,11 +188,11 @@ def select(
             chosen = min(wins, key=wins.__getitem__)
             why = (
                 f"{chosen}: MAE {wins[chosen]:.4g} over the last {recent} folds, more than "
-                f"{config.selection_margin:.0%} below the best baseline's {ref:.4g}"
+                f"{config.selection_margin:.0%} below the best fallback's {ref:.4g}"
             )
         else:
             why += (
-                f"; no candidate beat the best baseline by {config.selection_margin:.0%} over the last {recent} folds"
+                f"; no candidate beat the best fallback by {config.selection_margin:.0%} over the last {recent} folds"
             )
     cal = calibrate(held[chosen], config.interval_width, typical, config.selection_folds)
     return Selection(granularity, chosen, k, h, k * h, scores, best, cal, reason=why, fallback=fallback)

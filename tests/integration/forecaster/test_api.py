@@ -41,12 +41,13 @@ async def test_revenue_forecast_points_band_and_metadata(shop, make_forecaster):
     # 42 days = 14 to train + 2 selection folds of 14 (5 by default, fewer when the history is short)
     assert (bt["horizon"], bt["folds"], bt["points"]) == (14, 2, 28) and 0 < bt["mape"] < 0.5 and bt["mase"] > 0
     assert meta["model"]["kind"] == bt["chosen"] and bt["chosen"] in bt["candidates"]
-    # 2 folds, fewer than the 5 recent folds a richer model must win on: only the fallbacks (the baselines
-    # and their median) may serve, and the one with the lowest MAE does
+    # 2 folds, fewer than the 5 recent folds a richer model must win on: only the fallbacks (the baselines,
+    # their median, the seasonal median) may serve, and the one with the lowest MAE does
     fallback_mae = {
         name: c["mae"]
         for name, c in bt["candidates"].items()
-        if name in ("seasonal_naive_day", "seasonal_naive_week", "ets", "baseline_median") and c.get("mae") is not None
+        if name in ("seasonal_naive_day", "seasonal_naive_week", "ets", "baseline_median", "seasonal_median")
+        and c.get("mae") is not None
     }
     assert bt["chosen"] in fallback_mae and bt["mae"] == min(fallback_mae.values())
     assert bt["best_baseline"] in ("seasonal_naive_day", "seasonal_naive_week", "ets")
@@ -250,7 +251,15 @@ async def test_anomaly_gauges_hold_the_independently_computed_values(shop, make_
         served = app.state.forecaster.service.models[(metric, "day")]
         assert selected == {
             c: float(c == served.backtest.chosen)
-            for c in ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble", "baseline_median")
+            for c in (
+                "prophet",
+                "ets",
+                "seasonal_naive_week",
+                "seasonal_naive_day",
+                "ensemble",
+                "baseline_median",
+                "seasonal_median",
+            )
         }
         # the gauges hold the served model's fold scores and the held-out coverage of its calibrated band
         assert every[("forecaster_backtest_relative_mae", labels)] == served.backtest.score.relative_mae > 0

@@ -50,7 +50,15 @@ def test_csv_backtest_folds_are_the_last_windows_before_the_end(env):
     assert {f["train_points"] for f in body["fold_results"]} == {60}
     assert (body["folds"], body["horizon"], body["points"], body["series"]["points"]) == (4, 10, 40, 150)
     for fold in body["fold_results"]:
-        assert fold["model"] in ("prophet", "ets", "seasonal_naive_week", "seasonal_naive_day", "ensemble")
+        assert fold["model"] in (
+            "prophet",
+            "ets",
+            "seasonal_naive_week",
+            "seasonal_naive_day",
+            "ensemble",
+            "baseline_median",
+            "seasonal_median",
+        )
         assert fold["mae"] > 0 and 0 <= fold["coverage"] <= 1 and fold["calibrated"]
         assert set(fold["baselines_mae"]) == {"seasonal_naive_day", "seasonal_naive_week", "ets"}
     # totals are the folds' pooled figures (equal-sized folds: mean of the fold MAEs)
