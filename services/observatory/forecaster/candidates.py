@@ -12,6 +12,8 @@
                         hour of the week) over the last `SEASONS_BACK` = 6 weeks, fewer when the window
                         is shorter (hourly: the 4 weeks of the 28-day window); no fit: a weekly naive
                         whose noise and one-off spikes are smoothed away
+  pool_blend            (blend.py, selection.py) the mean of the fallbacks above weighted by 1 / MAE² on
+                        the folds before: not a model of this module, the selection builds it
 
 Baselines (what the relative MAE is measured against): both seasonal naives and ETS.
 Every forecast is clipped at 0 (metrics are counts and amounts).

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from observatory.forecaster.blend import BLEND, blend
 from observatory.forecaster.calibrate import split_step
 from observatory.forecaster.candidates import BASELINES, FALLBACKS, CandidateError, forecast_all
 from observatory.forecaster.model import SEASON, InsufficientHistory, ModelConfig, mape, mase_scale
@@ -109,6 +110,10 @@ def backtest(
         baseline_mae = {}
         predicted = forecast_all(FALLBACKS, before.iloc[-len(train_y) :], horizon, granularity, config)
         fallback = predicted.get(sel.fallback) if sel.fallback else None
+        if sel.fallback == BLEND and sel.blend:  # the blend of the members with the weights it had
+            members = {f: p for f in sel.blend if sel.blend[f] > 0 and isinstance(p := predicted[f], np.ndarray)}
+            weighted = all(sel.blend[f] == 0 or f in members for f in sel.blend)
+            fallback = blend(members, {f: sel.blend[f] for f in members}) if weighted else None
         own.append(fallback if isinstance(fallback, np.ndarray) else np.full(horizon, np.nan))
         for name in BASELINES:
             p = predicted[name]

@@ -50,6 +50,7 @@ class ModelConfig:
         "ensemble",
         "baseline_median",
         "seasonal_median",
+        "pool_blend",
     )
     selection_folds: int = 5  # the most recent folds a candidate must win on (by the margin)
     calibration_folds: int = 30  # folds the baselines are scored on and the band is calibrated from

@@ -10,13 +10,15 @@ longer horizon selects on folds of its own length (same steps scored in selectio
 
 The rule:
   1. The fallback pool: the baselines (seasonal naive with the day and the week season, ETS), their
-     median at each step (`baseline_median`) and the seasonal median (`seasonal_median`: the median
-     of the same weekday / hour of the week over the last weeks), the last two without a fit of their
-     own, are scored on all K folds; the one with the lowest recency-weighted MAE is the fallback:
-     each fold's MAE weighs 2^(-age / R), age 0 for the most recent fold (R = selection_folds; the
-     baselines' median hedges when the best baseline changes from fold to fold, the seasonal median
-     smooths a noisy or spiky week; the weights follow a model that stopped being the best, e.g. at
-     a holiday season).
+     median at each step (`baseline_median`), the seasonal median (`seasonal_median`: the median
+     of the same weekday / hour of the week over the last weeks) and the pool's blend (`pool_blend`,
+     blend.py: the mean of the other members weighted by 1 / MAE² on the folds before each fold,
+     scored from the second fold), the last three without a fit of their own, are scored on all K
+     folds; the one with the lowest recency-weighted MAE is the fallback: each fold's MAE weighs
+     2^(-age / R), age 0 for the most recent fold (R = selection_folds; the baselines' median and the
+     blend hedge when the best baseline changes from fold to fold, the seasonal median smooths a
+     noisy or spiky week; the weights follow a model that stopped being the best, e.g. at a holiday
+     season).
   2. Every other candidate (Prophet, the ensemble) is scored on the most recent R folds
      (R = selection_folds). It serves only if its MAE there is at least `selection_margin` below
      the fallback pool's best MAE on the same R folds (the lowest such MAE wins); otherwise the fallback
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from observatory.forecaster.blend import BLEND, blend_folds, forecast_blend, pool_weights, recent_mae
 from observatory.forecaster.calibrate import Calibration, calibrate, min_scores
 from observatory.forecaster.candidates import BASELINES, FALLBACKS, CandidateError, forecast, forecast_all
 from observatory.forecaster.model import FREQ, SEASON, ModelConfig, mape, mase_scale
@@ -91,6 +94,7 @@ class Selection:
     calibration: Calibration | None = None
     reason: str = ""  # why the served model serves
     fallback: str | None = None  # what serves unless a richer candidate wins (None: too few folds to have one)
+    blend: dict[str, float] | None = None  # pool_blend's member weights from all the folds (when it was scored)
 
     @property
     def score(self) -> Score:
@@ -136,7 +140,7 @@ def select(
         return Selection(granularity, default, 0, h, 0, reason="no fold: too little history")
     recent = min(config.selection_folds, k)
     fallbacks = tuple(c for c in FALLBACKS if c in BASELINES or c in config.candidates)
-    challengers = tuple(c for c in config.candidates if c not in FALLBACKS)
+    challengers = tuple(c for c in config.candidates if c not in (*FALLBACKS, BLEND))
     y = series["y"].to_numpy(dtype=float)
     held: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in (*fallbacks, *challengers)}
     mases: dict[str, list[float]] = {name: [] for name in held}
@@ -166,12 +170,21 @@ def select(
         # scored, but too few held-out points to calibrate a band: the default serves with its own
         why = "no baseline could be fitted" if best is None else f"{k * h} held-out points: too few to calibrate a band"
         return Selection(granularity, default, k, h, k * h, scores, best, reason=why)
+    weights = None
+    members = tuple(f for f in fallbacks if scores[f].error is None and len(held[f]) == k)
+    if BLEND in config.candidates and len(members) > 1 and (k - 1) * h >= min_scores(config.interval_width):
+        held[BLEND] = blend_folds(held, members, config.selection_folds)
+        scores[BLEND] = _score(held[BLEND], [], None, config, typical)
+        weights = pool_weights(held, members, k, config.selection_folds)
+        fallbacks = (*fallbacks, BLEND)
     pool = {f: recent_mae(held[f], config.selection_folds) for f in fallbacks if scores[f].error is None}
     chosen = fallback = min(pool, key=pool.__getitem__)
     why = (
-        f"{chosen}: the best of the fallback pool (the baselines, their median, the seasonal median) "
+        f"{chosen}: the best of the fallback pool (the baselines, their median, the seasonal median, their blend) "
         f"over {k} folds (half-life {config.selection_folds})"
     )
+    if chosen == BLEND and weights:
+        why += " with weights " + ", ".join(f"{f} {w:.2f}" for f, w in weights.items())
     if k < config.selection_folds:
         why += f"; {k} folds < {config.selection_folds} needed to select any other candidate"
     else:
@@ -195,17 +208,7 @@ def select(
                 f"; no candidate beat the best fallback by {config.selection_margin:.0%} over the last {recent} folds"
             )
     cal = calibrate(held[chosen], config.interval_width, typical, config.selection_folds)
-    return Selection(granularity, chosen, k, h, k * h, scores, best, cal, reason=why, fallback=fallback)
-
-
-def recent_mae(folds: list[tuple[np.ndarray, np.ndarray]], half_life: float) -> float:
-    """Mean of the folds' MAEs (oldest first), each weighted 2^(-age / half_life) with age 0 for the
-    most recent fold: a model that was best long ago but not lately does not keep serving."""
-    if not folds:
-        return math.inf
-    maes = np.array([np.mean(np.abs(a - p)) for a, p in folds])
-    age = np.arange(len(folds))[::-1]
-    return float(np.average(maes, weights=0.5 ** (age / max(half_life, 1e-9))))
+    return Selection(granularity, chosen, k, h, k * h, scores, best, cal, why, fallback, weights)
 
 
 def _mae(folds: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -238,14 +241,17 @@ def serve(
     cal = selection.calibration
     own_band = cal is None and selection.chosen == "prophet"
     try:
-        fc = forecast(
-            selection.chosen,
-            train,
-            periods,
-            granularity,
-            config if own_band else replace(config, uncertainty_samples=0),
-            band=own_band,
-        )
+        if selection.chosen == BLEND and selection.blend:
+            fc = forecast_blend(selection.blend, train, periods, granularity, config)
+        else:
+            fc = forecast(
+                selection.chosen,
+                train,
+                periods,
+                granularity,
+                config if own_band else replace(config, uncertainty_samples=0),
+                band=own_band,
+            )
     except CandidateError:
         if selection.chosen == "prophet":
             raise

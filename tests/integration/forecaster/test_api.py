@@ -46,7 +46,8 @@ async def test_revenue_forecast_points_band_and_metadata(shop, make_forecaster):
     fallback_mae = {
         name: c["mae"]
         for name, c in bt["candidates"].items()
-        if name in ("seasonal_naive_day", "seasonal_naive_week", "ets", "baseline_median", "seasonal_median")
+        if name
+        in ("seasonal_naive_day", "seasonal_naive_week", "ets", "baseline_median", "seasonal_median", "pool_blend")
         and c.get("mae") is not None
     }
     assert bt["chosen"] in fallback_mae and bt["mae"] == min(fallback_mae.values())
@@ -259,6 +260,7 @@ async def test_anomaly_gauges_hold_the_independently_computed_values(shop, make_
                 "ensemble",
                 "baseline_median",
                 "seasonal_median",
+                "pool_blend",
             )
         }
         # the gauges hold the served model's fold scores and the held-out coverage of its calibrated band
