@@ -174,7 +174,9 @@ def select(
     members = tuple(f for f in fallbacks if scores[f].error is None and len(held[f]) == k)
     if BLEND in config.candidates and len(members) > 1 and (k - 1) * h >= min_scores(config.interval_width):
         held[BLEND] = blend_folds(held, members, config.selection_folds)
-        scores[BLEND] = _score(held[BLEND], [], None, config, typical)
+        s = scores[BLEND] = _score(held[BLEND], [], None, config, typical)
+        ref = _mae(held[best][-s.folds :])  # the best baseline on the same (later k - 1) folds
+        s.relative_mae = s.mae / ref if s.mae is not None and ref > 0 else None
         weights = pool_weights(held, members, k, config.selection_folds)
         fallbacks = (*fallbacks, BLEND)
     pool = {f: recent_mae(held[f], config.selection_folds) for f in fallbacks if scores[f].error is None}

@@ -74,6 +74,10 @@ def test_a_level_wandering_from_day_to_day_is_served_by_the_blend_of_the_pool():
     assert sel.blend is not None and set(sel.blend) == set(MEMBERS) and sum(sel.blend.values()) == pytest.approx(1)
     assert "with weights" in sel.reason
     assert sel.scores["pool_blend"].folds == sel.folds - 1  # scored from the second fold
+    # reported like every candidate: against the best baseline on the same folds
+    blend_score = sel.scores["pool_blend"]
+    assert blend_score.relative_mae is not None and 0 < blend_score.relative_mae < 1.2
+    assert blend_score.mae < min(sel.scores[f].mae for f in MEMBERS) * 1.05
     # served: the members fitted on the last window, weighted as the selection says
     frame = serve(series, sel, 24, "hour", FALLBACK_CONFIG)
     train = training_window(series, len(series), "hour", FALLBACK_CONFIG)
