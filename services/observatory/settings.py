@@ -476,7 +476,7 @@ class ForecasterSettings(BaseSettings):
         description="a candidate serves only if its MAE on the recent folds is this share below the best baseline's",
     )
     candidates: str = Field(
-        default="prophet,ets,seasonal_naive_week,seasonal_naive_day,ensemble,baseline_median,seasonal_median,pool_blend",
+        default=",".join(FORECAST_CANDIDATES),
         description="models compared at each refresh; the first serves when none can be compared",
     )
     holidays: str = Field(

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from observatory.settings import FORECAST_CANDIDATES
+
 FREQ = {"day": "D", "hour": "h"}
 SEASON = {"day": 7, "hour": 168}  # MASE scale: seasonal naive with the weekly season
 DAY_SEASON = {"day": 1, "hour": 24}  # the daily season (for daily data: the last value)
@@ -42,16 +44,7 @@ class ModelConfig:
     uncertainty_samples: int = 300  # Prophet's own band: only when no calibrated band is possible
     changepoint_prior_scale: float = 0.05
     seed: int = 20260301
-    candidates: tuple[str, ...] = (
-        "prophet",
-        "ets",
-        "seasonal_naive_week",
-        "seasonal_naive_day",
-        "ensemble",
-        "baseline_median",
-        "seasonal_median",
-        "pool_blend",
-    )
+    candidates: tuple[str, ...] = FORECAST_CANDIDATES  # every known candidate, as the settings' default
     selection_folds: int = 5  # the most recent folds a candidate must win on (by the margin)
     calibration_folds: int = 30  # folds the baselines are scored on and the band is calibrated from
     selection_margin: float = 0.05  # a candidate serves only with an MAE this much below the best baseline's
