@@ -153,6 +153,7 @@ def create_app(
 
 
 DESCRIPTION = (
-    "Prophet forecasts of business metrics, analytics KPIs, anomaly gauges, reports. Every route "
+    "Forecasts of business metrics (the model chosen per metric by backtest: Prophet, ETS, seasonal "
+    "baselines or their blend, with a calibrated band), analytics KPIs, anomaly gauges, reports. Every route "
     "below /v1 needs a read key (`Authorization: Bearer <key>`, OBS_API_KEYS); reports need admin."
 )
