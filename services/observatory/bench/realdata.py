@@ -114,6 +114,24 @@ def _held_out(name: str):
         w = w[w["origin"] == "EWR"]
         ts = pd.to_datetime(w["time_hour"], utc=True).dt.tz_localize(None)
         return _full(ts, w["temp"].astype(float), "h").iloc[-24 * 120 :]
+    if name in ("jfk_wind_hourly", "lga_humid_hourly"):  # nycflights13::weather: JFK's wind speed, LaGuardia's humidity
+        w = _rdata("nycflights13", "weather")
+        w = w[w["origin"] == name[:3].upper()]
+        ts = pd.to_datetime(w["time_hour"], utc=True).dt.tz_localize(None)
+        return _full(ts, w["wind_speed" if name.startswith("jfk") else "humid"].astype(float), "h").iloc[-24 * 120 :]
+    if name == "hyndsight_daily":  # fpp2::hyndsight, daily pageviews of a blog from 30 April 2014 (365 days)
+        h = _rdata("fpp2", "hyndsight")
+        return _full(pd.date_range("2014-04-30", periods=len(h), freq="D"), h["value"].astype(float), "D")
+    if name == "births_2015":  # mosaicData::Births2015, US births per day in 2015
+        b = _rdata("mosaicData", "Births2015")
+        return _full(pd.to_datetime(b["date"]), b["births"], "D")
+    if name == "pr_deaths_daily":  # dslabs::pr_death_counts, deaths per day in Puerto Rico, 2015 to April 2018
+        d = _rdata("dslabs", "pr_death_counts")
+        return _full(pd.to_datetime(d["date"]), d["deaths"].astype(float), "D")
+    if name == "cholera_1849_daily":  # HistData::CholeraDeaths1849, cholera deaths per day in England, 1849
+        c = _rdata("HistData", "CholeraDeaths1849")
+        c = c[c["cause_of_death"] == "Cholera"]
+        return _full(pd.to_datetime(c["date"]), c["deaths"].astype(float), "D")
     if name in ("sf_temps_hourly", "seattle_temps_hourly"):  # vega_datasets: hourly temperature, 2010
         t = _vega(name.removesuffix("_hourly").replace("_", "-"))
         return _full(pd.to_datetime(t["date"]), t["temp"].astype(float), "h").iloc[-24 * 120 :]
@@ -145,4 +163,11 @@ HELD_OUT = {
     "ewr_temp_hourly": "hour",
     "sf_temps_hourly": "hour",
     "seattle_temps_hourly": "hour",
+    # added on 2026-12-04 after the rule of that day was fixed, as a check on series no variant had seen
+    "hyndsight_daily": "day",
+    "births_2015": "day",
+    "pr_deaths_daily": "day",
+    "cholera_1849_daily": "day",
+    "jfk_wind_hourly": "hour",
+    "lga_humid_hourly": "hour",
 }
