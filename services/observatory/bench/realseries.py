@@ -1,6 +1,6 @@
 """The forecaster on real public series (`observatory bench --only realseries`): the CSV backtest
 (`observatory forecast backtest --csv`, the same folds) over daily and hourly series shipped inside
-PyPI packages (realdata.py: the 13 series the selection rule was decided on, and 7 held-out series
+PyPI packages (realdata.py: the 13 series the selection rule was decided on, and 13 held-out series
 reported separately; nothing is downloaded at run time).
 
 Per series: MAE of the served model / the weekly seasonal naive / the best baseline on the same
