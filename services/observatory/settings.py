@@ -451,6 +451,12 @@ class ForecasterSettings(BaseSettings):
     seasonality_mode: Literal["additive", "multiplicative"] = Field(
         default="multiplicative", description="Prophet's seasonality mode"
     )
+    prophet_trend: Literal["linear", "flat"] = Field(
+        default="linear",
+        description="Prophet's trend over the forecast horizon: linear goes on with the last fitted slope; flat "
+        "holds the trend at its last fitted value (seasonality and holidays still apply): no run-away at a "
+        "turning point, no growth either (docs/forecast-evaluation.md)",
+    )
     uncertainty_samples: int = Field(
         default=300,
         ge=10,

@@ -30,8 +30,9 @@ FOLDS = {"day": (30, 6), "hour": (24, 10)}  # (horizon, folds) of the CSV backte
 MIN_TRAIN = {"day": 14, "hour": 72}
 
 
-def evaluate(name: str) -> dict:
-    """Write the series as the CSV the CLI reads and run the CSV backtest on it."""
+def evaluate(name: str, prophet_trend: str = "linear") -> dict:
+    """Write the series as the CSV the CLI reads and run the CSV backtest on it (the default ModelConfig,
+    but for Prophet's trend over the horizon)."""
     from observatory.forecaster.csvfile import backtest_csv
     from observatory.forecaster.model import ModelConfig
 
@@ -44,7 +45,9 @@ def evaluate(name: str) -> dict:
         path = Path(tmp) / f"{name}.csv"
         fmt = "%Y-%m-%d" if granularity == "day" else "%Y-%m-%dT%H:%M:%SZ"
         path.write_text("ds,y\n" + "".join(f"{t.strftime(fmt)},{float(v)!r}\n" for t, v in zip(s.index, s.to_numpy())))
-        r = backtest_csv(path, granularity, horizon, folds, MIN_TRAIN[granularity], ModelConfig())
+        r = backtest_csv(
+            path, granularity, horizon, folds, MIN_TRAIN[granularity], ModelConfig(prophet_trend=prophet_trend)
+        )
     b = r["baselines"]
     served: dict[str, int] = {}
     for f in r["fold_results"]:
@@ -72,9 +75,9 @@ def evaluate(name: str) -> dict:
     }
 
 
-def run_all(names: list[str], workers: int) -> list[dict]:
+def run_all(names: list[str], workers: int, prophet_trend: str = "linear") -> list[dict]:
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(evaluate, names))
+        return list(pool.map(evaluate, names, [prophet_trend] * len(names)))
 
 
 def references(rows: list[dict]) -> dict[str, dict]:
@@ -231,9 +234,15 @@ def main() -> None:
     parser.add_argument("--held-out", action="store_true", help="the held-out series (realdata.HELD_OUT)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, help="write the table (markdown) here")
+    parser.add_argument(
+        "--prophet-trend",
+        choices=("linear", "flat"),
+        default="linear",
+        help="Prophet's trend over the horizon (OBS_FORECASTER_PROPHET_TREND)",
+    )
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or list(HELD_OUT if args.held_out else SERIES)
-    rows = run_all(names, args.workers)
+    rows = run_all(names, args.workers, args.prophet_trend)
     text = table(rows)
     print(text)
     if args.out:

@@ -9,6 +9,7 @@ from observatory.settings import ForecasterSettings
 def model_config(settings: ForecasterSettings) -> ModelConfig:
     return ModelConfig(
         seasonality_mode=settings.seasonality_mode,
+        prophet_trend=settings.prophet_trend,
         interval_width=settings.interval_width,
         uncertainty_samples=settings.uncertainty_samples,
         candidates=settings.candidate_list(),

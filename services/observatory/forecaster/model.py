@@ -43,6 +43,7 @@ class ModelConfig:
     interval_width: float = 0.95
     uncertainty_samples: int = 300  # Prophet's own band: only when no calibrated band is possible
     changepoint_prior_scale: float = 0.05
+    prophet_trend: str = "linear"  # linear: the last trend goes on over the horizon; flat: held at its last value
     seed: int = 20260301
     candidates: tuple[str, ...] = FORECAST_CANDIDATES  # every known candidate, as the settings' default
     selection_folds: int = 5  # the most recent folds a candidate must win on (by the margin)
@@ -147,6 +148,8 @@ def fit_predict(
     # history always gives the same band (alert thresholds must not jitter between refreshes)
     np.random.seed(config.seed)
     fc = model.predict(future)
+    if config.prophet_trend == "flat":
+        fc = hold_trend(fc, len(history))
     if not band:
         fc["yhat_lower"] = fc["yhat_upper"] = fc["yhat"]
     fc = fc[["ds", "yhat", "yhat_lower", "yhat_upper"]].copy()
@@ -154,6 +157,24 @@ def fit_predict(
         fc[col] = fc[col].clip(lower=0.0)
     fc["is_forecast"] = fc["ds"] > history["ds"].iloc[-1]
     return fc.reset_index(drop=True)
+
+
+def hold_trend(fc: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Prophet's predict frame with the trend of the rows after the first n (the forecast) held at the
+    value of row n - 1 (the last history row): yhat = trend x (1 + multiplicative terms) + additive terms,
+    Prophet's own formula, with that trend; the band, when there is one, moves with yhat. Seasonality and
+    holidays still shape the forecast; a recent slope is not extrapolated (no run-away at a turning point)."""
+    if n == 0 or len(fc) <= n:
+        return fc
+    trend = fc["trend"].to_numpy(dtype=float).copy()
+    trend[n:] = trend[n - 1]
+    yhat = trend * (1 + fc["multiplicative_terms"].to_numpy(dtype=float)) + fc["additive_terms"].to_numpy(dtype=float)
+    shift = yhat - fc["yhat"].to_numpy(dtype=float)
+    out = fc.copy()
+    for col in ("yhat", "yhat_lower", "yhat_upper"):
+        if col in out:
+            out[col] = out[col].to_numpy(dtype=float) + shift
+    return out
 
 
 def seasonal_naive(train: np.ndarray, horizon: int, m: int) -> np.ndarray:

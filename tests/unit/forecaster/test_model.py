@@ -77,6 +77,30 @@ def test_band_and_shape_of_the_forecast():
     assert future["yhat"].tail(7).mean() > s["y"].tail(7).mean()
 
 
+def test_flat_trend_holds_the_level_and_keeps_the_weekly_shape():
+    """OBS_FORECASTER_PROPHET_TREND=flat: on a series growing 8 a day, the linear trend's forecast rises
+    from week to week; the flat one repeats the same week (the trend held at the history's end), with the
+    weekly shape, and its first forecast week sits at the level the series reached, not below it."""
+    s = series(90, 5, noise=0.02)
+    linear = fit_predict(s, 28, "day", ModelConfig(), band=False)
+    flat = fit_predict(s, 28, "day", ModelConfig(prophet_trend="flat"), band=True)
+    lin, fl = linear[linear["is_forecast"]], flat[flat["is_forecast"]]
+    weeks = lambda f: f["yhat"].to_numpy().reshape(4, 7).mean(axis=1)  # noqa: E731
+    # linear: about 8 a day x 7 days x 1.09 (the weekly factors' mean) more each week
+    assert np.all(np.diff(weeks(lin)) > 40), weeks(lin)
+    # flat: the same week four times
+    assert np.allclose(weeks(fl), weeks(fl)[0], rtol=1e-6), weeks(fl)
+    # at the level of the last weeks: the true level at day 89 is 1000 + 8 * 89 = 1712, times the weekly mean
+    assert weeks(fl)[0] == pytest.approx(1712 * WEEKLY.mean(), rel=0.05)
+    sat = fl[fl["ds"].dt.day_of_week == 5]["yhat"].mean()
+    tue = fl[fl["ds"].dt.day_of_week == 1]["yhat"].mean()
+    assert sat > 1.25 * tue
+    # the history rows are the linear model's; the band still contains yhat
+    hist = ~flat["is_forecast"]
+    assert np.allclose(flat.loc[hist, "yhat"], linear.loc[hist, "yhat"])
+    assert (fl["yhat_lower"] <= fl["yhat"]).all() and (fl["yhat"] <= fl["yhat_upper"]).all()
+
+
 def test_hourly_model_learns_the_daily_cycle():
     ds = pd.date_range("2025-05-05", periods=24 * 21, freq="h")
     rng = np.random.default_rng(6)
