@@ -118,6 +118,7 @@ class FittedModel:
                 "kind": self.backtest.chosen,
                 **self.seasonalities(),
                 "seasonality_mode": settings.seasonality_mode,
+                "prophet_trend": settings.prophet_trend,  # over the horizon: linear | flat
                 "interval_width": settings.interval_width,
                 "calibrated": self.backtest.calibration is not None,
                 "coverage": self.backtest.calibration.coverage if self.backtest.calibration else None,
