@@ -299,18 +299,25 @@ async def test_forecast_history_and_anomalies(shop, make_forecaster):
     assert plain.json()["history"] == [] and plain.json()["points"] == body["points"]
 
 
-def test_day_rollup_matches_the_events_and_follows_late_events(chdb):
-    """Whole-day ranges read the day rollup (web_sessions): the same answer as computing the sessions
-    from the events; a day is computed once, and again only after web events of that day arrive."""
+def web_rollup(chdb, name):
+    """WEB_EVENTS (half redelivered) in a fresh database: the client, the store settings, and the web
+    overview over the day rollup beside the in-request one (rollup=False), the oracle."""
     from observatory.store.analytics import Analytics
     from observatory.store.web import WebOverview
-    from observatory.store.web_request import parse_web
 
-    store = StoreSettings(dsn=chdb.dsn, database=unique("rollup"))
+    store = StoreSettings(dsn=chdb.dsn, database=unique(name))
     client = chdb.client()
     load(client, store, WEB_EVENTS, dup_ratio=0.5)
     analytics = Analytics(client, store.database)
-    fast, slow = WebOverview(analytics), WebOverview(analytics, rollup=False)
+    return client, store, WebOverview(analytics), WebOverview(analytics, rollup=False)
+
+
+def test_day_rollup_matches_the_events_and_follows_late_events(chdb):
+    """Whole-day ranges read the day rollup (web_sessions): the same answer as computing the sessions
+    from the events; a day is computed once, and again only after web events of that day arrive."""
+    from observatory.store.web_request import parse_web
+
+    client, store, fast, slow = web_rollup(chdb, "rollup")
     req = parse_web({"start": "2026-03-02", "end": "2026-03-03", "granularity": "hour"}, NOW)
     assert fast.overview(req) == slow.overview(req)
     stored = client.query(f"SELECT day, count() FROM {store.database}.web_sessions GROUP BY day ORDER BY day")
@@ -332,17 +339,11 @@ def test_day_rollup_top_pages_and_the_low_cardinality_migration(chdb):
     """Over the rollup, the pages panel counts distinct visitors for the top `limit` paths only: every
     limit gives the in-request answer, three paths tied at one pageview ordered by path. A rollup stored
     before migration 0009 (plain String columns) answers the same after it, its columns LowCardinality."""
-    from observatory.store.analytics import Analytics
     from observatory.store.migrate import migrate
-    from observatory.store.web import WebOverview
     from observatory.store.web_request import parse_web
 
-    store = StoreSettings(dsn=chdb.dsn, database=unique("toppages"))
-    client = chdb.client()
-    load(client, store, WEB_EVENTS, dup_ratio=0.5)
+    client, store, fast, slow = web_rollup(chdb, "toppages")
     db = store.database
-    analytics = Analytics(client, db)
-    fast, slow = WebOverview(analytics), WebOverview(analytics, rollup=False)
 
     def req(limit):
         return parse_web({"start": "2026-03-02", "end": "2026-03-03", "limit": str(limit)}, NOW)
@@ -382,18 +383,12 @@ def test_day_rollup_counts_rows_committed_late_with_an_older_stamp(chdb):
     clocks) leaves the day's newest inserted_at as it was: the rollup still counts it (the day's row
     count changed). Recomputed twice with the same newest stamp, the day keeps one copy of its sessions;
     a merge collapsing duplicates causes one more computation, then the days are fresh."""
-    from observatory.store.analytics import Analytics
-    from observatory.store.web import WebOverview
     from observatory.store.web_request import parse_web
     from tests.integration.late_commit import insert_late
 
     stamped = datetime.now(UTC) - timedelta(seconds=1)  # a consumer's batch, stamped before the others commit
-    store = StoreSettings(dsn=chdb.dsn, database=unique("latecommit"))
-    client = chdb.client()
-    load(client, store, WEB_EVENTS, dup_ratio=0.5)
+    client, store, fast, slow = web_rollup(chdb, "latecommit")
     db = store.database
-    analytics = Analytics(client, db)
-    fast, slow = WebOverview(analytics), WebOverview(analytics, rollup=False)
     req = parse_web({"start": "2026-03-02", "end": "2026-03-03", "granularity": "hour"}, NOW)
     assert fast.overview(req) == slow.overview(req)
     newest = f"SELECT max(inserted_at) FROM {db}.events WHERE toDate(timestamp) = '2026-03-02'"
