@@ -132,6 +132,23 @@ def _held_out(name: str):
         c = _rdata("HistData", "CholeraDeaths1849")
         c = c[c["cause_of_death"] == "Cholera"]
         return _full(pd.to_datetime(c["date"]), c["deaths"].astype(float), "D")
+    if name in ("pizza_orders_daily", "pizza_orders_hourly"):  # gt::pizzaplace, a pizza place's orders in 2015
+        p = _rdata("gt", "pizzaplace").drop_duplicates("id")  # one row per pizza; an order is an id
+        if name == "pizza_orders_daily":
+            return pd.Series(1.0, index=pd.to_datetime(p["date"])).resample("D").sum()  # closed days: 0
+        ts = pd.to_datetime(p["date"] + " " + p["time"])  # local time; the place is closed at night: 0
+        return pd.Series(1.0, index=ts).resample("h").sum().iloc[-24 * 120 :]
+    if name in ("tweets_daily", "tweets_hourly"):  # dslabs::trump_tweets, tweets per day / hour (UTC), 2015-17
+        t = pd.to_datetime(_rdata("dslabs", "trump_tweets")["created_at"], utc=True).dt.tz_localize(None)
+        t = t[(t >= "2015-01-01") & (t < "2018-01-01")]
+        s = pd.Series(1.0, index=t).resample("D" if name == "tweets_daily" else "h").sum()
+        return s if name == "tweets_daily" else s.iloc[-24 * 120 :]
+    if name == "hotel_arrivals_daily":  # modeldata::hotel_rates, bookings per arrival day, July 2016 - August 2017
+        d = pd.to_datetime(_rdata("modeldata", "hotel_rates")["arrival_date"])
+        return pd.Series(1.0, index=d).resample("D").sum()
+    if name == "nox_daily":  # robustbase::ambientNOxCH, daily mean NOx in 2004, the mean of its 14 Swiss sites
+        n = _rdata("robustbase", "ambientNOxCH")
+        return _full(pd.to_datetime(n["date"]), n.drop(columns=["rownames", "date"]).mean(axis=1), "D")
     if name in ("sf_temps_hourly", "seattle_temps_hourly"):  # vega_datasets: hourly temperature, 2010
         t = _vega(name.removesuffix("_hourly").replace("_", "-"))
         return _full(pd.to_datetime(t["date"]), t["temp"].astype(float), "h").iloc[-24 * 120 :]
@@ -170,4 +187,12 @@ HELD_OUT = {
     "cholera_1849_daily": "day",
     "jfk_wind_hourly": "hour",
     "lga_humid_hourly": "hour",
+    # added on 2026-12-04 at 22:00 UTC, before any run, to decide Prophet's trend over the horizon on series
+    # neither group had seen (the rule registered in docs/forecast-evaluation.md); product-like counts
+    "pizza_orders_daily": "day",
+    "pizza_orders_hourly": "hour",
+    "tweets_daily": "day",
+    "tweets_hourly": "hour",
+    "hotel_arrivals_daily": "day",
+    "nox_daily": "day",
 }
