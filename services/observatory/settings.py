@@ -452,10 +452,10 @@ class ForecasterSettings(BaseSettings):
         default="multiplicative", description="Prophet's seasonality mode"
     )
     prophet_trend: Literal["linear", "flat"] = Field(
-        default="linear",
-        description="Prophet's trend over the forecast horizon: linear goes on with the last fitted slope; flat "
-        "holds the trend at its last fitted value (seasonality and holidays still apply): no run-away at a "
-        "turning point, no growth either (docs/forecast-evaluation.md)",
+        default="flat",
+        description="Prophet's trend over the forecast horizon: flat holds the trend at its last fitted value "
+        "(seasonality and holidays still apply): no run-away at a turning point, no growth either; linear goes on "
+        "with the last fitted slope (docs/forecast-evaluation.md: how the default was decided)",
     )
     uncertainty_samples: int = Field(
         default=300,

@@ -43,7 +43,7 @@ class ModelConfig:
     interval_width: float = 0.95
     uncertainty_samples: int = 300  # Prophet's own band: only when no calibrated band is possible
     changepoint_prior_scale: float = 0.05
-    prophet_trend: str = "linear"  # linear: the last trend goes on over the horizon; flat: held at its last value
+    prophet_trend: str = "flat"  # flat: held at its last value over the horizon; linear: the last slope goes on
     seed: int = 20260301
     candidates: tuple[str, ...] = FORECAST_CANDIDATES  # every known candidate, as the settings' default
     selection_folds: int = 5  # the most recent folds a candidate must win on (by the margin)

@@ -37,7 +37,7 @@ async def test_revenue_forecast_points_band_and_metadata(shop, make_forecaster):
     assert meta["history"] == {"start": "2026-01-21T00:00:00Z", "end": "2026-03-04T00:00:00Z", "points": 42}
     assert meta["fitted_at"] == "2026-03-04T15:00:00Z"
     assert meta["model"]["weekly_seasonality"] is True and meta["model"]["daily_seasonality"] is False
-    assert meta["model"]["prophet_trend"] == "linear"  # OBS_FORECASTER_PROPHET_TREND's default
+    assert meta["model"]["prophet_trend"] == "flat"  # OBS_FORECASTER_PROPHET_TREND's default
     bt = meta["backtest"]
     # 42 days = 14 to train + 2 selection folds of 14 (5 by default, fewer when the history is short)
     assert (bt["horizon"], bt["folds"], bt["points"]) == (14, 2, 28) and 0 < bt["mape"] < 0.5 and bt["mase"] > 0
