@@ -46,7 +46,12 @@ def evaluate(name: str, prophet_trend: str | None = None) -> dict:
         fmt = "%Y-%m-%d" if granularity == "day" else "%Y-%m-%dT%H:%M:%SZ"
         path.write_text("ds,y\n" + "".join(f"{t.strftime(fmt)},{float(v)!r}\n" for t, v in zip(s.index, s.to_numpy())))
         r = backtest_csv(
-            path, granularity, horizon, folds, MIN_TRAIN[granularity], ModelConfig(**({"prophet_trend": prophet_trend} if prophet_trend else {}))
+            path,
+            granularity,
+            horizon,
+            folds,
+            MIN_TRAIN[granularity],
+            ModelConfig(**({"prophet_trend": prophet_trend} if prophet_trend else {})),
         )
     b = r["baselines"]
     served: dict[str, int] = {}
