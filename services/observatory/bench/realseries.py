@@ -41,18 +41,12 @@ def evaluate(name: str, prophet_trend: str | None = None) -> dict:
     s = load(name)
     horizon, folds = FOLDS[granularity]
     started = time.perf_counter()
+    config = ModelConfig() if prophet_trend is None else ModelConfig(prophet_trend=prophet_trend)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{name}.csv"
         fmt = "%Y-%m-%d" if granularity == "day" else "%Y-%m-%dT%H:%M:%SZ"
         path.write_text("ds,y\n" + "".join(f"{t.strftime(fmt)},{float(v)!r}\n" for t, v in zip(s.index, s.to_numpy())))
-        r = backtest_csv(
-            path,
-            granularity,
-            horizon,
-            folds,
-            MIN_TRAIN[granularity],
-            ModelConfig(**({"prophet_trend": prophet_trend} if prophet_trend else {})),
-        )
+        r = backtest_csv(path, granularity, horizon, folds, MIN_TRAIN[granularity], config)
     b = r["baselines"]
     served: dict[str, int] = {}
     for f in r["fold_results"]:
