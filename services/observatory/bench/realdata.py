@@ -187,7 +187,7 @@ HELD_OUT = {
     "cholera_1849_daily": "day",
     "jfk_wind_hourly": "hour",
     "lga_humid_hourly": "hour",
-    # added on 2026-12-04 at 22:00 UTC, before any run, to decide Prophet's trend over the horizon on series
+    # added on 2026-12-04 at 21:53 UTC, before any run, to decide Prophet's trend over the horizon on series
     # neither group had seen (the rule registered in docs/forecast-evaluation.md); product-like counts
     "pizza_orders_daily": "day",
     "pizza_orders_hourly": "hour",
