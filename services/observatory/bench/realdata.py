@@ -18,6 +18,14 @@ def _full(ds, y, freq: str):
     return s.asfreq(freq).interpolate(limit_direction="both")
 
 
+def _counts(ts, freq: str):
+    """Events per bucket (one event per timestamp): a row for every bucket from the first to the last, 0 where
+    there was none."""
+    import pandas as pd
+
+    return pd.Series(1.0, index=pd.DatetimeIndex(ts)).resample(freq).sum()
+
+
 def _vega(name: str):
     from vega_datasets import local_data
 
@@ -103,22 +111,18 @@ def _held_out(name: str):
         f = _rdata("nycflights13", "flights")
         if name == "nyc_flights_hourly":  # flights per scheduled departure hour (UTC), the last 120 days
             ts = pd.to_datetime(f["time_hour"], utc=True).dt.tz_localize(None)
-            return pd.Series(1.0, index=ts).resample("h").sum().iloc[-24 * 120 :]
+            return _counts(ts, "h").iloc[-24 * 120 :]
         day = pd.to_datetime(f[["year", "month", "day"]])  # the local date of the flight
         if name == "nyc_delay_daily":  # mean departure delay (minutes) of the day's flights
             d = pd.Series(f["dep_delay"].to_numpy(dtype=float), index=day).groupby(level=0).mean()
             return _full(d.index, d.to_numpy(), "D")
         return pd.Series(1.0, index=day).groupby(level=0).sum().asfreq("D", fill_value=0.0)
-    if name == "ewr_temp_hourly":  # nycflights13::weather, Newark's temperature per hour (2013)
+    if name in NYC_WEATHER:  # nycflights13::weather, one airport's measurement per hour (2013), the last 120 days
+        origin, column = NYC_WEATHER[name]
         w = _rdata("nycflights13", "weather")
-        w = w[w["origin"] == "EWR"]
+        w = w[w["origin"] == origin]
         ts = pd.to_datetime(w["time_hour"], utc=True).dt.tz_localize(None)
-        return _full(ts, w["temp"].astype(float), "h").iloc[-24 * 120 :]
-    if name in ("jfk_wind_hourly", "lga_humid_hourly"):  # nycflights13::weather: JFK's wind speed, LaGuardia's humidity
-        w = _rdata("nycflights13", "weather")
-        w = w[w["origin"] == name[:3].upper()]
-        ts = pd.to_datetime(w["time_hour"], utc=True).dt.tz_localize(None)
-        return _full(ts, w["wind_speed" if name.startswith("jfk") else "humid"].astype(float), "h").iloc[-24 * 120 :]
+        return _full(ts, w[column].astype(float), "h").iloc[-24 * 120 :]
     if name == "hyndsight_daily":  # fpp2::hyndsight, daily pageviews of a blog from 30 April 2014 (365 days)
         h = _rdata("fpp2", "hyndsight")
         return _full(pd.date_range("2014-04-30", periods=len(h), freq="D"), h["value"].astype(float), "D")
@@ -135,17 +139,15 @@ def _held_out(name: str):
     if name in ("pizza_orders_daily", "pizza_orders_hourly"):  # gt::pizzaplace, a pizza place's orders in 2015
         p = _rdata("gt", "pizzaplace").drop_duplicates("id")  # one row per pizza; an order is an id
         if name == "pizza_orders_daily":
-            return pd.Series(1.0, index=pd.to_datetime(p["date"])).resample("D").sum()  # closed days: 0
+            return _counts(pd.to_datetime(p["date"]), "D")  # closed days: 0
         ts = pd.to_datetime(p["date"] + " " + p["time"])  # local time; the place is closed at night: 0
-        return pd.Series(1.0, index=ts).resample("h").sum().iloc[-24 * 120 :]
+        return _counts(ts, "h").iloc[-24 * 120 :]
     if name in ("tweets_daily", "tweets_hourly"):  # dslabs::trump_tweets, tweets per day / hour (UTC), 2015-17
         t = pd.to_datetime(_rdata("dslabs", "trump_tweets")["created_at"], utc=True).dt.tz_localize(None)
         t = t[(t >= "2015-01-01") & (t < "2018-01-01")]
-        s = pd.Series(1.0, index=t).resample("D" if name == "tweets_daily" else "h").sum()
-        return s if name == "tweets_daily" else s.iloc[-24 * 120 :]
+        return _counts(t, "D") if name == "tweets_daily" else _counts(t, "h").iloc[-24 * 120 :]
     if name == "hotel_arrivals_daily":  # modeldata::hotel_rates, bookings per arrival day, July 2016 - August 2017
-        d = pd.to_datetime(_rdata("modeldata", "hotel_rates")["arrival_date"])
-        return pd.Series(1.0, index=d).resample("D").sum()
+        return _counts(pd.to_datetime(_rdata("modeldata", "hotel_rates")["arrival_date"]), "D")
     if name == "nox_daily":  # robustbase::ambientNOxCH, daily mean NOx in 2004, the mean of its 14 Swiss sites
         n = _rdata("robustbase", "ambientNOxCH")
         return _full(pd.to_datetime(n["date"]), n.drop(columns=["rownames", "date"]).mean(axis=1), "D")
@@ -171,6 +173,12 @@ SERIES = {
     "cgm_hourly": "hour",
 }
 
+
+NYC_WEATHER = {  # held-out series from nycflights13::weather: (airport, column)
+    "ewr_temp_hourly": ("EWR", "temp"),
+    "jfk_wind_hourly": ("JFK", "wind_speed"),
+    "lga_humid_hourly": ("LGA", "humid"),
+}
 
 HELD_OUT = {
     "births_1978": "day",
